@@ -1,0 +1,147 @@
+/**
+ * Block bodies: what the cluster agreed on in one Paxos slot, and nothing a learner adds locally.
+ *
+ *   genesis (height 0):  [0, GENESIS_VERSION, clusterId, memberIds[], dedupCapacity, createdAtMs]
+ *   batch   (height > 0): [1, proposedAtMs, commands[]]
+ *
+ * A batch's commands are opaque here (src/kv/command.ts gives them meaning); a no-op block is a
+ * batch with no commands, which is what a new leader uses to fill holes. `proposedAtMs` is the
+ * leader's wall clock when it proposed, informational only: nothing in the state depends on it.
+ */
+import { isU53, utf8 } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import { pack, unpackSafe } from '../lib/msgpack.js';
+import { MalformedMsgpack, type MsgpackCursor } from '../lib/msgpack-cursor.js';
+
+export const BODY_KIND_GENESIS = 0;
+export const BODY_KIND_BATCH = 1;
+export const GENESIS_VERSION = 1;
+
+export interface GenesisConfig {
+  /** Names the cluster; two clusters with the same members still get different chains. */
+  readonly clusterId: string;
+  /** Node ids, ascending, unique, each in [1, 255]. */
+  readonly members: readonly number[];
+  /** Bound of the replicated dedup table (client sessions kept); part of the replicated state. */
+  readonly dedupCapacity: number;
+  readonly createdAtMs: number;
+}
+
+export interface GenesisBody extends GenesisConfig {
+  readonly kind: 'genesis';
+}
+
+export interface BatchBody {
+  readonly kind: 'batch';
+  readonly proposedAtMs: number;
+  /** Raw command tuples; validate with src/kv/command.ts. */
+  readonly commands: readonly unknown[];
+}
+
+export type Body = GenesisBody | BatchBody;
+
+/** Returns a reason if the config is not a valid genesis, or undefined. */
+export function checkGenesisConfig(config: GenesisConfig): string | undefined {
+  if (typeof config.clusterId !== 'string' || config.clusterId.length === 0) return 'clusterId must be a non-empty string';
+  if (utf8(config.clusterId).length > limits.clusterIdBytesMax) return `clusterId longer than ${limits.clusterIdBytesMax} bytes`;
+  const members = config.members;
+  if (!Array.isArray(members) || members.length === 0 || members.length > limits.membersMax) {
+    return `members must list 1 to ${limits.membersMax} node ids`;
+  }
+  for (let i = 0; i < members.length; i++) {
+    const id = members[i];
+    if (!Number.isInteger(id) || id! < 1 || id! > 255) return `member id ${String(id)} is not an integer in [1, 255]`;
+    if (i > 0 && id! <= members[i - 1]!) return 'member ids must be ascending and unique';
+  }
+  if (!Number.isInteger(config.dedupCapacity) || config.dedupCapacity < 1 || config.dedupCapacity > limits.dedupClientsMax) {
+    return `dedupCapacity must be in [1, ${limits.dedupClientsMax}]`;
+  }
+  if (!isU53(config.createdAtMs)) return 'createdAtMs must be a non-negative integer';
+  return undefined;
+}
+
+export function encodeGenesisBody(config: GenesisConfig): Uint8Array {
+  const problem = checkGenesisConfig(config);
+  if (problem) throw new TypeError(`invalid genesis: ${problem}`);
+  return pack([BODY_KIND_GENESIS, GENESIS_VERSION, config.clusterId, [...config.members], config.dedupCapacity, config.createdAtMs]);
+}
+
+export function encodeBatchBody(proposedAtMs: number, commands: readonly unknown[]): Uint8Array {
+  if (!isU53(proposedAtMs)) throw new TypeError('proposedAtMs must be a non-negative integer');
+  return pack([BODY_KIND_BATCH, proposedAtMs, commands]);
+}
+
+/** Decodes a stored body. Never throws: garbage gives a reason string. */
+export function decodeBody(bytes: Uint8Array): Body | string {
+  if (bytes.length > limits.bodyBytesMax) return `body is ${bytes.length} bytes, over the ${limits.bodyBytesMax}-byte limit`;
+  const decoded = unpackSafe(bytes);
+  if (!decoded.ok) return `body is not valid msgpack: ${decoded.error}`;
+  const value = decoded.value;
+  if (!Array.isArray(value) || value.length === 0) return 'body is not a non-empty array';
+  if (value[0] === BODY_KIND_BATCH) {
+    if (value.length !== 3 || !isU53(value[1]) || !Array.isArray(value[2])) return 'batch body is not [1, proposedAtMs, commands[]]';
+    if (value[2].length > limits.bodyCommandsMax) return `batch has more than ${limits.bodyCommandsMax} commands`;
+    return { kind: 'batch', proposedAtMs: value[1], commands: value[2] };
+  }
+  if (value[0] === BODY_KIND_GENESIS) {
+    if (value.length !== 6 || value[1] !== GENESIS_VERSION) return 'genesis body is not [0, 1, clusterId, members, dedupCapacity, createdAtMs]';
+    const genesis: GenesisBody = {
+      kind: 'genesis',
+      clusterId: value[2],
+      members: value[3],
+      dedupCapacity: value[4],
+      createdAtMs: value[5],
+    };
+    const problem = checkGenesisConfig(genesis);
+    return problem ? `bad genesis: ${problem}` : genesis;
+  }
+  return `unknown body kind ${String(value[0])}`;
+}
+
+/** Where a batch body's commands are, found without decoding them. */
+export interface BatchScan {
+  readonly proposedAtMs: number;
+  readonly commandCount: number;
+  /** Byte offset of the first command (within the bytes given to scanBatchBody). */
+  readonly commandsOffset: number;
+}
+
+/**
+ * Checks that `bytes` is a well-formed batch body (every command a complete msgpack value, no
+ * trailing bytes) without building any objects, and says where its commands start. The replay
+ * and append paths use this instead of decodeBody(); src/kv/state.ts then reads the commands.
+ * Returns a reason string for anything else, including a genesis body. The body may be the
+ * range [start, end) of `bytes` (a stored record), and commandsOffset is then within `bytes`.
+ */
+export function scanBatchBody(bytes: Uint8Array, cursor: MsgpackCursor, start = 0, end = bytes.length): BatchScan | string {
+  if (end - start > limits.bodyBytesMax) return `body is ${end - start} bytes, over the ${limits.bodyBytesMax}-byte limit`;
+  try {
+    cursor.reset(bytes, start, end);
+    if (cursor.readArrayLength() !== 3) return 'batch body is not [1, proposedAtMs, commands[]]';
+    if (cursor.readUint() !== BODY_KIND_BATCH) return 'not a batch body';
+    const proposedAtMs = cursor.readUint();
+    if (proposedAtMs < 0) return 'batch body has no valid proposedAtMs';
+    const commandCount = cursor.readArrayLength();
+    if (commandCount < 0) return 'batch body commands are not an array';
+    if (commandCount > limits.bodyCommandsMax) return `batch has more than ${limits.bodyCommandsMax} commands`;
+    const commandsOffset = cursor.position;
+    for (let i = 0; i < commandCount; i++) cursor.skipValue();
+    if (!cursor.atEnd) return `${end - cursor.position} trailing bytes after the commands`;
+    return { proposedAtMs, commandCount, commandsOffset };
+  } catch (error) {
+    if (error instanceof MalformedMsgpack) return `body is not valid msgpack: ${error.message}`;
+    throw error;
+  }
+}
+
+/** The kind of a stored body (first array element), or undefined if unreadable. */
+export function bodyKind(bytes: Uint8Array, cursor: MsgpackCursor, start = 0, end = bytes.length): number | undefined {
+  try {
+    cursor.reset(bytes, start, end);
+    if (cursor.readArrayLength() < 1) return undefined;
+    const kind = cursor.readUint();
+    return kind < 0 ? undefined : kind;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * What the `chain` commands do against a stopped node's data directory. Results are plain
+ * objects: the commands print them as JSON or as lines.
+ */
+import { toHex } from '../lib/bytes.js';
+import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import { limits } from '../lib/limits.js';
+import type { BlockRef } from '../chain/block.js';
+import { decodeBody } from '../chain/body.js';
+import { hashRecord, HEADER_BYTES } from '../chain/block.js';
+import { fastSha256 } from '../native/sha256.js';
+import type { ChainStore } from '../storage/chain-store.js';
+import { openDataDir } from '../storage/data-dir.js';
+import { replayStore } from '../storage/replay.js';
+import type { ChainProblem } from '../replica/ledger.js';
+import { type BlockSummary, type CommandView, summarizeRecord, viewCommand } from './render.js';
+
+export async function withStore<T>(dataDir: string, work: (store: ChainStore) => Promise<T>): Promise<T> {
+  const store = await openDataDir(dataDir, fastSha256, { create: false });
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export interface VerifyResult {
+  readonly ok: boolean;
+  readonly dataDir: string;
+  /** Blocks that checked out, genesis included. */
+  readonly blocksVerified: number;
+  readonly commands: number;
+  readonly bytes: number;
+  /** The verified head (last good block). */
+  readonly verifiedHead: { height: number; hash: string } | null;
+  /** The head pointer as stored. */
+  readonly storedHead: { height: number; hash: string } | null;
+  readonly stateDigest: string | null;
+  readonly problem: ChainProblem | null;
+  readonly seconds: number;
+  readonly blocksPerSecond: number;
+}
+
+export async function verifyDataDir(
+  dataDir: string,
+  options: { expectHead?: BlockRef; onProgress?: (height: number, target: number) => void },
+): Promise<VerifyResult> {
+  return withStore(dataDir, async (store) => {
+    const started = performance.now();
+    const report = await replayStore(store, fastSha256, { expectHead: options.expectHead, onProgress: options.onProgress });
+    const seconds = (performance.now() - started) / 1000;
+    const head = report.ledger.head;
+    return {
+      ok: report.problem === undefined,
+      dataDir,
+      blocksVerified: report.blocks,
+      commands: report.commands,
+      bytes: report.bytes,
+      verifiedHead: head ? { height: head.height, hash: toHex(head.hash) } : null,
+      storedHead: report.storedHead ? { height: report.storedHead.height, hash: toHex(report.storedHead.hash) } : null,
+      stateDigest: report.ledger.hasGenesis ? toHex(report.ledger.state.digest()) : null,
+      problem: report.problem ?? null,
+      seconds,
+      blocksPerSecond: seconds > 0 ? Math.round(report.blocks / seconds) : 0,
+    };
+  });
+}
+
+async function requireRecord(store: ChainStore, height: number): Promise<Uint8Array> {
+  const record = await store.getRecord(height);
+  if (record === undefined) {
+    const head = store.head;
+    throw new PaxchainError(ErrorCode.NOT_FOUND, `no block at height ${height} (head is ${head ? head.height : 'empty'})`, { height });
+  }
+  return record;
+}
+
+function summarize(record: Uint8Array, height: number): BlockSummary {
+  const summary = summarizeRecord(record, hashRecord(fastSha256, record));
+  if (typeof summary === 'string') throw new PaxchainError(ErrorCode.CORRUPT_DATA, `block ${height}: ${summary}`, { height });
+  return summary;
+}
+
+export interface HeadResult extends BlockSummary {
+  readonly genesisHash: string;
+  readonly clusterId: string;
+}
+
+/** The head block as stored (not verified: run `chain verify` for that). */
+export async function headOf(dataDir: string): Promise<HeadResult> {
+  return withStore(dataDir, async (store) => {
+    const head = store.head;
+    if (!head) throw new PaxchainError(ErrorCode.NOT_FOUND, `the store in ${dataDir} has no blocks`);
+    const genesis = summarize(await requireRecord(store, 0), 0);
+    const summary = summarize(await requireRecord(store, head.height), head.height);
+    return { ...summary, genesisHash: genesis.hash, clusterId: genesis.clusterId ?? '' };
+  });
+}
+
+export interface ShowResult {
+  readonly block: BlockSummary;
+  readonly commands: CommandView[];
+  /** False when results were not computed (--no-results) or the chain below is broken. */
+  readonly resultsVerified: boolean;
+  readonly problem: ChainProblem | null;
+}
+
+/**
+ * One block with its commands. With `results`, replays the chain up to `height` (verifying it)
+ * to get each command's result, because results are derived state, not stored.
+ */
+export async function showBlock(
+  dataDir: string,
+  height: number,
+  options: { results: boolean; onProgress?: (height: number, target: number) => void },
+): Promise<ShowResult> {
+  return withStore(dataDir, async (store) => {
+    const record = await requireRecord(store, height);
+    const block = summarize(record, height);
+    const body = decodeBody(record.subarray(HEADER_BYTES));
+    const tuples = typeof body !== 'string' && body.kind === 'batch' ? body.commands : [];
+    let results: readonly number[] | undefined;
+    let problem: ChainProblem | null = null;
+    if (options.results && height > 0) {
+      const report = await replayStore(store, fastSha256, {
+        upTo: height,
+        onProgress: options.onProgress,
+        onBlock: (at, _record, blockResults) => {
+          if (at === height) results = blockResults;
+        },
+      });
+      problem = report.problem && report.problem.height <= height ? report.problem : null;
+      if (problem) results = undefined;
+    }
+    return {
+      block,
+      commands: tuples.map((tuple, i) => viewCommand(tuple, results?.[i])),
+      resultsVerified: results !== undefined,
+      problem,
+    };
+  });
+}
+
+export interface ListResult {
+  readonly from: number;
+  readonly to: number;
+  readonly blocks: BlockSummary[];
+}
+
+/** Block summaries for heights [from, to], at most limits.listBlocksMax of them. */
+export async function listBlocks(dataDir: string, range: { from?: number; to?: number }): Promise<ListResult> {
+  return withStore(dataDir, async (store) => {
+    const head = store.head;
+    if (!head) return { from: 0, to: -1, blocks: [] };
+    const to = Math.min(range.to ?? head.height, head.height);
+    const from = range.from ?? Math.max(0, to - 19);
+    if (to - from + 1 > limits.listBlocksMax) {
+      throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `at most ${limits.listBlocksMax} blocks per list; narrow --from/--to`);
+    }
+    const blocks: BlockSummary[] = [];
+    for await (const chunk of store.records(from, to, 256)) {
+      for (let i = 0; i < chunk.records.length; i++) blocks.push(summarize(chunk.records[i]!, chunk.heights[i]!));
+    }
+    return { from, to, blocks };
+  });
+}

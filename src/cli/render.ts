@@ -1,0 +1,137 @@
+/**
+ * Turning blocks and commands into plain objects for --json and lines for people. One place, so
+ * every command shows a block the same way.
+ */
+import { toHex } from '../lib/bytes.js';
+import { type BlockHeader, decodeHeader, HEADER_BYTES } from '../chain/block.js';
+import { decodeBody } from '../chain/body.js';
+import { decodeCommand, describeResult } from '../kv/command.js';
+
+export interface ValueView {
+  readonly encoding: 'utf8' | 'base64';
+  readonly data: string;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function viewValue(bytes: Uint8Array): ValueView {
+  try {
+    const text = strictUtf8.decode(bytes);
+    // eslint-disable-next-line no-control-regex
+    if (!/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text)) return { encoding: 'utf8', data: text };
+  } catch {
+    // Not UTF-8: fall through to base64.
+  }
+  return { encoding: 'base64', data: Buffer.from(bytes).toString('base64') };
+}
+
+export function valueText(view: ValueView | null | undefined): string {
+  if (view === null || view === undefined) return '(absent)';
+  return view.encoding === 'utf8' ? JSON.stringify(view.data) : `base64:${view.data}`;
+}
+
+export interface HeaderView {
+  readonly height: number;
+  readonly hash: string;
+  readonly prevHash: string;
+  readonly bodyHash: string;
+  readonly stateDigest: string;
+  readonly version: number;
+}
+
+export function viewHeader(header: BlockHeader, hash: Uint8Array): HeaderView {
+  return {
+    height: header.height,
+    hash: toHex(hash),
+    prevHash: toHex(header.prevHash),
+    bodyHash: toHex(header.bodyHash),
+    stateDigest: toHex(header.stateDigest),
+    version: header.version,
+  };
+}
+
+export interface CommandView {
+  readonly op: string;
+  readonly clientId: number;
+  readonly seq: number;
+  readonly key?: string;
+  readonly value?: ValueView | null;
+  readonly expect?: ValueView | null;
+  readonly invalid?: string;
+  readonly result?: string;
+  readonly duplicate?: boolean;
+}
+
+export function viewCommand(tuple: unknown, result?: number): CommandView {
+  const decoded = decodeCommand(tuple);
+  const outcome = result === undefined ? {} : { result: describeResult(result).code, duplicate: describeResult(result).duplicate };
+  if (typeof decoded === 'string') return { op: 'invalid', clientId: -1, seq: -1, invalid: decoded, ...outcome };
+  switch (decoded.op) {
+    case 'noop':
+      return { op: 'noop', clientId: decoded.clientId, seq: decoded.seq, ...outcome };
+    case 'put':
+      return { op: 'put', clientId: decoded.clientId, seq: decoded.seq, key: decoded.key, value: viewValue(decoded.value), ...outcome };
+    case 'delete':
+      return { op: 'delete', clientId: decoded.clientId, seq: decoded.seq, key: decoded.key, ...outcome };
+    case 'cas':
+      return {
+        op: 'cas',
+        clientId: decoded.clientId,
+        seq: decoded.seq,
+        key: decoded.key,
+        expect: decoded.expect === null ? null : viewValue(decoded.expect),
+        value: decoded.value === null ? null : viewValue(decoded.value),
+        ...outcome,
+      };
+  }
+}
+
+export function commandLine(view: CommandView): string {
+  const who = `client ${view.clientId} seq ${view.seq}`;
+  const result = view.result ? ` -> ${view.result}${view.duplicate ? ' (duplicate, first result)' : ''}` : '';
+  switch (view.op) {
+    case 'put':
+      return `put ${JSON.stringify(view.key)} = ${valueText(view.value)}  [${who}]${result}`;
+    case 'delete':
+      return `delete ${JSON.stringify(view.key)}  [${who}]${result}`;
+    case 'cas':
+      return `cas ${JSON.stringify(view.key)}: ${valueText(view.expect)} -> ${view.value === null ? '(delete)' : valueText(view.value)}  [${who}]${result}`;
+    case 'noop':
+      return `noop  [${who}]${result}`;
+    default:
+      return `invalid command (${view.invalid})${result}`;
+  }
+}
+
+export interface BlockSummary extends HeaderView {
+  readonly kind: 'genesis' | 'batch' | 'malformed';
+  readonly commands: number;
+  readonly bytes: number;
+  readonly proposedAt?: string;
+  readonly clusterId?: string;
+  readonly members?: readonly number[];
+}
+
+/** A block's header plus a summary of its body; never throws on bad bytes. */
+export function summarizeRecord(record: Uint8Array, hash: Uint8Array): BlockSummary | string {
+  const header = decodeHeader(record);
+  if (typeof header === 'string') return header;
+  const body = decodeBody(record.subarray(HEADER_BYTES));
+  const base = { ...viewHeader(header, hash), bytes: record.length };
+  if (typeof body === 'string') return { ...base, kind: 'malformed', commands: 0 };
+  if (body.kind === 'genesis') {
+    return {
+      ...base,
+      kind: 'genesis',
+      commands: 0,
+      clusterId: body.clusterId,
+      members: body.members,
+      proposedAt: new Date(body.createdAtMs).toISOString(),
+    };
+  }
+  return { ...base, kind: 'batch', commands: body.commands.length, proposedAt: new Date(body.proposedAtMs).toISOString() };
+}
+
+export function shortHash(hex: string): string {
+  return hex.slice(0, 16);
+}

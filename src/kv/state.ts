@@ -1,0 +1,390 @@
+/**
+ * The key-value state machine: what replaying the chain yields.
+ *
+ * State = KV entries + the dedup table (client sessions). Both are replicated state: every
+ * replica applies the same commands in the same order and must reach the same bytes, which the
+ * state digest (src/kv/digest.ts) over both sets checks at every block.
+ *
+ * Digest elements (one byte of domain tag each, so the two kinds can never hash alike):
+ *   KV entry   0x01 || u16 keyBytes || key || value                 (big-endian lengths)
+ *   session    0x02 || u64 clientId || u64 seq || u8 result || u64 height
+ *
+ * Commands are read straight from block bodies with a msgpack cursor (src/lib/msgpack-cursor.ts)
+ * and keys and values are copied into the KV table's arena (src/kv/table.ts): no object per
+ * command or per entry, which is what makes replay fast.
+ *
+ * Dedup (exactly-once): each clientId != 0 has one session holding the seq, result and height of
+ * its last applied command. A command with that seq again is not applied and is answered with the
+ * stored result (DUPLICATE_FLAG set); an older seq is answered STALE. The table holds at most
+ * `dedupCapacity` sessions (from genesis); past that the least recently active session is
+ * evicted: sessions form a list in order of their last applied command, which every replica
+ * builds identically, so eviction is deterministic. A client whose session was evicted loses exactly-once for commands
+ * retried after that; with the default capacity that takes 100k more recently active clients.
+ */
+import { limits } from '../lib/limits.js';
+import { pack } from '../lib/msgpack.js';
+import { MalformedMsgpack, MsgpackCursor } from '../lib/msgpack-cursor.js';
+import type { Sha256 } from '../lib/sha256.js';
+import { DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_NOOP, OP_PUT, ResultCode } from './command.js';
+import { Accumulator256, copyHash, ScratchDigest, WORDS } from './digest.js';
+import { KeyValueTable } from './table.js';
+
+const SESSION_TAG = 0x02;
+const SESSION_ELEMENT_BYTES = 1 + 8 + 8 + 1 + 8;
+const TWO_POW_32 = 0x1_0000_0000;
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+export interface Session {
+  readonly clientId: number;
+  seq: number;
+  result: number;
+  height: number;
+  slot: number;
+  /** Neighbours in activity order (least recently active first); null at the ends. */
+  older: Session | null;
+  newer: Session | null;
+}
+
+export interface KvStateOptions {
+  /** Seed of the in-memory key hash (not replicated; a random seed resists hash flooding). */
+  readonly hashSeed?: number;
+}
+
+export class KvState {
+  private readonly table: KeyValueTable;
+  private readonly sessions = new Map<number, Session>();
+  /** Least and most recently active sessions: the ends of the activity list. */
+  private oldest: Session | null = null;
+  private newest: Session | null = null;
+  private readonly accumulator = new Accumulator256();
+  private readonly sessionDigest: ScratchDigest;
+  private readonly sha256: Sha256;
+  /**
+   * KV hash jobs since the last settle(): job i hashes the element of record jobRecords[i]
+   * (-1 = cancelled because that version was replaced or deleted before being hashed).
+   */
+  private jobRecords: Int32Array = new Int32Array(1024);
+  private jobCount = 0;
+  private jobStarts = new Uint32Array(1024);
+  private jobEnds = new Uint32Array(1024);
+  private jobOut = new Uint8Array(1024 * 32);
+  /** Cursor for apply(tuple); applyCommands() reads from the caller's cursor. */
+  private readonly ownCursor = new MsgpackCursor();
+
+  /**
+   * @param sha256 hash implementation (all produce the same bytes)
+   * @param dedupCapacity most sessions kept, from the genesis block, in [1, limits.dedupClientsMax]
+   */
+  constructor(
+    sha256: Sha256,
+    readonly dedupCapacity: number,
+    options: KvStateOptions = {},
+  ) {
+    if (!Number.isInteger(dedupCapacity) || dedupCapacity < 1 || dedupCapacity > limits.dedupClientsMax) {
+      throw new TypeError(`dedupCapacity must be in [1, ${limits.dedupClientsMax}]`);
+    }
+    this.sha256 = sha256;
+    this.sessionDigest = new ScratchDigest(sha256, this.accumulator);
+    this.table = new KeyValueTable(options.hashSeed);
+  }
+
+  get(key: string): Uint8Array | undefined {
+    const bytes = utf8Encoder.encode(key);
+    const at = this.table.find(bytes, 0, bytes.length);
+    return at < 0 ? undefined : this.table.value(at);
+  }
+
+  session(clientId: number): Readonly<Session> | undefined {
+    return this.sessions.get(clientId);
+  }
+
+  get keyCount(): number {
+    return this.table.size;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Live bytes of keys and values (with record headers), for status and memory reports. */
+  get dataBytes(): number {
+    return this.table.liveBytes;
+  }
+
+  /** Entries in no particular order (callers sort for display); keys decoded as UTF-8. */
+  *allEntries(): IterableIterator<[string, Uint8Array]> {
+    for (const at of this.table.records()) yield [utf8Decoder.decode(this.table.key(at)), this.table.value(at)];
+  }
+
+  /** Sessions from least to most recently active (the eviction order). */
+  *allSessions(): IterableIterator<[number, Readonly<Session>]> {
+    for (let session = this.oldest; session !== null; session = session.newer) yield [session.clientId, session];
+  }
+
+  /** The 32-byte state digest now. */
+  digest(): Uint8Array {
+    this.settle();
+    return this.accumulator.toBytes();
+  }
+
+  /** Whether the state digest now equals `bytes[offset, offset + 32)`, without allocating. */
+  digestEquals(bytes: Uint8Array, offset: number): boolean {
+    this.settle();
+    return this.accumulator.equals(bytes, offset);
+  }
+
+  /** Runs every pending hash job, so the accumulator holds the digest of the state now. */
+  private settle(): void {
+    this.runJobs();
+    this.sessionDigest.flush();
+    // Safe now: no arena range is waiting to be hashed.
+    if (this.table.wantsCompaction) this.table.compact();
+  }
+
+  /** Hashes the staged KV elements in place and adds them to the digest. */
+  private runJobs(): void {
+    const count = this.jobCount;
+    if (count === 0) return;
+    const table = this.table;
+    const records = this.jobRecords;
+    for (let i = 0; i < count; i++) {
+      const at = records[i]!;
+      const start = at < 0 ? 0 : table.elementStart(at);
+      this.jobStarts[i] = start;
+      this.jobEnds[i] = at < 0 ? 0 : start + table.elementLength(at);
+    }
+    this.sha256.hashMany(table.arena, this.jobStarts, this.jobEnds, count, this.jobOut);
+    const out = new Uint32Array(this.jobOut.buffer, 0, count * WORDS);
+    const words = table.words;
+    const accumulator = this.accumulator;
+    for (let i = 0; i < count; i++) {
+      const at = records[i]!;
+      if (at < 0) continue;
+      copyHash(out, i * WORDS, words, table.hashWord(at));
+      accumulator.add(out, i * WORDS);
+      table.setPending(at, 0);
+    }
+    this.jobCount = 0;
+  }
+
+  /** Queues hashing record `at`'s element; bounded by KV_JOBS_MAX (runs the queue when full). */
+  private addJob(at: number): void {
+    if (this.jobCount === this.jobRecords.length) {
+      if (this.jobCount >= KV_JOBS_MAX) {
+        this.runJobs();
+      } else {
+        const size = this.jobRecords.length * 2;
+        this.jobRecords = growInt32(this.jobRecords, size);
+        this.jobStarts = new Uint32Array(size);
+        this.jobEnds = new Uint32Array(size);
+        this.jobOut = new Uint8Array(size * 32);
+      }
+    }
+    this.jobRecords[this.jobCount] = at;
+    this.table.setPending(at, ++this.jobCount);
+  }
+
+  /** Takes record `at`'s current element out of the digest (hashed or still queued). */
+  private retire(at: number): void {
+    const job = this.table.pending(at);
+    if (job > 0) {
+      this.jobRecords[job - 1] = -1;
+      this.table.setPending(at, 0);
+    } else {
+      this.accumulator.subtract(this.table.words, this.table.hashWord(at));
+    }
+  }
+
+  /**
+   * Applies one command given as a tuple (src/kv/command.ts), for tests and tools. Goes through
+   * the same byte path as blocks do.
+   */
+  apply(command: unknown, height: number): number {
+    let bytes: Uint8Array;
+    try {
+      bytes = pack(command);
+    } catch {
+      return ResultCode.INVALID;
+    }
+    return this.applyNext(this.ownCursor.reset(bytes), height);
+  }
+
+  /**
+   * Applies `count` commands read from `cursor` (positioned at the first). The caller has checked
+   * that the commands are well-formed msgpack (src/chain/body.ts scanBatchBody); a command of the
+   * wrong shape is answered INVALID and changes nothing but its client's session.
+   */
+  applyCommands(cursor: MsgpackCursor, count: number, height: number): number[] {
+    const results = new Array<number>(count);
+    for (let i = 0; i < count; i++) results[i] = this.applyNext(cursor, height);
+    return results;
+  }
+
+  /** Applies the command at the cursor and leaves the cursor after it. */
+  private applyNext(cursor: MsgpackCursor, height: number): number {
+    const start = cursor.position;
+    try {
+      const fields = cursor.readArrayLength();
+      if (fields < 3) return skipInvalid(cursor, start);
+      const op = cursor.readUint();
+      const clientId = op < 0 ? -1 : cursor.readUint();
+      const seq = clientId < 0 ? -1 : cursor.readUint();
+      if (seq < 0 || (clientId !== 0 && seq === 0)) return skipInvalid(cursor, start);
+      if (clientId !== 0) {
+        const session = this.sessions.get(clientId);
+        if (session !== undefined && seq <= session.seq) {
+          cursor.position = start;
+          cursor.skipValue();
+          return seq === session.seq ? session.result | DUPLICATE_FLAG : ResultCode.STALE;
+        }
+      }
+      const result = this.execute(cursor, op, fields);
+      if (result === ResultCode.INVALID) {
+        cursor.position = start;
+        cursor.skipValue();
+      }
+      if (clientId !== 0) this.recordSession(clientId, seq, result, height);
+      return result;
+    } catch (error) {
+      // scanBatchBody checked the structure; truncation here means the caller skipped that.
+      if (error instanceof MalformedMsgpack) throw new TypeError(`applyCommands on unchecked bytes: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /** Runs a command whose op, clientId and seq were read; the cursor is at its 4th field. */
+  private execute(cursor: MsgpackCursor, op: number, fields: number): number {
+    if (op === OP_NOOP) return fields === 3 ? ResultCode.OK : ResultCode.INVALID;
+    if (fields < 4 || !cursor.readStr()) return ResultCode.INVALID;
+    const keyStart = cursor.start;
+    const keyLength = cursor.length;
+    if (keyLength === 0 || keyLength > limits.keyBytesMax) return ResultCode.INVALID;
+    const source = cursor.bytes;
+    if (op === OP_PUT) {
+      if (fields !== 5 || !cursor.readBin() || cursor.length > limits.valueBytesMax) return ResultCode.INVALID;
+      return this.write(source, keyStart, keyLength, cursor.start, cursor.length);
+    }
+    if (op === OP_DELETE) return fields === 4 ? this.remove(source, keyStart, keyLength) : ResultCode.INVALID;
+    if (op !== OP_CAS || fields !== 6) return ResultCode.INVALID;
+    let expectStart = -1;
+    let expectLength = 0;
+    if (!cursor.readNil()) {
+      if (!cursor.readBin() || cursor.length > limits.valueBytesMax) return ResultCode.INVALID;
+      expectStart = cursor.start;
+      expectLength = cursor.length;
+    }
+    let valueStart = -1;
+    let valueLength = 0;
+    if (!cursor.readNil()) {
+      if (!cursor.readBin() || cursor.length > limits.valueBytesMax) return ResultCode.INVALID;
+      valueStart = cursor.start;
+      valueLength = cursor.length;
+    }
+    const at = this.table.find(source, keyStart, keyLength);
+    const matches = expectStart < 0 ? at < 0 : at >= 0 && this.table.valueEquals(at, source, expectStart, expectLength);
+    if (!matches) return ResultCode.CAS_MISMATCH;
+    return valueStart < 0 ? this.remove(source, keyStart, keyLength) : this.write(source, keyStart, keyLength, valueStart, valueLength);
+  }
+
+  private write(source: Uint8Array, keyStart: number, keyLength: number, valueStart: number, valueLength: number): number {
+    const table = this.table;
+    let at = table.find(source, keyStart, keyLength);
+    if (at < 0) {
+      at = table.insert(source, keyStart, keyLength, source, valueStart, valueLength);
+    } else {
+      this.retire(at);
+      at = table.overwrite(at, source, valueStart, valueLength);
+    }
+    this.addJob(at);
+    return ResultCode.OK;
+  }
+
+  private remove(source: Uint8Array, keyStart: number, keyLength: number): number {
+    const table = this.table;
+    const at = table.find(source, keyStart, keyLength);
+    if (at < 0) return ResultCode.NOT_FOUND;
+    this.retire(at);
+    table.remove(at);
+    return ResultCode.DELETED;
+  }
+
+  private recordSession(clientId: number, seq: number, result: number, height: number): void {
+    const set = this.sessionDigest;
+    const at = set.begin(SESSION_ELEMENT_BYTES);
+    const scratch = set.scratch;
+    scratch[at] = SESSION_TAG;
+    writeU53(scratch, at + 1, clientId);
+    writeU53(scratch, at + 9, seq);
+    scratch[at + 17] = result;
+    writeU53(scratch, at + 18, height);
+    const slot = set.finish(at + SESSION_ELEMENT_BYTES);
+    const sessions = this.sessions;
+    let session = sessions.get(clientId);
+    if (session === undefined) {
+      session = { clientId, seq, result, height, slot, older: null, newer: null };
+      sessions.set(clientId, session);
+    } else {
+      set.remove(session.slot);
+      session.seq = seq;
+      session.result = result;
+      session.height = height;
+      session.slot = slot;
+      this.unlink(session);
+    }
+    this.linkNewest(session);
+    if (sessions.size > this.dedupCapacity) {
+      // Evict the least recently active session.
+      const oldest = this.oldest!;
+      set.remove(oldest.slot);
+      this.unlink(oldest);
+      sessions.delete(oldest.clientId);
+    }
+  }
+
+  private unlink(session: Session): void {
+    if (session.older) session.older.newer = session.newer;
+    else this.oldest = session.newer;
+    if (session.newer) session.newer.older = session.older;
+    else this.newest = session.older;
+    session.older = null;
+    session.newer = null;
+  }
+
+  private linkNewest(session: Session): void {
+    session.older = this.newest;
+    session.newer = null;
+    if (this.newest) this.newest.newer = session;
+    else this.oldest = session;
+    this.newest = session;
+  }
+}
+
+/** Most KV hash jobs queued before they are run in one batch. */
+const KV_JOBS_MAX = 65_536;
+
+function growInt32(from: Int32Array, size: number): Int32Array {
+  const to = new Int32Array(size);
+  to.set(from);
+  return to;
+}
+
+function skipInvalid(cursor: MsgpackCursor, start: number): number {
+  cursor.position = start;
+  cursor.skipValue();
+  return ResultCode.INVALID;
+}
+
+/** Writes an integer in [0, 2^53) as 8 big-endian bytes. */
+function writeU53(target: Uint8Array, at: number, value: number): void {
+  const high = Math.floor(value / TWO_POW_32);
+  const low = value >>> 0;
+  target[at] = 0;
+  target[at + 1] = (high >>> 16) & 0xff;
+  target[at + 2] = (high >>> 8) & 0xff;
+  target[at + 3] = high & 0xff;
+  target[at + 4] = low >>> 24;
+  target[at + 5] = (low >>> 16) & 0xff;
+  target[at + 6] = (low >>> 8) & 0xff;
+  target[at + 7] = low & 0xff;
+}

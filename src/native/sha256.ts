@@ -1,0 +1,62 @@
+/**
+ * The fastest SHA-256 this process can get, for the edges to inject into the pure core.
+ *
+ * Order of preference, decided by `paxchain dev bench-hash` on the target machine:
+ * 1. the batch addon (src/native/sha256.c): ~8M hashes/s of 120-byte messages in hashMany;
+ * 2. node:crypto's one-shot `crypto.hash`: ~1.1M/s, one native call per message;
+ * 3. @noble/hashes (pure JS, src/lib/sha256.ts): ~0.4M/s.
+ * All three produce identical bytes (test/lib/sha256.test.ts).
+ */
+import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
+import { checkHashManyArguments, SHA256_BYTES, type Sha256, taggedViaCopy } from '../lib/sha256.js';
+
+interface NativeBinding {
+  hashMany(data: Uint8Array, starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void;
+  hashTagged(tag: Uint8Array, buffers: readonly Uint8Array[], starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void;
+  hashInto(data: Uint8Array, out: Uint8Array): void;
+}
+
+export const nodeCryptoSha256: Sha256 = {
+  name: 'node:crypto',
+  hash: (data) => new Uint8Array(crypto.hash('sha256', data, 'buffer')),
+  hashMany(data, starts, ends, count, out) {
+    checkHashManyArguments(data, starts, ends, count, out);
+    for (let i = 0; i < count; i++) out.set(crypto.hash('sha256', data.subarray(starts[i]!, ends[i]!), 'buffer'), i * SHA256_BYTES);
+  },
+  hashTagged: taggedViaCopy((data) => crypto.hash('sha256', data, 'buffer')),
+};
+
+function loadNative(): NativeBinding | undefined {
+  if (process.env.PAXCHAIN_NATIVE === 'off') return undefined;
+  const require = createRequire(import.meta.url);
+  // Compiled code runs from dist/src/native; the addon is built next to the C source in src/native.
+  for (const path of ['../../../src/native/build/Release/paxchain_sha256.node', './build/Release/paxchain_sha256.node']) {
+    try {
+      return require(path) as NativeBinding;
+    } catch {
+      // Try the next location; fall back to node:crypto when none loads.
+    }
+  }
+  return undefined;
+}
+
+function nativeSha256(binding: NativeBinding): Sha256 {
+  return {
+    name: 'native',
+    // A single hash is faster through crypto.hash than through an allocation plus an addon call.
+    hash: nodeCryptoSha256.hash,
+    hashMany: (data, starts, ends, count, out) => binding.hashMany(data, starts, ends, count, out),
+    hashTagged: (tag, buffers, starts, ends, count, out) => binding.hashTagged(tag, buffers, starts, ends, count, out),
+  };
+}
+
+const binding = loadNative();
+
+/** The implementation the node, the CLI and the benchmarks use. */
+export const fastSha256: Sha256 = binding ? nativeSha256(binding) : nodeCryptoSha256;
+
+/** Every implementation available in this process, for tests and `dev bench-hash`. */
+export function availableSha256(): Sha256[] {
+  return binding ? [nativeSha256(binding), nodeCryptoSha256] : [nodeCryptoSha256];
+}

@@ -1,0 +1,217 @@
+/**
+ * The ledger: a verified chain head plus the KV state it yields. Pure (no I/O): the node driver,
+ * the offline tools and the simulator all build and replay blocks through this one class.
+ *
+ * Two ways in, same rules:
+ * - append(body): a chosen Paxos value becomes the next block (the header is built here, when the
+ *   block is appended, so its state digest reflects this replica's execution);
+ * - replay(record): a stored or fetched block is checked (height, link, body hash, body shape,
+ *   state digest) before its commands change anything. The first failed check is returned as a
+ *   ChainProblem with its height; the ledger is unchanged by a rejected block.
+ */
+import { assert } from '../lib/assert.js';
+import { readU64, toHex } from '../lib/bytes.js';
+import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
+import {
+  BLOCK_FORMAT_VERSION,
+  type BlockRef,
+  encodeRecord,
+  hashBody,
+  hashRecord,
+  HEADER_BYTES,
+  ZERO_HASH,
+} from '../chain/block.js';
+import { BODY_KIND_GENESIS, bodyKind, decodeBody, encodeGenesisBody, type GenesisBody, type GenesisConfig, scanBatchBody } from '../chain/body.js';
+import { MsgpackCursor } from '../lib/msgpack-cursor.js';
+import { KvState, type KvStateOptions } from '../kv/state.js';
+
+export type ProblemReason =
+  | 'NO_GENESIS'
+  | 'MISSING_BLOCK'
+  | 'BAD_HEADER'
+  | 'HEIGHT_MISMATCH'
+  | 'PREV_HASH_MISMATCH'
+  | 'BODY_HASH_MISMATCH'
+  | 'MALFORMED_BODY'
+  | 'BAD_GENESIS'
+  | 'GENESIS_MISMATCH'
+  | 'STATE_DIGEST_MISMATCH'
+  | 'HEAD_MISMATCH'
+  | 'BLOCK_AFTER_HEAD'
+  | 'EXPECTED_HEAD_MISMATCH';
+
+/** The first thing wrong with a chain: where and why. */
+export interface ChainProblem {
+  readonly height: number;
+  readonly reason: ProblemReason;
+  readonly message: string;
+}
+
+export interface AppendedBlock {
+  readonly record: Uint8Array;
+  readonly ref: BlockRef;
+  /** One ResultCode (maybe | DUPLICATE_FLAG) per command of the body. */
+  readonly results: number[];
+}
+
+/** Hashes for records computed ahead of time in a batch (src/chain/hash-batch.ts). */
+export interface PrecomputedHashes {
+  /** Block hash of record `index` at [32 index, 32 index + 32). */
+  readonly blockHashes: Uint8Array;
+  /** Body hash of record `index` at [32 index, 32 index + 32). */
+  readonly bodyHashes: Uint8Array;
+  readonly index: number;
+}
+
+export class Ledger {
+  /** Head of the verified chain; undefined before genesis. */
+  private headRef: BlockRef | undefined;
+  private genesisBody: GenesisBody | undefined;
+  private kv: KvState | undefined;
+  private readonly cursor = new MsgpackCursor();
+
+  /** @param kvOptions options of the KV state created at genesis (e.g. its hash seed) */
+  constructor(
+    private readonly sha256: Sha256,
+    private readonly kvOptions: KvStateOptions = {},
+  ) {}
+
+  /** Builds the genesis record for a new cluster (height 0, no state yet). */
+  static genesisRecord(sha256: Sha256, config: GenesisConfig): Uint8Array {
+    const body = encodeGenesisBody(config);
+    return encodeRecord(
+      { version: BLOCK_FORMAT_VERSION, height: 0, prevHash: ZERO_HASH, bodyHash: hashBody(sha256, body), stateDigest: ZERO_HASH },
+      body,
+    );
+  }
+
+  get head(): BlockRef | undefined {
+    return this.headRef;
+  }
+
+  /** Height the next block will have (0 before genesis). */
+  get nextHeight(): number {
+    return this.headRef ? this.headRef.height + 1 : 0;
+  }
+
+  get genesis(): GenesisBody | undefined {
+    return this.genesisBody;
+  }
+
+  get state(): KvState {
+    assert(this.kv, 'ledger has no state before genesis');
+    return this.kv;
+  }
+
+  get hasGenesis(): boolean {
+    return this.kv !== undefined;
+  }
+
+  /**
+   * Appends a chosen batch body as the next block and returns it with its commands' results.
+   * The body must be a well-formed batch (the proposer built it); anything else is an invariant
+   * failure, because a chosen value cannot be taken back.
+   */
+  append(body: Uint8Array): AppendedBlock {
+    const head = this.headRef;
+    assert(head && this.kv, 'append before genesis');
+    const scan = scanBatchBody(body, this.cursor);
+    assert(typeof scan !== 'string', () => `append: chosen body is not a well-formed batch (${String(scan)})`);
+    const height = head.height + 1;
+    this.cursor.reset(body, scan.commandsOffset);
+    const results = this.kv.applyCommands(this.cursor, scan.commandCount, height);
+    const record = encodeRecord(
+      {
+        version: BLOCK_FORMAT_VERSION,
+        height,
+        prevHash: head.hash,
+        bodyHash: hashBody(this.sha256, body),
+        stateDigest: this.kv.digest(),
+      },
+      body,
+    );
+    const ref = { height, hash: hashRecord(this.sha256, record) };
+    this.headRef = ref;
+    return { record, ref, results };
+  }
+
+  /**
+   * Checks `record`, stored at `height`, against the head and applies it. Returns a problem and
+   * leaves the ledger unchanged (except after STATE_DIGEST_MISMATCH, see below) if a check fails.
+   * `hashes` may be precomputed in a batch; otherwise they are computed here.
+   *
+   * A state digest mismatch is only known after the commands ran, so the KV state has moved past
+   * the head; the caller must stop using this ledger (verify and replay do: they report and end).
+   */
+  replay(height: number, record: Uint8Array, hashes?: PrecomputedHashes): { problem: ChainProblem } | { results: number[] } {
+    const expected = this.nextHeight;
+    if (height !== expected) {
+      return problem(expected, 'MISSING_BLOCK', `block ${expected} is missing (next stored block is ${height})`);
+    }
+    if (record.length < HEADER_BYTES) return problem(height, 'BAD_HEADER', `record is ${record.length} bytes, shorter than a header`);
+    if (record[0] !== BLOCK_FORMAT_VERSION) return problem(height, 'BAD_HEADER', `unknown block format version ${record[0]}`);
+    const storedHeight = readU64(record, 1);
+    if (storedHeight !== height) {
+      return problem(height, 'HEIGHT_MISMATCH', `block stored at height ${height} says it is height ${storedHeight}`);
+    }
+    const prevHash = this.headRef ? this.headRef.hash : ZERO_HASH;
+    if (!equalAt(record, PREV_HASH_OFFSET, prevHash, 0)) {
+      return problem(height, 'PREV_HASH_MISMATCH', `prevHash ${hexAt(record, PREV_HASH_OFFSET)} does not match block ${height - 1} hash ${hexAt(prevHash, 0)}`);
+    }
+    let bodyHashes: Uint8Array;
+    let hashIndex = 0;
+    if (hashes) {
+      bodyHashes = hashes.bodyHashes;
+      hashIndex = hashes.index;
+    } else {
+      bodyHashes = hashBody(this.sha256, record.subarray(HEADER_BYTES));
+    }
+    if (!equalAt(record, BODY_HASH_OFFSET, bodyHashes, hashIndex * SHA256_BYTES)) {
+      return problem(height, 'BODY_HASH_MISMATCH', `body hashes to ${hexAt(bodyHashes, hashIndex * SHA256_BYTES)}, header says ${hexAt(record, BODY_HASH_OFFSET)}`);
+    }
+    let results: number[] = [];
+    if (height === 0) {
+      const decoded = decodeBody(record.subarray(HEADER_BYTES));
+      if (typeof decoded === 'string') return problem(0, 'BAD_GENESIS', decoded);
+      if (decoded.kind !== 'genesis') return problem(0, 'BAD_GENESIS', 'block 0 is not a genesis block');
+      if (!equalAt(record, STATE_DIGEST_OFFSET, ZERO_HASH, 0)) return problem(0, 'BAD_GENESIS', 'genesis state digest is not zero');
+      this.genesisBody = decoded;
+      this.kv = new KvState(this.sha256, decoded.dedupCapacity, this.kvOptions);
+    } else {
+      if (bodyKind(record, this.cursor, HEADER_BYTES) === BODY_KIND_GENESIS) {
+        return problem(height, 'MALFORMED_BODY', `block ${height} has a genesis body`);
+      }
+      const scan = scanBatchBody(record, this.cursor, HEADER_BYTES);
+      if (typeof scan === 'string') return problem(height, 'MALFORMED_BODY', scan);
+      this.cursor.reset(record, scan.commandsOffset);
+      results = this.kv!.applyCommands(this.cursor, scan.commandCount, height);
+      if (!this.kv!.digestEquals(record, STATE_DIGEST_OFFSET)) {
+        const digest = this.kv!.digest();
+        return problem(height, 'STATE_DIGEST_MISMATCH', `state after block ${height} hashes to ${hexAt(digest, 0)}, header says ${hexAt(record, STATE_DIGEST_OFFSET)}`);
+      }
+    }
+    const hash = hashes ? hashes.blockHashes.slice(hashes.index * SHA256_BYTES, (hashes.index + 1) * SHA256_BYTES) : hashRecord(this.sha256, record);
+    this.headRef = { height, hash };
+    return { results };
+  }
+
+}
+
+function problem(height: number, reason: ProblemReason, message: string): { problem: ChainProblem } {
+  return { problem: { height, reason, message } };
+}
+
+const PREV_HASH_OFFSET = 9;
+const BODY_HASH_OFFSET = 41;
+const STATE_DIGEST_OFFSET = 73;
+
+/** a[aOffset, +32) equals b[bOffset, +32). */
+function equalAt(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number): boolean {
+  for (let i = 0; i < SHA256_BYTES; i++) if (a[aOffset + i] !== b[bOffset + i]) return false;
+  return true;
+}
+
+/** First 8 bytes of the hash at `offset`, in hex, for messages. */
+function hexAt(bytes: Uint8Array, offset: number): string {
+  return toHex(bytes.subarray(offset, offset + 8));
+}

@@ -1,0 +1,166 @@
+/**
+ * The chain store: blocks and the head pointer on a Backend.
+ *
+ * Invariants (checked on every append, asserted rather than trusted):
+ * - the head pointer names the highest block and its hash, and is written in the same atomic
+ *   batch as that block;
+ * - an appended block's height is head.height + 1 and its prevHash is head.hash.
+ * The store does not verify bodies or state digests: the Ledger did that before the block got
+ * here (src/replica/ledger.ts), and replay does it again on every open.
+ */
+import { assert } from '../lib/assert.js';
+import { bytesEqual, readU64, toHex, writeU64 } from '../lib/bytes.js';
+import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import { limits } from '../lib/limits.js';
+import type { Sha256 } from '../lib/sha256.js';
+import { type BlockRef, decodeHeader, hashRecord, ZERO_HASH } from '../chain/block.js';
+import type { Backend, BatchOp } from './backend.js';
+import { blockHeightOfKey, blockKey, blockKeyEnd, HEAD_KEY, metaKey, STORE_FORMAT_VERSION } from './keys.js';
+
+/** Blocks deleted per batch when a suffix is dropped. */
+const TRUNCATE_BATCH_BLOCKS = 4096;
+
+export interface RecordChunk {
+  /** Heights as stored in the keys (a gap means a missing block). */
+  readonly heights: number[];
+  readonly records: Uint8Array[];
+}
+
+export function encodeHead(ref: BlockRef): Uint8Array {
+  const bytes = new Uint8Array(8 + ref.hash.length);
+  writeU64(bytes, 0, ref.height);
+  bytes.set(ref.hash, 8);
+  return bytes;
+}
+
+export function decodeHead(bytes: Uint8Array): BlockRef | undefined {
+  if (bytes.length !== 40) return undefined;
+  const height = readU64(bytes, 0);
+  if (height < 0) return undefined;
+  return { height, hash: bytes.slice(8) };
+}
+
+export class ChainStore {
+  private headRef: BlockRef | undefined;
+
+  private constructor(
+    readonly backend: Backend,
+    private readonly sha256: Sha256,
+  ) {}
+
+  /**
+   * Opens a store on `backend`: checks the format version (writing it into a new store) and reads
+   * the head pointer. A head pointer that cannot be decoded is CORRUPT_DATA.
+   */
+  static async open(backend: Backend, sha256: Sha256): Promise<ChainStore> {
+    const store = new ChainStore(backend, sha256);
+    const format = await backend.get(metaKey('format'));
+    if (format === undefined) {
+      await backend.write([{ type: 'put', key: metaKey('format'), value: Uint8Array.of(STORE_FORMAT_VERSION) }], { sync: true });
+    } else if (format.length !== 1 || format[0] !== STORE_FORMAT_VERSION) {
+      throw new PaxchainError(ErrorCode.NO_STORE, `unsupported store format ${String(format[0])}`);
+    }
+    const head = await backend.get(HEAD_KEY);
+    if (head !== undefined) {
+      const ref = decodeHead(head);
+      if (!ref) throw new PaxchainError(ErrorCode.CORRUPT_DATA, 'head pointer is malformed', { height: -1 });
+      store.headRef = ref;
+    }
+    return store;
+  }
+
+  /** The stored head pointer (undefined in an empty store). */
+  get head(): BlockRef | undefined {
+    return this.headRef;
+  }
+
+  /**
+   * Appends records in one atomic batch together with the new head pointer and `extraOps`
+   * (e.g. deleting accepted values of the slots now chosen). Throws CHAIN_MISMATCH, changing
+   * nothing, if the records do not extend the head.
+   */
+  async append(records: readonly Uint8Array[], options: { sync: boolean; extraOps?: readonly BatchOp[] }): Promise<BlockRef> {
+    const { ops, head } = this.prepareAppend(records);
+    if (options.extraOps) ops.push(...options.extraOps);
+    await this.backend.write(ops, { sync: options.sync });
+    this.headRef = head;
+    return head;
+  }
+
+  /** Builds the batch for append() without writing it; throws CHAIN_MISMATCH. */
+  prepareAppend(records: readonly Uint8Array[]): { ops: BatchOp[]; head: BlockRef } {
+    if (records.length === 0) throw new TypeError('append needs at least one record');
+    let head = this.headRef;
+    const ops: BatchOp[] = [];
+    for (const record of records) {
+      const header = decodeHeader(record);
+      if (typeof header === 'string') throw new TypeError(`append: ${header}`);
+      const expectedHeight = head ? head.height + 1 : 0;
+      const expectedPrev = head ? head.hash : ZERO_HASH;
+      if (header.height !== expectedHeight || !bytesEqual(header.prevHash, expectedPrev)) {
+        throw new PaxchainError(
+          ErrorCode.CHAIN_MISMATCH,
+          `block ${header.height} (prev ${toHex(header.prevHash).slice(0, 16)}) does not extend head ${head ? head.height : 'none'}`,
+          { height: header.height },
+        );
+      }
+      head = { height: header.height, hash: hashRecord(this.sha256, record) };
+      ops.push({ type: 'put', key: blockKey(header.height), value: record });
+    }
+    assert(head, 'prepareAppend: no head');
+    ops.push({ type: 'put', key: HEAD_KEY, value: encodeHead(head) });
+    return { ops, head };
+  }
+
+  /** Records the head after a batch built by prepareAppend() was written. */
+  committed(head: BlockRef): void {
+    this.headRef = head;
+  }
+
+  async getRecord(height: number): Promise<Uint8Array | undefined> {
+    return this.backend.get(blockKey(height));
+  }
+
+  /**
+   * Stored records with heights in [from, to], in chunks of at most `chunk` records, in height
+   * order. Missing heights are simply absent (callers compare `heights`).
+   */
+  async *records(from: number, to: number, chunk: number = limits.replayChunkBlocks): AsyncIterable<RecordChunk> {
+    if (to < from) return;
+    const end = to >= Number.MAX_SAFE_INTEGER ? blockKeyEnd : blockKey(to + 1);
+    for await (const entries of this.backend.entries({ gte: blockKey(from), lt: end }, chunk)) {
+      const heights = new Array<number>(entries.length);
+      const records = new Array<Uint8Array>(entries.length);
+      for (let i = 0; i < entries.length; i++) {
+        heights[i] = blockHeightOfKey(entries[i]![0]);
+        records[i] = entries[i]![1];
+      }
+      yield { heights, records };
+    }
+  }
+
+  /**
+   * Drops every block from `height` up (a corrupt or diverged suffix, before re-fetching it from
+   * peers). The head pointer moves first, durably, then the blocks go in bounded batches: a crash
+   * in between leaves blocks above the head, which replay reports as BLOCK_AFTER_HEAD and the next
+   * truncate removes.
+   */
+  async truncateFrom(height: number, newHead: BlockRef | undefined): Promise<void> {
+    assert(newHead === undefined ? height === 0 : newHead.height === height - 1, 'truncateFrom: head must be the block below');
+    await this.backend.write([newHead ? { type: 'put', key: HEAD_KEY, value: encodeHead(newHead) } : { type: 'del', key: HEAD_KEY }], {
+      sync: true,
+    });
+    this.headRef = newHead;
+    for await (const entries of this.backend.entries({ gte: blockKey(height), lt: blockKeyEnd }, TRUNCATE_BATCH_BLOCKS)) {
+      await this.backend.write(
+        entries.map(([key]) => ({ type: 'del', key })),
+        { sync: false },
+      );
+    }
+    await this.backend.write([], { sync: true });
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+}

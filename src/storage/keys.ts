@@ -1,0 +1,60 @@
+/**
+ * THE key schema of a paxchain store. Every key the node writes is built here; nothing else
+ * makes keys. One-byte prefixes keep namespaces apart; heights and slots are 8-byte big-endian so
+ * LevelDB's byte order is numeric order.
+ *
+ *   prefix  key                      value
+ *   0x01    0x01 || name (ASCII)     meta values (see MetaName)
+ *   0x02    0x02 || u64 height       block record: header || body (src/chain/block.ts)
+ *   0x03    0x03                     head pointer: u64 height || 32-byte block hash; written in
+ *                                    the same atomic batch as the block it points to
+ *   0x04    0x04                     acceptor state (src/paxos): promised ballot and voting rights
+ *   0x05    0x05 || u64 slot         accepted Paxos value of an unchosen slot: ballot || value
+ *
+ * Block records are never rewritten in place: a repair deletes from a height up and appends.
+ */
+import { assert } from '../lib/assert.js';
+import { readU64, writeU64 } from '../lib/bytes.js';
+
+export const STORE_FORMAT_VERSION = 1;
+
+export const Prefix = {
+  META: 0x01,
+  BLOCK: 0x02,
+  HEAD: 0x03,
+  ACCEPTOR: 0x04,
+  ACCEPTED: 0x05,
+} as const;
+
+export type MetaName = 'format' | 'node-id';
+
+export function metaKey(name: MetaName): Uint8Array {
+  const key = new Uint8Array(1 + name.length);
+  key[0] = Prefix.META;
+  for (let i = 0; i < name.length; i++) key[1 + i] = name.charCodeAt(i);
+  return key;
+}
+
+function heightKey(prefix: number, height: number): Uint8Array {
+  const key = new Uint8Array(9);
+  key[0] = prefix;
+  writeU64(key, 1, height);
+  return key;
+}
+
+function heightOfKey(prefix: number, key: Uint8Array): number {
+  assert(key.length === 9 && key[0] === prefix, 'key of the wrong namespace');
+  return readU64(key, 1);
+}
+
+export const blockKey = (height: number): Uint8Array => heightKey(Prefix.BLOCK, height);
+export const blockHeightOfKey = (key: Uint8Array): number => heightOfKey(Prefix.BLOCK, key);
+/** Upper bound (exclusive) of the block namespace. */
+export const blockKeyEnd: Uint8Array = Uint8Array.of(Prefix.BLOCK + 1);
+
+export const HEAD_KEY: Uint8Array = Uint8Array.of(Prefix.HEAD);
+export const ACCEPTOR_KEY: Uint8Array = Uint8Array.of(Prefix.ACCEPTOR);
+
+export const acceptedKey = (slot: number): Uint8Array => heightKey(Prefix.ACCEPTED, slot);
+export const acceptedSlotOfKey = (key: Uint8Array): number => heightOfKey(Prefix.ACCEPTED, key);
+export const acceptedKeyEnd: Uint8Array = Uint8Array.of(Prefix.ACCEPTED + 1);

@@ -1,0 +1,115 @@
+/**
+ * LevelDB backend (the `level` package, classic-level on Node). Errors from LevelDB are turned
+ * into PaxchainErrors with stable codes: STORE_LOCKED when another process has the directory open,
+ * CORRUPT_DATA when LevelDB's own checksums fail, NO_STORE when the directory holds no database.
+ */
+import { existsSync } from 'node:fs';
+import { Level } from 'level';
+import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import type { Backend, BatchOp, Range, WriteOptions } from './backend.js';
+
+type Db = Level<Uint8Array, Uint8Array>;
+
+/** Bytes one iterator step may buffer; bounds memory during replay of large blocks. */
+const ITERATOR_BUFFER_BYTES = 16 * 1024 * 1024;
+
+export class LevelBackend implements Backend {
+  private constructor(
+    private readonly db: Db,
+    readonly location: string,
+  ) {}
+
+  /**
+   * Opens the database at `location`. With `create: false` a missing database is NO_STORE; with
+   * `create: true` it is created.
+   */
+  static async open(location: string, options: { create: boolean; writeBufferBytes?: number }): Promise<LevelBackend> {
+    if (!options.create && !existsSync(`${location}/CURRENT`)) {
+      throw new PaxchainError(ErrorCode.NO_STORE, `no paxchain store at ${location}`, { location });
+    }
+    const db: Db = new Level<Uint8Array, Uint8Array>(location, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+      createIfMissing: options.create,
+      writeBufferSize: options.writeBufferBytes ?? 16 * 1024 * 1024,
+    });
+    try {
+      await db.open();
+    } catch (error) {
+      throw translate(error, location);
+    }
+    return new LevelBackend(db, location);
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    try {
+      const value = await this.db.get(key);
+      return value === undefined ? undefined : plain(value);
+    } catch (error) {
+      throw translate(error, this.location);
+    }
+  }
+
+  async write(ops: readonly BatchOp[], options: WriteOptions): Promise<void> {
+    try {
+      await this.db.batch(ops as BatchOp[], { sync: options.sync });
+    } catch (error) {
+      throw translate(error, this.location);
+    }
+  }
+
+  async *entries(range: Range, chunk: number): AsyncIterable<Array<[Uint8Array, Uint8Array]>> {
+    if (!Number.isInteger(chunk) || chunk < 1 || chunk > 65_536) throw new TypeError('chunk must be in [1, 65536]');
+    const iterator = this.db.iterator({ gte: range.gte, lt: range.lt, highWaterMarkBytes: ITERATOR_BUFFER_BYTES });
+    const next = (): Promise<Array<[Uint8Array, Uint8Array]>> =>
+      (iterator.nextv(chunk) as Promise<Array<[Uint8Array, Uint8Array]>>).catch((error: unknown) => {
+        throw translate(error, this.location);
+      });
+    // Read ahead by one chunk: LevelDB reads on the thread pool while the caller processes the
+    // chunk it has (replay overlaps disk and CPU this way). At most two chunks are in memory.
+    let pending: Promise<Array<[Uint8Array, Uint8Array]>> | undefined = next();
+    try {
+      for (;;) {
+        const entries: Array<[Uint8Array, Uint8Array]> = await pending!;
+        pending = undefined;
+        if (entries.length === 0) return;
+        pending = next();
+        for (const entry of entries) {
+          entry[0] = plain(entry[0]);
+          entry[1] = plain(entry[1]);
+        }
+        yield entries;
+      }
+    } finally {
+      // Let an in-flight read finish before closing the iterator.
+      if (pending) await pending.catch(() => undefined);
+      await iterator.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+/**
+ * classic-level hands out Node Buffers; callers get plain Uint8Array views of the same memory
+ * (the Backend contract, and subarrays of plain views are several times cheaper to make).
+ */
+function plain(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function translate(error: unknown, location: string): Error {
+  if (error instanceof PaxchainError) return error;
+  const code = (error as { code?: string; cause?: { code?: string } }).code;
+  const causeCode = (error as { cause?: { code?: string } }).cause?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'LEVEL_LOCKED' || causeCode === 'LEVEL_LOCKED') {
+    return new PaxchainError(ErrorCode.STORE_LOCKED, `store ${location} is in use by another process`, { location });
+  }
+  if (code === 'LEVEL_CORRUPTION' || causeCode === 'LEVEL_CORRUPTION' || /corrupt/i.test(message)) {
+    return new PaxchainError(ErrorCode.CORRUPT_DATA, `LevelDB reports corruption in ${location}: ${message}`, { location });
+  }
+  return error instanceof Error ? error : new Error(message);
+}

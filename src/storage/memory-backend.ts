@@ -1,0 +1,146 @@
+/**
+ * In-memory backend for the simulator and tests. It models what a crash does to a disk:
+ * writes made with `sync: false` sit in a volatile buffer until a later synced write (or sync())
+ * makes them durable, and crash() throws the volatile buffer away. Reads see volatile writes.
+ *
+ * Keys live in a Map keyed by a latin1 string of the key bytes (one char per byte, so string
+ * order is byte order) plus a lazily sorted key list for range scans.
+ */
+import type { Backend, BatchOp, Range, WriteOptions } from './backend.js';
+
+function keyString(key: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < key.length; i++) out += String.fromCharCode(key[i]!);
+  return out;
+}
+
+function keyBytes(key: string): Uint8Array {
+  const out = new Uint8Array(key.length);
+  for (let i = 0; i < key.length; i++) out[i] = key.charCodeAt(i);
+  return out;
+}
+
+class SortedTable {
+  readonly map = new Map<string, Uint8Array>();
+  private sorted: string[] | undefined = [];
+
+  get(key: string): Uint8Array | undefined {
+    return this.map.get(key);
+  }
+
+  put(key: string, value: Uint8Array): void {
+    if (!this.map.has(key) && this.sorted) {
+      // Appending in order (the common case: increasing heights) keeps the list sorted for free.
+      const last = this.sorted[this.sorted.length - 1];
+      if (last === undefined || last < key) this.sorted.push(key);
+      else this.sorted = undefined;
+    }
+    this.map.set(key, value);
+  }
+
+  del(key: string): void {
+    if (this.map.delete(key)) this.sorted = undefined;
+  }
+
+  keysInRange(gte: string, lt: string): string[] {
+    if (!this.sorted) this.sorted = [...this.map.keys()].sort();
+    const keys = this.sorted;
+    let low = 0;
+    let high = keys.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (keys[middle]! < gte) low = middle + 1;
+      else high = middle;
+    }
+    const out: string[] = [];
+    for (let i = low; i < keys.length && keys[i]! < lt; i++) out.push(keys[i]!);
+    return out;
+  }
+}
+
+export class MemoryBackend implements Backend {
+  private durable = new SortedTable();
+  /** Unsynced ops in order; applied to a view table as well so reads see them. */
+  private volatile: BatchOp[] = [];
+  private view = new SortedTable();
+  private closed = false;
+  /** Counts synced writes, for tests that check group commit. */
+  syncCount = 0;
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.getSync(key);
+  }
+
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    this.checkOpen();
+    return this.view.get(keyString(key));
+  }
+
+  async write(ops: readonly BatchOp[], options: WriteOptions): Promise<void> {
+    this.writeSync(ops, options);
+  }
+
+  writeSync(ops: readonly BatchOp[], options: WriteOptions): void {
+    this.checkOpen();
+    for (const op of ops) {
+      if (op.type === 'put') this.view.put(keyString(op.key), op.value.slice());
+      else this.view.del(keyString(op.key));
+    }
+    this.volatile.push(...ops.map((op) => (op.type === 'put' ? { ...op, value: op.value.slice() } : op)));
+    if (options.sync) this.sync();
+  }
+
+  /** Makes every write so far durable (what fsync does). */
+  sync(): void {
+    for (const op of this.volatile) {
+      if (op.type === 'put') this.durable.put(keyString(op.key), op.value);
+      else this.durable.del(keyString(op.key));
+    }
+    this.volatile = [];
+    this.syncCount++;
+  }
+
+  /** Loses every unsynced write, as a power cut would. The backend stays usable. */
+  crash(): void {
+    this.volatile = [];
+    this.view = new SortedTable();
+    for (const [key, value] of this.durable.map) this.view.put(key, value);
+  }
+
+  /** Forgets everything, durable or not (a wiped disk). */
+  wipe(): void {
+    this.durable = new SortedTable();
+    this.volatile = [];
+    this.view = new SortedTable();
+  }
+
+  async *entries(range: Range, chunk: number): AsyncIterable<Array<[Uint8Array, Uint8Array]>> {
+    yield* this.entriesSync(range, chunk);
+  }
+
+  *entriesSync(range: Range, chunk: number): Iterable<Array<[Uint8Array, Uint8Array]>> {
+    if (!Number.isInteger(chunk) || chunk < 1 || chunk > 65_536) throw new TypeError('chunk must be in [1, 65536]');
+    this.checkOpen();
+    // Snapshot semantics, like LevelDB iterators: later writes are not seen.
+    const keys = this.view.keysInRange(keyString(range.gte), keyString(range.lt));
+    const values = keys.map((key) => this.view.get(key)!);
+    for (let start = 0; start < keys.length; start += chunk) {
+      const out: Array<[Uint8Array, Uint8Array]> = [];
+      for (let i = start; i < Math.min(keys.length, start + chunk); i++) out.push([keyBytes(keys[i]!), values[i]!]);
+      yield out;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /** Reopens after close() (a restarted process on the same disk). */
+  reopen(): void {
+    this.closed = false;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new TypeError('backend is closed');
+  }
+}

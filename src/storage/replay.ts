@@ -1,0 +1,125 @@
+/**
+ * Replay: read a store's chain from genesis, check every block (src/replica/ledger.ts) and
+ * rebuild the KV state. Records are read `limits.replayChunkBlocks` at a time and their header
+ * and body hashes computed in batches, which is what makes verify fast.
+ */
+import { bytesEqual, toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import type { Sha256 } from '../lib/sha256.js';
+import type { BlockRef } from '../chain/block.js';
+import { hashRecords } from '../chain/hash-batch.js';
+import { type ChainProblem, Ledger } from '../replica/ledger.js';
+import type { ChainStore } from './chain-store.js';
+
+export interface ReplayOptions {
+  /** Stop after applying this height (inclusive). */
+  readonly upTo?: number;
+  /** Called after each chunk with the verified height so far. */
+  readonly onProgress?: (verifiedHeight: number, targetHeight: number) => void;
+  /** Called for every applied block with its command results. */
+  readonly onBlock?: (height: number, record: Uint8Array, results: readonly number[]) => void;
+  /** A head taken from elsewhere (another node, an audit) that this chain must contain. */
+  readonly expectHead?: BlockRef;
+}
+
+export interface ReplayReport {
+  readonly ledger: Ledger;
+  /** Blocks applied (genesis included). */
+  readonly blocks: number;
+  /** Client commands applied. */
+  readonly commands: number;
+  /** Bytes of block records read. */
+  readonly bytes: number;
+  /** The store's head pointer (may differ from ledger.head when there is a problem). */
+  readonly storedHead: BlockRef | undefined;
+  /** The first problem found, or undefined if the chain checked out. */
+  readonly problem: ChainProblem | undefined;
+}
+
+export async function replayStore(store: ChainStore, sha256: Sha256, options: ReplayOptions = {}): Promise<ReplayReport> {
+  const ledger = new Ledger(sha256);
+  const storedHead = store.head;
+  const upTo = Math.min(options.upTo ?? Number.MAX_SAFE_INTEGER, storedHead ? storedHead.height : -1);
+  let blocks = 0;
+  let commands = 0;
+  let bytes = 0;
+  let problem: ChainProblem | undefined;
+  let expectedSeen = false;
+  if (!storedHead) {
+    problem = { height: 0, reason: 'NO_GENESIS', message: 'the store has no blocks (no head pointer)' };
+  }
+  if (!problem && upTo >= 0) {
+    outer: for await (const chunk of store.records(0, storedHead!.height, limits.replayChunkBlocks)) {
+      const hashes = hashRecords(sha256, chunk.records);
+      const precomputed = { blockHashes: hashes.blockHashes, bodyHashes: hashes.bodyHashes, index: 0 };
+      for (let i = 0; i < chunk.records.length; i++) {
+        const height = chunk.heights[i]!;
+        if (height > upTo) break outer;
+        const record = chunk.records[i]!;
+        precomputed.index = i;
+        const outcome = ledger.replay(height, record, precomputed);
+        if ('problem' in outcome) {
+          problem = outcome.problem;
+          break outer;
+        }
+        if (options.expectHead && height === options.expectHead.height) {
+          expectedSeen = true;
+          if (!bytesEqual(ledger.head!.hash, options.expectHead.hash)) {
+            problem = {
+              height,
+              reason: 'EXPECTED_HEAD_MISMATCH',
+              message: `block ${height} hashes to ${toHex(ledger.head!.hash).slice(0, 16)}, expected ${toHex(options.expectHead.hash).slice(0, 16)}`,
+            };
+            break outer;
+          }
+        }
+        blocks++;
+        bytes += record.length;
+        commands += outcome.results.length;
+        options.onBlock?.(height, record, outcome.results);
+      }
+      options.onProgress?.(ledger.head ? ledger.head.height : -1, upTo);
+    }
+  }
+  if (!problem && storedHead) problem = checkEnd(ledger, storedHead, upTo);
+  if (!problem && storedHead && upTo === storedHead.height) {
+    const extra = await store.getRecord(storedHead.height + 1);
+    if (extra !== undefined) {
+      problem = {
+        height: storedHead.height + 1,
+        reason: 'BLOCK_AFTER_HEAD',
+        message: `a block is stored at ${storedHead.height + 1}, above the head pointer ${storedHead.height}`,
+      };
+    }
+  }
+  if (!problem && options.expectHead && !expectedSeen) problem = checkExpected(ledger, options.expectHead);
+  return { ledger, blocks, commands, bytes, storedHead, problem };
+}
+
+function checkEnd(ledger: Ledger, storedHead: BlockRef, upTo: number): ChainProblem | undefined {
+  const head = ledger.head;
+  const reached = head ? head.height : -1;
+  if (reached < upTo) {
+    return { height: reached + 1, reason: 'MISSING_BLOCK', message: `block ${reached + 1} is missing (head pointer says ${storedHead.height})` };
+  }
+  if (upTo === storedHead.height && head && !bytesEqual(head.hash, storedHead.hash)) {
+    return {
+      height: storedHead.height,
+      reason: 'HEAD_MISMATCH',
+      message: `head pointer hash ${toHex(storedHead.hash).slice(0, 16)} differs from block ${head.height} hash ${toHex(head.hash).slice(0, 16)}`,
+    };
+  }
+  return undefined;
+}
+
+function checkExpected(ledger: Ledger, expected: BlockRef): ChainProblem | undefined {
+  const head = ledger.head;
+  if (!head || head.height < expected.height) {
+    return {
+      height: expected.height,
+      reason: 'EXPECTED_HEAD_MISMATCH',
+      message: `chain ends at ${head ? head.height : 'nothing'}, below the expected head ${expected.height}`,
+    };
+  }
+  return undefined;
+}
