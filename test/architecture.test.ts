@@ -13,7 +13,7 @@ const layers: Record<string, string[]> = {
   paxos: ['lib'],
   replica: ['lib', 'chain', 'kv', 'paxos'],
   native: ['lib'],
-  storage: ['lib', 'chain', 'kv', 'replica'],
+  storage: ['lib', 'chain', 'kv', 'paxos', 'replica'],
   transport: ['lib', 'chain'],
   node: ['lib', 'chain', 'kv', 'paxos', 'replica', 'storage', 'transport', 'native'],
   client: ['lib', 'chain', 'kv', 'transport'],

@@ -26,4 +26,12 @@ export const limits = {
   hashBatchMessages: 65_536,
   /** Blocks `chain list` prints at most in one call. */
   listBlocksMax: 10_000,
+  /** Accepted entries in one Promise message (more are sent in continuation promises). */
+  promiseEntriesMax: 64,
+  /** Bytes of accepted values in one Promise message. */
+  promiseBytesMax: 8 * 1024 * 1024,
+  /** Blocks in one catch-up fetch. */
+  fetchBlocksMax: 1024,
+  /** Bytes of records in one catch-up reply (at least one block is always sent). */
+  fetchBytesMax: 8 * 1024 * 1024,
 } as const;

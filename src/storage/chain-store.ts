@@ -69,6 +69,16 @@ export class ChainStore {
     return store;
   }
 
+  /**
+   * A store whose format and head the caller has already read (the simulator reads its memory
+   * backend synchronously; nodes use open()).
+   */
+  static withHead(backend: Backend, sha256: Sha256, head: BlockRef | undefined): ChainStore {
+    const store = new ChainStore(backend, sha256);
+    store.headRef = head;
+    return store;
+  }
+
   /** The stored head pointer (undefined in an empty store). */
   get head(): BlockRef | undefined {
     return this.headRef;

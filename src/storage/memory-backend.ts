@@ -92,11 +92,26 @@ export class MemoryBackend implements Backend {
 
   /** Makes every write so far durable (what fsync does). */
   sync(): void {
-    for (const op of this.volatile) {
+    this.syncThrough(this.volatile.length);
+  }
+
+  /** A position in the log of unsynced writes, for syncThrough(). */
+  get unsyncedMark(): number {
+    return this.volatile.length;
+  }
+
+  /**
+   * Makes the first `mark` unsynced writes durable: an fsync that started when the log was that
+   * long completes, while writes made after it started stay volatile.
+   */
+  syncThrough(mark: number): void {
+    const count = Math.min(mark, this.volatile.length);
+    for (let i = 0; i < count; i++) {
+      const op = this.volatile[i]!;
       if (op.type === 'put') this.durable.put(keyString(op.key), op.value);
       else this.durable.del(keyString(op.key));
     }
-    this.volatile = [];
+    this.volatile = this.volatile.slice(count);
     this.syncCount++;
   }
 

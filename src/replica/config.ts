@@ -1,0 +1,89 @@
+/**
+ * Replica configuration: timing in ticks and the named bounds of every queue and window.
+ * A tick is 10 ms in the node driver (src/node) and one step of simulated time in test/sim.
+ */
+import type { NodeId } from '../paxos/ballot.js';
+
+export interface Timing {
+  /** Leader heartbeat interval. */
+  readonly heartbeatTicks: number;
+  /** Election timeout, drawn uniformly from [min, max] with the injected PRNG. */
+  readonly electionTicksMin: number;
+  readonly electionTicksMax: number;
+  /**
+   * A candidate's phase 1 must complete within this many ticks of sending its prepares, or it is
+   * abandoned and late promises are ignored. Wipe safety depends on it (see rejoinDelayTicks).
+   */
+  readonly prepareTimeoutTicks: number;
+  /** A leader that heard from no majority for this long steps down. */
+  readonly checkQuorumTicks: number;
+  /** Heads and voting state to every peer. */
+  readonly statusTicks: number;
+  /** Resend an accept that has not been acknowledged for this long. */
+  readonly retransmitTicks: number;
+  /** Give up on a catch-up fetch after this long and try another peer. */
+  readonly fetchTimeoutTicks: number;
+  /**
+   * A wiped node waits this long before asking to rejoin: longer than prepareTimeoutTicks (with
+   * margin for clock-rate differences), so every phase 1 that may have counted a promise it made
+   * before losing its disk has completed or been abandoned.
+   */
+  readonly rejoinDelayTicks: number;
+  /** How often a learner repeats its rejoin request. */
+  readonly rejoinRetryTicks: number;
+}
+
+export interface ReplicaConfig {
+  readonly nodeId: NodeId;
+  /** Cluster members from the node's configuration; genesis's member list wins once known. */
+  readonly members: readonly NodeId[];
+  /** Expected cluster id; a genesis from a peer with another id is refused. */
+  readonly clusterId?: string;
+  readonly timing: Timing;
+  /** Slots a leader keeps in phase 2 at once. */
+  readonly pipelineMax: number;
+  /** Most commands in one proposed batch. */
+  readonly batchCommandsMax: number;
+  /** Most bytes of commands in one proposed batch. */
+  readonly batchBytesMax: number;
+  /** Client writes queued at the leader; beyond this, OVERLOADED. */
+  readonly pendingWritesMax: number;
+  /** Linearizable reads waiting at the leader; beyond this, OVERLOADED. */
+  readonly pendingReadsMax: number;
+  /** Slots above its head an acceptor holds entries for (flow control for laggards). */
+  readonly acceptAheadMax: number;
+  /** Blocks asked for in one catch-up fetch. */
+  readonly fetchBlocks: number;
+  /** Recent block hashes kept for comparing heads with peers. */
+  readonly recentHashesMax: number;
+}
+
+export const defaultTiming: Timing = {
+  heartbeatTicks: 5,
+  electionTicksMin: 15,
+  electionTicksMax: 30,
+  prepareTimeoutTicks: 50,
+  checkQuorumTicks: 60,
+  statusTicks: 10,
+  retransmitTicks: 10,
+  fetchTimeoutTicks: 100,
+  rejoinDelayTicks: 120,
+  rejoinRetryTicks: 20,
+};
+
+export function replicaConfig(nodeId: NodeId, members: readonly NodeId[], overrides: Partial<ReplicaConfig> = {}): ReplicaConfig {
+  return {
+    nodeId,
+    members,
+    timing: defaultTiming,
+    pipelineMax: 32,
+    batchCommandsMax: 4096,
+    batchBytesMax: 1024 * 1024,
+    pendingWritesMax: 50_000,
+    pendingReadsMax: 50_000,
+    acceptAheadMax: 512,
+    fetchBlocks: 512,
+    recentHashesMax: 4096,
+    ...overrides,
+  };
+}

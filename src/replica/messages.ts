@@ -1,0 +1,168 @@
+/**
+ * Every message replicas exchange: the Paxos messages (src/paxos/messages.ts) plus liveness,
+ * heads, catch-up and rejoin. parseMessage() checks a decoded network frame before anything acts
+ * on it: wrong shapes, out-of-range numbers and oversized lists are refused with a reason.
+ */
+import { isU53 } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import { type Ballot, isBallot, type NodeId, NODE_ID_MAX } from '../paxos/ballot.js';
+import type { PaxosMessage } from '../paxos/messages.js';
+
+export interface HeadRef {
+  readonly height: number;
+  readonly hash: Uint8Array;
+}
+
+/**
+ * Leader -> follower, every heartbeat interval and at once for a read round. Carries the commit
+ * index and the leader's head. `round` numbers the heartbeats for ReadIndex confirmation.
+ */
+export interface HeartbeatMessage {
+  readonly type: 'heartbeat';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly ballot: Ballot;
+  readonly chosenThrough: number;
+  readonly head: HeadRef;
+  readonly round: number;
+}
+
+export interface HeartbeatAckMessage {
+  readonly type: 'heartbeat-ack';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly ballot: Ballot;
+  readonly round: number;
+  /** null while the node has no chain (no genesis yet). */
+  readonly head: HeadRef | null;
+}
+
+/** Everyone -> everyone, periodically: who I follow, what I promised, my head. */
+export interface StatusMessage {
+  readonly type: 'status';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly promised: Ballot;
+  readonly leader: NodeId;
+  readonly voting: boolean;
+  readonly head: HeadRef | null;
+}
+
+/** Catch-up: "send me blocks from `fromHeight`, at most `maxBlocks`". */
+export interface FetchMessage {
+  readonly type: 'fetch';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly fromHeight: number;
+  readonly maxBlocks: number;
+}
+
+export interface BlocksMessage {
+  readonly type: 'blocks';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly fromHeight: number;
+  /** Stored block records for heights fromHeight, fromHeight + 1, ... */
+  readonly records: readonly Uint8Array[];
+  readonly head: HeadRef | null;
+}
+
+/** A wiped node, after waiting out any phase 1 that could count its forgotten promises. */
+export interface RejoinRequestMessage {
+  readonly type: 'rejoin-request';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** Random per start of the learner: a repeated request of one incarnation gets the same grant. */
+  readonly nonce: number;
+}
+
+/**
+ * The leader completed a phase 1 at `ballot` that started after the request and did not count
+ * the requester; once the requester's chain reaches `horizon` it may vote for ballots >= `ballot`.
+ */
+export interface RejoinGrantMessage {
+  readonly type: 'rejoin-grant';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly ballot: Ballot;
+  readonly horizon: number;
+  readonly nonce: number;
+}
+
+export type ReplicaMessage =
+  | HeartbeatMessage
+  | HeartbeatAckMessage
+  | StatusMessage
+  | FetchMessage
+  | BlocksMessage
+  | RejoinRequestMessage
+  | RejoinGrantMessage;
+
+export type Message = PaxosMessage | ReplicaMessage;
+export type MessageType = Message['type'];
+
+const HASH_BYTES = 32;
+
+function isNode(value: unknown): value is NodeId {
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= NODE_ID_MAX;
+}
+
+function isBytes(value: unknown, maxBytes: number): value is Uint8Array {
+  return value instanceof Uint8Array && value.length <= maxBytes;
+}
+
+function isHead(value: unknown): value is HeadRef {
+  const head = value as HeadRef;
+  return typeof value === 'object' && value !== null && isU53(head.height) && isBytes(head.hash, HASH_BYTES) && head.hash.length === HASH_BYTES;
+}
+
+type Check = (value: Record<string, unknown>) => string | undefined;
+
+const field = (name: string, ok: (value: unknown) => boolean): Check => (value) => (ok(value[name]) ? undefined : `bad ${name}`);
+const ballotField = (name: string) => field(name, isBallot);
+const u53Field = (name: string) => field(name, isU53);
+
+const checks: Record<MessageType, Check[]> = {
+  prepare: [ballotField('ballot'), u53Field('fromSlot')],
+  promise: [
+    ballotField('ballot'),
+    u53Field('chosenThrough'),
+    field('complete', (v) => typeof v === 'boolean'),
+    u53Field('nextSlot'),
+    field('accepted', (v) => Array.isArray(v) && v.length <= limits.promiseEntriesMax && v.every(isAcceptedEntry)),
+  ],
+  'prepare-reject': [ballotField('ballot'), ballotField('promised'), field('reason', (v) => v === 'promised-higher' || v === 'leader-alive' || v === 'not-voting'), field('leader', (v) => v === 0 || isNode(v))],
+  accept: [ballotField('ballot'), u53Field('slot'), u53Field('chosenThrough'), field('value', (v) => isBytes(v, limits.bodyBytesMax))],
+  accepted: [ballotField('ballot'), u53Field('slot')],
+  'accept-reject': [ballotField('ballot'), u53Field('slot'), ballotField('promised'), field('reason', (v) => v === 'promised-higher' || v === 'not-voting' || v === 'too-far-ahead')],
+  heartbeat: [ballotField('ballot'), u53Field('chosenThrough'), field('head', isHead), u53Field('round')],
+  'heartbeat-ack': [ballotField('ballot'), u53Field('round'), field('head', (v) => v === null || isHead(v))],
+  status: [ballotField('promised'), field('leader', (v) => v === 0 || isNode(v)), field('voting', (v) => typeof v === 'boolean'), field('head', (v) => v === null || isHead(v))],
+  fetch: [u53Field('fromHeight'), field('maxBlocks', (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= limits.fetchBlocksMax)],
+  blocks: [
+    u53Field('fromHeight'),
+    field('records', (v) => Array.isArray(v) && v.length <= limits.fetchBlocksMax && v.every((r) => isBytes(r, limits.bodyBytesMax + 1024))),
+    field('head', (v) => v === null || isHead(v)),
+  ],
+  'rejoin-request': [u53Field('nonce')],
+  'rejoin-grant': [ballotField('ballot'), u53Field('horizon'), u53Field('nonce')],
+};
+
+function isAcceptedEntry(value: unknown): boolean {
+  const entry = value as Record<string, unknown>;
+  return typeof value === 'object' && value !== null && isU53(entry.slot) && isBallot(entry.ballot) && isBytes(entry.value, limits.bodyBytesMax);
+}
+
+/** Validates a decoded frame as a Message; returns a reason string if it is not one. */
+export function parseMessage(value: unknown): Message | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
+  const record = value as Record<string, unknown>;
+  const type = record.type;
+  if (typeof type !== 'string' || !Object.hasOwn(checks, type)) return `unknown message type ${String(type)}`;
+  if (!isNode(record.from) || !isNode(record.to)) return 'bad from/to';
+  for (const check of checks[type as MessageType]) {
+    const problem = check(record);
+    if (problem) return `${type}: ${problem}`;
+  }
+  return value as Message;
+}

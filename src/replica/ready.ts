@@ -1,0 +1,90 @@
+/**
+ * Ready: everything the replica wants done since the last takeReady(), as one batch (etcd raft's
+ * Ready). The driver MUST keep this order:
+ *
+ *   1. write `acceptor`, `accepted`, then `blocks` (with the head pointer, and deleting accepted
+ *      entries of the slots that became blocks) in one batch, synced to disk;
+ *   2. only then send `messages` (messages addressed to this node are handed back to step()),
+ *      and deliver `replies`;
+ *   3. `serves` and `events` may be handled at any time.
+ *
+ * Step 2 after step 1 is what makes an acceptor's promise or acceptance durable before anyone can
+ * count it, and a leader's own vote durable before it counts itself.
+ */
+import type { Ballot, NodeId } from '../paxos/ballot.js';
+import type { AcceptedEntry } from '../paxos/messages.js';
+import type { AcceptorDurableState } from '../paxos/acceptor.js';
+import type { Message } from './messages.js';
+
+export type ReplyError = 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY';
+
+export type ClientReply =
+  | {
+      readonly requestId: number;
+      readonly ok: true;
+      readonly kind: 'write';
+      /** ResultCode, with DUPLICATE_FLAG when answered from the dedup table. */
+      readonly result: number;
+      /** Height of the block that applied the command (the first time, for duplicates). */
+      readonly height: number;
+    }
+  | {
+      readonly requestId: number;
+      readonly ok: true;
+      readonly kind: 'read';
+      readonly value: Uint8Array | null;
+      /** The state the read saw: after applying block `height` with hash `hash`. */
+      readonly height: number;
+      readonly hash: Uint8Array;
+      readonly stale: boolean;
+    }
+  | {
+      readonly requestId: number;
+      readonly ok: false;
+      readonly error: ReplyError;
+      readonly message: string;
+      /** For NOT_LEADER: the leader this node knows of (0 = none). */
+      readonly leader: NodeId;
+    };
+
+export interface FetchServe {
+  readonly to: NodeId;
+  readonly fromHeight: number;
+  readonly maxBlocks: number;
+}
+
+export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ReplicaEvent {
+  readonly level: EventLevel;
+  readonly message: string;
+  readonly ballot: Ballot;
+  readonly height: number;
+  readonly fields?: Record<string, unknown>;
+}
+
+export interface Ready {
+  acceptor: AcceptorDurableState | undefined;
+  accepted: AcceptedEntry[];
+  blocks: Uint8Array[];
+  messages: Message[];
+  replies: ClientReply[];
+  serves: FetchServe[];
+  events: ReplicaEvent[];
+}
+
+export function emptyReady(): Ready {
+  return { acceptor: undefined, accepted: [], blocks: [], messages: [], replies: [], serves: [], events: [] };
+}
+
+export function readyIsEmpty(ready: Ready): boolean {
+  return (
+    ready.acceptor === undefined &&
+    ready.accepted.length === 0 &&
+    ready.blocks.length === 0 &&
+    ready.messages.length === 0 &&
+    ready.replies.length === 0 &&
+    ready.serves.length === 0 &&
+    ready.events.length === 0
+  );
+}

@@ -1,0 +1,1012 @@
+/**
+ * The replica: Multi-Paxos (src/paxos) driving the ledger (chain + KV state). Pure and
+ * deterministic: time arrives as tick(), randomness from the injected PRNG, input as step(),
+ * propose() and read(), and everything to do comes out of takeReady() (see src/replica/ready.ts
+ * for the order the driver must keep). The node driver (src/node) and the simulator (test/sim)
+ * run this same class; only the edges differ.
+ *
+ * Roles
+ * - learner: no vote (no genesis yet, or a wiped node rejoining); follows, fetches blocks.
+ * - follower: votes; follows the leader it hears from.
+ * - candidate: runs phase 1 for a ballot.
+ * - leader: phase 1 done; proposes batches of client commands, pipelined (pipelineMax slots).
+ *
+ * Learning: a follower treats a slot as chosen when the leader's commit index (chosenThrough,
+ * carried by accepts and heartbeats of ballot b) covers it and it holds that slot's value from
+ * ballot b; otherwise it fetches the block from a peer whose head is ahead.
+ */
+import { assert } from '../lib/assert.js';
+import { bytesEqual, toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import { MsgpackCursor } from '../lib/msgpack-cursor.js';
+import type { Prng } from '../lib/prng.js';
+import { type Ballot, formatBallot, NO_BALLOT, nextBallot, type NodeId } from '../paxos/ballot.js';
+import { Acceptor, type AcceptorDurableState } from '../paxos/acceptor.js';
+import type {
+  AcceptedEntry,
+  AcceptedMessage,
+  AcceptMessage,
+  AcceptRejectMessage,
+  PrepareMessage,
+  PrepareRejectMessage,
+  PromiseMessage,
+} from '../paxos/messages.js';
+import { Phase1 } from '../paxos/phase1.js';
+import { majority, NodeSet } from '../paxos/quorum.js';
+import { HEADER_BYTES } from '../chain/block.js';
+import { decodeBody, encodeBatchBody, scanBatchBody } from '../chain/body.js';
+import { type Command, decodeCommand, DUPLICATE_FLAG, type CommandTuple, ResultCode } from '../kv/command.js';
+import type { ReplicaConfig } from './config.js';
+import { Ledger } from './ledger.js';
+import type {
+  BlocksMessage,
+  FetchMessage,
+  HeadRef,
+  HeartbeatAckMessage,
+  HeartbeatMessage,
+  Message,
+  RejoinGrantMessage,
+  RejoinRequestMessage,
+  StatusMessage,
+} from './messages.js';
+import { type ClientReply, emptyReady, type EventLevel, type Ready, type ReplyError } from './ready.js';
+
+export type Role = 'learner' | 'follower' | 'candidate' | 'leader';
+
+export interface WriteRequest {
+  /** Chosen by the driver; comes back in the reply. */
+  readonly requestId: number;
+  /** A command tuple (src/kv/command.ts) with clientId != 0. */
+  readonly command: CommandTuple;
+}
+
+export interface ReadRequest {
+  readonly requestId: number;
+  readonly key: string;
+  /** Answer from local state at once (labelled with its height and hash) instead of ReadIndex. */
+  readonly stale: boolean;
+}
+
+export interface RestoredState {
+  /** The chain as replayed from disk (may have no genesis). */
+  readonly ledger: Ledger;
+  readonly acceptor: AcceptorDurableState;
+  /** Accepted entries for slots above the head. */
+  readonly accepted: readonly AcceptedEntry[];
+}
+
+interface InFlightSlot {
+  readonly value: Uint8Array;
+  readonly acceptedBy: NodeSet;
+  sentTick: number;
+}
+
+interface PeerView {
+  head: HeadRef | null;
+  /** Highest height this peer is known to hold (heads, promises). */
+  height: number;
+  lastHeardTick: number;
+  voting: boolean;
+}
+
+interface PendingRead {
+  readonly requestId: number;
+  readonly key: string;
+}
+
+interface ReadRound {
+  readonly round: number;
+  readonly readIndex: number;
+  readonly reads: PendingRead[];
+  readonly acks: NodeSet;
+}
+
+/** Leader-only state, for one ballot. */
+interface Leadership {
+  readonly ballot: Ballot;
+  nextSlot: number;
+  readonly inFlight: Map<number, InFlightSlot>;
+  /** Slots up to here were re-proposed from phase 1; reads wait until they are chosen. */
+  readonly horizon: number;
+  readonly lastAckTick: Map<NodeId, number>;
+  heartbeatRound: number;
+  /** Reads that arrived after the current round's heartbeat was sent. */
+  queuedReads: PendingRead[];
+  /** Confirmed rounds waiting for the state to reach their read index. */
+  confirmed: ReadRound[];
+  round: ReadRound | undefined;
+}
+
+interface QueuedWrite {
+  readonly requestId: number;
+  readonly command: CommandTuple;
+  readonly bytes: number;
+}
+
+const sessionKey = (clientId: number, seq: number): string => `${clientId}:${seq}`;
+
+export class Replica {
+  readonly id: NodeId;
+  private members: readonly NodeId[];
+  private readonly ledger: Ledger;
+  private readonly acceptor: Acceptor;
+  private readonly cursor = new MsgpackCursor();
+  private ready: Ready = emptyReady();
+
+  private tickCount = 0;
+  /** Wall clock for proposed bodies only (informational; nothing depends on it). */
+  private clockMs = 0;
+
+  private currentRole: Role;
+  private leaderId: NodeId = 0;
+  private leaderBallot: Ballot = NO_BALLOT;
+  private ticksSinceLeader = 0;
+  private electionTimeout: number;
+  private backoff = 1;
+  private highestBallotSeen: Ballot = NO_BALLOT;
+
+  private phase1: Phase1 | undefined;
+  private leadership: Leadership | undefined;
+  /** Values from our previous ballot that phase 1 may need to re-propose. */
+  private orphanedValues = new Map<number, Uint8Array>();
+
+  /** Chosen values above the head, waiting for the slots below them. */
+  private readonly chosen = new Map<number, Uint8Array>();
+  /** Highest slot known to be chosen (commit indexes, peers' heads). */
+  private knownChosenThrough = 0;
+  /** Leader's contiguous commit index. */
+  private chosenThrough = 0;
+
+  private readonly peers = new Map<NodeId, PeerView>();
+  private fetchInFlight: { peer: NodeId; fromHeight: number; sentTick: number } | undefined;
+  private readonly fetchAvoid = new Map<NodeId, number>();
+  /** Recent block hashes by height, for comparing heads with peers. */
+  private readonly recentHashes = new Map<number, Uint8Array>();
+  private divergence: { height: number; peer: NodeId; ours: string; theirs: string } | undefined;
+
+  private learnerSinceTick = 0;
+  private leaderSinceTick = 0;
+  private lastRejoinRequestTick = -Infinity;
+  private rejoinGrant: { ballot: Ballot; horizon: number } | undefined;
+  /** This learner incarnation's rejoin nonce. */
+  private readonly rejoinNonce: number;
+  /** Leader: learners waiting for a phase 1 that started after their request (node -> nonce). */
+  private readonly rejoinRequesters = new Map<NodeId, number>();
+  /** Leader: grants given, by node, so a repeated request of one incarnation is answered again. */
+  private readonly rejoinGranted = new Map<NodeId, { nonce: number; ballot: Ballot; horizon: number }>();
+
+  private pendingWrites: QueuedWrite[] = [];
+  private pendingWriteBytes = 0;
+  /** (clientId:seq) -> request ids waiting for that command's result. */
+  private readonly waiters = new Map<string, number[]>();
+
+  constructor(
+    readonly config: ReplicaConfig,
+    private readonly prng: Prng,
+    restored: RestoredState,
+  ) {
+    this.id = config.nodeId;
+    this.ledger = restored.ledger;
+    this.members = this.ledger.genesis ? this.ledger.genesis.members : config.members;
+    const voting = restored.acceptor.voting && this.ledger.hasGenesis;
+    this.acceptor = new Acceptor(this.id, { ...restored.acceptor, voting }, restored.accepted, config.acceptAheadMax);
+    this.highestBallotSeen = restored.acceptor.promised;
+    this.currentRole = voting ? 'follower' : 'learner';
+    this.electionTimeout = this.randomElectionTimeout();
+    this.rejoinNonce = prng.nextU32() + 1;
+    const head = this.ledger.head;
+    if (head) {
+      this.knownChosenThrough = head.height;
+      this.chosenThrough = head.height;
+      this.recentHashes.set(head.height, head.hash);
+    }
+    for (const member of this.members) if (member !== this.id) this.peers.set(member, { head: null, height: -1, lastHeardTick: -Infinity, voting: true });
+    this.event('info', `replica started as ${this.currentRole}`, { members: this.members, accepted: restored.accepted.length });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inspection
+
+  get role(): Role {
+    return this.currentRole;
+  }
+
+  get leader(): NodeId {
+    return this.leaderId;
+  }
+
+  get ballot(): Ballot {
+    return this.leadership?.ballot ?? this.phase1?.ballot ?? this.leaderBallot;
+  }
+
+  get promised(): Ballot {
+    return this.acceptor.promised;
+  }
+
+  get voting(): boolean {
+    return this.acceptor.voting;
+  }
+
+  get head(): HeadRef | undefined {
+    return this.ledger.head;
+  }
+
+  get ticks(): number {
+    return this.tickCount;
+  }
+
+  get commitIndex(): number {
+    return Math.max(this.chosenThrough, this.knownChosenThrough);
+  }
+
+  get diverged(): { height: number; peer: NodeId; ours: string; theirs: string } | undefined {
+    return this.divergence;
+  }
+
+  get state(): Ledger['state'] {
+    return this.ledger.state;
+  }
+
+  get memberIds(): readonly NodeId[] {
+    return this.members;
+  }
+
+  /** The chain/state holder, for drivers that serve reads of old blocks or dump state. */
+  get chain(): Ledger {
+    return this.ledger;
+  }
+
+  peerHead(node: NodeId): HeadRef | null {
+    return this.peers.get(node)?.head ?? null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inputs
+
+  /** Advances time by one tick. `nowMs` is the wall clock for proposed bodies (informational). */
+  tick(nowMs = this.clockMs): void {
+    this.tickCount++;
+    this.clockMs = nowMs;
+    if (this.tickCount % this.config.timing.statusTicks === 0) this.broadcastStatus();
+    switch (this.currentRole) {
+      case 'learner':
+        this.ticksSinceLeader++;
+        this.tickLearner();
+        break;
+      case 'follower':
+        this.ticksSinceLeader++;
+        if (this.ticksSinceLeader >= this.electionTimeout && this.ledger.hasGenesis && !this.divergence) this.startCandidacy('election timeout');
+        break;
+      case 'candidate':
+        if (this.tickCount - this.phase1!.startedTick >= this.config.timing.prepareTimeoutTicks) {
+          this.becomeFollower(`phase 1 timed out with ${this.phase1!.promisedBy} promises`, true);
+        }
+        break;
+      case 'leader':
+        this.tickLeader();
+        break;
+    }
+    this.tickFetch();
+  }
+
+  /** Handles a message from a peer (or from this node to itself). */
+  step(message: Message): void {
+    if (message.to !== this.id) return;
+    if (message.from !== this.id) this.heardFrom(message.from);
+    switch (message.type) {
+      case 'prepare':
+        return this.onPrepare(message);
+      case 'promise':
+        return this.onPromise(message);
+      case 'prepare-reject':
+        return this.onPrepareReject(message);
+      case 'accept':
+        return this.onAccept(message);
+      case 'accepted':
+        return this.onAccepted(message);
+      case 'accept-reject':
+        return this.onAcceptReject(message);
+      case 'heartbeat':
+        return this.onHeartbeat(message);
+      case 'heartbeat-ack':
+        return this.onHeartbeatAck(message);
+      case 'status':
+        return this.onStatus(message);
+      case 'fetch':
+        return this.onFetch(message);
+      case 'blocks':
+        return this.onBlocks(message);
+      case 'rejoin-request':
+        return this.onRejoinRequest(message);
+      case 'rejoin-grant':
+        return this.onRejoinGrant(message);
+    }
+  }
+
+  /** A client write. Answered at once unless this node leads and the command is new. */
+  propose(request: WriteRequest): void {
+    const refusal = this.refuseClient();
+    if (refusal) return this.replyError(request.requestId, refusal.error, refusal.message);
+    const command = decodeCommand(request.command);
+    if (typeof command === 'string' || command.clientId === 0) {
+      return this.replyError(request.requestId, 'INVALID_ARGUMENT', typeof command === 'string' ? command : 'clientId must not be 0');
+    }
+    const session = this.ledger.state.session(command.clientId);
+    if (session !== undefined && command.seq <= session.seq) {
+      const result = command.seq === session.seq ? session.result | DUPLICATE_FLAG : ResultCode.STALE;
+      return this.reply({ requestId: request.requestId, ok: true, kind: 'write', result, height: command.seq === session.seq ? session.height : 0 });
+    }
+    const key = sessionKey(command.clientId, command.seq);
+    const waiting = this.waiters.get(key);
+    if (waiting) {
+      // The same command is already queued or in flight (a client retry): wait for it.
+      waiting.push(request.requestId);
+      return;
+    }
+    const bytes = commandBytes(command);
+    if (this.pendingWrites.length >= this.config.pendingWritesMax) {
+      return this.replyError(request.requestId, 'OVERLOADED', `more than ${this.config.pendingWritesMax} writes queued`);
+    }
+    this.waiters.set(key, [request.requestId]);
+    this.pendingWrites.push({ requestId: request.requestId, command: request.command, bytes });
+    this.pendingWriteBytes += bytes;
+  }
+
+  /** A client read: linearizable (ReadIndex at the leader) or stale (local, labelled). */
+  read(request: ReadRequest): void {
+    if (request.stale) return this.answerRead(request, true);
+    const refusal = this.refuseClient();
+    if (refusal) return this.replyError(request.requestId, refusal.error, refusal.message);
+    const leadership = this.leadership!;
+    const queued = leadership.queuedReads.length + leadership.confirmed.reduce((sum, round) => sum + round.reads.length, 0);
+    if (queued >= this.config.pendingReadsMax) return this.replyError(request.requestId, 'OVERLOADED', 'too many reads queued');
+    leadership.queuedReads.push({ requestId: request.requestId, key: request.key });
+  }
+
+  /** Everything to persist, send and report since the last call (see ready.ts for the order). */
+  takeReady(): Ready {
+    this.maybeProposeBatches();
+    this.maybeStartReadRound();
+    const changes = this.acceptor.takeChanges();
+    const ready = this.ready;
+    if (changes.state) ready.acceptor = changes.state;
+    ready.accepted.push(...changes.accepted);
+    this.ready = emptyReady();
+    return ready;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Roles
+
+  private randomElectionTimeout(): number {
+    const { electionTicksMin, electionTicksMax } = this.config.timing;
+    return Math.round(this.prng.between(electionTicksMin, electionTicksMax) * this.backoff);
+  }
+
+  private startCandidacy(reason: string): void {
+    assert(this.acceptor.voting, 'a non-voting replica may not run for leader');
+    const ballot = nextBallot(Math.max(this.highestBallotSeen, this.acceptor.promised, this.ballot), this.id);
+    this.highestBallotSeen = ballot;
+    const previous = this.leadership;
+    if (previous) for (const [slot, flight] of previous.inFlight) this.orphanedValues.set(slot, flight.value);
+    this.leadership = undefined;
+    const fromSlot = this.ledger.nextHeight;
+    this.phase1 = new Phase1(ballot, fromSlot, this.tickCount, this.members, this.id);
+    this.currentRole = 'candidate';
+    this.event('info', `starting phase 1 (${reason})`, { ballot: formatBallot(ballot), fromSlot });
+    for (const member of this.members) this.send({ type: 'prepare', from: this.id, to: member, ballot, fromSlot });
+  }
+
+  private becomeFollower(reason: string, backOff: boolean): void {
+    const wasLeading = this.currentRole === 'leader' || this.currentRole === 'candidate';
+    if (this.leadership) for (const [slot, flight] of this.leadership.inFlight) this.orphanedValues.set(slot, flight.value);
+    this.phase1 = undefined;
+    this.leadership = undefined;
+    this.currentRole = this.acceptor.voting ? 'follower' : 'learner';
+    this.backoff = backOff ? Math.min(this.backoff * 2, 4) : 1;
+    this.ticksSinceLeader = 0;
+    this.electionTimeout = this.randomElectionTimeout();
+    if (wasLeading) {
+      this.event('info', `stepped down: ${reason}`);
+      this.failClientsOnStepDown();
+    }
+  }
+
+  private becomeLeader(): void {
+    const phase1 = this.phase1!;
+    const outcome = phase1.outcome();
+    this.phase1 = undefined;
+    this.currentRole = 'leader';
+    this.leaderSinceTick = this.tickCount;
+    this.leaderId = this.id;
+    this.leaderBallot = phase1.ballot;
+    this.backoff = 1;
+    this.noteChosenThrough(outcome.chosenThrough);
+    this.chosenThrough = Math.max(this.chosenThrough, outcome.chosenThrough, this.ledger.head?.height ?? 0);
+    let horizon = outcome.highestSlot;
+    for (const slot of this.orphanedValues.keys()) if (slot > horizon) horizon = slot;
+    const leadership: Leadership = {
+      ballot: phase1.ballot,
+      nextSlot: horizon + 1,
+      inFlight: new Map(),
+      horizon,
+      lastAckTick: new Map(),
+      heartbeatRound: 0,
+      queuedReads: [],
+      confirmed: [],
+      round: undefined,
+    };
+    this.leadership = leadership;
+    // P2c: re-propose the highest-ballot value phase 1 reported for each open slot; our own
+    // unconfirmed values where nobody reported one; no-ops for the holes. A slot we only know is
+    // chosen (a peer's head said so once) is re-proposed too unless we hold its value: the block
+    // may be gone (a wiped node), and P2c makes the adopted value the chosen one.
+    for (let slot = outcome.chosenThrough + 1; slot <= horizon; slot++) {
+      if (slot <= this.headHeight || this.chosen.has(slot)) continue;
+      const value = outcome.adopted.get(slot) ?? this.orphanedValues.get(slot) ?? encodeBatchBody(this.clockMs, []);
+      this.proposeSlot(slot, value);
+    }
+    this.orphanedValues.clear();
+    this.event('info', 'became leader', {
+      ballot: formatBallot(phase1.ballot),
+      promises: phase1.promisedBy,
+      chosenThrough: outcome.chosenThrough,
+      reproposed: leadership.inFlight.size,
+    });
+    this.broadcastHeartbeat(0);
+    for (const [requester, nonce] of this.rejoinRequesters) {
+      const grant = { nonce, ballot: phase1.ballot, horizon };
+      this.rejoinGranted.set(requester, grant);
+      this.send({ type: 'rejoin-grant', from: this.id, to: requester, ...grant });
+      this.event('info', 'granted rejoin', { node: requester, ballot: formatBallot(phase1.ballot), horizon });
+    }
+    this.rejoinRequesters.clear();
+    this.advanceChosenThrough();
+  }
+
+  private followLeader(leader: NodeId, ballot: Ballot): void {
+    if (ballot > this.highestBallotSeen) this.highestBallotSeen = ballot;
+    const mine = this.leadership?.ballot ?? this.phase1?.ballot;
+    if (mine !== undefined && ballot > mine) this.becomeFollower(`node ${leader} leads with higher ballot ${formatBallot(ballot)}`, false);
+    if (this.currentRole === 'leader' || this.currentRole === 'candidate') return;
+    if (leader !== this.leaderId || ballot !== this.leaderBallot) {
+      this.event('info', 'following leader', { leader, ballot: formatBallot(ballot) });
+    }
+    this.leaderId = leader;
+    this.leaderBallot = ballot;
+    this.ticksSinceLeader = 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Phase 1
+
+  private onPrepare(message: PrepareMessage): void {
+    if (message.ballot > this.highestBallotSeen) this.highestBallotSeen = message.ballot;
+    const reply = this.acceptor.onPrepare(message, this.headHeight, this.stickinessVeto(message.from));
+    this.send(reply);
+    if (reply.type === 'promise' && message.from !== this.id) {
+      const mine = this.leadership?.ballot ?? this.phase1?.ballot;
+      if (mine !== undefined && message.ballot > mine) this.becomeFollower(`promised ${formatBallot(message.ballot)} to node ${message.from}`, true);
+      this.leaderId = 0;
+    }
+  }
+
+  /** Leader stickiness: refuse a rival while a live leader was heard from recently. */
+  private stickinessVeto(candidate: NodeId): { leader: NodeId } | undefined {
+    if (candidate === this.id) return undefined;
+    if (this.currentRole === 'leader') return { leader: this.id };
+    const liveLeader = this.leaderId !== 0 && this.leaderId !== candidate && this.ticksSinceLeader < this.config.timing.electionTicksMin;
+    return liveLeader ? { leader: this.leaderId } : undefined;
+  }
+
+  private onPromise(message: PromiseMessage): void {
+    const phase1 = this.phase1;
+    if (this.currentRole !== 'candidate' || !phase1) return;
+    const peer = this.peers.get(message.from);
+    if (peer && message.chosenThrough > peer.height) peer.height = message.chosenThrough;
+    const outcome = phase1.onPromise(message);
+    if (outcome === 'more') {
+      this.send({ type: 'prepare', from: this.id, to: message.from, ballot: phase1.ballot, fromSlot: message.nextSlot });
+    } else if (outcome === 'counted' && phase1.done) {
+      this.becomeLeader();
+    }
+  }
+
+  private onPrepareReject(message: PrepareRejectMessage): void {
+    if (message.promised > this.highestBallotSeen) this.highestBallotSeen = message.promised;
+    if (this.currentRole !== 'candidate' || this.phase1?.ballot !== message.ballot) return;
+    if (message.reason === 'promised-higher') {
+      this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)}`, true);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Phase 2
+
+  private proposeSlot(slot: number, value: Uint8Array): void {
+    const leadership = this.leadership!;
+    leadership.inFlight.set(slot, { value, acceptedBy: new NodeSet(), sentTick: this.tickCount });
+    for (const member of this.members) this.sendAccept(member, slot, value);
+  }
+
+  private sendAccept(to: NodeId, slot: number, value: Uint8Array): void {
+    const leadership = this.leadership!;
+    this.send({ type: 'accept', from: this.id, to, ballot: leadership.ballot, slot, value, chosenThrough: this.chosenThrough });
+  }
+
+  private onAccept(message: AcceptMessage): void {
+    const current = this.acceptor.voting ? message.ballot >= this.acceptor.promised : message.ballot >= this.leaderBallot;
+    if (current) this.followLeader(message.from, message.ballot);
+    const reply = this.acceptor.onAccept(message, this.headHeight);
+    this.send(reply);
+    if (current) this.learnCommit(message.ballot, message.chosenThrough);
+  }
+
+  private onAccepted(message: AcceptedMessage): void {
+    const leadership = this.leadership;
+    if (!leadership || message.ballot !== leadership.ballot) return;
+    leadership.lastAckTick.set(message.from, this.tickCount);
+    const flight = leadership.inFlight.get(message.slot);
+    if (!flight || !flight.acceptedBy.add(message.from)) return;
+    if (flight.acceptedBy.size < majority(this.members.length)) return;
+    leadership.inFlight.delete(message.slot);
+    this.chosen.set(message.slot, flight.value);
+    this.advanceChosenThrough();
+  }
+
+  private onAcceptReject(message: AcceptRejectMessage): void {
+    if (message.promised > this.highestBallotSeen) this.highestBallotSeen = message.promised;
+    const leadership = this.leadership;
+    if (!leadership || message.ballot !== leadership.ballot) return;
+    if (message.reason === 'promised-higher' && message.promised > leadership.ballot) {
+      this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)}`, true);
+    }
+  }
+
+  /** Leader: moves the commit index over every contiguously chosen slot, then appends. */
+  private advanceChosenThrough(): void {
+    let through = Math.max(this.chosenThrough, this.headHeight);
+    while (this.chosen.has(through + 1) || through + 1 <= this.knownChosenThrough) through++;
+    this.chosenThrough = through;
+    if (through > this.knownChosenThrough) this.knownChosenThrough = through;
+    this.appendChosen();
+  }
+
+  /** Follower: the leader of `ballot` says every slot up to `through` is chosen. */
+  private learnCommit(ballot: Ballot, through: number): void {
+    this.noteChosenThrough(through);
+    // Only a value accepted in the same ballot is known to be the chosen one. Contiguous from the
+    // head: anything after a gap is looked at again once a fetch has filled the gap.
+    for (let slot = this.headHeight + 1; slot <= through; slot++) {
+      if (this.chosen.has(slot)) continue;
+      const entry = this.acceptor.entry(slot);
+      if (!entry || entry.ballot !== ballot) break;
+      this.chosen.set(slot, entry.value);
+    }
+    this.appendChosen();
+  }
+
+  private noteChosenThrough(through: number): void {
+    if (through > this.knownChosenThrough) this.knownChosenThrough = through;
+  }
+
+  private get headHeight(): number {
+    return this.ledger.head?.height ?? -1;
+  }
+
+  /** Appends every chosen value that extends the head, in order. */
+  private appendChosen(): void {
+    if (!this.ledger.hasGenesis) return;
+    for (;;) {
+      const slot = this.headHeight + 1;
+      const value = this.chosen.get(slot);
+      if (value === undefined) break;
+      this.chosen.delete(slot);
+      const block = this.ledger.append(value);
+      this.afterAppend(block.ref.height, block.ref.hash, block.record, value, block.results);
+    }
+    this.serveConfirmedReads();
+  }
+
+  private afterAppend(height: number, hash: Uint8Array, record: Uint8Array, body: Uint8Array, results: readonly number[]): void {
+    this.ready.blocks.push(record);
+    this.acceptor.dropThrough(height);
+    this.recentHashes.set(height, hash);
+    this.recentHashes.delete(height - this.config.recentHashesMax);
+    if (height > this.chosenThrough && this.currentRole !== 'leader') this.chosenThrough = height;
+    if (this.waiters.size > 0 && results.length > 0) this.answerWaiters(body, results, height);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leader duties
+
+  private tickLeader(): void {
+    const leadership = this.leadership!;
+    const { heartbeatTicks, checkQuorumTicks, retransmitTicks } = this.config.timing;
+    // Heartbeats repeat the open read round, so a round whose first heartbeats were lost still
+    // completes once a majority hears one.
+    if (this.tickCount % heartbeatTicks === 0) this.broadcastHeartbeat(leadership.round?.round ?? 0);
+    let heard = 1;
+    for (const member of this.members) {
+      if (member !== this.id && this.tickCount - (leadership.lastAckTick.get(member) ?? -Infinity) < checkQuorumTicks) heard++;
+    }
+    if (heard < majority(this.members.length) && this.tickCount - this.leaderSinceTick > checkQuorumTicks) {
+      this.becomeFollower(`no majority heard for ${checkQuorumTicks} ticks`, false);
+      return;
+    }
+    for (const [slot, flight] of leadership.inFlight) {
+      if (this.tickCount - flight.sentTick < retransmitTicks) continue;
+      flight.sentTick = this.tickCount;
+      for (const member of this.members) if (!flight.acceptedBy.has(member)) this.sendAccept(member, slot, flight.value);
+    }
+  }
+
+  private broadcastHeartbeat(round: number): void {
+    const leadership = this.leadership!;
+    const head = this.headRef();
+    for (const member of this.members) {
+      if (member === this.id) continue;
+      this.send({ type: 'heartbeat', from: this.id, to: member, ballot: leadership.ballot, chosenThrough: this.chosenThrough, head, round });
+    }
+  }
+
+  private headRef(): HeadRef {
+    const head = this.ledger.head;
+    return head ? { height: head.height, hash: head.hash } : { height: 0, hash: new Uint8Array(32) };
+  }
+
+  private maybeProposeBatches(): void {
+    const leadership = this.leadership;
+    if (!leadership || this.currentRole !== 'leader') return;
+    while (this.pendingWrites.length > 0 && leadership.inFlight.size < this.config.pipelineMax) {
+      const batch: CommandTuple[] = [];
+      let bytes = 0;
+      let taken = 0;
+      while (taken < this.pendingWrites.length && batch.length < this.config.batchCommandsMax) {
+        const write = this.pendingWrites[taken]!;
+        if (batch.length > 0 && bytes + write.bytes > this.config.batchBytesMax) break;
+        batch.push(write.command);
+        bytes += write.bytes;
+        taken++;
+      }
+      this.pendingWrites = this.pendingWrites.slice(taken);
+      this.pendingWriteBytes -= bytes;
+      this.proposeSlot(leadership.nextSlot++, encodeBatchBody(this.clockMs, batch));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Heartbeats, status, heads
+
+  private onHeartbeat(message: HeartbeatMessage): void {
+    if (message.ballot < this.acceptor.promised && this.acceptor.voting) {
+      // A deposed leader: tell it what we promised so it steps down.
+      this.send(this.statusFor(message.from));
+      return;
+    }
+    this.followLeader(message.from, message.ballot);
+    this.notePeerHead(message.from, message.head);
+    this.learnCommit(message.ballot, message.chosenThrough);
+    const head = this.ledger.head;
+    this.send({
+      type: 'heartbeat-ack',
+      from: this.id,
+      to: message.from,
+      ballot: message.ballot,
+      round: message.round,
+      head: head ? { height: head.height, hash: head.hash } : null,
+    });
+    this.maybeFetch();
+  }
+
+  private onHeartbeatAck(message: HeartbeatAckMessage): void {
+    if (message.head) this.notePeerHead(message.from, message.head);
+    const leadership = this.leadership;
+    if (!leadership || message.ballot !== leadership.ballot) return;
+    leadership.lastAckTick.set(message.from, this.tickCount);
+    const round = leadership.round;
+    if (round && message.round === round.round && round.acks.add(message.from) && round.acks.size >= majority(this.members.length)) {
+      this.confirmReadRound();
+    }
+  }
+
+  private onStatus(message: StatusMessage): void {
+    const peer = this.peers.get(message.from);
+    if (peer) peer.voting = message.voting;
+    if (message.head) this.notePeerHead(message.from, message.head);
+    if (message.promised > this.highestBallotSeen) this.highestBallotSeen = message.promised;
+    if (this.currentRole === 'leader' && message.promised > this.leadership!.ballot && message.voting) {
+      this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)}`, true);
+    }
+    if (this.leaderId === 0 && message.leader !== 0 && message.leader !== this.id) this.leaderId = message.leader;
+    this.maybeFetch();
+  }
+
+  private statusFor(to: NodeId): StatusMessage {
+    const head = this.ledger.head;
+    return {
+      type: 'status',
+      from: this.id,
+      to,
+      promised: this.acceptor.promised,
+      leader: this.leaderId,
+      voting: this.acceptor.voting,
+      head: head ? { height: head.height, hash: head.hash } : null,
+    };
+  }
+
+  private broadcastStatus(): void {
+    for (const member of this.members) if (member !== this.id) this.send(this.statusFor(member));
+  }
+
+  private heardFrom(node: NodeId): void {
+    const peer = this.peers.get(node);
+    if (peer) peer.lastHeardTick = this.tickCount;
+  }
+
+  /** Records a peer's head; same height with another hash is divergence. */
+  private notePeerHead(node: NodeId, head: HeadRef): void {
+    const peer = this.peers.get(node);
+    if (!peer) return;
+    peer.head = head;
+    if (head.height > peer.height) peer.height = head.height;
+    this.noteChosenThrough(head.height);
+    const ours = this.recentHashes.get(head.height);
+    if (ours && !bytesEqual(ours, head.hash) && !this.divergence) {
+      this.divergence = { height: head.height, peer: node, ours: toHex(ours), theirs: toHex(head.hash) };
+      this.event('error', 'DIVERGENCE: same height, different block hash; refusing writes', { ...this.divergence });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Catch-up
+
+  private tickFetch(): void {
+    const flight = this.fetchInFlight;
+    if (flight && this.tickCount - flight.sentTick >= this.config.timing.fetchTimeoutTicks) {
+      this.fetchAvoid.set(flight.peer, this.tickCount + this.config.timing.fetchTimeoutTicks);
+      this.fetchInFlight = undefined;
+    }
+    this.maybeFetch();
+  }
+
+  /** Fetches missing blocks from a peer that is ahead (one request in flight). */
+  private maybeFetch(): void {
+    if (this.fetchInFlight) return;
+    const next = this.ledger.nextHeight;
+    const needed = !this.ledger.hasGenesis || this.knownChosenThrough >= next;
+    if (!needed) return;
+    const peer = this.pickFetchPeer(next);
+    if (peer === undefined) return;
+    this.fetchInFlight = { peer, fromHeight: next, sentTick: this.tickCount };
+    this.send({ type: 'fetch', from: this.id, to: peer, fromHeight: next, maxBlocks: this.config.fetchBlocks });
+  }
+
+  private pickFetchPeer(next: number): NodeId | undefined {
+    const candidates: NodeId[] = [];
+    for (const [node, view] of this.peers) {
+      if (view.height < next) continue;
+      if ((this.fetchAvoid.get(node) ?? -1) > this.tickCount) continue;
+      candidates.push(node);
+    }
+    if (candidates.length === 0) {
+      // Heads not known yet (e.g. a fresh learner): ask the leader or anyone.
+      if (this.ledger.hasGenesis) return undefined;
+      const anyone = this.leaderId !== 0 && this.leaderId !== this.id ? this.leaderId : this.members.find((m) => m !== this.id);
+      return anyone;
+    }
+    return this.prng.pick(candidates);
+  }
+
+  private onFetch(message: FetchMessage): void {
+    this.ready.serves.push({ to: message.from, fromHeight: message.fromHeight, maxBlocks: Math.min(message.maxBlocks, limits.fetchBlocksMax) });
+  }
+
+  private onBlocks(message: BlocksMessage): void {
+    if (message.head) this.notePeerHead(message.from, message.head);
+    if (this.fetchInFlight?.peer === message.from) this.fetchInFlight = undefined;
+    let height = message.fromHeight;
+    if (height !== this.ledger.nextHeight) return;
+    for (const record of message.records) {
+      if (height === 0 && !this.acceptableGenesis(record, message.from)) break;
+      const outcome = this.ledger.replay(height, record);
+      if ('problem' in outcome) {
+        this.fetchAvoid.set(message.from, this.tickCount + this.config.timing.fetchTimeoutTicks);
+        this.event('warn', `block ${height} from node ${message.from} failed verification: ${outcome.problem.reason}`, { ...outcome.problem });
+        break;
+      }
+      if (height === 0) {
+        this.members = this.ledger.genesis!.members;
+        this.event('info', 'learned genesis', { cluster: this.ledger.genesis!.clusterId, from: message.from });
+      }
+      const head = this.ledger.head!;
+      this.chosen.delete(height);
+      this.afterAppend(height, head.hash, record, record.subarray(HEADER_BYTES), outcome.results);
+      height++;
+    }
+    this.appendChosen();
+    this.maybeFetch();
+  }
+
+  /** A learner without genesis adopts the cluster's genesis only if it is the one it expects. */
+  private acceptableGenesis(record: Uint8Array, from: NodeId): boolean {
+    const body = decodeBody(record.subarray(HEADER_BYTES));
+    const problem =
+      typeof body === 'string' || body.kind !== 'genesis'
+        ? 'not a genesis block'
+        : this.config.clusterId !== undefined && body.clusterId !== this.config.clusterId
+          ? `cluster id ${body.clusterId}, expected ${this.config.clusterId}`
+          : !body.members.includes(this.id)
+            ? `members ${body.members.join(',')} do not include node ${this.id}`
+            : undefined;
+    if (problem === undefined) return true;
+    this.fetchAvoid.set(from, this.tickCount + this.config.timing.fetchTimeoutTicks);
+    this.event('error', `refusing genesis from node ${from}: ${problem}`);
+    return false;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Wiped node: learner -> voter (ARCHITECTURE §4)
+
+  private tickLearner(): void {
+    if (!this.ledger.hasGenesis || this.acceptor.voting) return;
+    const { rejoinDelayTicks, rejoinRetryTicks } = this.config.timing;
+    if (this.rejoinGrant && this.headHeight >= this.rejoinGrant.horizon) {
+      this.acceptor.grantVote(this.rejoinGrant.ballot);
+      this.event('info', 'rejoined as a voter', { ballot: formatBallot(this.rejoinGrant.ballot), horizon: this.rejoinGrant.horizon });
+      this.rejoinGrant = undefined;
+      this.currentRole = 'follower';
+      this.ticksSinceLeader = 0;
+      return;
+    }
+    if (this.rejoinGrant || this.tickCount - this.learnerSinceTick < rejoinDelayTicks) return;
+    if (this.tickCount - this.lastRejoinRequestTick < rejoinRetryTicks || this.leaderId === 0) return;
+    this.lastRejoinRequestTick = this.tickCount;
+    this.send({ type: 'rejoin-request', from: this.id, to: this.leaderId, nonce: this.rejoinNonce });
+  }
+
+  private onRejoinRequest(message: RejoinRequestMessage): void {
+    if (this.currentRole !== 'leader' && this.currentRole !== 'candidate') return;
+    const granted = this.rejoinGranted.get(message.from);
+    if (granted && granted.nonce === message.nonce) {
+      // The same incarnation asking again: its grant's phase 1 already started after its wait.
+      this.send({ type: 'rejoin-grant', from: this.id, to: message.from, ...granted });
+      return;
+    }
+    if (this.rejoinRequesters.has(message.from)) return;
+    this.rejoinRequesters.set(message.from, message.nonce);
+    // A phase 1 that starts after the request and cannot count the requester (it does not vote).
+    if (this.currentRole === 'leader') this.restartPhase1ForRejoin(message.from);
+  }
+
+  private restartPhase1ForRejoin(requester: NodeId): void {
+    this.event('info', 'new phase 1 so that a wiped node can rejoin', { node: requester });
+    const leadership = this.leadership!;
+    for (const [slot, flight] of leadership.inFlight) this.orphanedValues.set(slot, flight.value);
+    this.startCandidacy(`rejoin of node ${requester}`);
+  }
+
+  private onRejoinGrant(message: RejoinGrantMessage): void {
+    if (this.acceptor.voting || message.nonce !== this.rejoinNonce) return;
+    if (!this.rejoinGrant || message.ballot > this.rejoinGrant.ballot) this.rejoinGrant = { ballot: message.ballot, horizon: message.horizon };
+    this.followLeader(message.from, message.ballot);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Clients
+
+  private refuseClient(): { error: ReplyError; message: string } | undefined {
+    if (this.divergence) return { error: 'DIVERGED', message: `this node's chain diverged at height ${this.divergence.height}` };
+    if (this.currentRole !== 'leader') {
+      return { error: 'NOT_LEADER', message: this.leaderId ? `node ${this.leaderId} leads` : 'no leader known' };
+    }
+    return undefined;
+  }
+
+  private reply(reply: ClientReply): void {
+    this.ready.replies.push(reply);
+  }
+
+  private replyError(requestId: number, error: ReplyError, message: string): void {
+    this.reply({ requestId, ok: false, error, message, leader: this.currentRole === 'leader' ? this.id : this.leaderId });
+  }
+
+  /** Resolves waiters for the commands of an appended block. */
+  private answerWaiters(body: Uint8Array, results: readonly number[], height: number): void {
+    const scan = scanBatchBody(body, this.cursor);
+    if (typeof scan === 'string') return;
+    const cursor = this.cursor.reset(body, scan.commandsOffset);
+    for (let i = 0; i < scan.commandCount; i++) {
+      const start = cursor.position;
+      const fields = cursor.readArrayLength();
+      const clientId = fields >= 3 && cursor.readUint() >= 0 ? cursor.readUint() : -1;
+      const seq = clientId >= 0 ? cursor.readUint() : -1;
+      cursor.position = start;
+      cursor.skipValue();
+      if (clientId <= 0 || seq < 0) continue;
+      const key = sessionKey(clientId, seq);
+      const waiting = this.waiters.get(key);
+      if (!waiting) continue;
+      this.waiters.delete(key);
+      const result = results[i]!;
+      const session = this.ledger.state.session(clientId);
+      const firstHeight = (result & DUPLICATE_FLAG) !== 0 && session ? session.height : height;
+      for (const requestId of waiting) this.reply({ requestId, ok: true, kind: 'write', result, height: firstHeight });
+    }
+  }
+
+  private failClientsOnStepDown(): void {
+    const leader = this.leaderId === this.id ? 0 : this.leaderId;
+    for (const waiting of this.waiters.values()) {
+      for (const requestId of waiting) this.reply({ requestId, ok: false, error: 'NOT_LEADER', message: 'leader stepped down', leader });
+    }
+    this.waiters.clear();
+    this.pendingWrites = [];
+    this.pendingWriteBytes = 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads (ReadIndex)
+
+  private maybeStartReadRound(): void {
+    const leadership = this.leadership;
+    if (!leadership || leadership.round || leadership.queuedReads.length === 0) return;
+    // A new leader serves reads only once everything phase 1 found is chosen (Raft §6.4's
+    // "commit an entry of its own term first").
+    if (this.chosenThrough < leadership.horizon) return;
+    const round: ReadRound = { round: ++leadership.heartbeatRound, readIndex: this.chosenThrough, reads: leadership.queuedReads, acks: new NodeSet() };
+    leadership.queuedReads = [];
+    leadership.round = round;
+    round.acks.add(this.id);
+    if (round.acks.size >= majority(this.members.length)) return this.confirmReadRound();
+    this.broadcastHeartbeat(round.round);
+  }
+
+  private confirmReadRound(): void {
+    const leadership = this.leadership!;
+    leadership.confirmed.push(leadership.round!);
+    leadership.round = undefined;
+    this.serveConfirmedReads();
+  }
+
+  private serveConfirmedReads(): void {
+    const leadership = this.leadership;
+    if (!leadership) return;
+    while (leadership.confirmed.length > 0 && leadership.confirmed[0]!.readIndex <= this.headHeight) {
+      const round = leadership.confirmed.shift()!;
+      for (const read of round.reads) this.answerRead({ requestId: read.requestId, key: read.key, stale: false }, false);
+    }
+  }
+
+  private answerRead(request: ReadRequest, stale: boolean): void {
+    const head = this.ledger.head;
+    if (!head || !this.ledger.hasGenesis) return this.replyError(request.requestId, 'NOT_READY', 'this node has no chain yet');
+    const value = this.ledger.state.get(request.key) ?? null;
+    this.reply({ requestId: request.requestId, ok: true, kind: 'read', value, height: head.height, hash: head.hash, stale });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Output
+
+  private send(message: Message): void {
+    this.ready.messages.push(message);
+  }
+
+  private event(level: EventLevel, message: string, fields?: Record<string, unknown>): void {
+    this.ready.events.push({ level, message, ballot: this.ballot, height: this.headHeight, fields });
+  }
+}
+
+/** An upper estimate of a command's encoded size, for the batch byte bound. */
+function commandBytes(command: Command): number {
+  switch (command.op) {
+    case 'noop':
+      return 32;
+    case 'put':
+      return 32 + command.key.length * 3 + command.value.length;
+    case 'delete':
+      return 32 + command.key.length * 3;
+    case 'cas':
+      return 32 + command.key.length * 3 + (command.value?.length ?? 0) + (command.expect?.length ?? 0);
+  }
+}

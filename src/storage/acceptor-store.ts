@@ -1,0 +1,70 @@
+/**
+ * Persisting a replica's Ready (src/replica/ready.ts) and reading acceptor state back.
+ *
+ *   0x04            acceptor state: msgpack [1, promised ballot, voting]
+ *   0x05 || slot    accepted entry: u64 ballot || value bytes
+ *
+ * persistOps() turns one Ready into one batch: acceptor state, accepted entries, then blocks
+ * with the head pointer (ChainStore.prepareAppend checks they extend the head), then deletes of
+ * the accepted entries of slots that became blocks. The node driver writes the batch synced;
+ * the simulator writes it to the memory backend and syncs it after a simulated fsync delay.
+ */
+import { readU64, writeU64 } from '../lib/bytes.js';
+import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import { pack, unpackSafe } from '../lib/msgpack.js';
+import type { BlockRef } from '../chain/block.js';
+import { isBallot } from '../paxos/ballot.js';
+import type { AcceptorDurableState } from '../paxos/acceptor.js';
+import type { AcceptedEntry } from '../paxos/messages.js';
+import type { Ready } from '../replica/ready.js';
+import type { BatchOp } from './backend.js';
+import type { ChainStore } from './chain-store.js';
+import { ACCEPTOR_KEY, acceptedKey, acceptedKeyEnd, acceptedSlotOfKey } from './keys.js';
+
+const ACCEPTOR_FORMAT = 1;
+
+export function encodeAcceptorState(state: AcceptorDurableState): Uint8Array {
+  return pack([ACCEPTOR_FORMAT, state.promised, state.voting]);
+}
+
+export function decodeAcceptorState(bytes: Uint8Array): AcceptorDurableState {
+  const decoded = unpackSafe(bytes);
+  const value = decoded.ok ? decoded.value : undefined;
+  if (!Array.isArray(value) || value[0] !== ACCEPTOR_FORMAT || !isBallot(value[1]) || typeof value[2] !== 'boolean') {
+    throw new PaxchainError(ErrorCode.CORRUPT_DATA, 'acceptor state record is malformed');
+  }
+  return { promised: value[1], voting: value[2] };
+}
+
+export function encodeAcceptedEntry(entry: AcceptedEntry): Uint8Array {
+  const bytes = new Uint8Array(8 + entry.value.length);
+  writeU64(bytes, 0, entry.ballot);
+  bytes.set(entry.value, 8);
+  return bytes;
+}
+
+export function decodeAcceptedEntry(key: Uint8Array, bytes: Uint8Array): AcceptedEntry {
+  const slot = acceptedSlotOfKey(key);
+  const ballot = bytes.length >= 8 ? readU64(bytes, 0) : -1;
+  if (slot < 0 || !isBallot(ballot)) throw new PaxchainError(ErrorCode.CORRUPT_DATA, `accepted entry for slot ${slot} is malformed`);
+  return { slot, ballot, value: bytes.subarray(8) };
+}
+
+/** The range of all accepted entries, for restore. */
+export const acceptedRange = { gte: acceptedKey(0), lt: acceptedKeyEnd };
+
+/** One batch for a Ready; `head` is the new chain head if blocks were appended. */
+export function persistOps(store: ChainStore, ready: Ready): { ops: BatchOp[]; head: BlockRef | undefined } {
+  const ops: BatchOp[] = [];
+  if (ready.acceptor) ops.push({ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState(ready.acceptor) });
+  for (const entry of ready.accepted) ops.push({ type: 'put', key: acceptedKey(entry.slot), value: encodeAcceptedEntry(entry) });
+  let head: BlockRef | undefined;
+  if (ready.blocks.length > 0) {
+    const first = store.head ? store.head.height + 1 : 0;
+    const appended = store.prepareAppend(ready.blocks);
+    ops.push(...appended.ops);
+    head = appended.head;
+    for (let height = first; height <= head.height; height++) ops.push({ type: 'del', key: acceptedKey(height) });
+  }
+  return { ops, head };
+}

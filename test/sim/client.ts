@@ -1,0 +1,180 @@
+/**
+ * A simulated client session: one operation at a time (put, get, delete, cas on a few keys),
+ * sent to the node it believes leads; follows NOT_LEADER hints, retries on timeout with the
+ * same (clientId, seq) so a retried write applies once, and records every operation's call and
+ * return ticks for the linearizability checker. During faults it may give up on an operation
+ * (recorded without a return: maybe applied); once faults stop it retries until answered.
+ */
+import type { Prng } from '../../src/lib/prng.js';
+import { DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_PUT, ResultCode } from '../../src/kv/command.js';
+import type { HistoryOp } from '../../src/kv/linearizability.js';
+import type { ClientReply } from '../../src/replica/ready.js';
+import type { SimNetwork } from './network.js';
+import type { ClientRequestPayload } from './node.js';
+
+export interface ClientOptions {
+  readonly id: number;
+  readonly members: readonly number[];
+  readonly keys: number;
+  readonly prng: Prng;
+  readonly network: SimNetwork;
+  /** Ticks before a request is retried. */
+  readonly timeoutTicks: number;
+  /** Attempts before giving up on an operation (only while `mayGiveUp`). */
+  readonly attemptsMax: number;
+  /** Mean idle ticks between operations. */
+  readonly thinkTicks: number;
+}
+
+interface Operation {
+  readonly op: HistoryOp;
+  readonly payload: Omit<ClientRequestPayload, 'requestId'>;
+  requestId: number;
+  attempts: number;
+  deadline: number;
+  target: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class SimClient {
+  readonly history: HistoryOp[] = [];
+  private seq = 0;
+  private requests = 0;
+  private current: Operation | undefined;
+  private nextIssueTick = 0;
+  private leaderHint = 0;
+  private valueCounter = 0;
+  /** Operations finished with a response. */
+  completed = 0;
+  /** Operations given up on (no response). */
+  abandoned = 0;
+  mayGiveUp = true;
+  issuing = true;
+
+  constructor(
+    private readonly options: ClientOptions,
+    private readonly nextOpId: () => number,
+  ) {}
+
+  get id(): number {
+    return this.options.id;
+  }
+
+  get busy(): boolean {
+    return this.current !== undefined;
+  }
+
+  tick(now: number): void {
+    const current = this.current;
+    if (current) {
+      if (now < current.deadline) return;
+      if (this.mayGiveUp && current.attempts >= this.options.attemptsMax) {
+        this.finish(now, undefined);
+        return;
+      }
+      this.leaderHint = 0;
+      this.send(now, current, this.randomMember());
+      return;
+    }
+    if (!this.issuing || now < this.nextIssueTick) return;
+    this.issue(now);
+  }
+
+  onReply(now: number, reply: ClientReply): void {
+    const current = this.current;
+    if (!current || reply.requestId !== current.requestId) return;
+    if (reply.ok) {
+      this.finish(now, this.resultOf(current.op, reply));
+      return;
+    }
+    if (reply.error === 'INVALID_ARGUMENT') throw new Error(`client ${this.id}: request refused as invalid: ${reply.message}`);
+    // NOT_LEADER / OVERLOADED / NOT_READY / DIVERGED: go where the hint says, or elsewhere.
+    this.leaderHint = reply.error === 'NOT_LEADER' ? reply.leader : 0;
+    const target = this.leaderHint !== 0 ? this.leaderHint : this.randomMember();
+    current.deadline = now + 2;
+    current.target = target;
+    if (this.leaderHint !== 0) this.send(now, current, target);
+  }
+
+  private issue(now: number): void {
+    const prng = this.options.prng;
+    const key = `k${prng.nextInt(this.options.keys)}`;
+    const roll = prng.nextInt(100);
+    const id = this.nextOpId();
+    let op: HistoryOp;
+    let payload: Omit<ClientRequestPayload, 'requestId'>;
+    if (roll < 30) {
+      op = { id, process: this.id, kind: 'get', key, call: now };
+      payload = { kind: 'read', key };
+    } else {
+      const seq = ++this.seq;
+      if (roll < 65) {
+        const value = this.freshValue();
+        op = { id, process: this.id, kind: 'put', key, value, call: now };
+        payload = { kind: 'write', command: [OP_PUT, this.id, seq, key, encoder.encode(value)] };
+      } else if (roll < 75) {
+        op = { id, process: this.id, kind: 'delete', key, call: now };
+        payload = { kind: 'write', command: [OP_DELETE, this.id, seq, key] };
+      } else {
+        const expect = prng.chance(0.3) ? null : this.recentValue(key);
+        const value = prng.chance(0.1) ? null : this.freshValue();
+        op = { id, process: this.id, kind: 'cas', key, expect, value, call: now };
+        payload = { kind: 'write', command: [OP_CAS, this.id, seq, key, expect === null ? null : encoder.encode(expect), value === null ? null : encoder.encode(value)] };
+      }
+    }
+    this.current = { op, payload, requestId: 0, attempts: 0, deadline: 0, target: 0 };
+    this.send(now, this.current, this.leaderHint !== 0 ? this.leaderHint : this.randomMember());
+  }
+
+  private send(now: number, operation: Operation, target: number): void {
+    operation.requestId = this.id * 1_000_000 + ++this.requests;
+    operation.attempts++;
+    operation.deadline = now + this.options.timeoutTicks;
+    operation.target = target;
+    const payload: ClientRequestPayload = { ...operation.payload, requestId: operation.requestId };
+    this.options.network.send(now, { kind: 'client', id: this.id }, { kind: 'node', id: target }, payload);
+  }
+
+  private finish(now: number, result: HistoryOp['result'] | undefined): void {
+    const op = this.current!.op;
+    this.history.push(result === undefined ? op : { ...op, return: now, result });
+    if (result === undefined) this.abandoned++;
+    else this.completed++;
+    this.current = undefined;
+    this.nextIssueTick = now + this.options.prng.between(0, this.options.thinkTicks * 2);
+  }
+
+  private resultOf(op: HistoryOp, reply: Extract<ClientReply, { ok: true }>): HistoryOp['result'] {
+    if (reply.kind === 'read') return { value: reply.value === null ? null : decoder.decode(reply.value) };
+    const code = reply.result & ~DUPLICATE_FLAG;
+    if (code === ResultCode.INVALID || code === ResultCode.STALE) throw new Error(`client ${this.id}: unexpected result ${code} for ${op.kind}`);
+    switch (op.kind) {
+      case 'put':
+        return { ok: true };
+      case 'delete':
+        return { deleted: code === ResultCode.DELETED };
+      default:
+        return { ok: code !== ResultCode.CAS_MISMATCH };
+    }
+  }
+
+  private freshValue(): string {
+    return `c${this.id}.${++this.valueCounter}`;
+  }
+
+  /** A value this client wrote to `key` lately, so that cas sometimes matches. */
+  private recentValue(key: string): string {
+    for (let i = this.history.length - 1; i >= Math.max(0, this.history.length - 20); i--) {
+      const op = this.history[i]!;
+      if (op.key === key && op.kind === 'get' && op.result?.value) return op.result.value;
+      if (op.key === key && op.kind === 'put' && op.value) return op.value;
+    }
+    return this.freshValue();
+  }
+
+  private randomMember(): number {
+    return this.options.prng.pick(this.options.members);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * `npm run sim -- [--seeds N] [--seed S] [--nodes 3|5|7] [--start S] [--bug NAME [--all]] [--verbose]`
+ *
+ * Runs simulation seeds and prints seeds run, operations checked, violations (must be 0) and
+ * simulated client operations per CPU-second. A failing seed prints the one command that
+ * replays it exactly. With --bug, runs a planted bug and reports how many seeds it took to
+ * catch it (exit 0 when caught).
+ */
+import { parseArgs } from 'node:util';
+import { runSimulation, type SimulationReport } from './cluster.js';
+import type { PlantedBug } from './node.js';
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '100' },
+    seed: { type: 'string' },
+    start: { type: 'string', default: '1' },
+    nodes: { type: 'string' },
+    bug: { type: 'string' },
+    verbose: { type: 'boolean', default: false },
+    /** With --bug: keep going after the first catch and report the catch rate. */
+    all: { type: 'boolean', default: false },
+  },
+});
+
+const bug = values.bug as PlantedBug | undefined;
+if (bug && !['reply-before-persist', 'ignore-phase1-values', 'wiped-votes-at-once'].includes(bug)) {
+  console.error(`unknown --bug ${bug}`);
+  process.exit(2);
+}
+const sizes = values.nodes ? [Number(values.nodes)] : [3, 5, 7];
+const seeds = values.seed !== undefined ? [Number(values.seed)] : Array.from({ length: Number(values.seeds) }, (_, i) => Number(values.start) + i);
+
+const cpuStart = process.cpuUsage();
+let operations = 0;
+let violations = 0;
+let unknown = 0;
+let run = 0;
+let firstCaught: SimulationReport | undefined;
+for (const seed of seeds) {
+  const nodes = sizes[(seed - 1) % sizes.length]!;
+  const report = runSimulation({ seed, nodes, bug });
+  run++;
+  operations += report.operations;
+  if (report.linearizability?.verdict === 'unknown') unknown++;
+  if (!report.ok) {
+    violations++;
+    console.log(`FAIL seed ${seed}, ${nodes} nodes: ${report.failure}`);
+    console.log(`  replay: ${report.replay}`);
+    if (values.verbose && report.log) for (const line of report.log) console.log(`  ${line}`);
+    if (bug) {
+      firstCaught ??= report;
+      if (!values.all) break;
+    }
+  } else if (values.verbose || seeds.length === 1) {
+    console.log(`ok seed ${seed}, ${nodes} nodes: ${report.blocks} blocks, ${report.operations} ops (${report.abandoned} abandoned), faults ${JSON.stringify(report.faultsInjected)}, ${report.ticks} ticks`);
+  }
+  if (run % 50 === 0) console.error(`... ${run}/${seeds.length} seeds, ${violations} violations`);
+}
+const cpu = process.cpuUsage(cpuStart);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+console.log(`seeds run: ${run}`);
+console.log(`operations checked: ${operations}`);
+console.log(`violations: ${violations}`);
+if (unknown) console.log(`linearizability unknown (search budget): ${unknown} seeds`);
+console.log(`simulated operations per CPU-second: ${Math.round(operations / cpuSeconds)}`);
+if (bug) {
+  if (firstCaught && values.all) {
+    console.log(`planted bug ${bug}: first caught at seed ${firstCaught.seed}; caught by ${violations} of ${run} seeds (1 in ${(run / violations).toFixed(1)})`);
+  } else {
+    console.log(firstCaught ? `planted bug ${bug} caught at seed ${firstCaught.seed} after ${run} seeds` : `planted bug ${bug} NOT caught in ${run} seeds`);
+  }
+  process.exit(firstCaught ? 0 : 1);
+}
+process.exit(violations === 0 ? 0 : 1);
