@@ -1,16 +1,18 @@
 import { BaseCommand } from '../../src/cli/base.js';
 import { type HeadResult, headOf } from '../../src/cli/chain-ops.js';
-import { requiredDataFlag } from '../../src/cli/flags.js';
+import { dataFlag, endpointsFlag, timeoutFlag } from '../../src/cli/flags.js';
 
 export default class ChainHead extends BaseCommand {
   static override summary = 'Show the head block of a chain: height, hash, state digest.';
-  static override description = 'Reads the head pointer of a stopped node\'s store. It does not verify the chain; use `chain verify` for that.';
-  static override examples = ['<%= config.bin %> chain head --data data/node1', '<%= config.bin %> chain head --data data/node1 --json'];
-  static override flags = { data: requiredDataFlag };
+  static override description = 'Asks a running node (--endpoints) or reads a stopped node\'s store (--data). It does not verify the chain; use `chain verify` for that.';
+  static override examples = ['<%= config.bin %> chain head', '<%= config.bin %> chain head --data data/node1 --json'];
+  static override flags = { data: dataFlag,
+    endpoints: endpointsFlag,
+    timeout: timeoutFlag };
 
   async run(): Promise<HeadResult> {
     const { flags } = await this.parse(ChainHead);
-    const head = await headOf(flags.data);
+    const head = await headOf(flags);
     this.say(`height        ${head.height}`);
     this.say(`hash          ${head.hash}`);
     this.say(`state digest  ${head.stateDigest}`);

@@ -1,19 +1,22 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { type ShowResult, showBlock } from '../../src/cli/chain-ops.js';
-import { requiredDataFlag, parseHeight } from '../../src/cli/flags.js';
+import { dataFlag, endpointsFlag, timeoutFlag, parseHeight } from '../../src/cli/flags.js';
 import { Progress } from '../../src/cli/progress.js';
 import { commandLine } from '../../src/cli/render.js';
 
 export default class ChainShow extends BaseCommand {
   static override summary = 'Show one block: header, commands and their results.';
-  static override description = `Results are not stored: they are what replaying the chain yields, so this replays (and thereby
-verifies) blocks 0..HEIGHT. Use --no-results to skip that on long chains.`;
+  static override description = `Reads a running node (--endpoints) or a stopped node's store (--data). Results are not
+stored: they are what replaying the chain yields, so this replays (and thereby verifies) blocks
+0..HEIGHT, fetched from the node when online. Use --no-results to skip that on long chains.`;
 
-  static override examples = ['<%= config.bin %> chain show 42 --data data/node1', '<%= config.bin %> chain show 0 --data data/node1 --json'];
+  static override examples = ['<%= config.bin %> chain show 42', '<%= config.bin %> chain show 0 --data data/node1 --json'];
   static override args = { height: Args.string({ required: true, description: 'Block height (0 is genesis).' }) };
   static override flags = {
-    data: requiredDataFlag,
+    data: dataFlag,
+    endpoints: endpointsFlag,
+    timeout: timeoutFlag,
     results: Flags.boolean({ default: true, allowNo: true, summary: 'Replay up to HEIGHT to show each command\'s result.' }),
   };
 
@@ -21,7 +24,7 @@ verifies) blocks 0..HEIGHT. Use --no-results to skip that on long chains.`;
     const { args, flags } = await this.parse(ChainShow);
     const height = parseHeight(args.height);
     const progress = new Progress({ label: 'replay', unit: 'blocks' });
-    const shown = await showBlock(flags.data, height, { results: flags.results, onProgress: (at, target) => progress.update(at + 1, target + 1) });
+    const shown = await showBlock(flags, height, { results: flags.results, onProgress: (at, target) => progress.update(at + 1, target + 1) });
     progress.done();
     const block = shown.block;
     this.say(`block ${block.height} (${block.kind}, ${block.commands} commands, ${block.bytes} bytes)`);

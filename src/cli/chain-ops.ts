@@ -11,7 +11,10 @@ import { hashRecord, HEADER_BYTES } from '../chain/block.js';
 import { fastSha256 } from '../native/sha256.js';
 import type { ChainStore } from '../storage/chain-store.js';
 import { openDataDir } from '../storage/data-dir.js';
-import { replayStore } from '../storage/replay.js';
+import { type BlockSource, replayStore } from '../storage/replay.js';
+import { parseEndpoints } from '../client/client.js';
+import { withClient } from './client-ops.js';
+import { RemoteBlockSource } from './remote-chain.js';
 import type { ChainProblem } from '../replica/ledger.js';
 import { type BlockSummary, type CommandView, summarizeRecord, viewCommand } from './render.js';
 
@@ -22,6 +25,22 @@ export async function withStore<T>(dataDir: string, work: (store: ChainStore) =>
   } finally {
     await store.close();
   }
+}
+
+/** Where a chain command reads: a stopped node's --data, or a running node (--endpoints). */
+export interface ChainTarget {
+  readonly data?: string;
+  readonly endpoints?: string;
+  readonly timeout?: number;
+}
+
+export function describeTarget(target: ChainTarget, source: BlockSource): string {
+  return target.data ?? (source instanceof RemoteBlockSource ? source.endpoint : 'node');
+}
+
+export async function withSource<T>(target: ChainTarget, work: (source: BlockSource) => Promise<T>): Promise<T> {
+  if (target.data) return withStore(target.data, work);
+  return withClient(target, async (client) => work(await RemoteBlockSource.open(client, parseEndpoints(target.endpoints))));
 }
 
 export interface VerifyResult {
@@ -66,7 +85,7 @@ export async function verifyDataDir(
   });
 }
 
-async function requireRecord(store: ChainStore, height: number): Promise<Uint8Array> {
+async function requireRecord(store: BlockSource, height: number): Promise<Uint8Array> {
   const record = await store.getRecord(height);
   if (record === undefined) {
     const head = store.head;
@@ -87,10 +106,10 @@ export interface HeadResult extends BlockSummary {
 }
 
 /** The head block as stored (not verified: run `chain verify` for that). */
-export async function headOf(dataDir: string): Promise<HeadResult> {
-  return withStore(dataDir, async (store) => {
+export async function headOf(target: ChainTarget): Promise<HeadResult> {
+  return withSource(target, async (store) => {
     const head = store.head;
-    if (!head) throw new PaxchainError(ErrorCode.NOT_FOUND, `the store in ${dataDir} has no blocks`);
+    if (!head) throw new PaxchainError(ErrorCode.NOT_FOUND, `${describeTarget(target, store)} has no blocks`);
     const genesis = summarize(await requireRecord(store, 0), 0);
     const summary = summarize(await requireRecord(store, head.height), head.height);
     return { ...summary, genesisHash: genesis.hash, clusterId: genesis.clusterId ?? '' };
@@ -110,11 +129,11 @@ export interface ShowResult {
  * to get each command's result, because results are derived state, not stored.
  */
 export async function showBlock(
-  dataDir: string,
+  target: ChainTarget,
   height: number,
   options: { results: boolean; onProgress?: (height: number, target: number) => void },
 ): Promise<ShowResult> {
-  return withStore(dataDir, async (store) => {
+  return withSource(target, async (store) => {
     const record = await requireRecord(store, height);
     const block = summarize(record, height);
     const body = decodeBody(record.subarray(HEADER_BYTES));
@@ -148,8 +167,8 @@ export interface ListResult {
 }
 
 /** Block summaries for heights [from, to], at most limits.listBlocksMax of them. */
-export async function listBlocks(dataDir: string, range: { from?: number; to?: number }): Promise<ListResult> {
-  return withStore(dataDir, async (store) => {
+export async function listBlocks(target: ChainTarget, range: { from?: number; to?: number }): Promise<ListResult> {
+  return withSource(target, async (store) => {
     const head = store.head;
     if (!head) return { from: 0, to: -1, blocks: [] };
     const to = Math.min(range.to ?? head.height, head.height);

@@ -4,6 +4,13 @@ import { fromHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import type { BlockRef } from '../chain/block.js';
 
+/** --data DIR for commands that also work online: without it they ask --endpoints. */
+export const dataFlag = Flags.directory({
+  char: 'd',
+  summary: 'Read a stopped node\'s data directory instead of asking a running node.',
+  helpValue: 'DIR',
+});
+
 /** --data DIR: a node's data directory, read offline (the node must be stopped). */
 export const requiredDataFlag = Flags.directory({
   char: 'd',
@@ -25,3 +32,13 @@ export function parseBlockRef(text: string): BlockRef {
   if (!match) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `expected HEIGHT:HASH with a 64-hex-digit hash, got "${text}"`);
   return { height: parseHeight(match[1]!), hash: fromHex(match[2]!)! };
 }
+
+/** --endpoints: the nodes to talk to (default: the local cluster; env PAXCHAIN_ENDPOINTS). */
+export const endpointsFlag = Flags.string({
+  char: 'e',
+  env: 'PAXCHAIN_ENDPOINTS',
+  summary: 'Nodes to talk to, HOST:PORT,... (default 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003).',
+  helpValue: 'HOST:PORT,...',
+});
+
+export const timeoutFlag = Flags.integer({ default: 5000, min: 1, max: 600_000, summary: 'Deadline of the operation in ms, retries included.' });

@@ -21,6 +21,7 @@
  * builds identically, so eviction is deterministic. A client whose session was evicted loses exactly-once for commands
  * retried after that; with the default capacity that takes 100k more recently active clients.
  */
+import { writeU64 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { pack } from '../lib/msgpack.js';
 import { MalformedMsgpack, MsgpackCursor } from '../lib/msgpack-cursor.js';
@@ -31,7 +32,6 @@ import { KeyValueTable } from './table.js';
 
 const SESSION_TAG = 0x02;
 const SESSION_ELEMENT_BYTES = 1 + 8 + 8 + 1 + 8;
-const TWO_POW_32 = 0x1_0000_0000;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
@@ -314,10 +314,10 @@ export class KvState {
     const at = set.begin(SESSION_ELEMENT_BYTES);
     const scratch = set.scratch;
     scratch[at] = SESSION_TAG;
-    writeU53(scratch, at + 1, clientId);
-    writeU53(scratch, at + 9, seq);
+    writeU64(scratch, at + 1, clientId);
+    writeU64(scratch, at + 9, seq);
     scratch[at + 17] = result;
-    writeU53(scratch, at + 18, height);
+    writeU64(scratch, at + 18, height);
     const slot = set.finish(at + SESSION_ELEMENT_BYTES);
     const sessions = this.sessions;
     let session = sessions.get(clientId);
@@ -373,18 +373,4 @@ function skipInvalid(cursor: MsgpackCursor, start: number): number {
   cursor.position = start;
   cursor.skipValue();
   return ResultCode.INVALID;
-}
-
-/** Writes an integer in [0, 2^53) as 8 big-endian bytes. */
-function writeU53(target: Uint8Array, at: number, value: number): void {
-  const high = Math.floor(value / TWO_POW_32);
-  const low = value >>> 0;
-  target[at] = 0;
-  target[at + 1] = (high >>> 16) & 0xff;
-  target[at + 2] = (high >>> 8) & 0xff;
-  target[at + 3] = high & 0xff;
-  target[at + 4] = low >>> 24;
-  target[at + 5] = (low >>> 16) & 0xff;
-  target[at + 6] = (low >>> 8) & 0xff;
-  target[at + 7] = low & 0xff;
 }

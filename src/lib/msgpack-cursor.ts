@@ -128,61 +128,43 @@ export class MsgpackCursor {
   /** A str value: sets start/length to its UTF-8 payload. False if the next value is not a str. */
   readStr(): boolean {
     this.need(1);
-    const at = this.position;
-    const type = this.u8(at);
-    let header: number;
-    let length: number;
-    if (type >= 0xa0 && type <= 0xbf) {
-      header = 1;
-      length = type & 0x1f;
-    } else if (type === 0xd9) {
-      this.need(2);
-      header = 2;
-      length = this.u8(at + 1);
-    } else if (type === 0xda) {
-      this.need(3);
-      header = 3;
-      length = this.u16(at + 1);
-    } else if (type === 0xdb) {
-      this.need(5);
-      header = 5;
-      length = this.u32(at + 1);
-    } else {
-      return false;
-    }
-    this.need(header + length);
-    this.start = at + header;
-    this.length = length;
-    this.position = at + header + length;
-    return true;
+    const type = this.u8(this.position);
+    if (type >= 0xa0 && type <= 0xbf) return this.takePayload(1, type & 0x1f);
+    return this.readSized(type, 0xd9);
   }
 
   /** A bin value: sets start/length to its payload. False if the next value is not a bin. */
   readBin(): boolean {
     this.need(1);
+    return this.readSized(this.u8(this.position), 0xc4);
+  }
+
+  /**
+   * A str or bin with an 8-, 16- or 32-bit length: `first` is the family's 8-bit type byte (the
+   * 16- and 32-bit ones follow it). False, without moving, for any other type.
+   */
+  private readSized(type: number, first: number): boolean {
     const at = this.position;
-    const type = this.u8(at);
-    let header: number;
-    let length: number;
-    if (type === 0xc4) {
+    if (type === first) {
       this.need(2);
-      header = 2;
-      length = this.u8(at + 1);
-    } else if (type === 0xc5) {
-      this.need(3);
-      header = 3;
-      length = this.u16(at + 1);
-    } else if (type === 0xc6) {
-      this.need(5);
-      header = 5;
-      length = this.u32(at + 1);
-    } else {
-      return false;
+      return this.takePayload(2, this.u8(at + 1));
     }
+    if (type === first + 1) {
+      this.need(3);
+      return this.takePayload(3, this.u16(at + 1));
+    }
+    if (type === first + 2) {
+      this.need(5);
+      return this.takePayload(5, this.u32(at + 1));
+    }
+    return false;
+  }
+
+  private takePayload(header: number, length: number): true {
     this.need(header + length);
-    this.start = at + header;
+    this.start = this.position + header;
     this.length = length;
-    this.position = at + header + length;
+    this.position += header + length;
     return true;
   }
 

@@ -37,6 +37,30 @@ export interface HeartbeatAckMessage {
   readonly head: HeadRef | null;
 }
 
+/**
+ * Pre-vote (Raft §9.6's idea for Paxos): before raising any promise, a node whose election timer
+ * fired asks "would you promise `ballot`?". Nobody changes state; a node that still hears a live
+ * leader, or promised higher, says no. Only with a majority of yeses does the real phase 1 run,
+ * so a node coming back from a partition or a restart cannot push ballots up and depose a
+ * healthy leader.
+ */
+export interface ProbeMessage {
+  readonly type: 'probe';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly ballot: Ballot;
+}
+
+export interface ProbeReplyMessage {
+  readonly type: 'probe-reply';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly ballot: Ballot;
+  readonly granted: boolean;
+  /** The leader the replier follows (0 = none). */
+  readonly leader: NodeId;
+}
+
 /** Everyone -> everyone, periodically: who I follow, what I promised, my head. */
 export interface StatusMessage {
   readonly type: 'status';
@@ -90,6 +114,8 @@ export interface RejoinGrantMessage {
 }
 
 export type ReplicaMessage =
+  | ProbeMessage
+  | ProbeReplyMessage
   | HeartbeatMessage
   | HeartbeatAckMessage
   | StatusMessage
@@ -135,6 +161,8 @@ const checks: Record<MessageType, Check[]> = {
   accept: [ballotField('ballot'), u53Field('slot'), u53Field('chosenThrough'), field('value', (v) => isBytes(v, limits.bodyBytesMax))],
   accepted: [ballotField('ballot'), u53Field('slot')],
   'accept-reject': [ballotField('ballot'), u53Field('slot'), ballotField('promised'), field('reason', (v) => v === 'promised-higher' || v === 'not-voting' || v === 'too-far-ahead')],
+  probe: [ballotField('ballot')],
+  'probe-reply': [ballotField('ballot'), field('granted', (v) => typeof v === 'boolean'), field('leader', (v) => v === 0 || isNode(v))],
   heartbeat: [ballotField('ballot'), u53Field('chosenThrough'), field('head', isHead), u53Field('round')],
   'heartbeat-ack': [ballotField('ballot'), u53Field('round'), field('head', (v) => v === null || isHead(v))],
   status: [ballotField('promised'), field('leader', (v) => v === 0 || isNode(v)), field('voting', (v) => typeof v === 'boolean'), field('head', (v) => v === null || isHead(v))],

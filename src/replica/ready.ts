@@ -10,6 +10,10 @@
  *
  * Step 2 after step 1 is what makes an acceptor's promise or acceptance durable before anyone can
  * count it, and a leader's own vote durable before it counts itself.
+ *
+ * Only votes depend on durability. A driver may send every other message (and the replies) at
+ * once, without waiting for the write: mustPersistBeforeSending() says which is which, and both
+ * the node driver and the simulator use it. Messages to oneself always wait.
  */
 import type { Ballot, NodeId } from '../paxos/ballot.js';
 import type { AcceptedEntry } from '../paxos/messages.js';
@@ -87,4 +91,15 @@ export function readyIsEmpty(ready: Ready): boolean {
     ready.serves.length === 0 &&
     ready.events.length === 0
   );
+}
+
+/**
+ * Whether a message claims something this node must not forget: a promise or an acceptance. Such
+ * a message (and any message to this node itself) is sent only after its Ready is synced.
+ * Everything else (prepares, accepts, heartbeats, rejections, fetches, blocks read from disk,
+ * status, rejoin messages) claims nothing durable and may leave at once, so that a leader's own
+ * fsync and its followers' overlap.
+ */
+export function mustPersistBeforeSending(message: Message): boolean {
+  return message.type === 'promise' || message.type === 'accepted';
 }

@@ -45,6 +45,8 @@ import type {
   HeartbeatAckMessage,
   HeartbeatMessage,
   Message,
+  ProbeMessage,
+  ProbeReplyMessage,
   RejoinGrantMessage,
   RejoinRequestMessage,
   StatusMessage,
@@ -146,6 +148,8 @@ export class Replica {
   private highestBallotSeen: Ballot = NO_BALLOT;
 
   private phase1: Phase1 | undefined;
+  /** A pre-vote in progress: the ballot we would run with and who would promise it. */
+  private preVote: { ballot: Ballot; granted: NodeSet; startedTick: number } | undefined;
   private leadership: Leadership | undefined;
   /** Values from our previous ballot that phase 1 may need to re-propose. */
   private orphanedValues = new Map<number, Uint8Array>();
@@ -275,7 +279,7 @@ export class Replica {
         break;
       case 'follower':
         this.ticksSinceLeader++;
-        if (this.ticksSinceLeader >= this.electionTimeout && this.ledger.hasGenesis && !this.divergence) this.startCandidacy('election timeout');
+        this.tickFollower();
         break;
       case 'candidate':
         if (this.tickCount - this.phase1!.startedTick >= this.config.timing.prepareTimeoutTicks) {
@@ -306,6 +310,10 @@ export class Replica {
         return this.onAccepted(message);
       case 'accept-reject':
         return this.onAcceptReject(message);
+      case 'probe':
+        return this.onProbe(message);
+      case 'probe-reply':
+        return this.onProbeReply(message);
       case 'heartbeat':
         return this.onHeartbeat(message);
       case 'heartbeat-ack':
@@ -399,6 +407,7 @@ export class Replica {
 
   private becomeFollower(reason: string, backOff: boolean): void {
     const wasLeading = this.currentRole === 'leader' || this.currentRole === 'candidate';
+    this.preVote = undefined;
     if (this.leadership) for (const [slot, flight] of this.leadership.inFlight) this.orphanedValues.set(slot, flight.value);
     this.phase1 = undefined;
     this.leadership = undefined;
@@ -475,6 +484,52 @@ export class Replica {
     this.leaderId = leader;
     this.leaderBallot = ballot;
     this.ticksSinceLeader = 0;
+    this.preVote = undefined;
+    // Back-off is for duelling candidates; with a leader established, the next election after
+    // its failure should start at the normal timeout.
+    if (this.backoff !== 1) {
+      this.backoff = 1;
+      this.electionTimeout = this.randomElectionTimeout();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pre-vote
+
+  private tickFollower(): void {
+    const preVote = this.preVote;
+    if (preVote) {
+      if (this.tickCount - preVote.startedTick < this.config.timing.electionTicksMax) return;
+      // Not enough yeses in time: wait a fresh timeout before asking again.
+      this.preVote = undefined;
+      this.ticksSinceLeader = 0;
+      this.electionTimeout = this.randomElectionTimeout();
+      return;
+    }
+    if (this.ticksSinceLeader < this.electionTimeout || !this.ledger.hasGenesis || this.divergence) return;
+    const ballot = nextBallot(Math.max(this.highestBallotSeen, this.acceptor.promised), this.id);
+    this.preVote = { ballot, granted: new NodeSet(), startedTick: this.tickCount };
+    this.preVote.granted.add(this.id);
+    if (this.preVote.granted.size >= majority(this.members.length)) return this.winPreVote();
+    for (const member of this.members) if (member !== this.id) this.send({ type: 'probe', from: this.id, to: member, ballot });
+  }
+
+  private winPreVote(): void {
+    this.preVote = undefined;
+    this.startCandidacy('election timeout, pre-vote won');
+  }
+
+  /** Would we promise this ballot now? Answers without changing any state. */
+  private onProbe(message: ProbeMessage): void {
+    const liveLeader = this.currentRole === 'leader' || (this.leaderId !== 0 && this.leaderId !== message.from && this.ticksSinceLeader < this.config.timing.electionTicksMin);
+    const granted = this.acceptor.voting && this.ledger.hasGenesis && message.ballot > this.acceptor.promised && !liveLeader;
+    this.send({ type: 'probe-reply', from: this.id, to: message.from, ballot: message.ballot, granted, leader: this.currentRole === 'leader' ? this.id : this.leaderId });
+  }
+
+  private onProbeReply(message: ProbeReplyMessage): void {
+    const preVote = this.preVote;
+    if (!preVote || message.ballot !== preVote.ballot || this.currentRole !== 'follower') return;
+    if (message.granted && preVote.granted.add(message.from) && preVote.granted.size >= majority(this.members.length)) this.winPreVote();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -715,8 +770,11 @@ export class Replica {
     if (peer) peer.voting = message.voting;
     if (message.head) this.notePeerHead(message.from, message.head);
     if (message.promised > this.highestBallotSeen) this.highestBallotSeen = message.promised;
-    if (this.currentRole === 'leader' && message.promised > this.leadership!.ballot && message.voting) {
-      this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)}`, true);
+    // Deposed: a voter promised a higher ballot and follows another leader. (A mere candidate's
+    // own promise is not enough: that is what pre-vote and stickiness keep from disrupting us.)
+    const deposed = message.promised > (this.leadership?.ballot ?? Infinity) && message.voting && message.leader !== 0 && message.leader !== this.id;
+    if (this.currentRole === 'leader' && deposed) {
+      this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)} and follows node ${message.leader}`, true);
     }
     if (this.leaderId === 0 && message.leader !== 0 && message.leader !== this.id) this.leaderId = message.leader;
     this.maybeFetch();

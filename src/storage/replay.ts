@@ -9,7 +9,19 @@ import type { Sha256 } from '../lib/sha256.js';
 import type { BlockRef } from '../chain/block.js';
 import { hashRecords } from '../chain/hash-batch.js';
 import { type ChainProblem, Ledger } from '../replica/ledger.js';
-import type { ChainStore } from './chain-store.js';
+import type { RecordChunk } from './chain-store.js';
+
+/**
+ * Where replay reads blocks from: a node's store (ChainStore), or a running node over the client
+ * protocol (src/cli/remote-chain.ts), so that online and offline tools verify the same way.
+ */
+export interface BlockSource {
+  /** The head the source claims (its head pointer). */
+  readonly head: BlockRef | undefined;
+  /** Records with heights in [from, to], in order, `chunk` at a time; gaps show as missing heights. */
+  records(from: number, to: number, chunk: number): AsyncIterable<RecordChunk>;
+  getRecord(height: number): Promise<Uint8Array | undefined>;
+}
 
 export interface ReplayOptions {
   /** Stop after applying this height (inclusive). */
@@ -36,7 +48,7 @@ export interface ReplayReport {
   readonly problem: ChainProblem | undefined;
 }
 
-export async function replayStore(store: ChainStore, sha256: Sha256, options: ReplayOptions = {}): Promise<ReplayReport> {
+export async function replayStore(store: BlockSource, sha256: Sha256, options: ReplayOptions = {}): Promise<ReplayReport> {
   const ledger = new Ledger(sha256);
   const storedHead = store.head;
   const upTo = Math.min(options.upTo ?? Number.MAX_SAFE_INTEGER, storedHead ? storedHead.height : -1);

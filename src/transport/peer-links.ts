@@ -124,6 +124,19 @@ export class PeerLinks {
     return queued;
   }
 
+  /**
+   * Reconnects to `nodeId` at once if its link is down and waiting out a back-off: the caller
+   * has evidence the peer is back (it just heard from it). Returns whether it reconnects.
+   */
+  reconnectNow(nodeId: number): boolean {
+    const link = this.#links.get(nodeId);
+    if (link === undefined || this.#closed || link.state !== 'down' || link.retryTimer === undefined) return false;
+    clearTimeout(link.retryTimer);
+    link.failedAttempts = 0;
+    this.#connect(link);
+    return true;
+  }
+
   /** One entry per peer, ascending node id. */
   status(): LinkStatus[] {
     return [...this.#links.values()].sort((a, b) => a.address.nodeId - b.address.nodeId).map((link) => statusOf(link));

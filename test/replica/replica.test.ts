@@ -170,17 +170,25 @@ describe('Replica (Multi-Paxos rules)', () => {
     expect(harness.replica(lagger).head!.height).toBe(harness.replica(fresh).head!.height);
   });
 
-  it('leader stickiness: while the leader is alive, the others refuse a rival', () => {
+  it('leader stickiness and pre-vote: while the leader is alive a cut-off node neither wins nor raises ballots', () => {
     const harness = new Harness();
     const leader = harness.electLeader();
     const rival = leader === 3 ? 2 : 3;
     const bystander = 6 - leader - rival;
+    const leaderBallot = harness.replica(leader).ballot;
     // The rival stops hearing the leader, but the bystander still does.
     harness.tick(60, notBetween(leader, rival));
     expect(harness.replica(leader).role).toBe('leader');
-    const rejections = harness.node(bystander).readies.flatMap((r) => r.messages).filter((m) => m.type === 'prepare-reject' && m.to === rival);
-    expect(rejections.length).toBeGreaterThan(0);
-    expect(rejections.every((m) => m.type === 'prepare-reject' && m.reason === 'leader-alive')).toBe(true);
+    expect(harness.replica(leader).ballot).toBe(leaderBallot);
+    const refusals = harness.node(bystander).readies.flatMap((r) => r.messages).filter((m) => m.type === 'probe-reply' && m.to === rival);
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(refusals.every((m) => m.type === 'probe-reply' && !m.granted && m.leader === leader)).toBe(true);
+    // The rival asked, but never promised itself a higher ballot.
+    expect(harness.replica(rival).promised).toBe(leaderBallot);
+    // A prepare that does get through (a rival without pre-vote) is refused as well.
+    harness.replica(bystander).step({ type: 'prepare', from: rival, to: bystander, ballot: leaderBallot + 256, fromSlot: 1 });
+    harness.flush();
+    expect(harness.node(bystander).readies.at(-1)!.messages).toEqual([expect.objectContaining({ type: 'prepare-reject', reason: 'leader-alive' })]);
   });
 
   it('ReadIndex: a linearizable read is answered only after a majority confirmed the leadership', () => {

@@ -13,7 +13,7 @@ import type { GenesisConfig } from '../../src/chain/body.js';
 import type { ReplicaConfig } from '../../src/replica/config.js';
 import { Ledger } from '../../src/replica/ledger.js';
 import type { Message } from '../../src/replica/messages.js';
-import type { ClientReply, Ready } from '../../src/replica/ready.js';
+import { type ClientReply, mustPersistBeforeSending, type Ready } from '../../src/replica/ready.js';
 import { Replica, type RestoredState } from '../../src/replica/replica.js';
 import { acceptedRange, decodeAcceptedEntry, decodeAcceptorState, encodeAcceptorState, persistOps } from '../../src/storage/acceptor-store.js';
 import { ChainStore, decodeHead } from '../../src/storage/chain-store.js';
@@ -181,8 +181,15 @@ export class SimNode {
       // Planted bug: send first, make durable later; a crash in between loses promises.
       this.send(now, ready.messages, ready.replies);
       this.pending.push({ messages: [], replies: [], mark });
-    } else if (ready.messages.length > 0 || ready.replies.length > 0 || mark > 0) {
-      this.pending.push({ messages: ready.messages, replies: ready.replies, mark });
+    } else {
+      // The node driver's policy (src/replica/ready.ts): votes and messages to oneself wait for
+      // the fsync, everything else leaves at once.
+      const wait = ready.messages.filter((message) => mustPersistBeforeSending(message) || message.to === this.id);
+      const now_ = ready.messages.filter((message) => !(mustPersistBeforeSending(message) || message.to === this.id));
+      this.send(now, now_, ready.replies);
+      // Like the node driver: only votes (and what waits on them) start an fsync; blocks alone
+      // stay volatile until the next one, and a crash before it loses them.
+      if (wait.length > 0 || ready.acceptor || ready.accepted.length > 0) this.pending.push({ messages: wait, replies: [], mark });
     }
     this.maybeStartSync(now);
     return ready.replies.length > 0 || ready.messages.some((message) => (message.type === 'promise' || message.type === 'accepted') && message.to !== this.id);

@@ -101,6 +101,21 @@ describe('PeerLinks reconnect', () => {
     await waitFor('delivered', () => server.peerMessages.length === 1);
   });
 
+  it('reconnectNow() skips the back-off when the caller knows the peer is back', async () => {
+    const probe = await startRecordingServer();
+    const port = probe.server.port;
+    await probe.server.close();
+    const links = new PeerLinks({ ...credentials(1), peers: [{ nodeId: 2, host: HOST, port }], reconnectDelayMinMs: 60_000, reconnectDelayMaxMs: 60_000 });
+    onCleanup(() => links.close());
+    await waitFor('the first refusal', () => linkTo2(links).failedAttempts >= 1 && linkTo2(links).state === 'down');
+    const server = await startRecordingServer({ port });
+    expect(links.reconnectNow(2)).toBe(true);
+    await waitFor('connected long before the 60 s back-off', () => linkTo2(links).state === 'connected');
+    expect(links.reconnectNow(2)).toBe(false); // already connected: nothing to do
+    expect(links.send(2, 'hello')).toBe(true);
+    await waitFor('delivered', () => server.peerMessages.length === 1);
+  });
+
   it('close() stops reconnecting and resolves with every socket closed', async () => {
     const recording = await startRecordingServer();
     const links = openLinks(recording.server.port);

@@ -1,0 +1,39 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../src/cli/base.js';
+import { withClient } from '../src/cli/client-ops.js';
+import { endpointsFlag, timeoutFlag } from '../src/cli/flags.js';
+import type { WriteResult } from '../src/client/client.js';
+import { ErrorCode, PaxchainError } from '../src/lib/errors.js';
+
+export default class Cas extends BaseCommand {
+  static override summary = 'Compare-and-set: change KEY only if it holds the expected value.';
+  static override description = `Sets KEY to NEW if its current value is --expect OLD, or if it does not exist with --absent.
+--delete instead of NEW deletes the key on a match. Answers OK (or DELETED) on a match and
+CAS_MISMATCH otherwise; a mismatch exits 1.`;
+
+  static override examples = [
+    '<%= config.bin %> cas fruit/apple 1.25 --expect 1.20',
+    '<%= config.bin %> cas lock/owner me --absent',
+    '<%= config.bin %> cas lock/owner --delete --expect me --json',
+  ];
+
+  static override args = { key: Args.string({ required: true }), new: Args.string({ required: false, description: 'New value (omit with --delete).' }) };
+  static override flags = {
+    endpoints: endpointsFlag,
+    timeout: timeoutFlag,
+    expect: Flags.string({ summary: 'The value KEY must hold now.', exclusive: ['absent'] }),
+    absent: Flags.boolean({ default: false, summary: 'KEY must not exist now.' }),
+    delete: Flags.boolean({ default: false, summary: 'Delete KEY on a match instead of setting NEW.' }),
+  };
+
+  async run(): Promise<WriteResult & { key: string; matched: boolean }> {
+    const { args, flags } = await this.parse(Cas);
+    if (flags.expect === undefined && !flags.absent) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'give --expect OLD or --absent');
+    if (flags.delete === (args.new !== undefined)) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'give either NEW or --delete');
+    const result = await withClient(flags, (client) => client.cas(args.key, flags.absent ? null : flags.expect!, flags.delete ? null : args.new!));
+    const matched = result.result !== 'CAS_MISMATCH';
+    if (!matched) this.fail();
+    this.say(`${result.result} (height ${result.height}${result.duplicate ? ', duplicate' : ''})`);
+    return { key: args.key, matched, ...result };
+  }
+}

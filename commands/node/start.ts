@@ -1,0 +1,66 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../src/cli/base.js';
+import { DEFAULT_CLUSTER_ID, DEVELOPMENT_SECRET, parseEndpoint, parsePeers, checkNodeId, secretKey } from '../../src/node/config.js';
+import { NodeLog } from '../../src/node/log.js';
+import { runNode } from '../../src/node/run.js';
+
+export default class NodeStart extends BaseCommand {
+  static override summary = 'Run one paxchain node in the foreground.';
+  static override description = `Serves peers and clients on one port (--listen). A node whose data directory is empty either
+bootstraps a new cluster (--bootstrap, on every founding member, with the same --peers,
+--cluster-id and --genesis-time) or joins as a non-voting learner that fetches the chain and
+votes only after it has safely rejoined (a wiped node does this). Stop it with Ctrl-C or SIGTERM;
+kill -9 is safe too: everything it promised or accepted is on disk before it said so.
+With --json, logs are JSON lines.`;
+
+  static override examples = [
+    '<%= config.bin %> node start --id 1 --data data/node1 --listen 127.0.0.1:7001 --peers 2=127.0.0.1:7002,3=127.0.0.1:7003 --bootstrap',
+    'PAXCHAIN_SECRET=s3cret <%= config.bin %> node start --id 2 --data data/node2 --listen 127.0.0.1:7002 --peers 1=127.0.0.1:7001,3=127.0.0.1:7003',
+  ];
+
+  static override flags = {
+    id: Flags.integer({ required: true, summary: 'This node\'s id, 1..255.' }),
+    data: Flags.directory({ char: 'd', required: true, summary: 'Data directory (created if missing).' }),
+    listen: Flags.string({ summary: 'HOST:PORT to serve peers and clients on (default 127.0.0.1:7000+id).' }),
+    peers: Flags.string({ default: '', summary: 'The other members: ID=HOST:PORT,...' }),
+    bootstrap: Flags.boolean({ default: false, summary: 'Create genesis for a new cluster if the data directory is empty.' }),
+    secret: Flags.string({ env: 'PAXCHAIN_SECRET', summary: 'Cluster secret proving membership to peers (env PAXCHAIN_SECRET).' }),
+    'cluster-id': Flags.string({ default: DEFAULT_CLUSTER_ID, summary: 'Cluster id (written into genesis, checked on start).' }),
+    'genesis-time': Flags.integer({ default: 0, min: 0, summary: 'Genesis timestamp in ms; identical on all founding members.' }),
+    trace: Flags.boolean({ default: false, summary: 'Log every protocol message sent (type, from -> to, ballot, slot, size).' }),
+    'log-level': Flags.string({ options: ['debug', 'info', 'warn', 'error'], default: 'info', summary: 'Least severe log level printed.' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(NodeStart);
+    checkNodeId(flags.id);
+    const listen = parseEndpoint(flags.listen ?? `127.0.0.1:${7000 + flags.id}`, '--listen');
+    const peers = parsePeers(flags.peers, flags.id);
+    const log = new NodeLog(flags.id, this.jsonEnabled() ? 'json' : 'text', flags['log-level'] as 'info');
+    if (!flags.secret) log.log('warn', 'no --secret or PAXCHAIN_SECRET given: using the built-in development secret', { ballot: '-', height: -1 });
+    const driver = await runNode(
+      {
+        id: flags.id,
+        dataDir: flags.data,
+        host: listen.host,
+        port: listen.port,
+        peers,
+        clusterId: flags['cluster-id'],
+        secret: secretKey(flags.secret ?? DEVELOPMENT_SECRET),
+        bootstrap: flags.bootstrap,
+        genesisTimeMs: flags['genesis-time'],
+        logFormat: this.jsonEnabled() ? 'json' : 'text',
+        trace: flags.trace,
+      },
+      log,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        log.log('info', `${signal}: stopping`, { ballot: '-', height: -1 });
+        void driver.stop().then(resolve, resolve);
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * `paxchain bench`: a closed-loop load generator. Each of --clients virtual clients runs one
+ * operation at a time for --duration seconds (put/get/delete/cas by --mix, uniform over --keys
+ * keys, --value-size values); clients share --connections client-library instances. Reports
+ * throughput and latency percentiles over the whole run, and errors by code.
+ */
+import { ErrorCode, isPaxchainError } from '../lib/errors.js';
+import { Prng } from '../lib/prng.js';
+import { PaxchainClient } from '../client/client.js';
+
+/** Latency samples kept at most (one per operation); beyond this, sampling stops. */
+const LATENCY_SAMPLES_MAX = 20_000_000;
+
+export interface BenchMix {
+  readonly put: number;
+  readonly get: number;
+  readonly delete: number;
+  readonly cas: number;
+}
+
+export interface BenchOptions {
+  readonly endpoints: readonly string[];
+  readonly clients: number;
+  readonly connections: number;
+  readonly durationSeconds: number;
+  readonly valueBytes: number;
+  readonly keys: number;
+  readonly mix: BenchMix;
+  readonly stale: boolean;
+  readonly timeoutMs: number;
+  readonly seed: number;
+  readonly onProgress?: (snapshot: BenchSnapshot) => void;
+}
+
+export interface BenchSnapshot {
+  readonly elapsedSeconds: number;
+  readonly operations: number;
+  readonly errors: number;
+  readonly lastSecondOps: number;
+}
+
+export interface LatencySummary {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+export interface BenchResult {
+  readonly clients: number;
+  readonly connections: number;
+  readonly durationSeconds: number;
+  readonly valueBytes: number;
+  readonly mix: BenchMix;
+  readonly operations: number;
+  readonly throughput: number;
+  /** Milliseconds. */
+  readonly latency: LatencySummary;
+  readonly errors: Record<string, number>;
+  /** Leader and ballot before and after the run: a changed ballot means an election happened. */
+  readonly leadership: { readonly before: LeaderView | null; readonly after: LeaderView | null; readonly changed: boolean };
+}
+
+export interface LeaderView {
+  readonly leader: number;
+  readonly ballot: string;
+}
+
+async function leaderView(client: PaxchainClient, endpoints: readonly string[]): Promise<LeaderView | null> {
+  for (const endpoint of endpoints) {
+    const status = await client.status(endpoint).catch(() => undefined);
+    if (status?.role === 'leader') return { leader: status.nodeId, ballot: status.ballot };
+  }
+  return null;
+}
+
+export function parseBenchMix(text: string): BenchMix {
+  const mix = { put: 0, get: 0, delete: 0, cas: 0 };
+  for (const part of text.split(',')) {
+    const match = /^(put|get|delete|cas)=(\d+)$/.exec(part.trim());
+    if (!match) throw new TypeError(`bad --mix part "${part}" (expected put=N,get=N,delete=N,cas=N)`);
+    mix[match[1] as keyof BenchMix] = Number(match[2]);
+  }
+  if (mix.put + mix.get + mix.delete + mix.cas !== 100) throw new TypeError('--mix percentages must sum to 100');
+  return mix;
+}
+
+export function summarize(samples: Float64Array, count: number): LatencySummary {
+  if (count === 0) return { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
+  const sorted = samples.slice(0, count).sort();
+  const at = (q: number) => sorted[Math.min(count - 1, Math.floor(q * count))]!;
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += sorted[i]!;
+  const round = (value: number) => Math.round(value * 1000) / 1000;
+  return { p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), max: round(sorted[count - 1]!), mean: round(sum / count) };
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const clients = Array.from({ length: options.connections }, () => new PaxchainClient({ endpoints: options.endpoints, timeoutMs: options.timeoutMs }));
+  const before = await leaderView(clients[0]!, options.endpoints);
+  const samples = new Float64Array(Math.min(LATENCY_SAMPLES_MAX, Math.max(1024, options.clients * options.durationSeconds * 2000)));
+  let count = 0;
+  let operations = 0;
+  let errorCount = 0;
+  const errors: Record<string, number> = {};
+  const value = new Uint8Array(options.valueBytes).fill(0x61);
+  const started = performance.now();
+  const deadline = started + options.durationSeconds * 1000;
+  let lastOps = 0;
+  const progress = setInterval(() => {
+    options.onProgress?.({ elapsedSeconds: (performance.now() - started) / 1000, operations, errors: errorCount, lastSecondOps: operations - lastOps });
+    lastOps = operations;
+  }, 1000);
+  const loop = async (index: number): Promise<void> => {
+    const client = clients[index % clients.length]!;
+    const prng = new Prng(options.seed * 100_003 + index);
+    while (performance.now() < deadline) {
+      const key = `bench/${prng.nextInt(options.keys)}`;
+      const roll = prng.nextInt(100);
+      const begin = performance.now();
+      try {
+        if (roll < options.mix.put) await client.put(key, value);
+        else if (roll < options.mix.put + options.mix.get) await client.get(key, { stale: options.stale });
+        else if (roll < options.mix.put + options.mix.get + options.mix.delete) await client.delete(key);
+        else await client.cas(key, value, value);
+        if (count < samples.length) samples[count++] = performance.now() - begin;
+        operations++;
+      } catch (error) {
+        const code = isPaxchainError(error) ? error.code : 'ERROR';
+        errors[code] = (errors[code] ?? 0) + 1;
+        errorCount++;
+        if (code === ErrorCode.UNAVAILABLE) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
+  let after: LeaderView | null = null;
+  try {
+    await Promise.all(Array.from({ length: options.clients }, (_, index) => loop(index)));
+    after = await leaderView(clients[0]!, options.endpoints);
+  } finally {
+    clearInterval(progress);
+    await Promise.all(clients.map((client) => client.close()));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    clients: options.clients,
+    connections: options.connections,
+    durationSeconds: Math.round(seconds * 100) / 100,
+    valueBytes: options.valueBytes,
+    mix: options.mix,
+    operations,
+    throughput: Math.round(operations / seconds),
+    latency: summarize(samples, count),
+    errors,
+    leadership: { before, after, changed: before?.ballot !== after?.ballot || before?.leader !== after?.leader },
+  };
+}

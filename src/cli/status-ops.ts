@@ -1,0 +1,45 @@
+/** `paxchain status`: every node's own view, gathered in parallel. */
+import type { PaxchainClient } from '../client/client.js';
+import type { NodeStatus } from '../transport/protocol.js';
+
+export interface NodeRow {
+  readonly endpoint: string;
+  readonly reachable: boolean;
+  readonly error?: string;
+  readonly status?: NodeStatus;
+}
+
+export async function gatherStatus(client: PaxchainClient, endpoints: readonly string[]): Promise<NodeRow[]> {
+  return Promise.all(
+    endpoints.map(async (endpoint) => {
+      try {
+        return { endpoint, reachable: true, status: await client.status(endpoint) };
+      } catch (error) {
+        return { endpoint, reachable: false, error: error instanceof Error ? error.message : String(error) };
+      }
+    }),
+  );
+}
+
+export function statusTable(rows: readonly NodeRow[]): string[] {
+  const header = ['ID', 'ENDPOINT', 'ROLE', 'BALLOT', 'VOTING', 'CHOSEN', 'APPLIED', 'HEAD HASH', 'REACHABLE'];
+  const lines = rows.map((row) => {
+    const status = row.status;
+    if (!status) return ['?', row.endpoint, '-', '-', '-', '-', '-', '-', 'no'];
+    const role = status.diverged ? `${status.role} DIVERGED@${status.diverged.height}` : status.role;
+    return [
+      String(status.nodeId),
+      status.endpoint,
+      role,
+      status.ballot,
+      status.voting ? 'yes' : 'learner',
+      String(status.commitIndex),
+      status.head ? String(status.head.height) : '-',
+      status.head ? status.head.hash.slice(0, 16) : '-',
+      'yes',
+    ];
+  });
+  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
+  const format = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  return [format(header), ...lines.map(format)];
+}

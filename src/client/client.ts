@@ -1,0 +1,280 @@
+/**
+ * The paxchain client library.
+ *
+ * - Talks to any list of endpoints; finds the leader from NOT_LEADER replies (which name it) and
+ *   otherwise tries the next endpoint.
+ * - Every write carries (clientId, seq) from a session; a retry (after a timeout, a dropped
+ *   connection or a leader change) reuses them, so the write is applied once and the retry gets
+ *   the first result. Sessions are one request at a time, so concurrent writes use a pool.
+ * - One deadline per operation (`timeoutMs`); each attempt gets at most `attemptTimeoutMs`.
+ * - Errors are PaxchainErrors with stable codes: TIMEOUT (no answer in time; a write may or may
+ *   not have been applied), UNAVAILABLE (no leader with a majority could be reached),
+ *   INVALID_ARGUMENT, DIVERGED, OVERLOADED (only after retries ran out).
+ */
+import { randomInt } from 'node:crypto';
+import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
+import { limits } from '../lib/limits.js';
+import { checkKey, OP_CAS, OP_DELETE, OP_PUT, utf8Length } from '../kv/command.js';
+import { ClientConnection } from '../transport/index.js';
+import type { BlocksReply, ErrorReply, HashesReply, NodeStatus, ReadReply, WriteReply } from '../transport/protocol.js';
+
+export const DEFAULT_ENDPOINTS = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
+/** Sessions (concurrent writes) one client keeps at most. */
+const SESSIONS_MAX = 4096;
+
+export interface ClientOptions {
+  readonly endpoints: readonly string[];
+  /** Deadline of one operation, retries included. */
+  readonly timeoutMs?: number;
+  /** Deadline of one attempt at one node. */
+  readonly attemptTimeoutMs?: number;
+}
+
+export type Value = string | Uint8Array;
+
+export interface WriteResult {
+  /** OK, DELETED, NOT_FOUND or CAS_MISMATCH. */
+  readonly result: string;
+  /** The write had been applied before (a retry): this is its first result. */
+  readonly duplicate: boolean;
+  /** Height of the block that applied it. */
+  readonly height: number;
+  readonly clientId: number;
+  readonly seq: number;
+}
+
+export interface ReadResult {
+  readonly value: Uint8Array | null;
+  readonly height: number;
+  readonly hash: Uint8Array;
+  readonly stale: boolean;
+  /** The node that answered. */
+  readonly endpoint: string;
+}
+
+interface Session {
+  readonly clientId: number;
+  seq: number;
+  busy: boolean;
+}
+
+type Reply = { ok: true } & Record<string, unknown>;
+
+const encoder = new TextEncoder();
+
+export function toBytes(value: Value): Uint8Array {
+  return typeof value === 'string' ? encoder.encode(value) : value;
+}
+
+export class PaxchainClient {
+  private readonly endpoints: string[];
+  private readonly connections = new Map<string, Promise<ClientConnection>>();
+  private readonly sessions: Session[] = [];
+  private leaderEndpoint: string | undefined;
+  private next = 0;
+  private readonly timeoutMs: number;
+  private readonly attemptTimeoutMs: number;
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    if (options.endpoints.length === 0) throw new TypeError('at least one endpoint is needed');
+    this.endpoints = [...options.endpoints];
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? Math.min(1500, this.timeoutMs);
+  }
+
+  put(key: string, value: Value): Promise<WriteResult> {
+    checkInput(key, value);
+    return this.write((clientId, seq) => [OP_PUT, clientId, seq, key, toBytes(value)]);
+  }
+
+  delete(key: string): Promise<WriteResult> {
+    checkInput(key);
+    return this.write((clientId, seq) => [OP_DELETE, clientId, seq, key]);
+  }
+
+  /** Compare-and-set: `expect` null = "key absent"; `value` null = delete on match. */
+  cas(key: string, expect: Value | null, value: Value | null): Promise<WriteResult> {
+    checkInput(key, expect ?? undefined);
+    checkInput(key, value ?? undefined);
+    return this.write((clientId, seq) => [OP_CAS, clientId, seq, key, expect === null ? null : toBytes(expect), value === null ? null : toBytes(value)]);
+  }
+
+  /** Linearizable read (at the leader), or with `stale` a local read at any node. */
+  async get(key: string, options: { stale?: boolean; endpoint?: string } = {}): Promise<ReadResult> {
+    checkInput(key);
+    const stale = options.stale === true;
+    const { reply, endpoint } = await this.request({ op: 'read', key, stale }, { anyNode: stale, endpoint: options.endpoint });
+    const read = reply as unknown as ReadReply;
+    return { value: read.value ?? null, height: read.height, hash: read.hash, stale: read.stale, endpoint };
+  }
+
+  /** The status of one node (no retries elsewhere). */
+  async status(endpoint: string): Promise<NodeStatus> {
+    const { reply } = await this.request({ op: 'status' }, { endpoint, attempts: 1 });
+    return reply.status as NodeStatus;
+  }
+
+  /** Block records [from, to] (at most BLOCKS_PER_REQUEST_MAX) as stored by one node. */
+  async blocks(from: number, to: number, endpoint?: string): Promise<BlocksReply> {
+    const { reply } = await this.request({ op: 'blocks', from, to }, { endpoint, anyNode: true, attempts: endpoint ? 1 : undefined });
+    return reply as unknown as BlocksReply;
+  }
+
+  /** Block hashes [from, to] (at most HASHES_PER_REQUEST_MAX) as stored by one node. */
+  async hashes(from: number, to: number, endpoint: string): Promise<HashesReply> {
+    const { reply } = await this.request({ op: 'hashes', from, to }, { endpoint, attempts: 1 });
+    return reply as unknown as HashesReply;
+  }
+
+  get knownEndpoints(): readonly string[] {
+    return this.endpoints;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const connections = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.all(connections.map((pending) => pending.then((connection) => connection.close()).catch(() => undefined)));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private async write(build: (clientId: number, seq: number) => unknown[]): Promise<WriteResult> {
+    const session = this.takeSession();
+    session.seq++;
+    try {
+      const { reply } = await this.request({ op: 'write', command: build(session.clientId, session.seq) }, {});
+      const write = reply as unknown as WriteReply;
+      if (write.result === 'STALE' || write.result === 'INVALID') {
+        throw new PaxchainError(write.result === 'INVALID' ? ErrorCode.INVALID_ARGUMENT : ErrorCode.STALE_REQUEST, `write answered ${write.result}`);
+      }
+      return { result: write.result, duplicate: write.duplicate, height: write.height, clientId: session.clientId, seq: session.seq };
+    } finally {
+      session.busy = false;
+    }
+  }
+
+  private takeSession(): Session {
+    const free = this.sessions.find((session) => !session.busy);
+    if (free) {
+      free.busy = true;
+      return free;
+    }
+    if (this.sessions.length >= SESSIONS_MAX) throw new PaxchainError(ErrorCode.OVERLOADED, `more than ${SESSIONS_MAX} writes in flight from one client`);
+    // ~48 random bits: collisions between clients are negligible, and the id is a safe integer.
+    const session = { clientId: randomInt(1, 2 ** 48 - 1), seq: 0, busy: true };
+    this.sessions.push(session);
+    return session;
+  }
+
+  /**
+   * Sends a request, retrying at other nodes until it is answered or the deadline passes.
+   * `anyNode`: no need for the leader (stale reads, block reads).
+   */
+  private async request(
+    body: Record<string, unknown>,
+    options: { anyNode?: boolean; endpoint?: string; attempts?: number },
+  ): Promise<{ reply: Reply; endpoint: string }> {
+    if (this.closed) throw new TypeError('client is closed');
+    const deadline = performance.now() + this.timeoutMs;
+    let lastError: PaxchainError | undefined;
+    let sawLeaderBusy = false;
+    for (let attempt = 0; attempt < (options.attempts ?? 1_000); attempt++) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) break;
+      const endpoint = options.endpoint ?? (options.anyNode ? this.pick() : (this.leaderEndpoint ?? this.pick()));
+      try {
+        const connection = await this.connection(endpoint, Math.min(remaining, this.attemptTimeoutMs));
+        const reply = (await connection.request(body, Math.min(remaining, this.attemptTimeoutMs))) as unknown as Reply | (ErrorReply & { id: number });
+        if (reply.ok) {
+          if (!options.anyNode && !options.endpoint) this.leaderEndpoint = endpoint;
+          return { reply: reply as Reply, endpoint };
+        }
+        const error = reply as ErrorReply;
+        lastError = new PaxchainError(error.error as ErrorCode, `${endpoint}: ${error.message}`, { endpoint, leader: error.leader });
+        if (error.error === 'INVALID_ARGUMENT' || error.error === 'NOT_FOUND') throw lastError;
+        if (error.error === 'NOT_LEADER') {
+          this.leaderEndpoint = error.leaderEndpoint && error.leaderEndpoint !== endpoint ? error.leaderEndpoint : undefined;
+          if (!this.leaderEndpoint) await pause(Math.min(50, remaining));
+        } else {
+          sawLeaderBusy ||= error.error === 'OVERLOADED';
+          this.leaderEndpoint = undefined;
+          await pause(Math.min(20 * (attempt + 1), 200, remaining));
+        }
+      } catch (error) {
+        if (isPaxchainError(error, ErrorCode.INVALID_ARGUMENT) || isPaxchainError(error, ErrorCode.NOT_FOUND)) throw error;
+        lastError = isPaxchainError(error) ? error : new PaxchainError(ErrorCode.UNAVAILABLE, `${endpoint}: ${String(error)}`, { endpoint });
+        this.forget(endpoint);
+        if (this.leaderEndpoint === endpoint) this.leaderEndpoint = undefined;
+        if (lastError.code !== ErrorCode.TIMEOUT) await pause(Math.min(20, Math.max(0, deadline - performance.now())));
+      }
+    }
+    if (lastError?.code === ErrorCode.TIMEOUT) {
+      throw new PaxchainError(ErrorCode.TIMEOUT, `no answer within ${this.timeoutMs} ms; a write may or may not have been applied`, { cause: lastError.message });
+    }
+    if (sawLeaderBusy) throw new PaxchainError(ErrorCode.OVERLOADED, `the leader stayed overloaded for ${this.timeoutMs} ms`);
+    throw new PaxchainError(ErrorCode.UNAVAILABLE, `no leader with a majority reachable within ${this.timeoutMs} ms (${lastError?.message ?? 'no node answered'})`, {
+      cause: lastError?.message,
+    });
+  }
+
+  private pick(): string {
+    const endpoint = this.endpoints[this.next % this.endpoints.length]!;
+    this.next++;
+    return endpoint;
+  }
+
+  private connection(endpoint: string, timeoutMs: number): Promise<ClientConnection> {
+    let pending = this.connections.get(endpoint);
+    if (pending) {
+      return pending.then((connection) => {
+        if (!connection.closed) return connection;
+        this.connections.delete(endpoint);
+        return this.connection(endpoint, timeoutMs);
+      });
+    }
+    const [host, port] = splitEndpoint(endpoint);
+    pending = ClientConnection.connect(host, port, { connectTimeoutMs: timeoutMs, requestTimeoutMs: this.attemptTimeoutMs });
+    this.connections.set(endpoint, pending);
+    pending.catch(() => this.connections.delete(endpoint));
+    return pending;
+  }
+
+  private forget(endpoint: string): void {
+    const pending = this.connections.get(endpoint);
+    this.connections.delete(endpoint);
+    pending?.then((connection) => connection.close()).catch(() => undefined);
+  }
+}
+
+function splitEndpoint(endpoint: string): [string, number] {
+  const index = endpoint.lastIndexOf(':');
+  const port = Number(endpoint.slice(index + 1));
+  if (index <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `endpoint must be HOST:PORT, got "${endpoint}"`);
+  }
+  return [endpoint.slice(0, index).replace(/^\[|\]$/g, ''), port];
+}
+
+function checkInput(key: string, value?: Value): void {
+  const problem = checkKey(key);
+  if (problem) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, problem);
+  if (value !== undefined) {
+    const length = typeof value === 'string' ? utf8Length(value) : value.length;
+    if (length > limits.valueBytesMax) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `value longer than ${limits.valueBytesMax} bytes`);
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+/** Parses a comma-separated endpoint list (the --endpoints flag and PAXCHAIN_ENDPOINTS). */
+export function parseEndpoints(text: string | undefined): string[] {
+  if (!text) return [...DEFAULT_ENDPOINTS];
+  const endpoints = text.split(',').map((part) => part.trim()).filter(Boolean);
+  for (const endpoint of endpoints) splitEndpoint(endpoint);
+  if (endpoints.length === 0) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'no endpoints given');
+  return endpoints;
+}

@@ -1,0 +1,46 @@
+/** Parsing and checking a node's configuration (flags of `paxchain node start`). */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import type { PeerConfig } from './driver.js';
+
+export const DEFAULT_CLUSTER_ID = 'paxchain';
+/** Used when no --secret / PAXCHAIN_SECRET is given: fine on one machine, never in production. */
+export const DEVELOPMENT_SECRET = 'paxchain-local-development-secret';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export function parseEndpoint(text: string, what = 'endpoint'): Endpoint {
+  const match = /^([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port < 1 || port > 65_535) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `${what} must be HOST:PORT, got "${text}"`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** Parses "2=127.0.0.1:7002,3=127.0.0.1:7003". */
+export function parsePeers(text: string, self: number): PeerConfig[] {
+  if (text.trim() === '') return [];
+  const peers: PeerConfig[] = [];
+  for (const part of text.split(',')) {
+    const match = /^\s*(\d+)=(.+)$/.exec(part);
+    if (!match) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `bad --peers entry "${part}" (expected ID=HOST:PORT)`);
+    const id = Number(match[1]);
+    checkNodeId(id);
+    if (id === self) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `--peers lists this node's own id ${id}`);
+    if (peers.some((peer) => peer.id === id)) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `--peers lists node ${id} twice`);
+    peers.push({ id, ...parseEndpoint(match[2]!, `peer ${id}`) });
+  }
+  return peers;
+}
+
+export function checkNodeId(id: number): void {
+  if (!Number.isInteger(id) || id < 1 || id > 255) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `node ids are integers in [1, 255], got ${id}`);
+}
+
+/** 32 key bytes from any passphrase (domain-tagged SHA-256), so any length of secret works. */
+export function secretKey(passphrase: string): Uint8Array {
+  if (passphrase.length === 0) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'the cluster secret must not be empty');
+  return sha256(new TextEncoder().encode(`paxchain/secret/1\0${passphrase}`));
+}

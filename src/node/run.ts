@@ -1,0 +1,121 @@
+/**
+ * `paxchain node start`: open (or create) the data directory, bootstrap a new cluster's genesis
+ * if asked, replay the chain, and run the driver until SIGINT/SIGTERM.
+ */
+import { toHex } from '../lib/bytes.js';
+import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import type { GenesisConfig } from '../chain/body.js';
+import { fastSha256 } from '../native/sha256.js';
+import { replicaConfig } from '../replica/config.js';
+import { Ledger } from '../replica/ledger.js';
+import { encodeAcceptorState } from '../storage/acceptor-store.js';
+import type { ChainStore } from '../storage/chain-store.js';
+import { openDataDir } from '../storage/data-dir.js';
+import { ACCEPTOR_KEY } from '../storage/keys.js';
+import { ClientConnection } from '../transport/index.js';
+import type { NodeStatus } from '../transport/protocol.js';
+import { NodeDriver, type PeerConfig } from './driver.js';
+import { type LogFormat, NodeLog } from './log.js';
+import { restoreNode } from './restore.js';
+
+export const DEFAULT_DEDUP_CAPACITY = 100_000;
+
+export interface NodeOptions {
+  readonly id: number;
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly peers: readonly PeerConfig[];
+  readonly clusterId: string;
+  readonly secret: Uint8Array;
+  readonly bootstrap: boolean;
+  /** createdAtMs of genesis: the same on every founding member, so they write the same block. */
+  readonly genesisTimeMs: number;
+  readonly logFormat: LogFormat;
+  readonly trace: boolean;
+}
+
+export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeDriver> {
+  const members = [...new Set([options.id, ...options.peers.map((peer) => peer.id)])].sort((a, b) => a - b);
+  const store = await openDataDir(options.dataDir, fastSha256, { create: true });
+  try {
+    if (options.bootstrap) await bootstrap(store, options, members, log);
+    const report = await restoreNode(store, fastSha256);
+    const context = { ballot: '-', height: report.restored.ledger.head?.height ?? -1 };
+    if (report.repaired) {
+      log.log('error', `stored chain is corrupt at height ${report.repaired.height} (${report.repaired.reason}: ${report.repaired.message}); dropped blocks from there on, will refetch them from peers and vote again only after rejoining`, context);
+    }
+    const genesis = report.restored.ledger.genesis;
+    if (genesis && genesis.clusterId !== options.clusterId) {
+      throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `the store in ${options.dataDir} belongs to cluster "${genesis.clusterId}", not "${options.clusterId}"`);
+    }
+    log.log('info', `replayed ${report.blocks} blocks in ${report.seconds.toFixed(2)}s`, context, {
+      head: report.restored.ledger.head ? toHex(report.restored.ledger.head.hash).slice(0, 16) : 'none',
+      voting: report.restored.acceptor.voting,
+      accepted: report.restored.accepted.length,
+    });
+    const driver = new NodeDriver({
+      config: replicaConfig(options.id, members, { clusterId: options.clusterId }),
+      clusterId: options.clusterId,
+      secret: options.secret,
+      host: options.host,
+      port: options.port,
+      peers: options.peers,
+      store,
+      restored: report.restored,
+      sha256: fastSha256,
+      log,
+      trace: options.trace,
+      seed: (Date.now() ^ (process.pid << 8) ^ options.id) >>> 0,
+    });
+    await driver.start();
+    log.log('info', `listening on ${driver.endpoint}`, context, { cluster: options.clusterId, members });
+    return driver;
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Writes genesis for a new cluster, once. Refused if the peers already run a chain: a node that
+ * lost its disk must rejoin as a learner, never bootstrap again (it would vote at once).
+ */
+async function bootstrap(store: ChainStore, options: NodeOptions, members: number[], log: NodeLog): Promise<void> {
+  const config: GenesisConfig = { clusterId: options.clusterId, members, dedupCapacity: DEFAULT_DEDUP_CAPACITY, createdAtMs: options.genesisTimeMs };
+  const wanted = Ledger.genesisRecord(fastSha256, config);
+  if (store.head) {
+    const existing = await store.getRecord(0);
+    if (!existing || toHex(existing) !== toHex(wanted)) {
+      throw new PaxchainError(ErrorCode.ALREADY_EXISTS, `${options.dataDir} already holds a different genesis; refusing to bootstrap over it`);
+    }
+    return;
+  }
+  for (const peer of options.peers) {
+    const status = await peerStatus(peer.host, peer.port);
+    if (status?.head && status.head.height > 0) {
+      throw new PaxchainError(
+        ErrorCode.ALREADY_EXISTS,
+        `node ${peer.id} (${peer.host}:${peer.port}) already runs a chain at height ${status.head.height}: refusing --bootstrap; start without it to rejoin as a learner`,
+      );
+    }
+  }
+  const { ops, head } = store.prepareAppend([wanted]);
+  ops.push({ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState({ promised: 0, voting: true }) });
+  await store.backend.write(ops, { sync: true });
+  store.committed(head);
+  log.log('info', 'bootstrapped genesis for a new cluster', { ballot: '-', height: 0 }, { cluster: options.clusterId, members, hash: toHex(head.hash).slice(0, 16) });
+}
+
+async function peerStatus(host: string, port: number): Promise<NodeStatus | undefined> {
+  let connection: ClientConnection | undefined;
+  try {
+    connection = await ClientConnection.connect(host, port, { connectTimeoutMs: 500, requestTimeoutMs: 1000 });
+    const reply = (await connection.request({ op: 'status' })) as { ok?: boolean; status?: NodeStatus };
+    return reply.ok ? reply.status : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,97 @@
+/** Real-process test clusters: temp data dirs, free ports, bounded waits, cleanup by PID. */
+import { createServer } from 'node:net';
+import { LocalCluster } from '../../src/cli/local-cluster.js';
+import { PaxchainClient } from '../../src/client/client.js';
+import type { NodeStatus } from '../../src/transport/protocol.js';
+import { tempDir } from '../helpers.js';
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A base port with `count` free consecutive ports after it. */
+export async function freeBasePort(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await portFree(base + i);
+    if (ok) return base;
+  }
+  throw new Error('no free ports');
+}
+
+export interface TestCluster {
+  readonly cluster: LocalCluster;
+  readonly client: PaxchainClient;
+  readonly lines: string[];
+  close(): Promise<void>;
+}
+
+export async function startTestCluster(nodes: number): Promise<TestCluster> {
+  const dir = tempDir('paxchain-cluster-');
+  const lines: string[] = [];
+  const cluster = new LocalCluster({
+    root: dir.path,
+    nodes,
+    basePort: await freeBasePort(nodes),
+    secret: 'test-cluster-secret',
+    onLine: (node, line) => {
+      lines.push(`[node${node}] ${line}`);
+      if (lines.length > 5000) lines.shift();
+    },
+  });
+  await cluster.start();
+  const client = new PaxchainClient({ endpoints: cluster.endpoints, timeoutMs: 10_000 });
+  return {
+    cluster,
+    client,
+    lines,
+    async close() {
+      await client.close();
+      await cluster.stop();
+      dir.cleanup();
+    },
+  };
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+}
+
+export async function statuses(test: TestCluster): Promise<Array<NodeStatus | undefined>> {
+  return Promise.all(test.cluster.ids.map((id) => (test.cluster.isRunning(id) ? test.client.status(test.cluster.endpoint(id)).catch(() => undefined) : undefined)));
+}
+
+export async function leaderOf(test: TestCluster): Promise<number> {
+  return waitFor('a leader', async () => (await statuses(test)).find((status) => status?.role === 'leader')?.nodeId);
+}
+
+/** Waits until every running node has the same head (height and hash); returns it. */
+export async function converged(test: TestCluster, timeoutMs = 30_000): Promise<{ height: number; hash: string }> {
+  return waitFor(
+    'all nodes at the same head',
+    async () => {
+      const all = await statuses(test);
+      const heads = all.map((status) => status?.head);
+      const first = heads[0];
+      if (!first || heads.some((head) => !head || head.height !== first.height || head.hash !== first.hash)) return undefined;
+      return first;
+    },
+    timeoutMs,
+  );
+}

@@ -1,0 +1,214 @@
+// Real node processes on 127.0.0.1, driven through the CLI and the client library: writes and
+// reads through any node, kill -9 of the leader under load, minority and majority outages.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPaxchainError } from '../../src/lib/errors.js';
+import { PaxchainClient } from '../../src/client/client.js';
+import { runCli } from '../helpers.js';
+import { converged, leaderOf, startTestCluster, statuses, type TestCluster, waitFor } from './cluster-helpers.js';
+
+const text = (bytes: Uint8Array | null) => (bytes === null ? null : new TextDecoder().decode(bytes));
+
+describe('3-node cluster of real processes', () => {
+  let test: TestCluster;
+  beforeAll(async () => {
+    test = await startTestCluster(3);
+  }, 60_000);
+  afterAll(async () => {
+    await test?.close();
+  }, 60_000);
+
+  it('put/get/delete/cas through the CLI, sent to a follower, which points to the leader', async () => {
+    const leader = await leaderOf(test);
+    const follower = test.cluster.ids.find((id) => id !== leader)!;
+    const only = ['--endpoints', test.cluster.endpoint(follower), '--json'];
+    expect(runCli(['put', 'fruit/apple', '1.20', ...only]).json()).toMatchObject({ result: 'OK', duplicate: false });
+    expect(runCli(['get', 'fruit/apple', ...only]).json()).toMatchObject({ found: true, value: '1.20', stale: false });
+    expect(runCli(['cas', 'fruit/apple', '1.25', '--expect', '1.20', ...only]).json()).toMatchObject({ matched: true, result: 'OK' });
+    const mismatch = runCli(['cas', 'fruit/apple', '9.99', '--expect', '1.20', ...only]);
+    expect(mismatch.status).toBe(1);
+    expect(mismatch.json()).toMatchObject({ matched: false, result: 'CAS_MISMATCH' });
+    expect(runCli(['cas', 'fruit/kiwi', '0.50', '--absent', ...only]).json()).toMatchObject({ matched: true });
+    expect(runCli(['cas', 'fruit/kiwi', '--delete', '--expect', '0.50', ...only]).json()).toMatchObject({ result: 'DELETED' });
+    expect(runCli(['delete', 'fruit/apple', ...only]).json()).toMatchObject({ result: 'DELETED' });
+    const gone = runCli(['get', 'fruit/apple', ...only]);
+    expect(gone.status).toBe(1);
+    expect(gone.json()).toMatchObject({ found: false });
+    // A stale read at a follower answers locally and names the block it read at.
+    const stale = runCli(['get', 'fruit/kiwi', '--stale', ...only]).json();
+    expect(stale).toMatchObject({ stale: true, found: false, node: test.cluster.endpoint(follower) });
+    expect(stale.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('status shows every node with role, ballot, chosen and applied heights', async () => {
+    await converged(test);
+    const result = runCli(['status', '--endpoints', test.cluster.endpoints.join(','), '--json']).json();
+    expect(result.nodes).toHaveLength(3);
+    expect(result.leader).toBeGreaterThan(0);
+    for (const node of result.nodes) expect(node.status).toMatchObject({ voting: true, role: expect.stringMatching(/leader|follower/) });
+    const human = runCli(['status', '--endpoints', test.cluster.endpoints.join(',')]).stdout;
+    expect(human).toMatch(/ID\s+ENDPOINT\s+ROLE\s+BALLOT/);
+  });
+
+  it('chain head, list and show work online and agree with what the nodes applied', async () => {
+    await test.client.put('online/x', 'y');
+    const target = ['--endpoints', test.cluster.endpoints.join(','), '--json'];
+    const head = runCli(['chain', 'head', ...target]).json();
+    expect(head.height).toBeGreaterThan(0);
+    expect(head.hash).toMatch(/^[0-9a-f]{64}$/);
+    const list = runCli(['chain', 'list', '--from', '0', '--to', String(head.height), ...target]).json();
+    expect(list.blocks.map((block: { height: number }) => block.height)).toEqual(Array.from({ length: head.height + 1 }, (_, i) => i));
+    for (let i = 1; i < list.blocks.length; i++) expect(list.blocks[i].prevHash).toBe(list.blocks[i - 1].hash);
+    // show replays (and verifies) the chain fetched from the node to give the results.
+    const withPut = list.blocks.findLast((block: { commands: number }) => block.commands > 0);
+    const show = runCli(['chain', 'show', String(withPut.height), ...target]).json();
+    expect(show).toMatchObject({ resultsVerified: true, problem: null });
+    expect(show.commands[0].result).toMatch(/OK|DELETED|NOT_FOUND|CAS_MISMATCH/);
+  });
+
+  it('bench runs against the cluster and reports figures (a smoke test, no timing asserted)', () => {
+    const result = runCli(['bench', '--endpoints', test.cluster.endpoints.join(','), '--clients', '4', '--duration', '1', '--mix', 'put=50,get=30,cas=10,delete=10', '--json']);
+    expect(result.status, result.stderr).toBe(0);
+    const report = result.json();
+    expect(report.operations).toBeGreaterThan(0);
+    expect(report.errors).toEqual({});
+    expect(report.latency.p99).toBeGreaterThanOrEqual(report.latency.p50);
+    expect(report.leadership.before.leader).toBeGreaterThan(0);
+  });
+
+  it('the library: concurrent writes through any endpoint are each applied once', async () => {
+    const writes = Array.from({ length: 200 }, (_, i) => test.client.put(`lib/${i}`, `v${i}`));
+    const results = await Promise.all(writes);
+    expect(results.every((result) => result.result === 'OK' && !result.duplicate)).toBe(true);
+    expect(new Set(results.map((result) => `${result.clientId}:${result.seq}`)).size).toBe(200);
+    for (const i of [0, 99, 199]) expect(text((await test.client.get(`lib/${i}`)).value)).toBe(`v${i}`);
+  });
+
+  it('kill -9 of the leader under load: writes resume, no acknowledged write is lost, chains agree after it returns', async () => {
+    const leader = await leaderOf(test);
+    const acknowledged = new Map<string, string>();
+    let stop = false;
+    let failures = 0;
+    const writer = async (worker: number) => {
+      for (let i = 0; !stop; i++) {
+        const key = `load/${worker}/${i}`;
+        try {
+          await test.client.put(key, key);
+          acknowledged.set(key, key);
+        } catch {
+          failures++;
+        }
+      }
+    };
+    const workers = Array.from({ length: 8 }, (_, worker) => writer(worker));
+    await waitFor('load running', async () => (acknowledged.size > 200 ? true : undefined));
+    await test.cluster.signal(leader, 'SIGKILL');
+    const before = acknowledged.size;
+    await waitFor('writes after the kill', async () => (acknowledged.size > before + 200 ? true : undefined), 15_000);
+    stop = true;
+    await Promise.all(workers);
+    const newLeader = await leaderOf(test);
+    expect(newLeader).not.toBe(leader);
+    await test.cluster.startNode(leader);
+    const head = await converged(test);
+    expect(head.height).toBeGreaterThan(0);
+    // Every acknowledged write is there, through linearizable reads at the leader.
+    const keys = [...acknowledged.keys()];
+    for (let i = 0; i < keys.length; i += 50) {
+      const batch = keys.slice(i, i + 50);
+      const values = await Promise.all(batch.map((key) => test.client.get(key)));
+      values.forEach((read, index) => expect(text(read.value), batch[index]).toBe(batch[index]));
+    }
+    expect(failures).toBeLessThan(acknowledged.size);
+  }, 90_000);
+
+  it('garbage bytes and an oversized frame close only that connection; the node keeps serving', async () => {
+    const { connect } = await import('node:net');
+    const port = Number(test.cluster.endpoint(1).split(':')[1]);
+    const closedBy = (payload: Uint8Array) =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port }, () => socket.write(payload));
+        socket.resume();
+        socket.on('close', () => resolve(true));
+        socket.on('error', () => undefined);
+        setTimeout(() => {
+          socket.destroy();
+          resolve(false);
+        }, 5000);
+      });
+    expect(await closedBy(new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n'))).toBe(true);
+    expect(await closedBy(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 1, 2, 3))).toBe(true);
+    const status = await test.client.status(test.cluster.endpoint(1));
+    expect(status.counters.badFrames + status.counters.oversizedFrames + status.counters.authFailures).toBeGreaterThan(0);
+    expect((await test.client.put('after/garbage', 'fine')).result).toBe('OK');
+  });
+
+  it('a peer with the wrong secret is refused, and so is a node forging the handshake', async () => {
+    const { PeerLinks, encodeFrame } = await import('../../src/transport/index.js');
+    const { secretKey } = await import('../../src/node/config.js');
+    const [host, port] = test.cluster.endpoint(1).split(':');
+    const impostor = new PeerLinks({
+      clusterId: test.cluster.file.clusterId,
+      nodeId: 2,
+      secret: secretKey('not-the-secret'),
+      peers: [{ nodeId: 1, host: host!, port: Number(port) }],
+    });
+    try {
+      // The node proves itself first: with the wrong secret the impostor cannot verify it.
+      const failure = await waitFor('the impostor to fail authentication', async () => impostor.status()[0]!.lastError ?? undefined, 10_000);
+      expect(String(failure)).toMatch(/AUTH|proof|secret/i);
+      expect(impostor.status()[0]!.state).not.toBe('connected');
+    } finally {
+      await impostor.close();
+    }
+    // A stranger that answers the challenge with a made-up proof is refused and counted.
+    const { connect } = await import('node:net');
+    const before = (await test.client.status(test.cluster.endpoint(1))).counters.authFailures;
+    await new Promise<void>((resolve) => {
+      const socket = connect({ host, port: Number(port) }, () => {
+        socket.write(encodeFrame({ v: 1, kind: 'peer', clusterId: test.cluster.file.clusterId, nodeId: 3, nonce: new Uint8Array(32).fill(7) }));
+        setTimeout(() => socket.write(encodeFrame({ v: 1, kind: 'proof', proof: new Uint8Array(32).fill(1) })), 100);
+      });
+      socket.resume(); // read (and drop) the challenge, so the node's close is seen
+      socket.on('close', () => resolve());
+      socket.on('error', () => undefined);
+    });
+    const after = (await test.client.status(test.cluster.endpoint(1))).counters.authFailures;
+    expect(after).toBeGreaterThan(before);
+    expect((await test.client.put('after/impostor', 'fine')).result).toBe('OK');
+  });
+});
+
+describe('5-node cluster of real processes: outages', () => {
+  let test: TestCluster;
+  beforeAll(async () => {
+    test = await startTestCluster(5);
+  }, 60_000);
+  afterAll(async () => {
+    await test?.close();
+  }, 60_000);
+
+  it('with a minority down writes go on; with a majority down clients get UNAVAILABLE in time; then it recovers', async () => {
+    const leader = await leaderOf(test);
+    const others = test.cluster.ids.filter((id) => id !== leader);
+    // Minority (2 of 5) down, the leader among them.
+    await test.cluster.signal(leader, 'SIGKILL');
+    await test.cluster.signal(others[0]!, 'SIGKILL');
+    expect((await test.client.put('minority/down', 'ok')).result).toBe('OK');
+    // Majority (3 of 5) down.
+    await test.cluster.signal(others[1]!, 'SIGKILL');
+    const impatient = new PaxchainClient({ endpoints: test.cluster.endpoints, timeoutMs: 3000 });
+    const started = Date.now();
+    const error = await impatient.put('majority/down', 'no').catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    await impatient.close();
+    expect(isPaxchainError(error, 'UNAVAILABLE') || isPaxchainError(error, 'TIMEOUT')).toBe(true);
+    expect(isPaxchainError(error, 'UNAVAILABLE')).toBe(true);
+    expect(elapsed).toBeLessThan(6000);
+    for (const id of [leader, others[0]!, others[1]!]) await test.cluster.startNode(id);
+    expect((await test.client.put('majority/back', 'yes')).result).toBe('OK');
+    expect(text((await test.client.get('minority/down')).value)).toBe('ok');
+    await converged(test);
+    const all = await statuses(test);
+    expect(all.every((status) => status?.voting)).toBe(true);
+  }, 90_000);
+});
