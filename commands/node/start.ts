@@ -3,6 +3,14 @@ import { BaseCommand } from '../../src/cli/base.js';
 import { DEFAULT_CLUSTER_ID, DEVELOPMENT_SECRET, parseEndpoint, parsePeers, checkNodeId, secretKey } from '../../src/node/config.js';
 import { NodeLog } from '../../src/node/log.js';
 import { runNode } from '../../src/node/run.js';
+import { fromHex } from '../../src/lib/bytes.js';
+import { ErrorCode, PaxchainError } from '../../src/lib/errors.js';
+
+function parseHash(text: string): Uint8Array {
+  const bytes = /^[0-9a-fA-F]{64}$/.test(text) ? fromHex(text) : undefined;
+  if (!bytes) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `--genesis-hash must be 64 hex digits, got "${text}"`);
+  return bytes;
+}
 
 export default class NodeStart extends BaseCommand {
   static override summary = 'Run one paxchain node in the foreground.';
@@ -28,6 +36,8 @@ With --json, logs are JSON lines.`;
     'cluster-id': Flags.string({ default: DEFAULT_CLUSTER_ID, summary: 'Cluster id (written into genesis, checked on start).' }),
     'genesis-time': Flags.integer({ default: 0, min: 0, summary: 'Genesis timestamp in ms; identical on all founding members.' }),
     trace: Flags.boolean({ default: false, summary: 'Log every protocol message sent (type, from -> to, ballot, slot, size).' }),
+    'catchup-rate': Flags.integer({ min: 100, summary: 'Most blocks per second this node fetches while catching up (default: no limit).' }),
+    'genesis-hash': Flags.string({ summary: 'Pin the cluster: refuse any genesis block but the one with this hash (64 hex digits).' }),
     'log-level': Flags.string({ options: ['debug', 'info', 'warn', 'error'], default: 'info', summary: 'Least severe log level printed.' }),
   };
 
@@ -51,6 +61,8 @@ With --json, logs are JSON lines.`;
         genesisTimeMs: flags['genesis-time'],
         logFormat: this.jsonEnabled() ? 'json' : 'text',
         trace: flags.trace,
+        catchupBlocksPerSecond: flags['catchup-rate'],
+        genesisHash: flags['genesis-hash'] === undefined ? undefined : parseHash(flags['genesis-hash']),
       },
       log,
     );

@@ -30,6 +30,8 @@ export interface BenchOptions {
   readonly timeoutMs: number;
   readonly seed: number;
   readonly onProgress?: (snapshot: BenchSnapshot) => void;
+  /** Ends the run early (the clients finish their current operation). */
+  readonly stop?: { stopped: boolean };
 }
 
 export interface BenchSnapshot {
@@ -115,7 +117,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const loop = async (index: number): Promise<void> => {
     const client = clients[index % clients.length]!;
     const prng = new Prng(options.seed * 100_003 + index);
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline && !options.stop?.stopped) {
       const key = `bench/${prng.nextInt(options.keys)}`;
       const roll = prng.nextInt(100);
       const begin = performance.now();

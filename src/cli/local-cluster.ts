@@ -41,6 +41,8 @@ export interface LocalClusterOptions {
   readonly secret?: string;
   readonly trace?: boolean;
   readonly logFormat?: 'text' | 'json';
+  /** Extra `node start` flags for every node. */
+  readonly nodeArgs?: readonly string[];
   /** Every line a node prints (stdout and stderr). */
   readonly onLine?: (node: number, line: string) => void;
   /** A node process exited without being asked to. */
@@ -138,8 +140,12 @@ export class LocalCluster {
     if (bootstrap) args.push('--bootstrap');
     if (this.options.trace) args.push('--trace');
     if (this.options.logFormat === 'json') args.push('--json');
+    if (this.options.nodeArgs) args.push(...this.options.nodeArgs);
     const env = { ...process.env, PAXCHAIN_SECRET: this.options.secret ?? process.env.PAXCHAIN_SECRET ?? 'paxchain-local-cluster-secret' };
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    // PAXCHAIN_NODE_FLAGS: extra flags for the node processes' Node.js (e.g. --cpu-prof), for
+    // profiling a cluster; Node refuses most of those in NODE_OPTIONS.
+    const nodeFlags = (process.env.PAXCHAIN_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const entry: NodeProcess = { child, expectedExit: false };
     this.processes.set(id, entry);
     for (const stream of [child.stdout!, child.stderr!]) {

@@ -16,7 +16,7 @@ import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import { checkKey, OP_CAS, OP_DELETE, OP_PUT, utf8Length } from '../kv/command.js';
 import { ClientConnection } from '../transport/index.js';
-import type { BlocksReply, ErrorReply, HashesReply, NodeStatus, ReadReply, WriteReply } from '../transport/protocol.js';
+import type { BlocksReply, ErrorReply, HashesReply, HeadersReply, NodeStatus, ReadReply, WriteReply } from '../transport/protocol.js';
 
 export const DEFAULT_ENDPOINTS = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
 /** Sessions (concurrent writes) one client keeps at most. */
@@ -119,6 +119,12 @@ export class PaxchainClient {
   async blocks(from: number, to: number, endpoint?: string): Promise<BlocksReply> {
     const { reply } = await this.request({ op: 'blocks', from, to }, { endpoint, anyNode: true, attempts: endpoint ? 1 : undefined });
     return reply as unknown as BlocksReply;
+  }
+
+  /** Block headers [from, to] (at most HASHES_PER_REQUEST_MAX) as stored by one node. */
+  async headers(from: number, to: number, endpoint: string): Promise<HeadersReply> {
+    const { reply } = await this.request({ op: 'headers', from, to }, { endpoint, attempts: 1 });
+    return reply as unknown as HeadersReply;
   }
 
   /** Block hashes [from, to] (at most HASHES_PER_REQUEST_MAX) as stored by one node. */

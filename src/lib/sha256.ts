@@ -20,7 +20,8 @@ export interface Sha256 {
   hashMany(data: Uint8Array, starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void;
   /**
    * Like hashMany, but message i is `tag || buffers[i][starts[i], ends[i])`: ranges of separate
-   * buffers behind a common domain tag (block headers and bodies, hashed where they lie).
+   * buffers behind a common domain tag (block headers and bodies, hashed where they lie). Throws
+   * TypeError for a bad buffer or range; `out` is then unspecified.
    */
   hashTagged(tag: Uint8Array, buffers: readonly Uint8Array[], starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void;
 }

@@ -100,7 +100,8 @@ static napi_value HashTagged(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "hashTagged: count exceeds buffers, starts, ends or out");
     return NULL;
   }
-  /* Check every argument before hashing anything. */
+  /* One pass: each buffer is checked right before it is hashed (on a bad one the call throws and
+   * `out` holds digests for the earlier messages only). */
   for (uint32_t i = 0; i < count; i++) {
     napi_value element;
     uint8_t *data = NULL;
@@ -111,13 +112,6 @@ static napi_value HashTagged(napi_env env, napi_callback_info info) {
       napi_throw_type_error(env, NULL, "hashTagged: every buffer must be a Uint8Array holding its range");
       return NULL;
     }
-  }
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value element;
-    uint8_t *data = NULL;
-    size_t data_length = 0;
-    napi_get_element(env, argv[1], i, &element);
-    typed_array(env, element, napi_uint8_array, &data, &data_length);
     SHA256_CTX context;
     SHA256_Init(&context);
     SHA256_Update(&context, tag, tag_length);

@@ -20,6 +20,7 @@ import { toHex } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { Prng } from '../lib/prng.js';
+import { HEADER_BYTES, hashRecord } from '../chain/block.js';
 import { hashRecords } from '../chain/hash-batch.js';
 import { describeResult } from '../kv/command.js';
 import { formatBallot } from '../paxos/ballot.js';
@@ -30,7 +31,7 @@ import { Replica, type RestoredState } from '../replica/replica.js';
 import { persistOps } from '../storage/acceptor-store.js';
 import type { BatchOp } from '../storage/backend.js';
 import type { ChainStore } from '../storage/chain-store.js';
-import { type ClientRequest, PeerLinks, TransportServer } from '../transport/index.js';
+import { ClientConnection, type ClientRequest, PeerLinks, TransportServer } from '../transport/index.js';
 import {
   BLOCKS_PER_REQUEST_MAX,
   HASHES_PER_REQUEST_MAX,
@@ -45,6 +46,8 @@ export const TICK_MS = 10;
 const TICK_CATCH_UP_MAX = 6000;
 /** Block reads served to peers at once; further fetches are dropped (the peer retries). */
 const SERVES_IN_FLIGHT_MAX = 4;
+/** Wait between attempts to locate a divergence when the peer could not be asked. */
+const BISECT_RETRY_MS = 5000;
 /** Client reads of old blocks (`blocks`, `hashes` requests) at once. */
 const CLIENT_READS_IN_FLIGHT_MAX = 8;
 
@@ -93,6 +96,11 @@ export class NodeDriver {
   private nextRequestId = 0;
   private readonly pendingReplies = new Map<number, PendingReply>();
   private servesInFlight = 0;
+  /** Where this node's chain first differs from a peer's, once bisection found it. */
+  private divergenceFirst: { height: number; peer: number; ours: string; theirs: string } | undefined;
+  private bisecting = false;
+  /** Earliest time (ms, monotonic) for the next bisection attempt after a failed one. */
+  private bisectNotBefore = 0;
   private clientReadsInFlight = 0;
   private stopped = false;
   private readonly counters = {
@@ -104,6 +112,9 @@ export class NodeDriver {
     writes: 0,
     syncedBatches: 0,
     blocksAppended: 0,
+    /** Votes this process has sent: a learner must not send any. */
+    promisesSent: 0,
+    acceptedSent: 0,
   };
 
   constructor(private readonly options: DriverOptions) {
@@ -205,6 +216,7 @@ export class NodeDriver {
         return;
       case 'blocks':
       case 'hashes':
+      case 'headers':
         void this.answerChainRead(connection, request.id, body.op, body.from, body.to);
         return;
     }
@@ -253,6 +265,54 @@ export class NodeDriver {
     for (const reply of ready.replies) this.sendReply(reply);
     for (const serve of ready.serves) void this.serveFetch(serve.to, serve.fromHeight, serve.maxBlocks);
     if (!this.writing) void this.writeBatch();
+    const diverged = this.replica.diverged;
+    if (diverged && !this.bisecting && !this.divergenceFirst && performance.now() >= this.bisectNotBefore) {
+      this.bisectNotBefore = performance.now() + BISECT_RETRY_MS;
+      void this.bisectDivergence(diverged.peer, diverged.height);
+    }
+  }
+
+  /**
+   * After a divergence alarm (same height, different hash), finds the first height where this
+   * chain and the peer's differ, by bisection over block hashes: equal hashes at h mean equal
+   * chains up to h, so log2(height) questions suffice.
+   */
+  private async bisectDivergence(peerId: number, height: number): Promise<void> {
+    const peer = this.options.peers.find((candidate) => candidate.id === peerId);
+    if (!peer) return;
+    this.bisecting = true;
+    let connection: ClientConnection | undefined;
+    try {
+      connection = await ClientConnection.connect(peer.host, peer.port, { requestTimeoutMs: 5000 });
+      const theirs = async (at: number): Promise<string | undefined> => {
+        const reply = (await connection!.request({ op: 'hashes', from: at, to: at })) as unknown as { ok: boolean; hashes?: Uint8Array };
+        return reply.ok && reply.hashes && reply.hashes.length === 32 ? toHex(reply.hashes) : undefined;
+      };
+      const ours = async (at: number): Promise<string | undefined> => {
+        const record = await this.options.store.getRecord(at);
+        return record ? toHex(hashRecord(this.options.sha256, record)) : undefined;
+      };
+      let low = -1; // highest height known equal (-1: nothing yet)
+      let high = height; // a height known to differ
+      for (let step = 0; step < 64 && high - low > 1; step++) {
+        const middle = Math.floor((low + high) / 2);
+        const [a, b] = await Promise.all([ours(middle), theirs(middle)]);
+        if (a === undefined || b === undefined) return;
+        if (a === b) low = middle;
+        else high = middle;
+      }
+      const [firstOurs, firstTheirs] = await Promise.all([ours(high), theirs(high)]);
+      this.divergenceFirst = { height: high, peer: peerId, ours: firstOurs ?? '?', theirs: firstTheirs ?? '?' };
+      this.options.log.log('error', `DIVERGENCE: first divergent height ${high} with node ${peerId}`, this.context(), {
+        ours: this.divergenceFirst.ours,
+        theirs: this.divergenceFirst.theirs,
+      });
+    } catch (error) {
+      this.options.log.log('warn', `bisecting the divergence with node ${peerId} failed: ${String(error)}`, this.context());
+    } finally {
+      this.bisecting = false;
+      await connection?.close().catch(() => undefined);
+    }
   }
 
   /** Writes the merged batch (synced), then releases the messages that waited for it. */
@@ -296,6 +356,8 @@ export class NodeDriver {
 
   private sendToPeer(message: Message): void {
     this.trace(message);
+    if (message.type === 'promise') this.counters.promisesSent++;
+    else if (message.type === 'accepted') this.counters.acceptedSent++;
     if (this.links.send(message.to, message)) this.counters.peerMessagesOut++;
     else this.counters.peerMessagesDropped++;
   }
@@ -361,7 +423,7 @@ export class NodeDriver {
     }
   }
 
-  private async answerChainRead(connection: number, id: number, op: 'blocks' | 'hashes', from: number, to: number): Promise<void> {
+  private async answerChainRead(connection: number, id: number, op: 'blocks' | 'hashes' | 'headers', from: number, to: number): Promise<void> {
     if (this.clientReadsInFlight >= CLIENT_READS_IN_FLIGHT_MAX) {
       this.server.replyToClient(connection, { id, ok: false, error: 'OVERLOADED', message: 'too many chain reads in flight' });
       return;
@@ -377,6 +439,10 @@ export class NodeDriver {
       }
       if (op === 'blocks') {
         this.server.replyToClient(connection, { id, ok: true, from, records, head: head ? { height: head.height, hash: head.hash } : null });
+      } else if (op === 'headers') {
+        const headers = new Uint8Array(records.length * HEADER_BYTES);
+        records.forEach((record, i) => headers.set(record.subarray(0, HEADER_BYTES), i * HEADER_BYTES));
+        this.server.replyToClient(connection, { id, ok: true, from, headers });
       } else {
         this.server.replyToClient(connection, { id, ok: true, from, hashes: hashRecords(this.options.sha256, records).blockHashes });
       }
@@ -418,7 +484,12 @@ export class NodeDriver {
       head: head ? { height: head.height, hash: toHex(head.hash) } : null,
       stateDigest: hasState ? toHex(replica.state.digest()) : null,
       keys: hasState ? replica.state.keyCount : 0,
-      diverged: replica.diverged ?? null,
+      diverged: replica.diverged
+        ? {
+            ...replica.diverged,
+            ...(this.divergenceFirst ? { firstHeight: this.divergenceFirst.height, firstOurs: this.divergenceFirst.ours, firstTheirs: this.divergenceFirst.theirs } : {}),
+          }
+        : null,
       members,
       uptimeMs: Math.round(performance.now() - this.startedAt),
       counters: { ...this.counters, ...this.server.stats() },

@@ -14,7 +14,7 @@ import { openDataDir } from '../storage/data-dir.js';
 import { ACCEPTOR_KEY } from '../storage/keys.js';
 import { ClientConnection } from '../transport/index.js';
 import type { NodeStatus } from '../transport/protocol.js';
-import { NodeDriver, type PeerConfig } from './driver.js';
+import { NodeDriver, type PeerConfig, TICK_MS } from './driver.js';
 import { type LogFormat, NodeLog } from './log.js';
 import { restoreNode } from './restore.js';
 
@@ -33,6 +33,10 @@ export interface NodeOptions {
   readonly genesisTimeMs: number;
   readonly logFormat: LogFormat;
   readonly trace: boolean;
+  /** Catch-up flow control (blocks per second); undefined = no limit. */
+  readonly catchupBlocksPerSecond?: number;
+  /** Pinned genesis hash: any other genesis is refused. */
+  readonly genesisHash?: Uint8Array;
 }
 
 export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeDriver> {
@@ -46,6 +50,10 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
       log.log('error', `stored chain is corrupt at height ${report.repaired.height} (${report.repaired.reason}: ${report.repaired.message}); dropped blocks from there on, will refetch them from peers and vote again only after rejoining`, context);
     }
     const genesis = report.restored.ledger.genesis;
+    const genesisHash = report.restored.ledger.genesisHash;
+    if (genesisHash && options.genesisHash && toHex(genesisHash) !== toHex(options.genesisHash)) {
+      throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `the store in ${options.dataDir} holds genesis ${toHex(genesisHash)}, not the pinned ${toHex(options.genesisHash)}`);
+    }
     if (genesis && genesis.clusterId !== options.clusterId) {
       throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `the store in ${options.dataDir} belongs to cluster "${genesis.clusterId}", not "${options.clusterId}"`);
     }
@@ -55,7 +63,11 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
       accepted: report.restored.accepted.length,
     });
     const driver = new NodeDriver({
-      config: replicaConfig(options.id, members, { clusterId: options.clusterId }),
+      config: replicaConfig(options.id, members, {
+        clusterId: options.clusterId,
+        genesisHash: options.genesisHash,
+        catchupBlocksPerTick: options.catchupBlocksPerSecond === undefined ? Infinity : (options.catchupBlocksPerSecond * TICK_MS) / 1000,
+      }),
       clusterId: options.clusterId,
       secret: options.secret,
       host: options.host,

@@ -155,9 +155,19 @@ export class Acceptor {
     return { type: 'accepted', from: this.id, to: message.from, ballot: message.ballot, slot: message.slot };
   }
 
-  /** Drops entries of slots that became blocks (chain head now `height`). */
-  dropThrough(height: number): void {
-    for (const slot of this.entries.keys()) if (slot <= height) this.entries.delete(slot);
+  /**
+   * Drops entries of slots that became blocks (chain head now `height`); returns the dropped
+   * slots, whose stored entries the driver deletes in the batch that writes the blocks.
+   */
+  dropThrough(height: number): number[] {
+    if (this.entries.size === 0) return [];
+    const dropped: number[] = [];
+    for (const slot of this.entries.keys()) {
+      if (slot > height) continue;
+      this.entries.delete(slot);
+      dropped.push(slot);
+    }
+    return dropped;
   }
 
   /** A wiped node regains its vote (src/replica: rejoin), promising at least `ballot`. */

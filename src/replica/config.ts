@@ -39,6 +39,8 @@ export interface ReplicaConfig {
   readonly members: readonly NodeId[];
   /** Expected cluster id; a genesis from a peer with another id is refused. */
   readonly clusterId?: string;
+  /** Pinned genesis block hash (e.g. from an operator); any other genesis is refused. */
+  readonly genesisHash?: Uint8Array;
   readonly timing: Timing;
   /** Slots a leader keeps in phase 2 at once. */
   readonly pipelineMax: number;
@@ -54,6 +56,15 @@ export interface ReplicaConfig {
   readonly acceptAheadMax: number;
   /** Blocks asked for in one catch-up fetch. */
   readonly fetchBlocks: number;
+  /** Catch-up fetches in flight at once (consecutive ranges, applied in order). */
+  readonly fetchPipelineMax: number;
+  /**
+   * Flow control for catch-up: at most this many blocks fetched per tick on average (a token
+   * bucket holding one pipeline of fetches). Verifying a block means executing it, so an
+   * unthrottled catch-up takes a whole core; this keeps some for the leader on shared machines.
+   * Infinity = no limit.
+   */
+  readonly catchupBlocksPerTick: number;
   /** Recent block hashes kept for comparing heads with peers. */
   readonly recentHashesMax: number;
 }
@@ -82,7 +93,9 @@ export function replicaConfig(nodeId: NodeId, members: readonly NodeId[], overri
     pendingWritesMax: 50_000,
     pendingReadsMax: 50_000,
     acceptAheadMax: 512,
-    fetchBlocks: 512,
+    fetchBlocks: 1024,
+    fetchPipelineMax: 2,
+    catchupBlocksPerTick: Infinity,
     recentHashesMax: 4096,
     ...overrides,
   };

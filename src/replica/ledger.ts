@@ -67,12 +67,13 @@ export class Ledger {
   /** Head of the verified chain; undefined before genesis. */
   private headRef: BlockRef | undefined;
   private genesisBody: GenesisBody | undefined;
+  private genesisBlockHash: Uint8Array | undefined;
   private kv: KvState | undefined;
   private readonly cursor = new MsgpackCursor();
 
   /** @param kvOptions options of the KV state created at genesis (e.g. its hash seed) */
   constructor(
-    private readonly sha256: Sha256,
+    readonly sha256: Sha256,
     private readonly kvOptions: KvStateOptions = {},
   ) {}
 
@@ -96,6 +97,16 @@ export class Ledger {
 
   get genesis(): GenesisBody | undefined {
     return this.genesisBody;
+  }
+
+  /** The block hash of a record (its header), with this ledger's SHA-256. */
+  blockHash(record: Uint8Array): Uint8Array {
+    return hashRecord(this.sha256, record);
+  }
+
+  /** Hash of block 0, the cluster's identity (trust is pinned to it, never to a peer's word). */
+  get genesisHash(): Uint8Array | undefined {
+    return this.genesisBlockHash;
   }
 
   get state(): KvState {
@@ -191,6 +202,7 @@ export class Ledger {
       }
     }
     const hash = hashes ? hashes.blockHashes.slice(hashes.index * SHA256_BYTES, (hashes.index + 1) * SHA256_BYTES) : hashRecord(this.sha256, record);
+    if (height === 0) this.genesisBlockHash = hash;
     this.headRef = { height, hash };
     return { results };
   }

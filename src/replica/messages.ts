@@ -70,6 +70,9 @@ export interface StatusMessage {
   readonly leader: NodeId;
   readonly voting: boolean;
   readonly head: HeadRef | null;
+  /** Hash of the sender's block 0 (null without genesis): a learner trusts a genesis only when a
+   * majority of the members report the same one. */
+  readonly genesis: Uint8Array | null;
 }
 
 /** Catch-up: "send me blocks from `fromHeight`, at most `maxBlocks`". */
@@ -165,7 +168,13 @@ const checks: Record<MessageType, Check[]> = {
   'probe-reply': [ballotField('ballot'), field('granted', (v) => typeof v === 'boolean'), field('leader', (v) => v === 0 || isNode(v))],
   heartbeat: [ballotField('ballot'), u53Field('chosenThrough'), field('head', isHead), u53Field('round')],
   'heartbeat-ack': [ballotField('ballot'), u53Field('round'), field('head', (v) => v === null || isHead(v))],
-  status: [ballotField('promised'), field('leader', (v) => v === 0 || isNode(v)), field('voting', (v) => typeof v === 'boolean'), field('head', (v) => v === null || isHead(v))],
+  status: [
+    ballotField('promised'),
+    field('leader', (v) => v === 0 || isNode(v)),
+    field('voting', (v) => typeof v === 'boolean'),
+    field('head', (v) => v === null || isHead(v)),
+    field('genesis', (v) => v === null || (isBytes(v, HASH_BYTES) && (v as Uint8Array).length === HASH_BYTES)),
+  ],
   fetch: [u53Field('fromHeight'), field('maxBlocks', (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= limits.fetchBlocksMax)],
   blocks: [
     u53Field('fromHeight'),

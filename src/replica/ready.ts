@@ -2,8 +2,8 @@
  * Ready: everything the replica wants done since the last takeReady(), as one batch (etcd raft's
  * Ready). The driver MUST keep this order:
  *
- *   1. write `acceptor`, `accepted`, then `blocks` (with the head pointer, and deleting accepted
- *      entries of the slots that became blocks) in one batch, synced to disk;
+ *   1. write `acceptor`, `accepted`, then `blocks` (with the head pointer, and deleting the
+ *      accepted entries listed in `droppedAccepted`) in one batch, synced to disk;
  *   2. only then send `messages` (messages addressed to this node are handed back to step()),
  *      and deliver `replies`;
  *   3. `serves` and `events` may be handled at any time.
@@ -70,7 +70,11 @@ export interface ReplicaEvent {
 export interface Ready {
   acceptor: AcceptorDurableState | undefined;
   accepted: AcceptedEntry[];
+  /** Block records to append, in height order, with their block hashes. */
   blocks: Uint8Array[];
+  blockHashes: Uint8Array[];
+  /** Slots whose accepted entries became blocks: delete them with the blocks. */
+  droppedAccepted: number[];
   messages: Message[];
   replies: ClientReply[];
   serves: FetchServe[];
@@ -78,7 +82,7 @@ export interface Ready {
 }
 
 export function emptyReady(): Ready {
-  return { acceptor: undefined, accepted: [], blocks: [], messages: [], replies: [], serves: [], events: [] };
+  return { acceptor: undefined, accepted: [], blocks: [], blockHashes: [], droppedAccepted: [], messages: [], replies: [], serves: [], events: [] };
 }
 
 export function readyIsEmpty(ready: Ready): boolean {

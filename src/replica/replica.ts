@@ -34,6 +34,7 @@ import type {
 import { Phase1 } from '../paxos/phase1.js';
 import { majority, NodeSet } from '../paxos/quorum.js';
 import { HEADER_BYTES } from '../chain/block.js';
+import { hashRecords } from '../chain/hash-batch.js';
 import { decodeBody, encodeBatchBody, scanBatchBody } from '../chain/body.js';
 import { type Command, decodeCommand, DUPLICATE_FLAG, type CommandTuple, ResultCode } from '../kv/command.js';
 import type { ReplicaConfig } from './config.js';
@@ -85,6 +86,8 @@ interface InFlightSlot {
 
 interface PeerView {
   head: HeadRef | null;
+  /** The peer's genesis hash, from its status messages. */
+  genesis: Uint8Array | null;
   /** Highest height this peer is known to hold (heads, promises). */
   height: number;
   lastHeardTick: number;
@@ -162,7 +165,12 @@ export class Replica {
   private chosenThrough = 0;
 
   private readonly peers = new Map<NodeId, PeerView>();
-  private fetchInFlight: { peer: NodeId; fromHeight: number; sentTick: number } | undefined;
+  /** Catch-up requests in flight, by first height (at most fetchPipelineMax). */
+  private readonly fetchesInFlight = new Map<number, { peer: NodeId; count: number; sentTick: number }>();
+  /** Replies that arrived before the range below them (at most fetchPipelineMax). */
+  private readonly fetchedAhead = new Map<number, BlocksMessage>();
+  /** Catch-up token bucket (blocks), refilled by catchupBlocksPerTick every tick. */
+  private catchupTokens = 0;
   private readonly fetchAvoid = new Map<NodeId, number>();
   /** Recent block hashes by height, for comparing heads with peers. */
   private readonly recentHashes = new Map<number, Uint8Array>();
@@ -198,13 +206,14 @@ export class Replica {
     this.currentRole = voting ? 'follower' : 'learner';
     this.electionTimeout = this.randomElectionTimeout();
     this.rejoinNonce = prng.nextU32() + 1;
+    this.catchupTokens = config.fetchBlocks * config.fetchPipelineMax;
     const head = this.ledger.head;
     if (head) {
       this.knownChosenThrough = head.height;
       this.chosenThrough = head.height;
       this.recentHashes.set(head.height, head.hash);
     }
-    for (const member of this.members) if (member !== this.id) this.peers.set(member, { head: null, height: -1, lastHeardTick: -Infinity, voting: true });
+    for (const member of this.members) if (member !== this.id) this.peers.set(member, { head: null, genesis: null, height: -1, lastHeardTick: -Infinity, voting: true });
     this.event('info', `replica started as ${this.currentRole}`, { members: this.members, accepted: restored.accepted.length });
   }
 
@@ -665,7 +674,9 @@ export class Replica {
 
   private afterAppend(height: number, hash: Uint8Array, record: Uint8Array, body: Uint8Array, results: readonly number[]): void {
     this.ready.blocks.push(record);
-    this.acceptor.dropThrough(height);
+    this.ready.blockHashes.push(hash);
+    const dropped = this.acceptor.dropThrough(height);
+    if (dropped.length > 0) this.ready.droppedAccepted.push(...dropped);
     this.recentHashes.set(height, hash);
     this.recentHashes.delete(height - this.config.recentHashesMax);
     if (height > this.chosenThrough && this.currentRole !== 'leader') this.chosenThrough = height;
@@ -767,7 +778,10 @@ export class Replica {
 
   private onStatus(message: StatusMessage): void {
     const peer = this.peers.get(message.from);
-    if (peer) peer.voting = message.voting;
+    if (peer) {
+      peer.voting = message.voting;
+      peer.genesis = message.genesis;
+    }
     if (message.head) this.notePeerHead(message.from, message.head);
     if (message.promised > this.highestBallotSeen) this.highestBallotSeen = message.promised;
     // Deposed: a voter promised a higher ballot and follows another leader. (A mere candidate's
@@ -790,6 +804,7 @@ export class Replica {
       leader: this.leaderId,
       voting: this.acceptor.voting,
       head: head ? { height: head.height, hash: head.hash } : null,
+      genesis: this.ledger.genesisHash ?? null,
     };
   }
 
@@ -820,24 +835,54 @@ export class Replica {
   // Catch-up
 
   private tickFetch(): void {
-    const flight = this.fetchInFlight;
-    if (flight && this.tickCount - flight.sentTick >= this.config.timing.fetchTimeoutTicks) {
+    const burst = this.config.fetchBlocks * this.config.fetchPipelineMax;
+    this.catchupTokens = Math.min(burst, this.catchupTokens + this.config.catchupBlocksPerTick);
+    for (const [fromHeight, flight] of this.fetchesInFlight) {
+      if (this.tickCount - flight.sentTick < this.config.timing.fetchTimeoutTicks) continue;
       this.fetchAvoid.set(flight.peer, this.tickCount + this.config.timing.fetchTimeoutTicks);
-      this.fetchInFlight = undefined;
+      this.fetchesInFlight.delete(fromHeight);
     }
     this.maybeFetch();
   }
 
-  /** Fetches missing blocks from a peer that is ahead (one request in flight). */
+  /**
+   * Fetches missing blocks from peers that are ahead: up to fetchPipelineMax consecutive ranges
+   * in flight, applied in height order as they arrive.
+   */
   private maybeFetch(): void {
-    if (this.fetchInFlight) return;
-    const next = this.ledger.nextHeight;
-    const needed = !this.ledger.hasGenesis || this.knownChosenThrough >= next;
-    if (!needed) return;
-    const peer = this.pickFetchPeer(next);
-    if (peer === undefined) return;
-    this.fetchInFlight = { peer, fromHeight: next, sentTick: this.tickCount };
-    this.send({ type: 'fetch', from: this.id, to: peer, fromHeight: next, maxBlocks: this.config.fetchBlocks });
+    if (!this.ledger.hasGenesis) {
+      if (this.fetchesInFlight.size > 0 || this.agreedGenesis() === undefined) return;
+      const peer = this.pickFetchPeer(0);
+      if (peer !== undefined) this.requestBlocks(peer, 0);
+      return;
+    }
+    while (this.fetchesInFlight.size < this.config.fetchPipelineMax && this.catchupTokens >= this.config.fetchBlocks) {
+      const next = this.nextUnrequestedHeight();
+      if (next > this.knownChosenThrough) return;
+      const peer = this.pickFetchPeer(next);
+      if (peer === undefined) return;
+      this.requestBlocks(peer, next);
+    }
+  }
+
+  /** The first height neither appended, nor buffered, nor asked for. */
+  private nextUnrequestedHeight(): number {
+    let cursor = this.ledger.nextHeight;
+    for (let step = 0; step <= 2 * this.config.fetchPipelineMax; step++) {
+      const flight = this.fetchesInFlight.get(cursor);
+      const ahead = this.fetchedAhead.get(cursor);
+      if (flight) cursor += flight.count;
+      else if (ahead && ahead.records.length > 0) cursor += ahead.records.length;
+      else break;
+    }
+    return cursor;
+  }
+
+  private requestBlocks(peer: NodeId, fromHeight: number): void {
+    const count = this.config.fetchBlocks;
+    this.catchupTokens -= count;
+    this.fetchesInFlight.set(fromHeight, { peer, count, sentTick: this.tickCount });
+    this.send({ type: 'fetch', from: this.id, to: peer, fromHeight, maxBlocks: count });
   }
 
   private pickFetchPeer(next: number): NodeId | undefined {
@@ -848,12 +893,15 @@ export class Replica {
       candidates.push(node);
     }
     if (candidates.length === 0) {
-      // Heads not known yet (e.g. a fresh learner): ask the leader or anyone.
       if (this.ledger.hasGenesis) return undefined;
-      const anyone = this.leaderId !== 0 && this.leaderId !== this.id ? this.leaderId : this.members.find((m) => m !== this.id);
-      return anyone;
+      // A fresh learner: ask a peer that has the agreed genesis.
+      const agreed = this.agreedGenesis();
+      const holders = [...this.peers].filter(([, view]) => view.genesis && agreed && bytesEqual(view.genesis, agreed)).map(([node]) => node);
+      return holders.length > 0 ? this.prng.pick(holders) : undefined;
     }
-    return this.prng.pick(candidates);
+    // Spare the leader when a follower can serve: its throughput is the cluster's.
+    const followers = candidates.filter((node) => node !== this.leaderId);
+    return this.prng.pick(followers.length > 0 ? followers : candidates);
   }
 
   private onFetch(message: FetchMessage): void {
@@ -862,12 +910,40 @@ export class Replica {
 
   private onBlocks(message: BlocksMessage): void {
     if (message.head) this.notePeerHead(message.from, message.head);
-    if (this.fetchInFlight?.peer === message.from) this.fetchInFlight = undefined;
-    let height = message.fromHeight;
-    if (height !== this.ledger.nextHeight) return;
-    for (const record of message.records) {
+    const flight = this.fetchesInFlight.get(message.fromHeight);
+    if (flight?.peer === message.from) this.fetchesInFlight.delete(message.fromHeight);
+    if (message.fromHeight > this.ledger.nextHeight) {
+      // Ahead of a range still in flight: keep it until the range below is applied.
+      if (this.fetchedAhead.size < this.config.fetchPipelineMax && message.records.length > 0) this.fetchedAhead.set(message.fromHeight, message);
+      this.maybeFetch();
+      return;
+    }
+    this.applyFetched(message);
+    for (let step = 0; step < this.config.fetchPipelineMax && this.fetchedAhead.size > 0; step++) {
+      const next = [...this.fetchedAhead.keys()].find((from) => from <= this.ledger.nextHeight);
+      if (next === undefined) break;
+      const ahead = this.fetchedAhead.get(next)!;
+      this.fetchedAhead.delete(next);
+      this.applyFetched(ahead);
+    }
+    this.appendChosen();
+    this.maybeFetch();
+  }
+
+  /** Verifies and appends the blocks of a reply that starts at or below the next height. */
+  private applyFetched(message: BlocksMessage): void {
+    const skip = this.ledger.nextHeight - message.fromHeight;
+    if (skip < 0 || skip >= message.records.length) return;
+    const records = skip === 0 ? message.records : message.records.slice(skip);
+    let height = this.ledger.nextHeight;
+    // Every fetched block is checked like a stored one (link, body hash, state digest) before it
+    // is appended; header and body hashes of the whole reply are computed in two batch calls.
+    const hashes = hashRecords(this.ledger.sha256, records);
+    const precomputed = { blockHashes: hashes.blockHashes, bodyHashes: hashes.bodyHashes, index: 0 };
+    for (const [index, record] of records.entries()) {
       if (height === 0 && !this.acceptableGenesis(record, message.from)) break;
-      const outcome = this.ledger.replay(height, record);
+      precomputed.index = index;
+      const outcome = this.ledger.replay(height, record, precomputed);
       if ('problem' in outcome) {
         this.fetchAvoid.set(message.from, this.tickCount + this.config.timing.fetchTimeoutTicks);
         this.event('warn', `block ${height} from node ${message.from} failed verification: ${outcome.problem.reason}`, { ...outcome.problem });
@@ -882,21 +958,44 @@ export class Replica {
       this.afterAppend(height, head.hash, record, record.subarray(HEADER_BYTES), outcome.results);
       height++;
     }
-    this.appendChosen();
-    this.maybeFetch();
+  }
+
+  /**
+   * The genesis hash a majority of the members report (counting only peers: this node has none
+   * yet), or the pinned one once at least one peer has it. Trust is pinned to that hash, never to
+   * whichever peer answers a fetch.
+   */
+  private agreedGenesis(): Uint8Array | undefined {
+    const counts = new Map<string, { hash: Uint8Array; count: number }>();
+    for (const peer of this.peers.values()) {
+      if (!peer.genesis) continue;
+      const key = toHex(peer.genesis);
+      const entry = counts.get(key) ?? { hash: peer.genesis, count: 0 };
+      entry.count++;
+      counts.set(key, entry);
+    }
+    const pinned = this.config.genesisHash;
+    if (pinned) return counts.has(toHex(pinned)) ? pinned : undefined;
+    for (const entry of counts.values()) if (entry.count >= majority(this.members.length)) return entry.hash;
+    return undefined;
   }
 
   /** A learner without genesis adopts the cluster's genesis only if it is the one it expects. */
   private acceptableGenesis(record: Uint8Array, from: NodeId): boolean {
+    const agreed = this.agreedGenesis();
     const body = decodeBody(record.subarray(HEADER_BYTES));
     const problem =
-      typeof body === 'string' || body.kind !== 'genesis'
-        ? 'not a genesis block'
-        : this.config.clusterId !== undefined && body.clusterId !== this.config.clusterId
-          ? `cluster id ${body.clusterId}, expected ${this.config.clusterId}`
-          : !body.members.includes(this.id)
-            ? `members ${body.members.join(',')} do not include node ${this.id}`
-            : undefined;
+      agreed === undefined
+        ? 'no majority of members agrees on a genesis yet'
+        : !bytesEqual(this.ledger.blockHash(record), agreed)
+          ? `its hash is not the genesis a majority of members (or the pinned hash) has: ${toHex(agreed).slice(0, 16)}`
+          : typeof body === 'string' || body.kind !== 'genesis'
+            ? 'not a genesis block'
+            : this.config.clusterId !== undefined && body.clusterId !== this.config.clusterId
+              ? `cluster id ${body.clusterId}, expected ${this.config.clusterId}`
+              : !body.members.includes(this.id)
+                ? `members ${body.members.join(',')} do not include node ${this.id}`
+                : undefined;
     if (problem === undefined) return true;
     this.fetchAvoid.set(from, this.tickCount + this.config.timing.fetchTimeoutTicks);
     this.event('error', `refusing genesis from node ${from}: ${problem}`);

@@ -60,11 +60,10 @@ export function persistOps(store: ChainStore, ready: Ready): { ops: BatchOp[]; h
   for (const entry of ready.accepted) ops.push({ type: 'put', key: acceptedKey(entry.slot), value: encodeAcceptedEntry(entry) });
   let head: BlockRef | undefined;
   if (ready.blocks.length > 0) {
-    const first = store.head ? store.head.height + 1 : 0;
-    const appended = store.prepareAppend(ready.blocks);
+    const appended = store.prepareAppend(ready.blocks, ready.blockHashes);
     ops.push(...appended.ops);
     head = appended.head;
-    for (let height = first; height <= head.height; height++) ops.push({ type: 'del', key: acceptedKey(height) });
   }
+  for (const slot of ready.droppedAccepted) ops.push({ type: 'del', key: acceptedKey(slot) });
   return { ops, head };
 }

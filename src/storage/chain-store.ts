@@ -9,11 +9,11 @@
  * here (src/replica/ledger.ts), and replay does it again on every open.
  */
 import { assert } from '../lib/assert.js';
-import { bytesEqual, readU64, toHex, writeU64 } from '../lib/bytes.js';
+import { readU64, toHex, writeU64 } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import type { Sha256 } from '../lib/sha256.js';
-import { type BlockRef, decodeHeader, hashRecord, ZERO_HASH } from '../chain/block.js';
+import { BLOCK_FORMAT_VERSION, type BlockRef, hashRecord, HEADER_BYTES, ZERO_HASH } from '../chain/block.js';
 import type { Backend, BatchOp } from './backend.js';
 import { blockHeightOfKey, blockKey, blockKeyEnd, HEAD_KEY, metaKey, STORE_FORMAT_VERSION } from './keys.js';
 
@@ -24,6 +24,12 @@ export interface RecordChunk {
   /** Heights as stored in the keys (a gap means a missing block). */
   readonly heights: number[];
   readonly records: Uint8Array[];
+}
+
+/** Whether record's prevHash field (bytes 9..41) equals `hash`. */
+function prevHashIs(record: Uint8Array, hash: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) if (record[9 + i] !== hash[i]) return false;
+  return true;
 }
 
 export function encodeHead(ref: BlockRef): Uint8Array {
@@ -97,25 +103,31 @@ export class ChainStore {
     return head;
   }
 
-  /** Builds the batch for append() without writing it; throws CHAIN_MISMATCH. */
-  prepareAppend(records: readonly Uint8Array[]): { ops: BatchOp[]; head: BlockRef } {
+  /**
+   * Builds the batch for append() without writing it; throws CHAIN_MISMATCH. `hashes` may give
+   * the records' block hashes when the caller computed them already (the ledger did, verifying);
+   * the links are checked against them all the same.
+   */
+  prepareAppend(records: readonly Uint8Array[], hashes?: readonly Uint8Array[]): { ops: BatchOp[]; head: BlockRef } {
+    if (hashes && hashes.length !== records.length) throw new TypeError('prepareAppend: one hash per record');
     if (records.length === 0) throw new TypeError('append needs at least one record');
     let head = this.headRef;
     const ops: BatchOp[] = [];
-    for (const record of records) {
-      const header = decodeHeader(record);
-      if (typeof header === 'string') throw new TypeError(`append: ${header}`);
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!;
+      if (record.length < HEADER_BYTES || record[0] !== BLOCK_FORMAT_VERSION) throw new TypeError('append: not a block record');
+      const height = readU64(record, 1);
       const expectedHeight = head ? head.height + 1 : 0;
       const expectedPrev = head ? head.hash : ZERO_HASH;
-      if (header.height !== expectedHeight || !bytesEqual(header.prevHash, expectedPrev)) {
+      if (height !== expectedHeight || !prevHashIs(record, expectedPrev)) {
         throw new PaxchainError(
           ErrorCode.CHAIN_MISMATCH,
-          `block ${header.height} (prev ${toHex(header.prevHash).slice(0, 16)}) does not extend head ${head ? head.height : 'none'}`,
-          { height: header.height },
+          `block ${height} (prev ${toHex(record.subarray(9, 41)).slice(0, 16)}) does not extend head ${head ? head.height : 'none'}`,
+          { height },
         );
       }
-      head = { height: header.height, hash: hashRecord(this.sha256, record) };
-      ops.push({ type: 'put', key: blockKey(header.height), value: record });
+      head = { height, hash: hashes ? hashes[index]! : hashRecord(this.sha256, record) };
+      ops.push({ type: 'put', key: blockKey(height), value: record });
     }
     assert(head, 'prepareAppend: no head');
     ops.push({ type: 'put', key: HEAD_KEY, value: encodeHead(head) });

@@ -14,10 +14,21 @@ type Db = Level<Uint8Array, Uint8Array>;
 const ITERATOR_BUFFER_BYTES = 16 * 1024 * 1024;
 
 export class LevelBackend implements Backend {
+  /**
+   * classic-level's implementation hook `_batch` (abstract-level's private API for backends)
+   * when present: our ops are already plain Uint8Array keys and values, and abstract-level's
+   * public batch() spends ~7 us per op cloning and re-validating them (measured: 11 us vs 4 us
+   * per 1.3 KB block; it was the largest cost of catch-up). Falls back to batch().
+   */
+  private readonly batch: (ops: BatchOp[], options: { sync: boolean }) => Promise<void>;
+
   private constructor(
     private readonly db: Db,
     readonly location: string,
-  ) {}
+  ) {
+    const internal = db as unknown as { _batch?: (ops: BatchOp[], options: { sync: boolean }) => Promise<void> };
+    this.batch = typeof internal._batch === 'function' ? (ops, options) => internal._batch!.call(db, ops, options) : (ops, options) => db.batch(ops, options);
+  }
 
   /**
    * Opens the database at `location`. With `create: false` a missing database is NO_STORE; with
@@ -52,7 +63,7 @@ export class LevelBackend implements Backend {
 
   async write(ops: readonly BatchOp[], options: WriteOptions): Promise<void> {
     try {
-      await this.db.batch(ops as BatchOp[], { sync: options.sync });
+      await this.batch(ops as BatchOp[], { sync: options.sync });
     } catch (error) {
       throw translate(error, this.location);
     }

@@ -15,7 +15,8 @@ export type ClientRequestBody =
   | { readonly op: 'read'; readonly key: string; readonly stale: boolean }
   | { readonly op: 'status' }
   | { readonly op: 'blocks'; readonly from: number; readonly to: number }
-  | { readonly op: 'hashes'; readonly from: number; readonly to: number };
+  | { readonly op: 'hashes'; readonly from: number; readonly to: number }
+  | { readonly op: 'headers'; readonly from: number; readonly to: number };
 
 export type ErrorReplyCode = 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY' | 'NOT_FOUND' | 'UNAVAILABLE';
 
@@ -67,7 +68,16 @@ export interface NodeStatus {
   readonly head: { readonly height: number; readonly hash: string } | null;
   readonly stateDigest: string | null;
   readonly keys: number;
-  readonly diverged: { readonly height: number; readonly peer: number; readonly ours: string; readonly theirs: string } | null;
+  readonly diverged: {
+    readonly height: number;
+    readonly peer: number;
+    readonly ours: string;
+    readonly theirs: string;
+    /** First height where the two chains differ, once the node has found it by bisection. */
+    readonly firstHeight?: number;
+    readonly firstOurs?: string;
+    readonly firstTheirs?: string;
+  } | null;
   readonly members: readonly MemberStatus[];
   readonly uptimeMs: number;
   readonly counters: Readonly<Record<string, number>>;
@@ -83,6 +93,13 @@ export interface BlocksReply {
   readonly from: number;
   readonly records: readonly Uint8Array[];
   readonly head: { readonly height: number; readonly hash: Uint8Array } | null;
+}
+
+export interface HeadersReply {
+  readonly ok: true;
+  readonly from: number;
+  /** Stored block headers of heights from, from + 1, ... (105 bytes each, concatenated). */
+  readonly headers: Uint8Array;
 }
 
 export interface HashesReply {
@@ -102,7 +119,8 @@ export function parseClientRequest(request: Record<string, unknown>): ClientRequ
     case 'status':
       return { op: 'status' };
     case 'blocks':
-    case 'hashes': {
+    case 'hashes':
+    case 'headers': {
       const { from, to } = request;
       if (!isU53(from) || !isU53(to) || to < from) return `${request.op} needs 0 <= from <= to`;
       return { op: request.op, from, to };
