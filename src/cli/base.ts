@@ -39,6 +39,10 @@ export abstract class BaseCommand extends Command {
       }
       this.error(`${error.code}: ${error.message}`, { exit });
     }
+    // oclif's own usage errors (unknown flag, missing argument) carry their exit code (2) in
+    // `oclif.exit`; keep it in --json mode too, where oclif's catch would default to 1.
+    const oclifExit = (error as { oclif?: { exit?: unknown } }).oclif?.exit;
+    if (typeof oclifExit === 'number' && this.jsonEnabled()) process.exitCode = oclifExit;
     return super.catch(error);
   }
 }

@@ -156,6 +156,9 @@ describe('paxchain chain tools', () => {
     const words = runCli(['chain', 'show', 'ten', '--data', join(dir.path, 'good')]);
     expect(words.status).toBe(2);
     expect(words.stderr).toContain('INVALID_ARGUMENT');
+    const usage = runCli(['chain', 'verify', '--json']);
+    expect(usage.status).toBe(2); // a missing required flag is a usage error, in --json mode too
+    expect(usage.json().error.code).toBe('INVALID_ARGUMENT');
     const exists = gen('good');
     expect(exists.status).toBe(1);
     expect(exists.json().error.code).toBe('ALREADY_EXISTS');
