@@ -26,7 +26,7 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
   const lines = rows.map((row) => {
     const status = row.status;
     if (!status) return ['?', row.endpoint, '-', '-', '-', '-', '-', '-', 'no'];
-    const role = status.diverged ? `${status.role} DIVERGED@${status.diverged.height}` : status.role;
+    const role = status.diverged ? `${status.role} DIVERGED@${status.diverged.firstHeight ?? status.diverged.height}` : status.role;
     return [
       String(status.nodeId),
       status.endpoint,
@@ -41,5 +41,16 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
   });
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
   const format = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
-  return [format(header), ...lines.map(format)];
+  return [format(header), ...lines.map(format), ...chainAlarms(rows)];
+}
+
+/** One line per chain disagreement a node reports with a peer (the start of a divergence). */
+export function chainAlarms(rows: readonly NodeRow[]): string[] {
+  const alarms: string[] = [];
+  for (const row of rows) {
+    for (const other of row.status?.disagreeingPeers ?? []) {
+      alarms.push(`ALARM node ${row.status!.nodeId}: node ${other.peer} holds another block at height ${other.height} (ours ${other.ours.slice(0, 16)}, theirs ${other.theirs.slice(0, 16)})`);
+    }
+  }
+  return alarms;
 }

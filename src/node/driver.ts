@@ -490,6 +490,7 @@ export class NodeDriver {
             ...(this.divergenceFirst ? { firstHeight: this.divergenceFirst.height, firstOurs: this.divergenceFirst.ours, firstTheirs: this.divergenceFirst.theirs } : {}),
           }
         : null,
+      disagreeingPeers: replica.disagreeingPeers,
       members,
       uptimeMs: Math.round(performance.now() - this.startedAt),
       counters: { ...this.counters, ...this.server.stats() },

@@ -8,6 +8,7 @@
  * wiped node (ARCHITECTURE §4). It never serves the bad part.
  */
 import type { Sha256 } from '../lib/sha256.js';
+import { hashRecord } from '../chain/block.js';
 import type { AcceptorDurableState } from '../paxos/acceptor.js';
 import type { AcceptedEntry } from '../paxos/messages.js';
 import type { ChainProblem } from '../replica/ledger.js';
@@ -25,13 +26,21 @@ export interface RestoreReport {
   readonly seconds: number;
 }
 
+/** Block hashes kept from the end of the chain for comparing heads with peers. */
+const RECENT_HASHES_MAX = 4096;
+
 export async function restoreNode(
   store: ChainStore,
   sha256: Sha256,
   onProgress?: (height: number, target: number) => void,
 ): Promise<RestoreReport> {
   const started = performance.now();
-  let report = await replayStore(store, sha256, { onProgress });
+  let recentHashes: Array<{ height: number; hash: Uint8Array }> = [];
+  const collect = (height: number, record: Uint8Array): void => {
+    const top = store.head?.height ?? -1;
+    if (height > top - RECENT_HASHES_MAX) recentHashes.push({ height, hash: hashRecord(sha256, record) });
+  };
+  let report = await replayStore(store, sha256, { onProgress, onBlock: collect });
   let repaired: ChainProblem | undefined;
   let acceptor = await readAcceptor(store);
   if (report.problem && report.problem.reason !== 'NO_GENESIS') {
@@ -48,7 +57,8 @@ export async function restoreNode(
       acceptor = { promised: acceptor.promised, voting: false };
       await store.backend.write([{ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState(acceptor) }], { sync: true });
     }
-    report = await replayStore(store, sha256, { onProgress });
+    recentHashes = [];
+    report = await replayStore(store, sha256, { onProgress, onBlock: collect });
   }
   const headHeight = report.ledger.head?.height ?? -1;
   const accepted: AcceptedEntry[] = [];
@@ -59,7 +69,7 @@ export async function restoreNode(
     }
   }
   return {
-    restored: { ledger: report.ledger, acceptor, accepted },
+    restored: { ledger: report.ledger, acceptor, accepted, recentHashes },
     repaired,
     blocks: report.blocks,
     seconds: (performance.now() - started) / 1000,

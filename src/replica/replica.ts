@@ -38,7 +38,7 @@ import { hashRecords } from '../chain/hash-batch.js';
 import { decodeBody, encodeBatchBody, scanBatchBody } from '../chain/body.js';
 import { type Command, decodeCommand, DUPLICATE_FLAG, type CommandTuple, ResultCode } from '../kv/command.js';
 import type { ReplicaConfig } from './config.js';
-import { Ledger } from './ledger.js';
+import { type ChainProblem, Ledger } from './ledger.js';
 import type {
   BlocksMessage,
   FetchMessage,
@@ -76,6 +76,8 @@ export interface RestoredState {
   readonly acceptor: AcceptorDurableState;
   /** Accepted entries for slots above the head. */
   readonly accepted: readonly AcceptedEntry[];
+  /** Hashes of the last blocks (up to recentHashesMax), to compare peers' heads with. */
+  readonly recentHashes?: ReadonlyArray<{ readonly height: number; readonly hash: Uint8Array }>;
 }
 
 interface InFlightSlot {
@@ -92,6 +94,18 @@ interface PeerView {
   height: number;
   lastHeardTick: number;
   voting: boolean;
+  /**
+   * The last comparison of this peer's chain with ours at a height both hold: undefined until
+   * one was possible, 'same', or the differing hashes.
+   */
+  agreement: 'same' | PeerDisagreement | undefined;
+}
+
+/** A peer whose block at some height has another hash than ours. */
+export interface PeerDisagreement {
+  readonly height: number;
+  readonly ours: string;
+  readonly theirs: string;
 }
 
 interface PendingRead {
@@ -175,6 +189,12 @@ export class Replica {
   /** Recent block hashes by height, for comparing heads with peers. */
   private readonly recentHashes = new Map<number, Uint8Array>();
   private divergence: { height: number; peer: NodeId; ours: string; theirs: string } | undefined;
+  /**
+   * Set when a fetched block's state digest disagreed with this replica's own execution of it:
+   * the in-memory state ran past the head, so nothing may be appended any more (a wrong block is
+   * worse than a stopped node). The node reports DIVERGED; a restart replays from disk.
+   */
+  private frozen = false;
 
   private learnerSinceTick = 0;
   private leaderSinceTick = 0;
@@ -211,9 +231,10 @@ export class Replica {
     if (head) {
       this.knownChosenThrough = head.height;
       this.chosenThrough = head.height;
+      for (const recent of restored.recentHashes ?? []) this.recentHashes.set(recent.height, recent.hash);
       this.recentHashes.set(head.height, head.hash);
     }
-    for (const member of this.members) if (member !== this.id) this.peers.set(member, { head: null, genesis: null, height: -1, lastHeardTick: -Infinity, voting: true });
+    for (const member of this.members) if (member !== this.id) this.peers.set(member, { head: null, genesis: null, height: -1, lastHeardTick: -Infinity, voting: true, agreement: undefined });
     this.event('info', `replica started as ${this.currentRole}`, { members: this.members, accepted: restored.accepted.length });
   }
 
@@ -254,6 +275,28 @@ export class Replica {
 
   get diverged(): { height: number; peer: NodeId; ours: string; theirs: string } | undefined {
     return this.divergence;
+  }
+
+  /** Peers whose chain differs from ours at a height both hold (each peer's last comparison). */
+  get disagreeingPeers(): Array<{ peer: NodeId } & PeerDisagreement> {
+    const found: Array<{ peer: NodeId } & PeerDisagreement> = [];
+    for (const [peer, view] of this.peers) if (view.agreement !== undefined && view.agreement !== 'same') found.push({ peer, ...view.agreement });
+    return found;
+  }
+
+  /**
+   * True while more peers disagree with our chain than agree with it, counting ourselves as
+   * agreeing: on a tie nobody can tell which chain is right, so this node must not stand for
+   * election (it still votes and follows until a majority is known to disagree).
+   */
+  private get chainOutvoted(): boolean {
+    let same = 1;
+    let differ = 0;
+    for (const view of this.peers.values()) {
+      if (view.agreement === 'same') same++;
+      else if (view.agreement !== undefined) differ++;
+    }
+    return differ > 0 && differ >= same;
   }
 
   get state(): Ledger['state'] {
@@ -515,7 +558,7 @@ export class Replica {
       this.electionTimeout = this.randomElectionTimeout();
       return;
     }
-    if (this.ticksSinceLeader < this.electionTimeout || !this.ledger.hasGenesis || this.divergence) return;
+    if (this.ticksSinceLeader < this.electionTimeout || !this.ledger.hasGenesis || this.divergence || this.chainOutvoted) return;
     const ballot = nextBallot(Math.max(this.highestBallotSeen, this.acceptor.promised), this.id);
     this.preVote = { ballot, granted: new NodeSet(), startedTick: this.tickCount };
     this.preVote.granted.add(this.id);
@@ -546,6 +589,11 @@ export class Replica {
 
   private onPrepare(message: PrepareMessage): void {
     if (message.ballot > this.highestBallotSeen) this.highestBallotSeen = message.ballot;
+    if (this.divergence) {
+      // A diverged node's chain cannot be trusted to report what is chosen: it sits out.
+      this.send({ type: 'prepare-reject', from: this.id, to: message.from, ballot: message.ballot, promised: this.acceptor.promised, reason: 'not-voting', leader: 0 });
+      return;
+    }
     const reply = this.acceptor.onPrepare(message, this.headHeight, this.stickinessVeto(message.from));
     this.send(reply);
     if (reply.type === 'promise' && message.from !== this.id) {
@@ -599,6 +647,10 @@ export class Replica {
   }
 
   private onAccept(message: AcceptMessage): void {
+    if (this.divergence) {
+      this.send({ type: 'accept-reject', from: this.id, to: message.from, ballot: message.ballot, slot: message.slot, promised: this.acceptor.promised, reason: 'not-voting' });
+      return;
+    }
     const current = this.acceptor.voting ? message.ballot >= this.acceptor.promised : message.ballot >= this.leaderBallot;
     if (current) this.followLeader(message.from, message.ballot);
     const reply = this.acceptor.onAccept(message, this.headHeight);
@@ -660,7 +712,7 @@ export class Replica {
 
   /** Appends every chosen value that extends the head, in order. */
   private appendChosen(): void {
-    if (!this.ledger.hasGenesis) return;
+    if (!this.ledger.hasGenesis || this.frozen) return;
     for (;;) {
       const slot = this.headHeight + 1;
       const value = this.chosen.get(slot);
@@ -817,7 +869,12 @@ export class Replica {
     if (peer) peer.lastHeardTick = this.tickCount;
   }
 
-  /** Records a peer's head; same height with another hash is divergence. */
+  /**
+   * Records a peer's head and compares it with our block at that height. Divergence is symmetric
+   * (each side sees the other's hash differ), so a node only condemns its own chain when a
+   * majority of the members hold another block there: at most one block per height can be backed
+   * by a majority, so that side is right. A single disagreeing peer is an alarm, not a verdict.
+   */
   private notePeerHead(node: NodeId, head: HeadRef): void {
     const peer = this.peers.get(node);
     if (!peer) return;
@@ -825,9 +882,26 @@ export class Replica {
     if (head.height > peer.height) peer.height = head.height;
     this.noteChosenThrough(head.height);
     const ours = this.recentHashes.get(head.height);
-    if (ours && !bytesEqual(ours, head.hash) && !this.divergence) {
-      this.divergence = { height: head.height, peer: node, ours: toHex(ours), theirs: toHex(head.hash) };
-      this.event('error', 'DIVERGENCE: same height, different block hash; refusing writes', { ...this.divergence });
+    if (ours) this.compareWithPeer(node, head.height, ours, head.hash);
+  }
+
+  private compareWithPeer(node: NodeId, height: number, ours: Uint8Array, theirs: Uint8Array): void {
+    const peer = this.peers.get(node)!;
+    if (bytesEqual(ours, theirs)) {
+      peer.agreement = 'same';
+      return;
+    }
+    const disagreement = { height, ours: toHex(ours), theirs: toHex(theirs) };
+    if (peer.agreement === undefined || peer.agreement === 'same') {
+      this.event('error', `node ${node} holds another block at height ${height}`, { peer: node, ...disagreement });
+    }
+    peer.agreement = disagreement;
+    if (this.divergence) return;
+    let differ = 0;
+    for (const view of this.peers.values()) if (view.agreement !== undefined && view.agreement !== 'same') differ++;
+    if (differ >= majority(this.members.length)) {
+      this.divergence = { peer: node, ...disagreement };
+      this.event('error', 'DIVERGENCE: a majority holds other blocks than ours; refusing writes and votes', { ...this.divergence });
     }
   }
 
@@ -850,6 +924,7 @@ export class Replica {
    * in flight, applied in height order as they arrive.
    */
   private maybeFetch(): void {
+    if (this.frozen) return;
     if (!this.ledger.hasGenesis) {
       if (this.fetchesInFlight.size > 0 || this.agreedGenesis() === undefined) return;
       const peer = this.pickFetchPeer(0);
@@ -945,8 +1020,7 @@ export class Replica {
       precomputed.index = index;
       const outcome = this.ledger.replay(height, record, precomputed);
       if ('problem' in outcome) {
-        this.fetchAvoid.set(message.from, this.tickCount + this.config.timing.fetchTimeoutTicks);
-        this.event('warn', `block ${height} from node ${message.from} failed verification: ${outcome.problem.reason}`, { ...outcome.problem });
+        this.rejectFetched(message.from, height, record, outcome.problem);
         break;
       }
       if (height === 0) {
@@ -957,6 +1031,26 @@ export class Replica {
       this.chosen.delete(height);
       this.afterAppend(height, head.hash, record, record.subarray(HEADER_BYTES), outcome.results);
       height++;
+    }
+  }
+
+  /**
+   * A fetched block failed verification. A broken link at our next height means the peer's
+   * chain forks from ours below it; a state digest mismatch means our execution of the peer's
+   * block disagrees with its header: both are divergence. Anything else is a bad reply.
+   */
+  private rejectFetched(from: NodeId, height: number, record: Uint8Array, problem: ChainProblem): void {
+    this.fetchAvoid.set(from, this.tickCount + this.config.timing.fetchTimeoutTicks);
+    this.event('warn', `block ${height} from node ${from} failed verification: ${problem.reason}`, { ...problem });
+    const head = this.ledger.head;
+    if (problem.reason === 'PREV_HASH_MISMATCH' && head) {
+      // The peer's block at head+1 names another block at our head height as its parent.
+      this.compareWithPeer(from, head.height, head.hash, record.subarray(9, 41));
+    }
+    if (problem.reason === 'STATE_DIGEST_MISMATCH') {
+      this.frozen = true;
+      this.divergence ??= { height, peer: from, ours: 'state digest differs', theirs: toHex(record.subarray(73, 105)) };
+      this.event('error', 'DIVERGENCE: executing a peer\'s block gives another state digest; no more appends until restarted', { ...this.divergence });
     }
   }
 

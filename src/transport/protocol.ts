@@ -78,6 +78,8 @@ export interface NodeStatus {
     readonly firstOurs?: string;
     readonly firstTheirs?: string;
   } | null;
+  /** Peers whose block at some height has another hash than this node's (alarm, not verdict). */
+  readonly disagreeingPeers?: ReadonlyArray<{ readonly peer: number; readonly height: number; readonly ours: string; readonly theirs: string }>;
   readonly members: readonly MemberStatus[];
   readonly uptimeMs: number;
   readonly counters: Readonly<Record<string, number>>;

@@ -165,3 +165,64 @@ describe('audit across clusters', () => {
     expect(human).toContain('FORK at height 0:');
   });
 });
+
+describe('divergence (3 real nodes)', () => {
+  let test: TestCluster;
+  beforeAll(async () => {
+    test = await startTestCluster(3);
+    await writeMany(test, 200, 'before-fork');
+  }, 60_000);
+  afterAll(async () => {
+    await test?.close();
+  }, 60_000);
+
+  it('a node whose chain forked raises the alarm, finds the first divergent height, refuses writes and votes', async () => {
+    const head = await converged(test);
+    const leader = await leaderOf(test);
+    const victim = test.cluster.ids.find((id) => id !== leader)!;
+    await test.cluster.signal(victim, 'SIGTERM');
+    // Rewrite the victim's last 10 blocks as a valid but different chain: every link and digest
+    // checks out locally, only comparing with the peers shows the fork.
+    const forkAt = head.height - 9;
+    const { Ledger } = await import('../../src/replica/ledger.js');
+    const { encodeBatchBody } = await import('../../src/chain/body.js');
+    const { replayStore } = await import('../../src/storage/replay.js');
+    const backend = await LevelBackend.open(join(test.cluster.dataDir(victim), 'db'), { create: false });
+    const store = await ChainStore.open(backend, fastSha256);
+    const prefix = await replayStore(store, fastSha256, { upTo: forkAt - 1 });
+    const ledger: InstanceType<typeof Ledger> = prefix.ledger;
+    await store.truncateFrom(forkAt, ledger.head!);
+    const forged: Uint8Array[] = [];
+    for (let height = forkAt; height <= head.height; height++) {
+      forged.push(ledger.append(encodeBatchBody(height, [[1, 424242, height, `forged/${height}`, new TextEncoder().encode('x')]])).record);
+    }
+    await store.append(forged, { sync: true });
+    await backend.close();
+    expect(runCli(['chain', 'verify', '--data', test.cluster.dataDir(victim), '--json']).json().ok).toBe(true);
+    await test.cluster.startNode(victim);
+    const endpoint = test.cluster.endpoint(victim);
+    const diverged = await waitFor('the divergence to be located', async () => {
+      const status = await test.client.status(endpoint);
+      return status.diverged?.firstHeight !== undefined ? status.diverged : undefined;
+    });
+    expect(diverged.firstHeight).toBe(forkAt);
+    expect(test.lines.some((line) => line.startsWith(`[node${victim}]`) && line.includes(`first divergent height ${forkAt}`))).toBe(true);
+    // It refuses client writes; the other two carry on without its votes.
+    const { PaxchainClient } = await import('../../src/client/client.js');
+    const only = new PaxchainClient({ endpoints: [endpoint], timeoutMs: 1500 });
+    const refused = await only.put('to/diverged', 'no').catch((error: unknown) => error);
+    await only.close();
+    expect(String((refused as Error).message)).toMatch(/diverged/i);
+    expect((await test.client.put('others/carry-on', 'yes')).result).toBe('OK');
+    // The majority side is not condemned by one disagreeing peer: it raises an alarm and serves.
+    const leaderStatus = await test.client.status(test.cluster.endpoint(leader));
+    expect(leaderStatus.diverged).toBeNull();
+    expect(leaderStatus.disagreeingPeers?.map((other) => other.peer)).toContain(victim);
+    const human = runCli(['status', '--endpoints', test.cluster.endpoints.join(',')]).stdout;
+    expect(human).toContain(`DIVERGED@${forkAt}`);
+    expect(human).toMatch(new RegExp(`ALARM node ${leader}: node ${victim} holds another block at height \\d+`));
+    const audit = runCli(['chain', 'audit', '--endpoints', test.cluster.endpoints.join(','), '--json']);
+    expect(audit.status).toBe(1);
+    expect(audit.json().fork.height).toBe(forkAt);
+  }, 120_000);
+});

@@ -257,4 +257,34 @@ describe('Replica (Multi-Paxos rules)', () => {
     stranger.step({ type: 'prepare', from: 1, to: 3, ballot: 257, fromSlot: 1 });
     expect(stranger.takeReady().messages).toEqual([expect.objectContaining({ type: 'prepare-reject', reason: 'not-voting' })]);
   });
+
+  it('divergence: one disagreeing peer is an alarm that stops candidacy; a majority disagreeing condemns our chain', () => {
+    const node = newReplica(1);
+    const head = node.head!;
+    const other = head.hash.slice();
+    other[0] ^= 0xff;
+    const status = (from: number, hash: Uint8Array) =>
+      ({ type: 'status', from, to: 1, promised: 0, leader: 0, voting: true, head: { height: head.height, hash }, genesis: null }) as const;
+    const electioneering = () => node.takeReady().messages.some((message) => message.type === 'probe' || message.type === 'prepare');
+    node.step(status(2, other));
+    expect(node.disagreeingPeers).toEqual([expect.objectContaining({ peer: 2, height: head.height })]);
+    expect(node.diverged).toBeUndefined();
+    // A 1:1 tie (itself against node 2, node 3 unknown): nobody can tell, so it never stands.
+    for (let i = 0; i < 400; i++) node.tick();
+    expect(node.role).toBe('follower');
+    expect(electioneering()).toBe(false);
+    // Node 3 holds our block: 2:1, this side may lead again.
+    node.step(status(3, head.hash));
+    for (let i = 0; i < 400; i++) node.tick();
+    expect(electioneering()).toBe(true);
+    expect(node.diverged).toBeUndefined();
+    // Both peers hold another block: this chain is the minority one, it stops voting and writing.
+    node.step(status(3, other));
+    expect(node.diverged).toMatchObject({ height: head.height, peer: 3 });
+    node.takeReady();
+    node.step({ type: 'prepare', from: 3, to: 1, ballot: node.promised + 256, fromSlot: head.height + 1 });
+    expect(node.takeReady().messages).toEqual([expect.objectContaining({ type: 'prepare-reject', reason: 'not-voting' })]);
+    node.propose({ requestId: 900, command: [1, 5, 1, 'k', new Uint8Array([1])] });
+    expect(node.takeReady().replies).toEqual([expect.objectContaining({ requestId: 900, ok: false, error: 'DIVERGED' })]);
+  });
 });
