@@ -50,6 +50,8 @@ export interface ReplicaConfig {
   readonly batchBytesMax: number;
   /** Client writes queued at the leader; beyond this, OVERLOADED. */
   readonly pendingWritesMax: number;
+  /** Bytes of client writes queued at the leader; beyond this, OVERLOADED. */
+  readonly pendingWriteBytesMax: number;
   /** Linearizable reads waiting at the leader; beyond this, OVERLOADED. */
   readonly pendingReadsMax: number;
   /** Slots above its head an acceptor holds entries for (flow control for laggards). */
@@ -91,6 +93,7 @@ export function replicaConfig(nodeId: NodeId, members: readonly NodeId[], overri
     batchCommandsMax: 4096,
     batchBytesMax: 1024 * 1024,
     pendingWritesMax: 50_000,
+    pendingWriteBytesMax: 64 * 1024 * 1024,
     pendingReadsMax: 50_000,
     acceptAheadMax: 512,
     fetchBlocks: 1024,

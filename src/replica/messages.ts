@@ -35,6 +35,11 @@ export interface HeartbeatAckMessage {
   readonly round: number;
   /** null while the node has no chain (no genesis yet). */
   readonly head: HeadRef | null;
+  /**
+   * Whether the sender votes. A learner (a wiped node rejoining) acks every ballot, whatever it
+   * promised before it lost its disk, so its acks confirm neither a read round nor a leadership.
+   */
+  readonly voting: boolean;
 }
 
 /**
@@ -167,7 +172,7 @@ const checks: Record<MessageType, Check[]> = {
   probe: [ballotField('ballot')],
   'probe-reply': [ballotField('ballot'), field('granted', (v) => typeof v === 'boolean'), field('leader', (v) => v === 0 || isNode(v))],
   heartbeat: [ballotField('ballot'), u53Field('chosenThrough'), field('head', isHead), u53Field('round')],
-  'heartbeat-ack': [ballotField('ballot'), u53Field('round'), field('head', (v) => v === null || isHead(v))],
+  'heartbeat-ack': [ballotField('ballot'), u53Field('round'), field('head', (v) => v === null || isHead(v)), field('voting', (v) => typeof v === 'boolean')],
   status: [
     ballotField('promised'),
     field('leader', (v) => v === 0 || isNode(v)),

@@ -124,6 +124,8 @@ interface ReadRound {
 interface Leadership {
   readonly ballot: Ballot;
   nextSlot: number;
+  /** knownChosenThrough when this leadership began: slots up to it may be re-proposed. */
+  readonly knownChosenAtStart: number;
   readonly inFlight: Map<number, InFlightSlot>;
   /** Slots up to here were re-proposed from phase 1; reads wait until they are chosen. */
   readonly horizon: number;
@@ -141,6 +143,9 @@ interface QueuedWrite {
   readonly command: CommandTuple;
   readonly bytes: number;
 }
+
+/** Request ids waiting for one command (a client's retries of it); beyond this, OVERLOADED. */
+const WAITERS_PER_COMMAND_MAX = 64;
 
 const sessionKey = (clientId: number, seq: number): string => `${clientId}:${seq}`;
 
@@ -400,12 +405,18 @@ export class Replica {
     const waiting = this.waiters.get(key);
     if (waiting) {
       // The same command is already queued or in flight (a client retry): wait for it.
+      if (waiting.length >= WAITERS_PER_COMMAND_MAX) {
+        return this.replyError(request.requestId, 'OVERLOADED', `more than ${WAITERS_PER_COMMAND_MAX} retries of one command waiting`);
+      }
       waiting.push(request.requestId);
       return;
     }
     const bytes = commandBytes(command);
     if (this.pendingWrites.length >= this.config.pendingWritesMax) {
       return this.replyError(request.requestId, 'OVERLOADED', `more than ${this.config.pendingWritesMax} writes queued`);
+    }
+    if (this.pendingWriteBytes + bytes > this.config.pendingWriteBytesMax && this.pendingWrites.length > 0) {
+      return this.replyError(request.requestId, 'OVERLOADED', `more than ${this.config.pendingWriteBytesMax} bytes of writes queued`);
     }
     this.waiters.set(key, [request.requestId]);
     this.pendingWrites.push({ requestId: request.requestId, command: request.command, bytes });
@@ -448,7 +459,10 @@ export class Replica {
     const ballot = nextBallot(Math.max(this.highestBallotSeen, this.acceptor.promised, this.ballot), this.id);
     this.highestBallotSeen = ballot;
     const previous = this.leadership;
-    if (previous) for (const [slot, flight] of previous.inFlight) this.orphanedValues.set(slot, flight.value);
+    if (previous) {
+      for (const [slot, flight] of previous.inFlight) this.orphanedValues.set(slot, flight.value);
+      this.failReads(previous, 'leadership ended for a new phase 1');
+    }
     this.leadership = undefined;
     const fromSlot = this.ledger.nextHeight;
     this.phase1 = new Phase1(ballot, fromSlot, this.tickCount, this.members, this.id);
@@ -460,7 +474,10 @@ export class Replica {
   private becomeFollower(reason: string, backOff: boolean): void {
     const wasLeading = this.currentRole === 'leader' || this.currentRole === 'candidate';
     this.preVote = undefined;
-    if (this.leadership) for (const [slot, flight] of this.leadership.inFlight) this.orphanedValues.set(slot, flight.value);
+    if (this.leadership) {
+      for (const [slot, flight] of this.leadership.inFlight) this.orphanedValues.set(slot, flight.value);
+      this.failReads(this.leadership, `leader stepped down: ${reason}`);
+    }
     this.phase1 = undefined;
     this.leadership = undefined;
     this.currentRole = this.acceptor.voting ? 'follower' : 'learner';
@@ -486,9 +503,12 @@ export class Replica {
     this.chosenThrough = Math.max(this.chosenThrough, outcome.chosenThrough, this.ledger.head?.height ?? 0);
     let horizon = outcome.highestSlot;
     for (const slot of this.orphanedValues.keys()) if (slot > horizon) horizon = slot;
+    // New commands go above every slot known to be chosen: such a slot may have been chosen at a
+    // higher ballot this phase 1 never saw.
     const leadership: Leadership = {
       ballot: phase1.ballot,
-      nextSlot: horizon + 1,
+      nextSlot: Math.max(horizon, this.knownChosenThrough, this.headHeight) + 1,
+      knownChosenAtStart: this.knownChosenThrough,
       inFlight: new Map(),
       horizon,
       lastAckTick: new Map(),
@@ -499,13 +519,23 @@ export class Replica {
     };
     this.leadership = leadership;
     // P2c: re-propose the highest-ballot value phase 1 reported for each open slot; our own
-    // unconfirmed values where nobody reported one; no-ops for the holes. A slot we only know is
-    // chosen (a peer's head said so once) is re-proposed too unless we hold its value: the block
-    // may be gone (a wiped node), and P2c makes the adopted value the chosen one.
+    // unconfirmed values where nobody reported one; no-ops for the holes. A slot known to be
+    // chosen (a peer's head said so) is re-proposed only with a reported value: its block may be
+    // gone (the peer was wiped), and P2c makes that value the chosen one unless a higher ballot
+    // chose it, in which case the majority that promised that ballot refuses ours. With nothing
+    // reported, it is fetched. Either way the commit index we send never covers a slot of ours
+    // before a majority accepted it (advanceChosenThrough).
     for (let slot = outcome.chosenThrough + 1; slot <= horizon; slot++) {
       if (slot <= this.headHeight || this.chosen.has(slot)) continue;
-      const value = outcome.adopted.get(slot) ?? this.orphanedValues.get(slot) ?? encodeBatchBody(this.clockMs, []);
-      this.proposeSlot(slot, value);
+      const adopted = outcome.adopted.get(slot);
+      if (adopted === undefined && slot <= this.knownChosenThrough) continue;
+      this.proposeSlot(slot, adopted ?? this.orphanedValues.get(slot) ?? encodeBatchBody(this.clockMs, []));
+    }
+    // Our own earlier proposals that lost their slot (another value adopted there, or the slot
+    // turned out to be chosen already): their commands go back in the queue, so the clients
+    // waiting for them get an answer. Sessions make a command that did get chosen a duplicate.
+    for (const [slot, value] of this.orphanedValues) {
+      if (leadership.inFlight.get(slot)?.value !== value) this.requeueWaitingCommands(value);
     }
     this.orphanedValues.clear();
     this.event('info', 'became leader', {
@@ -666,7 +696,7 @@ export class Replica {
     if (!flight || !flight.acceptedBy.add(message.from)) return;
     if (flight.acceptedBy.size < majority(this.members.length)) return;
     leadership.inFlight.delete(message.slot);
-    this.chosen.set(message.slot, flight.value);
+    if (message.slot > this.headHeight) this.chosen.set(message.slot, flight.value);
     this.advanceChosenThrough();
   }
 
@@ -679,13 +709,28 @@ export class Replica {
     }
   }
 
-  /** Leader: moves the commit index over every contiguously chosen slot, then appends. */
+  /**
+   * Leader: moves the commit index over every contiguously chosen slot, then appends. The index
+   * it sends is what followers take as "your entry of my ballot here is the chosen value", so it
+   * never covers a slot this leadership proposed and has not seen a majority accept.
+   */
   private advanceChosenThrough(): void {
     let through = Math.max(this.chosenThrough, this.headHeight);
     while (this.chosen.has(through + 1) || through + 1 <= this.knownChosenThrough) through++;
-    this.chosenThrough = through;
+    const open = this.lowestOpenSlot();
+    if (open !== undefined && through >= open) through = open - 1;
+    if (through > this.chosenThrough) this.chosenThrough = through;
     if (through > this.knownChosenThrough) this.knownChosenThrough = through;
     this.appendChosen();
+  }
+
+  /** Leader: the lowest slot it proposed (or will propose next) without a majority yet. */
+  private lowestOpenSlot(): number | undefined {
+    const leadership = this.leadership;
+    if (!leadership) return undefined;
+    let lowest = leadership.nextSlot;
+    for (const slot of leadership.inFlight.keys()) if (slot < lowest) lowest = slot;
+    return lowest;
   }
 
   /** Follower: the leader of `ballot` says every slot up to `through` is chosen. */
@@ -703,7 +748,15 @@ export class Replica {
   }
 
   private noteChosenThrough(through: number): void {
-    if (through > this.knownChosenThrough) this.knownChosenThrough = through;
+    if (through <= this.knownChosenThrough) return;
+    this.knownChosenThrough = through;
+    // A leader tells followers a slot of its own is chosen only once it is, so a peer holding a
+    // new slot of this leadership (or one it has yet to use) got it from another, higher ballot.
+    const leadership = this.currentRole === 'leader' ? this.leadership : undefined;
+    if (!leadership) return;
+    let fresh = leadership.nextSlot;
+    for (const slot of leadership.inFlight.keys()) if (slot > leadership.knownChosenAtStart && slot < fresh) fresh = slot;
+    if (through >= fresh) this.becomeFollower(`slot ${fresh} was chosen without this leadership: a higher ballot leads`, true);
   }
 
   private get headHeight(): number {
@@ -732,6 +785,12 @@ export class Replica {
     this.recentHashes.set(height, hash);
     this.recentHashes.delete(height - this.config.recentHashesMax);
     if (height > this.chosenThrough && this.currentRole !== 'leader') this.chosenThrough = height;
+    // A leader that appends (fetched) another value than the one it proposed for that slot has
+    // met a higher ballot's choice: P2c would have made ours equal to any lower ballot's.
+    const proposed = this.leadership?.inFlight.get(height);
+    if (proposed && !bytesEqual(proposed.value, body)) {
+      this.becomeFollower(`block ${height} holds another value than this leadership proposed: a higher ballot chose it`, true);
+    }
     if (this.waiters.size > 0 && results.length > 0) this.answerWaiters(body, results, height);
   }
 
@@ -813,6 +872,7 @@ export class Replica {
       ballot: message.ballot,
       round: message.round,
       head: head ? { height: head.height, hash: head.hash } : null,
+      voting: this.acceptor.voting,
     });
     this.maybeFetch();
   }
@@ -820,7 +880,7 @@ export class Replica {
   private onHeartbeatAck(message: HeartbeatAckMessage): void {
     if (message.head) this.notePeerHead(message.from, message.head);
     const leadership = this.leadership;
-    if (!leadership || message.ballot !== leadership.ballot) return;
+    if (!leadership || message.ballot !== leadership.ballot || !message.voting) return;
     leadership.lastAckTick.set(message.from, this.tickCount);
     const round = leadership.round;
     if (round && message.round === round.round && round.acks.add(message.from) && round.acks.size >= majority(this.members.length)) {
@@ -840,6 +900,10 @@ export class Replica {
     // own promise is not enough: that is what pre-vote and stickiness keep from disrupting us.)
     const deposed = message.promised > (this.leadership?.ballot ?? Infinity) && message.voting && message.leader !== 0 && message.leader !== this.id;
     if (this.currentRole === 'leader' && deposed) {
+      this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)} and follows node ${message.leader}`, true);
+    }
+    const outbid = message.promised > (this.phase1?.ballot ?? Infinity) && message.voting && message.leader !== 0 && message.leader !== this.id;
+    if (this.currentRole === 'candidate' && outbid) {
       this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)} and follows node ${message.leader}`, true);
     }
     if (this.leaderId === 0 && message.leader !== 0 && message.leader !== this.id) this.leaderId = message.leader;
@@ -925,6 +989,10 @@ export class Replica {
    */
   private maybeFetch(): void {
     if (this.frozen) return;
+    if (this.fetchedAhead.size > 0 && this.ledger.hasGenesis) {
+      this.drainFetchedAhead();
+      this.appendChosen();
+    }
     if (!this.ledger.hasGenesis) {
       if (this.fetchesInFlight.size > 0 || this.agreedGenesis() === undefined) return;
       const peer = this.pickFetchPeer(0);
@@ -994,6 +1062,15 @@ export class Replica {
       return;
     }
     this.applyFetched(message);
+    this.appendChosen();
+    this.maybeFetch();
+  }
+
+  /**
+   * Applies replies kept from ahead once the chain has reached them, whichever way it got there
+   * (an earlier range, or chosen slots learned from the leader).
+   */
+  private drainFetchedAhead(): void {
     for (let step = 0; step < this.config.fetchPipelineMax && this.fetchedAhead.size > 0; step++) {
       const next = [...this.fetchedAhead.keys()].find((from) => from <= this.ledger.nextHeight);
       if (next === undefined) break;
@@ -1001,8 +1078,6 @@ export class Replica {
       this.fetchedAhead.delete(next);
       this.applyFetched(ahead);
     }
-    this.appendChosen();
-    this.maybeFetch();
   }
 
   /** Verifies and appends the blocks of a reply that starts at or below the next height. */
@@ -1194,6 +1269,30 @@ export class Replica {
     this.waiters.clear();
     this.pendingWrites = [];
     this.pendingWriteBytes = 0;
+  }
+
+  /** Queues again the commands of a batch body that clients still wait for. */
+  private requeueWaitingCommands(body: Uint8Array): void {
+    const decoded = decodeBody(body);
+    if (typeof decoded === 'string' || decoded.kind !== 'batch') return;
+    for (const tuple of decoded.commands) {
+      const command = decodeCommand(tuple);
+      if (typeof command === 'string' || !this.waiters.has(sessionKey(command.clientId, command.seq))) continue;
+      if (this.pendingWrites.length >= this.config.pendingWritesMax) break;
+      const bytes = commandBytes(command);
+      this.pendingWrites.push({ requestId: 0, command: tuple as CommandTuple, bytes });
+      this.pendingWriteBytes += bytes;
+    }
+  }
+
+  /** Answers every read a leadership still holds: it can no longer confirm them. */
+  private failReads(leadership: Leadership, message: string): void {
+    const rounds = [...leadership.confirmed, ...(leadership.round ? [leadership.round] : [])];
+    const reads = [...rounds.flatMap((round) => round.reads), ...leadership.queuedReads];
+    leadership.confirmed = [];
+    leadership.round = undefined;
+    leadership.queuedReads = [];
+    for (const read of reads) this.reply({ requestId: read.requestId, ok: false, error: 'NOT_LEADER', message, leader: 0 });
   }
 
   // ---------------------------------------------------------------------------------------------

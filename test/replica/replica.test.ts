@@ -2,10 +2,12 @@
 // per test. The simulator (test/sim) then checks them under random faults.
 import { describe, expect, it } from 'vitest';
 import { HEADER_BYTES } from '../../src/chain/block.js';
-import { decodeBody } from '../../src/chain/body.js';
+import { decodeBody, encodeBatchBody } from '../../src/chain/body.js';
 import { DUPLICATE_FLAG, ResultCode } from '../../src/kv/command.js';
+import { fastSha256 } from '../../src/native/sha256.js';
+import { Ledger } from '../../src/replica/ledger.js';
 import type { Message } from '../../src/replica/messages.js';
-import { Harness, newReplica } from '../paxos/harness.js';
+import { genesis, Harness, newReplica } from '../paxos/harness.js';
 
 const text = new TextDecoder();
 
@@ -286,5 +288,31 @@ describe('Replica (Multi-Paxos rules)', () => {
     expect(node.takeReady().messages).toEqual([expect.objectContaining({ type: 'prepare-reject', reason: 'not-voting' })]);
     node.propose({ requestId: 900, command: [1, 5, 1, 'k', new Uint8Array([1])] });
     expect(node.takeReady().replies).toEqual([expect.objectContaining({ requestId: 900, ok: false, error: 'DIVERGED' })]);
+  });
+
+  it('catch-up: a range fetched ahead is applied once the chain reaches it by chosen slots, even if the range below never arrives', () => {
+    const follower = newReplica(2, { config: { fetchBlocks: 2, fetchPipelineMax: 2 } });
+    const chain = new Ledger(fastSha256);
+    const genesisRecord = Ledger.genesisRecord(fastSha256, genesis);
+    chain.replay(0, genesisRecord);
+    const bodies = [1, 2, 3, 4].map((height) => encodeBatchBody(height, [[1, 9, height, `k${height}`, new Uint8Array([height])]]));
+    const records = bodies.map((body) => chain.append(body).record);
+    const ballot = 257;
+    // The leader's accepts for slots 1 and 2 arrive; nothing says they are chosen yet.
+    for (const slot of [1, 2]) follower.step({ type: 'accept', from: 1, to: 2, ballot, slot, value: bodies[slot - 1]!, chosenThrough: 0 });
+    // A peer's head says 4 is chosen: the follower asks for [1, 2] and [3, 4].
+    follower.step({ type: 'status', from: 3, to: 2, promised: ballot, leader: 1, voting: true, head: { height: 4, hash: chain.head!.hash }, genesis: null });
+    const fetches = follower.takeReady().messages.filter((message) => message.type === 'fetch') as Array<Extract<Message, { type: 'fetch' }>>;
+    expect(fetches.map((fetch) => fetch.fromHeight).sort()).toEqual([1, 3]);
+    // [3, 4] arrives first and is kept; the reply for [1, 2] is lost.
+    const upper = fetches.find((fetch) => fetch.fromHeight === 3)!;
+    follower.step({ type: 'blocks', from: upper.to, to: 2, fromHeight: 3, records: records.slice(2, 4), head: { height: 4, hash: chain.head!.hash } });
+    expect(follower.head!.height).toBe(0);
+    // The leader's heartbeat says 2 is chosen: the follower appends 1 and 2 from its own entries,
+    // then the kept range.
+    follower.step({ type: 'heartbeat', from: 1, to: 2, ballot, chosenThrough: 2, head: { height: 2, hash: new Uint8Array(32) }, round: 0 });
+    follower.takeReady();
+    expect(follower.head!.height).toBe(4);
+    expect(follower.head!.hash).toEqual(chain.head!.hash);
   });
 });
