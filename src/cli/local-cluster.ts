@@ -26,6 +26,8 @@ const RUN_JS = [new URL('../../../bin/run.js', import.meta.url), new URL('../../
 const START_TIMEOUT_MS = 20_000;
 /** How long a node may take to stop after SIGTERM before it gets SIGKILL. */
 const STOP_TIMEOUT_MS = 5000;
+/** Output lines kept per node for error messages. */
+const LAST_LINES_KEPT = 20;
 
 export interface ClusterFile {
   readonly clusterId: string;
@@ -52,6 +54,8 @@ export interface LocalClusterOptions {
 interface NodeProcess {
   child: ChildProcess;
   expectedExit: boolean;
+  /** The last lines the node printed, to say why it exited. */
+  lastLines: string[];
 }
 
 export class LocalCluster {
@@ -108,13 +112,19 @@ export class LocalCluster {
   /** Starts every node and waits until each accepts connections. */
   async start(): Promise<void> {
     for (const id of this.ids) this.spawnNode(id, this.founding);
-    await Promise.all(this.ids.map((id) => this.waitForPort(id)));
+    const started = await Promise.allSettled(this.ids.map((id) => this.waitForPort(id)));
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    if (failed) {
+      // Leave nothing running behind a failed start.
+      await this.stop();
+      throw (failed as PromiseRejectedResult).reason;
+    }
   }
 
-  /** (Re)starts one node, without --bootstrap unless the cluster is being founded. */
-  async startNode(id: number): Promise<void> {
+  /** (Re)starts one node, without --bootstrap unless asked (the founding start passes it). */
+  async startNode(id: number, options: { bootstrap?: boolean } = {}): Promise<void> {
     if (this.isRunning(id)) return;
-    this.spawnNode(id, false);
+    this.spawnNode(id, options.bootstrap ?? false);
     await this.waitForPort(id);
   }
 
@@ -146,7 +156,7 @@ export class LocalCluster {
     // profiling a cluster; Node refuses most of those in NODE_OPTIONS.
     const nodeFlags = (process.env.PAXCHAIN_NODE_FLAGS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    const entry: NodeProcess = { child, expectedExit: false };
+    const entry: NodeProcess = { child, expectedExit: false, lastLines: [] };
     this.processes.set(id, entry);
     for (const stream of [child.stdout!, child.stderr!]) {
       let buffered = '';
@@ -155,7 +165,11 @@ export class LocalCluster {
         buffered += chunk;
         const lines = buffered.split('\n');
         buffered = lines.pop()!;
-        for (const line of lines) this.options.onLine?.(id, line);
+        for (const line of lines) {
+          entry.lastLines.push(line);
+          if (entry.lastLines.length > LAST_LINES_KEPT) entry.lastLines.shift();
+          this.options.onLine?.(id, line);
+        }
       });
     }
     child.on('exit', (code, signal) => {
@@ -167,7 +181,11 @@ export class LocalCluster {
     const deadline = Date.now() + START_TIMEOUT_MS;
     const port = this.file.basePort + id - 1;
     while (Date.now() < deadline) {
-      if (!this.isRunning(id)) throw new PaxchainError(ErrorCode.UNAVAILABLE, `node ${id} exited while starting`);
+      if (!this.isRunning(id)) {
+        const entry = this.processes.get(id);
+        const why = entry?.lastLines.filter((line) => line.trim() !== '').slice(-3).join(' | ');
+        throw new PaxchainError(ErrorCode.UNAVAILABLE, `node ${id} exited while starting (exit code ${entry?.child.exitCode ?? entry?.child.signalCode})${why ? `: ${why}` : ''}`);
+      }
       if (await canConnect(port)) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

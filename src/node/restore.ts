@@ -43,19 +43,28 @@ export async function restoreNode(
   let report = await replayStore(store, sha256, { onProgress, onBlock: collect });
   let repaired: ChainProblem | undefined;
   let acceptor = await readAcceptor(store);
+  if (report.problem?.reason === 'NO_GENESIS' && acceptor.voting) {
+    // Votes without a chain: the blocks (and the accepted entries they replaced) are gone, so
+    // this node must rejoin before it votes again.
+    acceptor = { promised: acceptor.promised, voting: false };
+    await store.backend.write([{ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState(acceptor) }], { sync: true });
+  }
   if (report.problem && report.problem.reason !== 'NO_GENESIS') {
     repaired = report.problem;
     const keep = report.problem.height;
+    // Stop voting first, durably: a crash during the truncation below must not leave a node that
+    // votes with blocks it no longer holds. (BLOCK_AFTER_HEAD is the leftover of such a
+    // truncation, so its vote was already given up.)
+    if (report.problem.reason !== 'BLOCK_AFTER_HEAD' && acceptor.voting) {
+      acceptor = { promised: acceptor.promised, voting: false };
+      await store.backend.write([{ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState(acceptor) }], { sync: true });
+    }
     if (keep === 0) {
       await store.truncateFrom(0, undefined);
     } else {
       // Replay the good prefix again: after a state digest mismatch the state ran past it.
       const prefix = await replayStore(store, sha256, { upTo: keep - 1 });
       await store.truncateFrom(keep, prefix.ledger.head!);
-    }
-    if (report.problem.reason !== 'BLOCK_AFTER_HEAD') {
-      acceptor = { promised: acceptor.promised, voting: false };
-      await store.backend.write([{ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState(acceptor) }], { sync: true });
     }
     recentHashes = [];
     report = await replayStore(store, sha256, { onProgress, onBlock: collect });

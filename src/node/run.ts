@@ -103,20 +103,31 @@ async function bootstrap(store: ChainStore, options: NodeOptions, members: numbe
     }
     return;
   }
+  // Peers that cannot be reached are not evidence either way (a new cluster's nodes start
+  // together). A reachable peer with blocks past genesis means the cluster has run: refused. A
+  // peer that has promised a ballot means elections have started: this node may be a slow
+  // starter or a wiped one, so it joins as a learner and gets its vote through rejoin.
+  let voting = true;
   for (const peer of options.peers) {
     const status = await peerStatus(peer.host, peer.port);
-    if (status?.head && status.head.height > 0) {
+    if (!status) continue;
+    if ((status.head?.height ?? 0) > 0) {
       throw new PaxchainError(
         ErrorCode.ALREADY_EXISTS,
-        `node ${peer.id} (${peer.host}:${peer.port}) already runs a chain at height ${status.head.height}: refusing --bootstrap; start without it to rejoin as a learner`,
+        `node ${peer.id} (${peer.host}:${peer.port}) already runs a chain at height ${status.head!.height}: refusing --bootstrap; start without it to rejoin as a learner`,
       );
     }
+    if (status.promised !== '-') voting = false;
   }
   const { ops, head } = store.prepareAppend([wanted]);
-  ops.push({ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState({ promised: 0, voting: true }) });
+  ops.push({ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState({ promised: 0, voting }) });
   await store.backend.write(ops, { sync: true });
   store.committed(head);
-  log.log('info', 'bootstrapped genesis for a new cluster', { ballot: '-', height: 0 }, { cluster: options.clusterId, members, hash: toHex(head.hash).slice(0, 16) });
+  log.log('info', voting ? 'bootstrapped genesis for a new cluster' : 'bootstrapped genesis; peers already voted, so joining as a learner until rejoined', { ballot: '-', height: 0 }, {
+    cluster: options.clusterId,
+    members,
+    hash: toHex(head.hash).slice(0, 16),
+  });
 }
 
 async function peerStatus(host: string, port: number): Promise<NodeStatus | undefined> {

@@ -32,19 +32,33 @@ export interface TestCluster {
 }
 
 export async function startTestCluster(nodes: number): Promise<TestCluster> {
-  const dir = tempDir('paxchain-cluster-');
   const lines: string[] = [];
-  const cluster = new LocalCluster({
-    root: dir.path,
-    nodes,
-    basePort: await freeBasePort(nodes),
-    secret: 'test-cluster-secret',
-    onLine: (node, line) => {
-      lines.push(`[node${node}] ${line}`);
-      if (lines.length > 5000) lines.shift();
-    },
-  });
-  await cluster.start();
+  // The free ports found may be taken by another process before the nodes bind them: then the
+  // start is tried again on other ports (a few times, never silently for other errors).
+  for (let attempt = 1; ; attempt++) {
+    const dir = tempDir('paxchain-cluster-');
+    const cluster = new LocalCluster({
+      root: dir.path,
+      nodes,
+      basePort: await freeBasePort(nodes),
+      secret: 'test-cluster-secret',
+      onLine: (node, line) => {
+        lines.push(`[node${node}] ${line}`);
+        if (lines.length > 5000) lines.shift();
+      },
+    });
+    try {
+      await cluster.start();
+    } catch (error) {
+      dir.cleanup();
+      if (attempt < 3 && /EADDRINUSE|address already in use/i.test(String(error))) continue;
+      throw error;
+    }
+    return wrapCluster(cluster, dir, lines);
+  }
+}
+
+function wrapCluster(cluster: LocalCluster, dir: { cleanup(): void }, lines: string[]): TestCluster {
   const client = new PaxchainClient({ endpoints: cluster.endpoints, timeoutMs: 10_000 });
   return {
     cluster,

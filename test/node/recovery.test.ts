@@ -147,9 +147,36 @@ describe('heads, catch-up and recovery (3 real nodes)', () => {
   }, 120_000);
 });
 
+describe('--bootstrap after the first election', () => {
+  let test: TestCluster;
+  beforeAll(async () => {
+    test = await startTestCluster(3);
+  }, 60_000);
+  afterAll(async () => {
+    await test?.close();
+  }, 60_000);
+
+  it('a wiped node started with --bootstrap while its peers have voted but hold no blocks joins as a learner, then rejoins', async () => {
+    const leader = await leaderOf(test);
+    const status = await test.client.status(test.cluster.endpoint(leader));
+    expect(status.head?.height).toBe(0);
+    const victim = test.cluster.ids.find((id) => id !== leader)!;
+    await test.cluster.wipe(victim);
+    await test.cluster.startNode(victim, { bootstrap: true });
+    await waitFor('the bootstrap log line', async () => (test.lines.some((line) => line.startsWith(`[node${victim}]`) && line.includes('joining as a learner')) ? true : undefined));
+    // It votes again only after the rejoin protocol, and then the cluster takes writes.
+    await waitFor('the rejoin', async () => ((await test.client.status(test.cluster.endpoint(victim))).voting ? true : undefined));
+    expect(test.lines.some((line) => line.startsWith(`[node${victim}]`) && line.includes('rejoined as a voter'))).toBe(true);
+    expect((await test.client.put('after/rejoin', 'ok')).result).toBe('OK');
+  }, 120_000);
+});
+
 describe('audit across clusters', () => {
-  const dir = tempDir('paxchain-audit-');
-  afterAll(() => dir.cleanup());
+  let dir: ReturnType<typeof tempDir>;
+  beforeAll(() => {
+    dir = tempDir('paxchain-audit-');
+  });
+  afterAll(() => dir?.cleanup());
 
   it('(e) two data directories from different clusters: fork at height 0 with both hashes', () => {
     for (const [name, cluster] of [['a', 'alpha'], ['b', 'beta']]) {
