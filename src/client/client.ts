@@ -21,6 +21,10 @@ import type { BlocksReply, ErrorReply, HashesReply, HeadersReply, NodeStatus, Re
 export const DEFAULT_ENDPOINTS = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
 /** Sessions (concurrent writes) one client keeps at most. */
 const SESSIONS_MAX = 4096;
+/** NOT_LEADER hints followed back to back before the client pauses (stale hints can loop). */
+const REDIRECTS_WITHOUT_PAUSE = 3;
+/** Errors after which a sent write may or may not have been applied. */
+const OUTCOME_UNKNOWN: ReadonlySet<ErrorCode> = new Set([ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED, ErrorCode.NOT_LEADER]);
 
 export interface ClientOptions {
   readonly endpoints: readonly string[];
@@ -156,6 +160,14 @@ export class PaxchainClient {
         throw new PaxchainError(write.result === 'INVALID' ? ErrorCode.INVALID_ARGUMENT : ErrorCode.STALE_REQUEST, `write answered ${write.result}`);
       }
       return { result: write.result, duplicate: write.duplicate, height: write.height, clientId: session.clientId, seq: session.seq };
+    } catch (error) {
+      // Once a write has been sent, only a definite answer says whether it was applied: a leader
+      // that stepped down, or ran out of time, may still have had it chosen.
+      if (isPaxchainError(error) && OUTCOME_UNKNOWN.has(error.code)) {
+        const note = error.message.includes('may or may not') ? error.message : `${error.message}; the write may or may not have been applied`;
+        throw new PaxchainError(error.code, note, { ...error.details, outcome: 'unknown', clientId: session.clientId, seq: session.seq });
+      }
+      throw error;
     } finally {
       session.busy = false;
     }
@@ -186,6 +198,7 @@ export class PaxchainClient {
     const deadline = performance.now() + this.timeoutMs;
     let lastError: PaxchainError | undefined;
     let sawLeaderBusy = false;
+    let redirects = 0;
     for (let attempt = 0; attempt < (options.attempts ?? 1_000); attempt++) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) break;
@@ -202,7 +215,12 @@ export class PaxchainClient {
         if (error.error === 'INVALID_ARGUMENT' || error.error === 'NOT_FOUND') throw lastError;
         if (error.error === 'NOT_LEADER') {
           this.leaderEndpoint = error.leaderEndpoint && error.leaderEndpoint !== endpoint ? error.leaderEndpoint : undefined;
-          if (!this.leaderEndpoint) await pause(Math.min(50, remaining));
+          // Follow a hint at once, but not round and round: stale hints can point at each other.
+          if (this.leaderEndpoint && redirects < REDIRECTS_WITHOUT_PAUSE) redirects++;
+          else {
+            redirects = 0;
+            await pause(Math.min(50, remaining));
+          }
         } else {
           sawLeaderBusy ||= error.error === 'OVERLOADED';
           this.leaderEndpoint = undefined;

@@ -139,6 +139,10 @@ export class NodeDriver {
       peerIds: this.options.peers.map((peer) => peer.id),
       onPeerMessage: (from, message) => this.onPeerMessage(from, message),
       onClientRequest: (connection, request) => this.onClientRequest(connection, request),
+      // The replica still answers those requests; the answers have nowhere to go.
+      onClientClosed: (connection) => {
+        for (const [requestId, pending] of this.pendingReplies) if (pending.connection === connection) this.pendingReplies.delete(requestId);
+      },
     });
     this.links = new PeerLinks({ ...credentials, peers: this.options.peers.map((peer) => ({ nodeId: peer.id, host: peer.host, port: peer.port })) });
     this.timer = setInterval(() => {

@@ -10,8 +10,11 @@ import { blockKey } from '../../src/storage/keys.js';
 import { LevelBackend } from '../../src/storage/level-backend.js';
 import { runCli, tempDir } from '../helpers.js';
 
-const dir = tempDir('paxchain-cli-');
-afterAll(() => dir.cleanup());
+let dir: ReturnType<typeof tempDir>;
+beforeAll(() => {
+  dir = tempDir('paxchain-cli-');
+});
+afterAll(() => dir?.cleanup());
 
 const gen = (name: string, extra: string[] = []) =>
   runCli(['dev', 'gen', '--data', join(dir.path, name), '--blocks', '200', '--commands-per-block', '5', '--json', ...extra]);
