@@ -124,8 +124,8 @@ interface ReadRound {
 interface Leadership {
   readonly ballot: Ballot;
   nextSlot: number;
-  /** knownChosenThrough when this leadership began: slots up to it may be re-proposed. */
-  readonly knownChosenAtStart: number;
+  /** The first slot this leadership used for new commands (everything below was re-proposed). */
+  readonly firstNewSlot: number;
   readonly inFlight: Map<number, InFlightSlot>;
   /** Slots up to here were re-proposed from phase 1; reads wait until they are chosen. */
   readonly horizon: number;
@@ -425,6 +425,8 @@ export class Replica {
 
   /** A client read: linearizable (ReadIndex at the leader) or stale (local, labelled). */
   read(request: ReadRequest): void {
+    // A frozen node's state ran past its head: not even a stale read may come from it.
+    if (this.frozen) return this.replyError(request.requestId, 'DIVERGED', 'this node is frozen after a state digest mismatch; restart it');
     if (request.stale) return this.answerRead(request, true);
     const refusal = this.refuseClient();
     if (refusal) return this.replyError(request.requestId, refusal.error, refusal.message);
@@ -505,10 +507,12 @@ export class Replica {
     for (const slot of this.orphanedValues.keys()) if (slot > horizon) horizon = slot;
     // New commands go above every slot known to be chosen: such a slot may have been chosen at a
     // higher ballot this phase 1 never saw.
+    const known = this.knownChosenThrough;
+    const firstNewSlot = Math.max(horizon, known, this.headHeight) + 1;
     const leadership: Leadership = {
       ballot: phase1.ballot,
-      nextSlot: Math.max(horizon, this.knownChosenThrough, this.headHeight) + 1,
-      knownChosenAtStart: this.knownChosenThrough,
+      nextSlot: firstNewSlot,
+      firstNewSlot,
       inFlight: new Map(),
       horizon,
       lastAckTick: new Map(),
@@ -519,23 +523,24 @@ export class Replica {
     };
     this.leadership = leadership;
     // P2c: re-propose the highest-ballot value phase 1 reported for each open slot; our own
-    // unconfirmed values where nobody reported one; no-ops for the holes. A slot known to be
-    // chosen (a peer's head said so) is re-proposed only with a reported value: its block may be
-    // gone (the peer was wiped), and P2c makes that value the chosen one unless a higher ballot
-    // chose it, in which case the majority that promised that ballot refuses ours. With nothing
-    // reported, it is fetched. Either way the commit index we send never covers a slot of ours
-    // before a majority accepted it (advanceChosenThrough).
-    for (let slot = outcome.chosenThrough + 1; slot <= horizon; slot++) {
+    // unconfirmed values where nobody reported one; no-ops for the holes, up to every slot known
+    // to be chosen. A slot a peer's head says is chosen gets the reported value if there is one
+    // (its block may be gone with a wiped node, and P2c makes that value the chosen one), else a
+    // no-op: if a higher ballot chose it, the majority that promised that ballot refuses ours and
+    // we fetch the block; if the peer's claim was false (a forked chain), the no-op fills it. Our
+    // own values go only into slots nobody claims. Whatever is proposed, the commit index we send
+    // never covers it before a majority accepted it (advanceChosenThrough).
+    for (let slot = outcome.chosenThrough + 1; slot < firstNewSlot; slot++) {
       if (slot <= this.headHeight || this.chosen.has(slot)) continue;
-      const adopted = outcome.adopted.get(slot);
-      if (adopted === undefined && slot <= this.knownChosenThrough) continue;
-      this.proposeSlot(slot, adopted ?? this.orphanedValues.get(slot) ?? encodeBatchBody(this.clockMs, []));
+      const orphan = slot > known ? this.orphanedValues.get(slot) : undefined;
+      this.proposeSlot(slot, outcome.adopted.get(slot) ?? orphan ?? encodeBatchBody(this.clockMs, []));
     }
     // Our own earlier proposals that lost their slot (another value adopted there, or the slot
     // turned out to be chosen already): their commands go back in the queue, so the clients
     // waiting for them get an answer. Sessions make a command that did get chosen a duplicate.
     for (const [slot, value] of this.orphanedValues) {
-      if (leadership.inFlight.get(slot)?.value !== value) this.requeueWaitingCommands(value);
+      const proposed = leadership.inFlight.get(slot)?.value;
+      if (!proposed || !bytesEqual(proposed, value)) this.requeueWaitingCommands(value);
     }
     this.orphanedValues.clear();
     this.event('info', 'became leader', {
@@ -645,6 +650,9 @@ export class Replica {
     const phase1 = this.phase1;
     if (this.currentRole !== 'candidate' || !phase1) return;
     const peer = this.peers.get(message.from);
+    // A peer whose chain differs from ours does not count towards our quorum: its head would
+    // claim its own blocks as chosen.
+    if (peer?.agreement !== undefined && peer.agreement !== 'same') return;
     if (peer && message.chosenThrough > peer.height) peer.height = message.chosenThrough;
     const outcome = phase1.onPromise(message);
     if (outcome === 'more') {
@@ -755,7 +763,7 @@ export class Replica {
     const leadership = this.currentRole === 'leader' ? this.leadership : undefined;
     if (!leadership) return;
     let fresh = leadership.nextSlot;
-    for (const slot of leadership.inFlight.keys()) if (slot > leadership.knownChosenAtStart && slot < fresh) fresh = slot;
+    for (const slot of leadership.inFlight.keys()) if (slot >= leadership.firstNewSlot && slot < fresh) fresh = slot;
     if (through >= fresh) this.becomeFollower(`slot ${fresh} was chosen without this leadership: a higher ballot leads`, true);
   }
 
@@ -943,10 +951,13 @@ export class Replica {
     const peer = this.peers.get(node);
     if (!peer) return;
     peer.head = head;
-    if (head.height > peer.height) peer.height = head.height;
-    this.noteChosenThrough(head.height);
     const ours = this.recentHashes.get(head.height);
     if (ours) this.compareWithPeer(node, head.height, ours, head.hash);
+    // A peer whose chain differs from ours is no evidence of what is chosen, nor a source of
+    // blocks.
+    if (peer.agreement !== undefined && peer.agreement !== 'same') return;
+    if (head.height > peer.height) peer.height = head.height;
+    this.noteChosenThrough(head.height);
   }
 
   private compareWithPeer(node: NodeId, height: number, ours: Uint8Array, theirs: Uint8Array): void {
@@ -966,7 +977,13 @@ export class Replica {
     if (differ >= majority(this.members.length)) {
       this.divergence = { peer: node, ...disagreement };
       this.event('error', 'DIVERGENCE: a majority holds other blocks than ours; refusing writes and votes', { ...this.divergence });
+      this.standDown('this chain diverged from the majority');
     }
+  }
+
+  /** A leader or candidate whose chain cannot be trusted steps down, so a healthy node takes over. */
+  private standDown(reason: string): void {
+    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.becomeFollower(reason, false);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1032,6 +1049,7 @@ export class Replica {
     const candidates: NodeId[] = [];
     for (const [node, view] of this.peers) {
       if (view.height < next) continue;
+      if (view.agreement !== undefined && view.agreement !== 'same') continue;
       if ((this.fetchAvoid.get(node) ?? -1) > this.tickCount) continue;
       candidates.push(node);
     }
@@ -1053,6 +1071,7 @@ export class Replica {
 
   private onBlocks(message: BlocksMessage): void {
     if (message.head) this.notePeerHead(message.from, message.head);
+    if (this.frozen) return;
     const flight = this.fetchesInFlight.get(message.fromHeight);
     if (flight?.peer === message.from) this.fetchesInFlight.delete(message.fromHeight);
     if (message.fromHeight > this.ledger.nextHeight) {
@@ -1126,6 +1145,7 @@ export class Replica {
       this.frozen = true;
       this.divergence ??= { height, peer: from, ours: 'state digest differs', theirs: toHex(record.subarray(73, 105)) };
       this.event('error', 'DIVERGENCE: executing a peer\'s block gives another state digest; no more appends until restarted', { ...this.divergence });
+      this.standDown('frozen after a state digest mismatch');
     }
   }
 
@@ -1275,14 +1295,17 @@ export class Replica {
   private requeueWaitingCommands(body: Uint8Array): void {
     const decoded = decodeBody(body);
     if (typeof decoded === 'string' || decoded.kind !== 'batch') return;
+    // These commands were admitted once (the queue bounds held then, and a batch is bounded), so
+    // they go back at the front whatever the queue holds now.
+    const again: QueuedWrite[] = [];
     for (const tuple of decoded.commands) {
       const command = decodeCommand(tuple);
       if (typeof command === 'string' || !this.waiters.has(sessionKey(command.clientId, command.seq))) continue;
-      if (this.pendingWrites.length >= this.config.pendingWritesMax) break;
       const bytes = commandBytes(command);
-      this.pendingWrites.push({ requestId: 0, command: tuple as CommandTuple, bytes });
+      again.push({ requestId: 0, command: tuple as CommandTuple, bytes });
       this.pendingWriteBytes += bytes;
     }
+    if (again.length > 0) this.pendingWrites = [...again, ...this.pendingWrites];
   }
 
   /** Answers every read a leadership still holds: it can no longer confirm them. */

@@ -90,7 +90,8 @@ export class Harness {
           this.dropped.push(message);
           continue;
         }
-        this.nodes.get(message.to)?.replica.step(message);
+        // A copy, as the network gives: no replica may rely on sharing a value's object.
+        this.nodes.get(message.to)?.replica.step(structuredClone(message));
       }
     }
     this.flush();

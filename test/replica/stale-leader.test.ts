@@ -2,7 +2,7 @@
 // break safety or leave clients waiting. Each test builds the exact schedule by hand.
 import { describe, expect, it } from 'vitest';
 import { HEADER_BYTES } from '../../src/chain/block.js';
-import { decodeBody } from '../../src/chain/body.js';
+import { decodeBody, encodeBatchBody } from '../../src/chain/body.js';
 import type { Message } from '../../src/replica/messages.js';
 import type { Replica } from '../../src/replica/replica.js';
 import { Harness, newReplica } from '../paxos/harness.js';
@@ -177,6 +177,79 @@ describe('stale leaders and learners', () => {
     expect(ready.replies).toEqual([expect.objectContaining({ requestId: write, ok: false, error: 'NOT_LEADER' })]);
     const told = ready.messages.filter((message) => message.type === 'accept' || message.type === 'heartbeat') as Array<{ chosenThrough: number }>;
     for (const message of told) expect(message.chosenThrough).toBeLessThan(slot);
+  });
+
+  it('a rejoin\'s new phase 1 re-proposes in-flight commands once, in their own slot', () => {
+    const harness = new Harness([1, 2, 3]);
+    startCandidacy(harness.replica(1));
+    harness.deliver();
+    // The accepts reach the followers, but no acceptance gets back: the slot stays open.
+    const write = harness.put(1, 11, 1, 'k', 'v');
+    harness.deliver((message) => message.type !== 'accepted' || message.to !== 1 || message.from === 1);
+    harness.replica(1).step({ type: 'rejoin-request', from: 3, to: 1, nonce: 5 });
+    harness.deliver();
+    harness.tick(20);
+    expect(harness.reply(1, write)).toMatchObject({ ok: true });
+    const copies = harness.node(1).readies.flatMap((ready) => ready.blocks).filter((record) => {
+      const body = decodeBody(record.subarray(HEADER_BYTES));
+      return typeof body !== 'string' && body.kind === 'batch' && body.commands.some((command) => (command as unknown[])[1] === 11);
+    });
+    expect(copies).toHaveLength(1);
+  });
+
+  it('commands requeued after a new phase 1 are answered even when the queue is full', () => {
+    const harness = new Harness([1, 2, 3], { config: { pendingWritesMax: 2, pipelineMax: 1 } });
+    startCandidacy(harness.replica(1));
+    harness.deliver();
+    // Client 11's write is proposed in slot 1 and reaches no one; two more writes fill the queue.
+    const orphan = harness.put(1, 11, 1, 'k', 'mine');
+    harness.flush();
+    harness.queue = [];
+    harness.put(1, 12, 1, 'a', '1');
+    harness.put(1, 13, 1, 'b', '2');
+    // Meanwhile node 2 holds another value for slot 1 from a higher ballot than any phase 1 saw.
+    harness.replica(2).step({ type: 'accept', from: 3, to: 2, ballot: harness.replica(1).ballot + 1, slot: 1, value: encodeBatchBody(1, [[1, 99, 1, 'k', new Uint8Array([9])]]), chosenThrough: 0 });
+    harness.node(2).replica.takeReady();
+    // Node 2 then hears nothing for a while, so it no longer vouches for that leader.
+    for (let tick = 0; tick < 40; tick++) {
+      harness.replica(2).tick();
+      harness.replica(2).takeReady();
+    }
+    // Node 3 asks to rejoin (it does not vote meanwhile): the new phase 1 runs with nodes 1 and 2,
+    // slot 1 gets node 2's value, and client 11's command goes back in the queue.
+    const notThree = (message: Message) => message.from !== 3 && message.to !== 3;
+    harness.replica(1).step({ type: 'rejoin-request', from: 3, to: 1, nonce: 5 });
+    harness.deliver(notThree);
+    expect(harness.node(1).readies.flatMap((ready) => ready.events).some((event) => event.message === 'granted rejoin')).toBe(true);
+    for (let tick = 0; tick < 200 && !harness.reply(1, orphan); tick++) harness.tick(1, notThree);
+    expect(harness.reply(1, orphan)).toMatchObject({ ok: true });
+    const reply = harness.reply(1, orphan) as { height: number };
+    expect(reply.height).toBeGreaterThan(1);
+  });
+
+  it('a new leader re-proposing a value a lower ballot already chose does not mistake that for a higher ballot', () => {
+    const harness = new Harness([1, 2, 3]);
+    startCandidacy(harness.replica(1));
+    harness.deliver();
+    // Node 1's write is accepted by 1 and 2 (chosen at its ballot), but node 1 is cut off before
+    // it can tell anyone.
+    harness.put(1, 11, 1, 'k', 'v');
+    harness.deliver((message) => inSet([1, 2])(message) && message.type !== 'heartbeat');
+    for (let tick = 0; tick < 40; tick++) for (const id of [2, 3]) harness.replica(id).tick();
+    harness.queue = [];
+    harness.flush();
+    harness.queue = [];
+    // Node 3 leads with node 2: phase 1 reports node 2's entry, which it re-proposes in slot 1.
+    startCandidacy(harness.replica(3));
+    pump(harness, (message) => inSet([2, 3])(message) && message.type !== 'accept');
+    expect(harness.replica(3).role).toBe('leader');
+    // Node 1's status says height 1 is chosen (by the lower ballot, with the same value).
+    const head = harness.replica(1).head!;
+    expect(head.height).toBe(1);
+    harness.replica(3).step({ type: 'status', from: 1, to: 3, promised: harness.replica(1).promised, leader: 0, voting: true, head: { height: head.height, hash: head.hash }, genesis: null });
+    expect(harness.replica(3).role).toBe('leader');
+    harness.tick(10);
+    expect(harness.replica(3).head!.hash).toEqual(head.hash);
   });
 
   it('a wiped learner\'s heartbeat acks neither confirm a read nor keep a deposed leader in office', () => {

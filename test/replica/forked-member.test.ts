@@ -1,0 +1,103 @@
+// A member whose chain forked (same genesis, other blocks) must neither stall the healthy
+// majority nor lead it; a node frozen by a bad digest serves nothing from its state.
+import { describe, expect, it } from 'vitest';
+import { encodeBatchBody } from '../../src/chain/body.js';
+import { Prng } from '../../src/lib/prng.js';
+import { fastSha256 } from '../../src/native/sha256.js';
+import { replicaConfig } from '../../src/replica/config.js';
+import { Ledger } from '../../src/replica/ledger.js';
+import type { Message } from '../../src/replica/messages.js';
+import { emptyReady } from '../../src/replica/ready.js';
+import { Replica } from '../../src/replica/replica.js';
+import { genesis, Harness } from '../paxos/harness.js';
+
+/**
+ * Node `id` of `harness`, restarted from a chain that shares genesis and then holds `blocks`
+ * blocks of its own (`tag` makes them differ), as restore would give it: with its recent block
+ * hashes, and with the records the harness serves fetches from.
+ */
+function restartWithChain(harness: Harness, id: number, blocks: number, tag: string): void {
+  const ledger = new Ledger(fastSha256);
+  const genesisRecord = Ledger.genesisRecord(fastSha256, genesis);
+  ledger.replay(0, genesisRecord);
+  const records: Uint8Array[] = [];
+  const recentHashes = [{ height: 0, hash: ledger.head!.hash }];
+  for (let height = 1; height <= blocks; height++) {
+    const block = ledger.append(encodeBatchBody(height, [[1, 777, height, `${tag}/${height}`, new Uint8Array([1])]]));
+    records.push(block.record);
+    recentHashes.push({ height, hash: block.ref.hash });
+  }
+  const node = harness.node(id);
+  node.replica = new Replica(replicaConfig(id, genesis.members), new Prng(id), { ledger, acceptor: { promised: 0, voting: true }, accepted: [], recentHashes });
+  node.readies = [{ ...emptyReady(), blocks: records }];
+}
+
+const without = (node: number) => (message: Message) => message.from === message.to || (message.from !== node && message.to !== node);
+
+describe('a forked member', () => {
+  it('whose head is above the majority\'s: the majority keeps taking writes, the forked node is condemned and never leads', () => {
+    const harness = new Harness([1, 2, 3]);
+    const first = harness.electLeader(without(3));
+    for (let seq = 1; seq <= 3; seq++) harness.put(first, 5, seq, 'k', `v${seq}`);
+    harness.tick(5, without(3));
+    const healthy = harness.replica(first).head!.height;
+    // Node 3 comes back with a chain forked at height 1 that runs to height healthy + 7.
+    restartWithChain(harness, 3, healthy + 7, 'forged');
+    harness.tick(200);
+    const answered: boolean[] = [];
+    for (let seq = 1; seq <= 10; seq++) {
+      const leader = [1, 2].find((id) => harness.replica(id).role === 'leader');
+      expect(leader, `a healthy leader before write ${seq}`).toBeDefined();
+      const request = harness.put(leader!, 6, seq, `after/${seq}`, 'x');
+      harness.tick(10);
+      answered.push(harness.reply(leader!, request)?.ok === true);
+    }
+    expect(answered.every(Boolean)).toBe(true);
+    expect(harness.replica(3).diverged).toBeDefined();
+    expect(harness.replica(3).role).not.toBe('leader');
+    for (const id of [1, 2]) expect(harness.replica(id).diverged, `node ${id}`).toBeUndefined();
+    expect(harness.replica(1).head!.hash).toEqual(harness.replica(2).head!.hash);
+    expect(harness.replica(1).head!.height).toBeGreaterThan(healthy + 7);
+  });
+
+  it('a leader that learns its own chain is the minority one steps down so a healthy node can lead', () => {
+    const harness = new Harness([1, 2, 3]);
+    // Node 1 leads from a forked chain; nodes 2 and 3 share another one.
+    restartWithChain(harness, 1, 4, 'forged');
+    for (const id of [2, 3]) restartWithChain(harness, id, 4, 'real');
+    (harness.replica(1) as unknown as { startCandidacy(reason: string): void }).startCandidacy('test');
+    // The prepares and promises go through before any head is compared.
+    harness.deliver((message) => message.type === 'prepare' || message.type === 'promise');
+    expect(harness.replica(1).role).toBe('leader');
+    harness.tick(100);
+    expect(harness.replica(1).diverged).toBeDefined();
+    expect(harness.replica(1).role).not.toBe('leader');
+    const leader = [2, 3].find((id) => harness.replica(id).role === 'leader');
+    expect(leader).toBeDefined();
+    const write = harness.put(leader!, 9, 1, 'k', 'v');
+    harness.tick(10);
+    expect(harness.reply(leader!, write)).toMatchObject({ ok: true });
+  });
+
+  it('a node frozen by a state digest mismatch answers no read from its state, not even a stale one', () => {
+    const harness = new Harness([1, 2, 3]);
+    const leader = harness.electLeader();
+    harness.put(leader, 5, 1, 'k', 'good');
+    harness.tick(5);
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    const replica = harness.replica(follower);
+    // A block that links to the follower's head but whose header digest is wrong.
+    const chain = new Ledger(fastSha256);
+    chain.replay(0, Ledger.genesisRecord(fastSha256, genesis));
+    const records = harness.node(leader).readies.flatMap((ready) => ready.blocks);
+    for (const [index, record] of records.entries()) chain.replay(index + 1, record);
+    const next = chain.append(encodeBatchBody(99, [[1, 5, 2, 'k', new TextEncoder().encode('evil')]])).record.slice();
+    next[80] ^= 1; // inside the state digest field (bytes 73..105)
+    replica.step({ type: 'status', from: leader, to: follower, promised: replica.promised, leader, voting: true, head: { height: chain.head!.height, hash: chain.head!.hash }, genesis: null });
+    replica.step({ type: 'blocks', from: leader, to: follower, fromHeight: chain.head!.height, records: [next], head: { height: chain.head!.height, hash: chain.head!.hash } });
+    expect(replica.diverged).toBeDefined();
+    replica.takeReady();
+    replica.read({ requestId: 77, key: 'k', stale: true });
+    expect(replica.takeReady().replies).toEqual([expect.objectContaining({ requestId: 77, ok: false, error: 'DIVERGED' })]);
+  });
+});
