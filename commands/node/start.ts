@@ -68,7 +68,7 @@ With --json, logs are JSON lines.`;
     );
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
-        log.log('info', `${signal}: stopping`, { ballot: '-', height: -1 });
+        log.log('info', `${signal}: stopping`, driver.context());
         void driver.stop().then(resolve, resolve);
       };
       process.once('SIGINT', () => stop('SIGINT'));

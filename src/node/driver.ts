@@ -501,7 +501,8 @@ export class NodeDriver {
     };
   }
 
-  private context(): { ballot: string; height: number } {
+  /** This node's ballot and head height, for log lines. */
+  context(): { ballot: string; height: number } {
     return { ballot: formatBallot(this.replica.ballot), height: this.replica.head?.height ?? -1 };
   }
 

@@ -565,11 +565,10 @@ export class Replica {
     const mine = this.leadership?.ballot ?? this.phase1?.ballot;
     if (mine !== undefined && ballot > mine) this.becomeFollower(`node ${leader} leads with higher ballot ${formatBallot(ballot)}`, false);
     if (this.currentRole === 'leader' || this.currentRole === 'candidate') return;
-    if (leader !== this.leaderId || ballot !== this.leaderBallot) {
-      this.event('info', 'following leader', { leader, ballot: formatBallot(ballot) });
-    }
+    const changed = leader !== this.leaderId || ballot !== this.leaderBallot;
     this.leaderId = leader;
     this.leaderBallot = ballot;
+    if (changed) this.event('info', 'following leader', { leader, ballot: formatBallot(ballot) });
     this.ticksSinceLeader = 0;
     this.preVote = undefined;
     // Back-off is for duelling candidates; with a leader established, the next election after

@@ -315,4 +315,17 @@ describe('Replica (Multi-Paxos rules)', () => {
     expect(follower.head!.height).toBe(4);
     expect(follower.head!.hash).toEqual(chain.head!.hash);
   });
+
+  it('log events name the ballot they happened at: a follower says whom it follows at that leader\'s ballot', () => {
+    const harness = new Harness();
+    const leader = harness.electLeader();
+    const ballot = harness.replica(leader).ballot;
+    for (const [id, node] of harness.nodes) {
+      if (id === leader) continue;
+      const event = node.readies.flatMap((ready) => ready.events).find((e) => e.message === 'following leader');
+      expect(event, `node ${id}`).toBeDefined();
+      expect(event!.ballot).toBe(ballot);
+      expect(event!.fields).toMatchObject({ leader });
+    }
+  });
 });
