@@ -180,13 +180,16 @@ export class NodeDriver {
   // ---------------------------------------------------------------------------------------------
   // Inputs
 
-  private onPeerMessage(from: number, value: unknown): void {
-    if (this.stopped) return;
+  /** Returns why a message was refused; the transport then closes that peer's connection. */
+  private onPeerMessage(from: number, value: unknown): string | undefined {
+    if (this.stopped) return undefined;
     const message = parseMessage(value);
-    if (typeof message === 'string' || message.from !== from || message.to !== this.options.config.nodeId) {
-      // Dropped and counted: a garbled or spoofed message must not reach the replica.
+    const refused = typeof message === 'string' ? message : misaddressed(message, from, this.options.config.nodeId);
+    if (typeof message === 'string' || refused !== undefined) {
+      // A garbled or spoofed message never reaches the replica; its connection is closed.
       this.counters.badPeerMessages++;
-      return;
+      this.options.log.log('warn', `refused a message from node ${from} (${refused}); closed its connection`, this.context());
+      return refused;
     }
     this.counters.peerMessagesIn++;
     // It talks to us, so it is up: do not wait out the back-off of our link to it.
@@ -194,6 +197,7 @@ export class NodeDriver {
     this.advanceClock();
     this.replica.step(message);
     this.scheduleFlush();
+    return undefined;
   }
 
   private onClientRequest(connection: number, request: ClientRequest): void {
@@ -516,4 +520,11 @@ export class NodeDriver {
     if (!this.options.trace) return;
     this.options.log.log('info', `trace ${describeMessage(message)}`, this.context());
   }
+}
+
+/** Why a parsed peer message does not belong on the connection of `from` to node `self`, if so. */
+function misaddressed(message: Message, from: number, self: number): string | undefined {
+  if (message.from !== from) return `message claims to be from node ${message.from}`;
+  if (message.to !== self) return `message addressed to node ${message.to}`;
+  return undefined;
 }

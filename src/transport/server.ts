@@ -8,8 +8,8 @@
  *   answers with `replyToClient(connectionId, { id, ... })`, echoing the request's id.
  *
  * Nothing from a connection reaches either handler before its handshake succeeded. A protocol
- * error (bad frame, oversized frame, failed handshake, client frame without an id) closes that
- * connection only and is counted in `stats()`.
+ * error (bad frame, oversized frame, failed handshake, client frame without an id, a peer message
+ * the node refuses) closes that connection only and is counted in `stats()`.
  *
  * Handlers run synchronously inside the socket's data event and must not throw: an exception is a
  * bug of the node and escapes (a broken invariant should stop the process).
@@ -40,8 +40,11 @@ export interface TransportServerOptions extends ClusterCredentials {
   readonly port: number;
   /** Node ids allowed to connect as peers (this node's id is ignored if listed). */
   readonly peerIds: readonly number[];
-  /** A peer message from an authenticated peer, in the order that peer sent them. */
-  readonly onPeerMessage: (fromNodeId: number, message: unknown) => void;
+  /**
+   * A peer message from an authenticated peer, in the order that peer sent them. Returning a
+   * string refuses the message: that connection is closed as a bad frame (the peer reconnects).
+   */
+  readonly onPeerMessage: (fromNodeId: number, message: unknown) => string | void;
   /** A client request: an object with a non-negative integer `id`. */
   readonly onClientRequest: (connectionId: number, request: ClientRequest) => void;
   /** A client connection closed; replies to it would be dropped. */
@@ -207,7 +210,10 @@ export class TransportServer {
     connection.handshakeDone();
     this.#peers.get(nodeId)?.close();
     this.#peers.set(nodeId, connection);
-    connection.setMessageHandler((peerMessage) => this.#options.onPeerMessage(nodeId, peerMessage));
+    connection.setMessageHandler((peerMessage) => {
+      const refused = this.#options.onPeerMessage(nodeId, peerMessage);
+      if (typeof refused === 'string') connection.fail(new PaxchainError(ErrorCode.BAD_FRAME, `node ${nodeId}: ${refused}`));
+    });
   }
 
   #admitClient(connection: Connection): void {

@@ -178,6 +178,55 @@ describe('3-node cluster of real processes', () => {
     expect(after).toBeGreaterThan(before);
     expect((await test.client.put('after/impostor', 'fine')).result).toBe('OK');
   });
+
+  it('a member whose messages are garbled or spoofed has that connection closed and counted; nothing reaches the replica', async () => {
+    const { PeerLinks } = await import('../../src/transport/index.js');
+    const { secretKey } = await import('../../src/node/config.js');
+    // The impostor holds the cluster secret and takes the place of a stopped follower (a running
+    // node with the same id would take its connection back), but speaks for the third node.
+    const leader = await leaderOf(test);
+    const absent = [1, 2, 3].find((id) => id !== leader)!;
+    const target = leader;
+    const spoofed = [1, 2, 3].find((id) => id !== leader && id !== absent)!;
+    await test.cluster.signal(absent, 'SIGTERM');
+    const [host, port] = test.cluster.endpoint(target).split(':');
+    const before = (await test.client.status(test.cluster.endpoint(target))).counters;
+    const closes: string[] = [];
+    const member = new PeerLinks({
+      clusterId: test.cluster.file.clusterId,
+      nodeId: absent,
+      secret: secretKey('test-cluster-secret'),
+      peers: [{ nodeId: target, host: host!, port: Number(port) }],
+      reconnectDelayMinMs: 20,
+      reconnectDelayMaxMs: 100,
+      onLinkChange: (status) => {
+        if (status.state === 'down') closes.push(status.lastError ?? '');
+      },
+    });
+    const connected = () => waitFor('the impostor link', async () => (member.status()[0]!.state === 'connected' ? true : undefined), 10_000);
+    const spoofedBallot = 1000 * 256 + spoofed;
+    try {
+      await connected();
+      const head = { height: 0, hash: new Uint8Array(32) };
+      expect(member.send(target, { type: 'heartbeat', from: spoofed, to: target, ballot: spoofedBallot, chosenThrough: 0, head, round: 1 })).toBe(true);
+      await waitFor('the spoofed message refused', async () => (closes.length >= 1 ? true : undefined), 10_000);
+      await connected();
+      expect(member.send(target, { type: 'no-such-message', from: absent, to: target })).toBe(true);
+      await waitFor('the unknown message refused', async () => (closes.length >= 2 ? true : undefined), 10_000);
+    } finally {
+      await member.close();
+    }
+    const after = await test.client.status(test.cluster.endpoint(target));
+    expect(after.counters.badPeerMessages - before.badPeerMessages).toBe(2);
+    expect(after.counters.badFrames - before.badFrames).toBe(2);
+    // The spoofed heartbeat's ballot never reached the replica: the leader still leads at its own.
+    expect(after.role).toBe('leader');
+    expect(after.ballot).not.toBe(`1000.${spoofed}`);
+    expect(after.promised).not.toBe(`1000.${spoofed}`);
+    expect((await test.client.put('after/spoof', 'fine')).result).toBe('OK');
+    await test.cluster.startNode(absent);
+    await converged(test);
+  }, 60_000);
 });
 
 describe('5-node cluster of real processes: outages', () => {

@@ -64,7 +64,9 @@ export async function startRecordingServer(
     ...credentials(2),
     port: 0,
     peerIds: [1, 3],
-    onPeerMessage: (from, message) => peerMessages.push({ from, message }),
+    onPeerMessage: (from, message) => {
+      peerMessages.push({ from, message });
+    },
     onClientRequest: (connectionId, request) => {
       clientRequests.push({ connectionId, request });
       if (echo) holder.server!.replyToClient(connectionId, { id: request.id, echo: request });

@@ -181,7 +181,9 @@ describe('PeerLinks send bounds', () => {
       ...credentials(3),
       port: 0,
       peerIds: [1, 2],
-      onPeerMessage: (from, message) => node3Messages.push({ from, message }),
+      onPeerMessage: (from, message) => {
+        node3Messages.push({ from, message });
+      },
       onClientRequest: () => {},
     });
     onCleanup(() => node3.close());
@@ -198,5 +200,29 @@ describe('PeerLinks send bounds', () => {
     await node3.close();
     await waitFor('link to 3 down', () => links.status()[1]!.state !== 'connected');
     expect(links.broadcast({ kind: 'heartbeat' })).toBe(1);
+  });
+
+  it('a peer message the node refuses closes that link as a bad frame; the link reopens and later messages arrive', async () => {
+    const delivered: unknown[] = [];
+    const node2 = await TransportServer.start({
+      ...credentials(2),
+      port: 0,
+      peerIds: [1],
+      onPeerMessage: (_from, message) => {
+        if ((message as { kind?: string }).kind === 'bogus') return 'unknown message kind bogus';
+        delivered.push(message);
+      },
+      onClientRequest: () => {},
+    });
+    onCleanup(() => node2.close());
+    const links = openLinks(node2.port);
+    await waitFor('connected', () => linkTo2(links).state === 'connected');
+    expect(links.send(2, { kind: 'ok', i: 1 })).toBe(true);
+    expect(links.send(2, { kind: 'bogus' })).toBe(true);
+    await waitFor('the refusal counted', () => node2.stats().badFrames === 1);
+    await waitFor('the link reopened', () => linkTo2(links).state === 'connected' && node2.connectedPeers().length === 1);
+    expect(links.send(2, { kind: 'ok', i: 2 })).toBe(true);
+    await waitFor('the later message', () => delivered.length === 2);
+    expect(delivered).toEqual([{ kind: 'ok', i: 1 }, { kind: 'ok', i: 2 }]);
   });
 });
