@@ -317,7 +317,7 @@ describe('paxchain shell against a 3-node cluster', () => {
     for (let index = 1; index < heights.length; index++) expect(heights[index]).toBeGreaterThan(heights[index - 1]!);
     expect(lines[7]).toBe('(not found)');
     expect(lines[8]).toMatch(/^ID\s+ENDPOINT\s+ROLE\s+BALLOT\s+VOTING\s+CHOSEN\s+APPLIED\s+HEAD HASH\s+REACHABLE$/);
-    expect(lines.slice(9, 12).every((line) => /\s(leader|follower)\s.*\syes$/.test(line))).toBe(true);
+    for (const line of lines.slice(9, 12)) expect(line, lines.join('\n')).toMatch(/\s(leader|follower)\s.*\syes$/);
     const leader = Number(/^leader: node (\d)$/.exec(lines[12]!)![1]);
     const head = /^height (\d+) {2}hash ([0-9a-f]{64}) {2}leader node (\d) \((127\.0\.0\.1:\d+)\)$/.exec(lines[13]!);
     expect(head, lines[13]).not.toBeNull();

@@ -54,8 +54,35 @@ export async function startTestCluster(nodes: number): Promise<TestCluster> {
       if (attempt < 3 && /EADDRINUSE|address already in use/i.test(String(error))) continue;
       throw error;
     }
-    return wrapCluster(cluster, dir, lines);
+    const test = wrapCluster(cluster, dir, lines);
+    try {
+      await settled(test);
+    } catch (error) {
+      await test.close();
+      throw error;
+    }
+    return test;
   }
+}
+
+/**
+ * Waits until every running node votes and follows one leader at one ballot. A node whose process
+ * came up after the others had elected a leader bootstrapped as a learner (see `bootstrap` in
+ * src/node/run.ts) and votes only after rejoining, about a second later: tests that look at roles
+ * right after start must not see that window.
+ */
+export async function settled(test: TestCluster, timeoutMs = 30_000): Promise<number> {
+  return waitFor(
+    'one leader followed by every voting node',
+    async () => {
+      const all = (await statuses(test)).filter((_, index) => test.cluster.isRunning(test.cluster.ids[index]!));
+      const leader = all.find((status) => status?.role === 'leader');
+      if (!leader) return undefined;
+      const agreed = all.every((status) => status !== undefined && status.voting && status.ballot === leader.ballot && (status.role === 'follower' || status === leader) && status.leader === leader.nodeId);
+      return agreed ? leader.nodeId : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 function wrapCluster(cluster: LocalCluster, dir: { cleanup(): void }, lines: string[]): TestCluster {
