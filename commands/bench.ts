@@ -61,6 +61,8 @@ throughput, p50/p90/p99/max latency and errors by code.`;
     this.say(`errors      ${errors.length === 0 ? 'none' : errors.map(([code, count]) => `${code} ${count}`).join(', ')}`);
     const { before, after, changed } = result.leadership;
     this.say(`leader      ${before ? `node ${before.leader} (ballot ${before.ballot})` : 'none'} -> ${after ? `node ${after.leader} (ballot ${after.ballot})` : 'none'}${changed ? '  LEADER CHANGED during the run' : ', no leader change'}`);
+    // Figures of a run in which nothing succeeded measure nothing: that run failed.
+    if (result.operations === 0) this.fail();
     return result;
   }
 }

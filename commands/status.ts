@@ -1,7 +1,7 @@
 import { BaseCommand } from '../src/cli/base.js';
 import { withClient } from '../src/cli/client-ops.js';
 import { endpointsFlag, timeoutFlag } from '../src/cli/flags.js';
-import { gatherStatus, type NodeRow, statusTable } from '../src/cli/status-ops.js';
+import { gatherStatus, leaderLine, type NodeRow, statusTable } from '../src/cli/status-ops.js';
 import { parseEndpoints } from '../src/client/client.js';
 
 export default class Status extends BaseCommand {
@@ -19,7 +19,7 @@ chosen, APPLIED its chain head. Exits 1 if no node is reachable.`;
     const leaders = rows.map((row) => row.status).filter((status) => status?.role === 'leader');
     const leader = leaders.length > 0 ? leaders[0]!.nodeId : null;
     for (const line of statusTable(rows)) this.say(line);
-    this.say(leader ? `leader: node ${leader}` : 'no leader');
+    this.say(leaderLine(rows));
     if (rows.every((row) => !row.reachable)) this.fail();
     return { nodes: rows, leader };
   }

@@ -19,7 +19,10 @@ hash and state digest (by re-executing its commands). Exits 0 when the whole cha
 
   static override flags = {
     data: requiredDataFlag,
-    'expect-head': Flags.string({ summary: 'A head taken from elsewhere (HEIGHT:HASH) that this chain must contain.', helpValue: 'HEIGHT:HASH' }),
+    'expect-head': Flags.string({
+      summary: 'A head taken from elsewhere (HEIGHT:HASH, the full 64-hex hash, e.g. from `chain head` or `chain audit --json`) that this chain must contain.',
+      helpValue: 'HEIGHT:HASH',
+    }),
   };
 
   async run(): Promise<VerifyResult> {
@@ -40,7 +43,12 @@ hash and state digest (by re-executing its commands). Exits 0 when the whole cha
       if (expectHead) this.say(`contains the expected head ${expectHead.height}`);
     } else {
       const problem = result.problem!;
-      this.say(`chain BROKEN at height ${problem.height}: ${problem.reason}`);
+      // A chain that is whole but is not the one expected is a mismatch, not damage.
+      this.say(
+        problem.reason === 'EXPECTED_HEAD_MISMATCH'
+          ? `chain does NOT contain the expected head ${problem.height}: ${problem.reason}`
+          : `chain BROKEN at height ${problem.height}: ${problem.reason}`,
+      );
       this.say(`  ${problem.message}`);
       const head = result.verifiedHead;
       this.say(head ? `  blocks 0..${head.height} verified (last good hash ${shortHash(head.hash)})` : '  no block verified');

@@ -43,6 +43,10 @@ export abstract class BaseCommand extends Command {
     // `oclif.exit`; keep it in --json mode too, where oclif's catch would default to 1.
     const oclifExit = (error as { oclif?: { exit?: unknown } }).oclif?.exit;
     if (typeof oclifExit === 'number' && this.jsonEnabled()) process.exitCode = oclifExit;
+    // The same stable code as every other bad-usage error, in human output too.
+    if (oclifExit === 2 && !this.jsonEnabled() && !error.message.startsWith(ErrorCode.INVALID_ARGUMENT)) {
+      error.message = `${ErrorCode.INVALID_ARGUMENT}: ${error.message}`;
+    }
     return super.catch(error);
   }
 }

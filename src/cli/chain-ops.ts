@@ -168,6 +168,9 @@ export interface ListResult {
 
 /** Block summaries for heights [from, to], at most limits.listBlocksMax of them. */
 export async function listBlocks(target: ChainTarget, range: { from?: number; to?: number }): Promise<ListResult> {
+  if (range.from !== undefined && range.to !== undefined && range.from > range.to) {
+    throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `--from ${range.from} is above --to ${range.to}`);
+  }
   return withSource(target, async (store) => {
     const head = store.head;
     if (!head) return { from: 0, to: -1, blocks: [] };

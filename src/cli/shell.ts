@@ -18,7 +18,7 @@ import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import type { NodeStatus } from '../transport/protocol.js';
 import { displayValue } from './client-ops.js';
-import { gatherStatus, statusTable } from './status-ops.js';
+import { gatherStatus, leaderLine, statusTable } from './status-ops.js';
 
 /** Longest input line in UTF-8 bytes: twice the largest value, room for one with its key and quotes. */
 export const LINE_BYTES_MAX = 2 * limits.valueBytesMax;
@@ -280,7 +280,7 @@ async function statusOutcome(session: ShellSession): Promise<ShellOutcome> {
   if (leaderRow) session.leaderHint = leaderRow.endpoint;
   const leader = leaderRow?.status?.nodeId ?? null;
   const ok = rows.some((row) => row.reachable);
-  const lines = [...statusTable(rows), leader ? `leader: node ${leader}` : 'no leader'];
+  const lines = [...statusTable(rows), leaderLine(rows)];
   return { ok, lines, record: { command: 'status', ok, nodes: rows, leader } };
 }
 

@@ -44,6 +44,18 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
   return [format(header), ...lines.map(format), ...chainAlarms(rows)];
 }
 
+/**
+ * The line under the status table: the leader among the nodes asked, else whom the asked nodes
+ * say they follow (a partial endpoint list may leave the leader out), else "no leader".
+ */
+export function leaderLine(rows: readonly NodeRow[]): string {
+  const leader = rows.find((row) => row.status?.role === 'leader')?.status;
+  if (leader) return `leader: node ${leader.nodeId}`;
+  const followed = rows.map((row) => row.status).filter((status) => status !== undefined && status.leader > 0 && status.role !== 'candidate');
+  if (followed.length === 0) return 'no leader';
+  return `no leader among the nodes asked; ${followed.map((status) => `node ${status!.nodeId} follows node ${status!.leader}`).join(', ')}`;
+}
+
 /** One line per chain disagreement a node reports with a peer (the start of a divergence). */
 export function chainAlarms(rows: readonly NodeRow[]): string[] {
   const alarms: string[] = [];

@@ -234,13 +234,17 @@ export class PaxchainClient {
         if (lastError.code !== ErrorCode.TIMEOUT) await pause(Math.min(20, Math.max(0, deadline - performance.now())));
       }
     }
+    // (write() adds that a write's outcome is then unknown; reads and status need no such note.)
     if (lastError?.code === ErrorCode.TIMEOUT) {
-      throw new PaxchainError(ErrorCode.TIMEOUT, `no answer within ${this.timeoutMs} ms; a write may or may not have been applied`, { cause: lastError.message });
+      throw new PaxchainError(ErrorCode.TIMEOUT, `no answer within ${this.timeoutMs} ms`, { cause: lastError.message });
     }
     if (sawLeaderBusy) throw new PaxchainError(ErrorCode.OVERLOADED, `the leader stayed overloaded for ${this.timeoutMs} ms`);
-    throw new PaxchainError(ErrorCode.UNAVAILABLE, `no leader with a majority reachable within ${this.timeoutMs} ms (${lastError?.message ?? 'no node answered'})`, {
-      cause: lastError?.message,
-    });
+    const why = lastError?.message ?? 'no node answered';
+    const what =
+      options.endpoint !== undefined ? (lastError?.message ?? `${options.endpoint} did not answer within ${this.timeoutMs} ms`)
+      : options.anyNode ? `no node answered within ${this.timeoutMs} ms (${why})`
+      : `no leader with a majority reachable within ${this.timeoutMs} ms (${why})`;
+    throw new PaxchainError(ErrorCode.UNAVAILABLE, what, { cause: lastError?.message });
   }
 
   private pick(): string {

@@ -73,6 +73,11 @@ describe('paxchain chain tools', () => {
     const wrong = verify('good', ['--expect-head', `150:${'ab'.repeat(32)}`]);
     expect(wrong.status).toBe(1);
     expect(wrong.json().problem).toMatchObject({ height: 150, reason: 'EXPECTED_HEAD_MISMATCH' });
+    // A whole chain that is not the expected one is a mismatch, not damage.
+    const wrongText = runCli(['chain', 'verify', '--data', join(dir.path, 'good'), '--expect-head', `150:${'ab'.repeat(32)}`]);
+    expect(wrongText.status).toBe(1);
+    expect(wrongText.stdout).toContain('chain does NOT contain the expected head 150: EXPECTED_HEAD_MISMATCH');
+    expect(wrongText.stdout).not.toContain('BROKEN');
     const malformed = verify('good', ['--expect-head', '150:xyz']);
     expect(malformed.status).toBe(2);
     expect(malformed.json().error.code).toBe('INVALID_ARGUMENT');
@@ -162,6 +167,13 @@ describe('paxchain chain tools', () => {
     const usage = runCli(['chain', 'verify', '--json']);
     expect(usage.status).toBe(2); // a missing required flag is a usage error, in --json mode too
     expect(usage.json().error.code).toBe('INVALID_ARGUMENT');
+    const usageText = runCli(['chain', 'verify']);
+    expect(usageText.status).toBe(2);
+    expect(usageText.stderr).toContain('INVALID_ARGUMENT:');
+    expect(usageText.stderr).toContain('Missing required flag data');
+    const backwards = runCli(['chain', 'list', '--data', join(dir.path, 'good'), '--from', '5', '--to', '2', '--json']);
+    expect(backwards.status).toBe(2);
+    expect(backwards.json().error).toMatchObject({ code: 'INVALID_ARGUMENT', message: '--from 5 is above --to 2' });
     const exists = gen('good');
     expect(exists.status).toBe(1);
     expect(exists.json().error.code).toBe('ALREADY_EXISTS');

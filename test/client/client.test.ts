@@ -46,4 +46,18 @@ describe('PaxchainClient', () => {
     expect(error.details).toMatchObject({ outcome: 'unknown', seq: 1 });
     expect(error.details['clientId']).toEqual(expect.any(Number));
   });
+
+  it('a read or a status request that gets no answer says so, without any note about writes', async () => {
+    const silent = await startRecordingServer({ echo: false }); // accepts requests, never answers
+    const endpoint = `${HOST}:${silent.server.port}`;
+    const client = new PaxchainClient({ endpoints: [endpoint], timeoutMs: 300 });
+    const read = (await client.get('k', { stale: true }).catch((caught: unknown) => caught)) as PaxchainError;
+    const status = (await client.status(endpoint).catch((caught: unknown) => caught)) as PaxchainError;
+    await client.close();
+    for (const error of [read, status]) {
+      expect(error.code).toBe(ErrorCode.TIMEOUT);
+      expect(error.message).not.toMatch(/write/);
+      expect(error.details['outcome']).toBeUndefined();
+    }
+  });
 });
