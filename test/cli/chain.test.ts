@@ -174,6 +174,12 @@ describe('paxchain chain tools', () => {
     const backwards = runCli(['chain', 'list', '--data', join(dir.path, 'good'), '--from', '5', '--to', '2', '--json']);
     expect(backwards.status).toBe(2);
     expect(backwards.json().error).toMatchObject({ code: 'INVALID_ARGUMENT', message: '--from 5 is above --to 2' });
+    const unknown = runCli(['chain', 'frob']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('INVALID_ARGUMENT: unknown command "chain frob"');
+    const unknownJson = runCli(['frob', '--json']);
+    expect(unknownJson.status).toBe(2);
+    expect(unknownJson.json().error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('unknown command "frob"') });
     const exists = gen('good');
     expect(exists.status).toBe(1);
     expect(exists.json().error.code).toBe('ALREADY_EXISTS');
