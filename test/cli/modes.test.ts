@@ -1,19 +1,13 @@
 // The demo, load and dump, and --trace, through the real CLI and real node processes.
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LocalCluster } from '../../src/cli/local-cluster.js';
 import { PaxchainClient } from '../../src/client/client.js';
 import { runCli, tempDir } from '../helpers.js';
-import { freeBasePort, startTestCluster, type TestCluster, waitFor } from '../node/cluster-helpers.js';
+import { freeBasePort, useTestCluster, waitFor } from '../node/cluster-helpers.js';
 
 describe('load and kv dump', () => {
-  let test: TestCluster;
-  beforeAll(async () => {
-    test = await startTestCluster(3);
-  }, 60_000);
-  afterAll(async () => {
-    await test?.close();
-  }, 60_000);
+  const test = useTestCluster(3);
 
   it('load data/fruits.json, then dump: every fruit back, at the height and digest chain head reports', async () => {
     const endpoints = test.cluster.endpoints.join(',');

@@ -2,7 +2,7 @@
 // the real CLI (bin/run.js, built by `npm test`) driven through a pipe against a real 3-node
 // cluster: results in order, one line each, errors that do not end the session, exit codes,
 // --json lines, quoting.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PaxchainClient, WriteResult } from '../../src/client/client.js';
 import { ErrorCode, PaxchainError } from '../../src/lib/errors.js';
 import {
@@ -19,7 +19,7 @@ import {
 } from '../../src/cli/shell.js';
 import type { MemberStatus, NodeStatus } from '../../src/transport/protocol.js';
 import { bytes, runCli } from '../helpers.js';
-import { freeBasePort, leaderOf, startTestCluster, type TestCluster } from '../node/cluster-helpers.js';
+import { freeBasePort, useTestCluster } from '../node/cluster-helpers.js';
 
 /** Items an iterable in these tests yields at most. */
 const COLLECT_MAX = 1000;
@@ -280,18 +280,9 @@ function heightOf(line: string | undefined, result: string): number {
 }
 
 describe('paxchain shell against a 3-node cluster', () => {
-  let test: TestCluster;
-  let endpoints: string;
-  const shell = (input: string, extra: string[] = []) => runCli(['shell', '--endpoints', endpoints, ...extra], { input, timeoutMs: 20_000 });
-
-  beforeAll(async () => {
-    test = await startTestCluster(3);
-    endpoints = test.cluster.endpoints.join(',');
-    await leaderOf(test);
-  }, 60_000);
-  afterAll(async () => {
-    await test?.close();
-  }, 60_000);
+  const test = useTestCluster(3);
+  const shell = (input: string, extra: string[] = []) =>
+    runCli(['shell', '--endpoints', test.cluster.endpoints.join(','), ...extra], { input, timeoutMs: 20_000 });
 
   it('a scripted session: put, get, cas, delete, a missing key, status, head and help, in order', async () => {
     const script = [

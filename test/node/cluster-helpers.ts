@@ -1,5 +1,6 @@
 /** Real-process test clusters: temp data dirs, free ports, bounded waits, cleanup by PID. */
 import { createServer } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import { LocalCluster } from '../../src/cli/local-cluster.js';
 import { PaxchainClient } from '../../src/client/client.js';
 import type { NodeStatus } from '../../src/transport/protocol.js';
@@ -135,4 +136,36 @@ export async function converged(test: TestCluster, timeoutMs = 30_000): Promise<
     },
     timeoutMs,
   );
+}
+
+/**
+ * One test cluster for the enclosing describe block: started (and settled) before its tests,
+ * stopped after them. The returned object stands for the cluster once it has started; `setup`
+ * runs right after the start (e.g. seed writes).
+ */
+export function useTestCluster(nodes: number, setup?: (test: TestCluster) => Promise<unknown>): TestCluster {
+  let current: TestCluster | undefined;
+  const started = (): TestCluster => {
+    if (!current) throw new Error('the test cluster is used before it started (beforeAll)');
+    return current;
+  };
+  beforeAll(async () => {
+    current = await startTestCluster(nodes);
+    await setup?.(current);
+  }, 60_000);
+  afterAll(async () => {
+    await current?.close();
+  }, 60_000);
+  return {
+    get cluster() {
+      return started().cluster;
+    },
+    get client() {
+      return started().client;
+    },
+    get lines() {
+      return started().lines;
+    },
+    close: () => started().close(),
+  };
 }

@@ -1,21 +1,15 @@
 // Real node processes on 127.0.0.1, driven through the CLI and the client library: writes and
 // reads through any node, kill -9 of the leader under load, minority and majority outages.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isPaxchainError } from '../../src/lib/errors.js';
 import { PaxchainClient } from '../../src/client/client.js';
 import { runCli } from '../helpers.js';
-import { converged, leaderOf, startTestCluster, statuses, type TestCluster, waitFor } from './cluster-helpers.js';
+import { converged, leaderOf, statuses, useTestCluster, waitFor } from './cluster-helpers.js';
 
 const text = (bytes: Uint8Array | null) => (bytes === null ? null : new TextDecoder().decode(bytes));
 
 describe('3-node cluster of real processes', () => {
-  let test: TestCluster;
-  beforeAll(async () => {
-    test = await startTestCluster(3);
-  }, 60_000);
-  afterAll(async () => {
-    await test?.close();
-  }, 60_000);
+  const test = useTestCluster(3);
 
   it('put/get/delete/cas through the CLI, sent to a follower, which points to the leader', async () => {
     const leader = await leaderOf(test);
@@ -230,13 +224,7 @@ describe('3-node cluster of real processes', () => {
 });
 
 describe('5-node cluster of real processes: outages', () => {
-  let test: TestCluster;
-  beforeAll(async () => {
-    test = await startTestCluster(5);
-  }, 60_000);
-  afterAll(async () => {
-    await test?.close();
-  }, 60_000);
+  const test = useTestCluster(5);
 
   it('with a minority down writes go on; with a majority down clients get UNAVAILABLE in time; then it recovers', async () => {
     const leader = await leaderOf(test);

@@ -9,7 +9,7 @@ import { ChainStore } from '../../src/storage/chain-store.js';
 import { blockKey } from '../../src/storage/keys.js';
 import { LevelBackend } from '../../src/storage/level-backend.js';
 import { runCli, tempDir } from '../helpers.js';
-import { converged, leaderOf, startTestCluster, statuses, type TestCluster, waitFor } from './cluster-helpers.js';
+import { converged, leaderOf, statuses, type TestCluster, useTestCluster, waitFor } from './cluster-helpers.js';
 
 async function writeMany(test: TestCluster, count: number, prefix: string): Promise<void> {
   const workers = 16;
@@ -32,14 +32,7 @@ async function agreed(test: TestCluster): Promise<void> {
 }
 
 describe('heads, catch-up and recovery (3 real nodes)', () => {
-  let test: TestCluster;
-  beforeAll(async () => {
-    test = await startTestCluster(3);
-    await test.client.put('seed', 'value');
-  }, 60_000);
-  afterAll(async () => {
-    await test?.close();
-  }, 60_000);
+  const test = useTestCluster(3, (started) => started.client.put('seed', 'value'));
 
   it('(a) a follower stopped (SIGSTOP) while 20k writes go through catches up after SIGCONT', async () => {
     const leader = await leaderOf(test);
@@ -148,13 +141,7 @@ describe('heads, catch-up and recovery (3 real nodes)', () => {
 });
 
 describe('--bootstrap after the first election', () => {
-  let test: TestCluster;
-  beforeAll(async () => {
-    test = await startTestCluster(3);
-  }, 60_000);
-  afterAll(async () => {
-    await test?.close();
-  }, 60_000);
+  const test = useTestCluster(3);
 
   it('a wiped node started with --bootstrap while its peers have voted but hold no blocks joins as a learner, then rejoins', async () => {
     const leader = await leaderOf(test);
@@ -194,14 +181,7 @@ describe('audit across clusters', () => {
 });
 
 describe('divergence (3 real nodes)', () => {
-  let test: TestCluster;
-  beforeAll(async () => {
-    test = await startTestCluster(3);
-    await writeMany(test, 200, 'before-fork');
-  }, 60_000);
-  afterAll(async () => {
-    await test?.close();
-  }, 60_000);
+  const test = useTestCluster(3, (started) => writeMany(started, 200, 'before-fork'));
 
   it('a node whose chain forked raises the alarm, finds the first divergent height, refuses writes and votes', async () => {
     const head = await converged(test);
