@@ -16,7 +16,7 @@
  * header from ever hashing like a body or a state entry.
  */
 import { assert } from '../lib/assert.js';
-import { bytesEqual, readU64, utf8, writeU64 } from '../lib/bytes.js';
+import { readU64, utf8, writeU64 } from '../lib/bytes.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 
 export const BLOCK_FORMAT_VERSION = 1;
@@ -77,10 +77,6 @@ export function recordHeader(record: Uint8Array): Uint8Array {
   return record.subarray(0, HEADER_BYTES);
 }
 
-export function recordBody(record: Uint8Array): Uint8Array {
-  return record.subarray(HEADER_BYTES);
-}
-
 function tagged(tag: Uint8Array, data: Uint8Array): Uint8Array {
   const message = new Uint8Array(tag.length + data.length);
   message.set(tag, 0);
@@ -95,9 +91,4 @@ export function hashBody(sha256: Sha256, body: Uint8Array): Uint8Array {
 /** The block hash of a record (hashes only its header bytes). */
 export function hashRecord(sha256: Sha256, record: Uint8Array): Uint8Array {
   return sha256.hash(tagged(HEADER_TAG, recordHeader(record)));
-}
-
-export function sameRef(a: BlockRef | undefined, b: BlockRef | undefined): boolean {
-  if (!a || !b) return a === b;
-  return a.height === b.height && bytesEqual(a.hash, b.hash);
 }

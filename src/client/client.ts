@@ -137,10 +137,6 @@ export class PaxchainClient {
     return reply as unknown as HashesReply;
   }
 
-  get knownEndpoints(): readonly string[] {
-    return this.endpoints;
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     const connections = [...this.connections.values()];

@@ -68,19 +68,6 @@ export function describeResult(code: number): { code: string; duplicate: boolean
   return { code: resultNames[code & ~DUPLICATE_FLAG] ?? `UNKNOWN_${code}`, duplicate: (code & DUPLICATE_FLAG) !== 0 };
 }
 
-export function encodeCommand(command: Command): CommandTuple {
-  switch (command.op) {
-    case 'noop':
-      return [OP_NOOP, command.clientId, command.seq];
-    case 'put':
-      return [OP_PUT, command.clientId, command.seq, command.key, command.value];
-    case 'delete':
-      return [OP_DELETE, command.clientId, command.seq, command.key];
-    case 'cas':
-      return [OP_CAS, command.clientId, command.seq, command.key, command.expect, command.value];
-  }
-}
-
 /** UTF-8 length of a string without allocating. */
 export function utf8Length(text: string): number {
   let length = 0;

@@ -107,11 +107,6 @@ export class KvState {
     return this.sessions.size;
   }
 
-  /** Live bytes of keys and values (with record headers), for status and memory reports. */
-  get dataBytes(): number {
-    return this.table.liveBytes;
-  }
-
   /** Entries in no particular order (callers sort for display); keys decoded as UTF-8. */
   *allEntries(): IterableIterator<[string, Uint8Array]> {
     for (const at of this.table.records()) yield [utf8Decoder.decode(this.table.key(at)), this.table.value(at)];

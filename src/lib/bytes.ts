@@ -70,15 +70,6 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Lexicographic comparison, -1 / 0 / 1. */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const length = Math.min(a.length, b.length);
-  for (let i = 0; i < length; i++) {
-    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
-  }
-  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
-}
-
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function toHex(bytes: Uint8Array): string {
@@ -104,9 +95,4 @@ export function utf8(text: string): Uint8Array {
 
 export function fromUtf8(bytes: Uint8Array): string {
   return utf8Decoder.decode(bytes);
-}
-
-/** Encodes `text` as UTF-8 into `target` at `offset`; returns the bytes written. */
-export function writeUtf8(target: Uint8Array, offset: number, text: string): number {
-  return utf8Encoder.encodeInto(text, target.subarray(offset)).written;
 }

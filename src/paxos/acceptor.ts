@@ -71,10 +71,6 @@ export class Acceptor {
     return this.entries.get(slot);
   }
 
-  get entryCount(): number {
-    return this.entries.size;
-  }
-
   /** Changes since the last call, for the driver to persist (synced) before sending replies. */
   takeChanges(): AcceptorChanges {
     const changes = this.changes;

@@ -30,11 +30,6 @@ export class NodeSet {
   get size(): number {
     return this.count;
   }
-
-  clear(): void {
-    this.words.fill(0);
-    this.count = 0;
-  }
 }
 
 /**

@@ -85,18 +85,6 @@ export function emptyReady(): Ready {
   return { acceptor: undefined, accepted: [], blocks: [], blockHashes: [], droppedAccepted: [], messages: [], replies: [], serves: [], events: [] };
 }
 
-export function readyIsEmpty(ready: Ready): boolean {
-  return (
-    ready.acceptor === undefined &&
-    ready.accepted.length === 0 &&
-    ready.blocks.length === 0 &&
-    ready.messages.length === 0 &&
-    ready.replies.length === 0 &&
-    ready.serves.length === 0 &&
-    ready.events.length === 0
-  );
-}
-
 /**
  * Whether a message claims something this node must not forget: a promise or an acceptance. Such
  * a message (and any message to this node itself) is sent only after its Ready is synced.

@@ -92,7 +92,6 @@ interface PeerView {
   genesis: Uint8Array | null;
   /** Highest height this peer is known to hold (heads, promises). */
   height: number;
-  lastHeardTick: number;
   voting: boolean;
   /**
    * The last comparison of this peer's chain with ours at a height both hold: undefined until
@@ -201,7 +200,6 @@ export class Replica {
    */
   private frozen = false;
 
-  private learnerSinceTick = 0;
   private leaderSinceTick = 0;
   private lastRejoinRequestTick = -Infinity;
   private rejoinGrant: { ballot: Ballot; horizon: number } | undefined;
@@ -239,7 +237,7 @@ export class Replica {
       for (const recent of restored.recentHashes ?? []) this.recentHashes.set(recent.height, recent.hash);
       this.recentHashes.set(head.height, head.hash);
     }
-    for (const member of this.members) if (member !== this.id) this.peers.set(member, { head: null, genesis: null, height: -1, lastHeardTick: -Infinity, voting: true, agreement: undefined });
+    for (const member of this.members) if (member !== this.id) this.peers.set(member, { head: null, genesis: null, height: -1, voting: true, agreement: undefined });
     this.event('info', `replica started as ${this.currentRole}`, { members: this.members, accepted: restored.accepted.length });
   }
 
@@ -353,7 +351,6 @@ export class Replica {
   /** Handles a message from a peer (or from this node to itself). */
   step(message: Message): void {
     if (message.to !== this.id) return;
-    if (message.from !== this.id) this.heardFrom(message.from);
     switch (message.type) {
       case 'prepare':
         return this.onPrepare(message);
@@ -935,11 +932,6 @@ export class Replica {
     for (const member of this.members) if (member !== this.id) this.send(this.statusFor(member));
   }
 
-  private heardFrom(node: NodeId): void {
-    const peer = this.peers.get(node);
-    if (peer) peer.lastHeardTick = this.tickCount;
-  }
-
   /**
    * Records a peer's head and compares it with our block at that height. Divergence is symmetric
    * (each side sees the other's hash differ), so a node only condemns its own chain when a
@@ -1204,7 +1196,9 @@ export class Replica {
       this.ticksSinceLeader = 0;
       return;
     }
-    if (this.rejoinGrant || this.tickCount - this.learnerSinceTick < rejoinDelayTicks) return;
+    // A replica is a learner from its start (its vote is only ever lost with its disk), so the
+    // delay counts from tick 0.
+    if (this.rejoinGrant || this.tickCount < rejoinDelayTicks) return;
     if (this.tickCount - this.lastRejoinRequestTick < rejoinRetryTicks || this.leaderId === 0) return;
     this.lastRejoinRequestTick = this.tickCount;
     this.send({ type: 'rejoin-request', from: this.id, to: this.leaderId, nonce: this.rejoinNonce });

@@ -150,11 +150,6 @@ export class MemoryBackend implements Backend {
     this.closed = true;
   }
 
-  /** Reopens after close() (a restarted process on the same disk). */
-  reopen(): void {
-    this.closed = false;
-  }
-
   private checkOpen(): void {
     if (this.closed) throw new TypeError('backend is closed');
   }

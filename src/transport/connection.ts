@@ -125,10 +125,6 @@ export class Connection {
     return this.#queuedBytes;
   }
 
-  get queuedFrames(): number {
-    return this.#queue.length;
-  }
-
   /** Resolves once the socket has closed. */
   whenClosed(): Promise<void> {
     return this.#whenClosed;
