@@ -457,12 +457,7 @@ export class Replica {
     assert(this.acceptor.voting, 'a non-voting replica may not run for leader');
     const ballot = nextBallot(Math.max(this.highestBallotSeen, this.acceptor.promised, this.ballot), this.id);
     this.highestBallotSeen = ballot;
-    const previous = this.leadership;
-    if (previous) {
-      for (const [slot, flight] of previous.inFlight) this.orphanedValues.set(slot, flight.value);
-      this.failReads(previous, 'leadership ended for a new phase 1');
-    }
-    this.leadership = undefined;
+    this.endLeadership('leadership ended for a new phase 1');
     const fromSlot = this.ledger.nextHeight;
     this.phase1 = new Phase1(ballot, fromSlot, this.tickCount, this.members, this.id);
     this.currentRole = 'candidate';
@@ -470,15 +465,23 @@ export class Replica {
     for (const member of this.members) this.send({ type: 'prepare', from: this.id, to: member, ballot, fromSlot });
   }
 
+  /**
+   * Ends this node's leadership, if any: values still in flight are kept to be proposed again by a
+   * later leadership of ours, and reads waiting on it fail.
+   */
+  private endLeadership(why: string): void {
+    const leadership = this.leadership;
+    if (!leadership) return;
+    for (const [slot, flight] of leadership.inFlight) this.orphanedValues.set(slot, flight.value);
+    this.failReads(leadership, why);
+    this.leadership = undefined;
+  }
+
   private becomeFollower(reason: string, backOff: boolean): void {
     const wasLeading = this.currentRole === 'leader' || this.currentRole === 'candidate';
     this.preVote = undefined;
-    if (this.leadership) {
-      for (const [slot, flight] of this.leadership.inFlight) this.orphanedValues.set(slot, flight.value);
-      this.failReads(this.leadership, `leader stepped down: ${reason}`);
-    }
+    this.endLeadership(`leader stepped down: ${reason}`);
     this.phase1 = undefined;
-    this.leadership = undefined;
     this.currentRole = this.acceptor.voting ? 'follower' : 'learner';
     this.backoff = backOff ? Math.min(this.backoff * 2, 4) : 1;
     this.ticksSinceLeader = 0;
@@ -839,21 +842,23 @@ export class Replica {
   private maybeProposeBatches(): void {
     const leadership = this.leadership;
     if (!leadership || this.currentRole !== 'leader') return;
-    while (this.pendingWrites.length > 0 && leadership.inFlight.size < this.config.pipelineMax) {
+    const queue = this.pendingWrites;
+    // Batches are cut from the front of the queue; it is shortened once, after the loop.
+    let taken = 0;
+    while (taken < queue.length && leadership.inFlight.size < this.config.pipelineMax) {
       const batch: CommandTuple[] = [];
       let bytes = 0;
-      let taken = 0;
-      while (taken < this.pendingWrites.length && batch.length < this.config.batchCommandsMax) {
-        const write = this.pendingWrites[taken]!;
+      while (taken < queue.length && batch.length < this.config.batchCommandsMax) {
+        const write = queue[taken]!;
         if (batch.length > 0 && bytes + write.bytes > this.config.batchBytesMax) break;
         batch.push(write.command);
         bytes += write.bytes;
         taken++;
       }
-      this.pendingWrites = this.pendingWrites.slice(taken);
       this.pendingWriteBytes -= bytes;
       this.proposeSlot(leadership.nextSlot++, encodeBatchBody(this.clockMs, batch));
     }
+    if (taken > 0) queue.splice(0, taken);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1220,8 +1225,6 @@ export class Replica {
 
   private restartPhase1ForRejoin(requester: NodeId): void {
     this.event('info', 'new phase 1 so that a wiped node can rejoin', { node: requester });
-    const leadership = this.leadership!;
-    for (const [slot, flight] of leadership.inFlight) this.orphanedValues.set(slot, flight.value);
     this.startCandidacy(`rejoin of node ${requester}`);
   }
 
