@@ -11,8 +11,9 @@
  */
 import { bytesEqual, readU64, toHex } from '../lib/bytes.js';
 import { SHA256_BYTES } from '../lib/sha256.js';
-import { BLOCK_FORMAT_VERSION, HEADER_BYTES, HEADER_TAG, ZERO_HASH } from '../chain/block.js';
+import { BLOCK_FORMAT_VERSION, HEADER_BYTES, ZERO_HASH } from '../chain/block.js';
 import { PaxchainClient, parseEndpoints } from '../client/client.js';
+import { hashHeaders } from '../chain/hash-batch.js';
 import { fastSha256 } from '../native/sha256.js';
 import { majority } from '../paxos/quorum.js';
 import type { ChainStore } from '../storage/chain-store.js';
@@ -101,15 +102,6 @@ async function dataSource(dir: string): Promise<Source> {
   };
 }
 
-/** Block hashes of headers (SHA-256 over the header tag and the header bytes), in one batch. */
-function hashHeaders(headers: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(headers.length * SHA256_BYTES);
-  const starts = new Uint32Array(headers.length);
-  const ends = Uint32Array.from(headers, (header) => header.length);
-  fastSha256.hashTagged(HEADER_TAG, headers, starts, ends, headers.length, out);
-  return out;
-}
-
 export async function audit(options: {
   readonly endpoints: readonly string[];
   readonly dataDirs: readonly string[];
@@ -178,7 +170,7 @@ async function compare(
     const active = sources.filter((source) => !broken.has(source.name) && source.head >= from);
     if (active.length === 0) break;
     const chunks = await Promise.all(active.map((source) => source.headers(from, Math.min(to, source.head))));
-    const hashes = chunks.map((headers) => hashHeaders(headers));
+    const hashes = chunks.map((headers) => hashHeaders(fastSha256, headers));
     for (let height = from; height <= to; height++) {
       const seen = new Map<string, string[]>();
       active.forEach((source, index) => {

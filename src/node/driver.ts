@@ -21,7 +21,7 @@ import { limits } from '../lib/limits.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { Prng } from '../lib/prng.js';
 import { HEADER_BYTES, hashRecord } from '../chain/block.js';
-import { hashRecords } from '../chain/hash-batch.js';
+import { hashHeaders } from '../chain/hash-batch.js';
 import { describeResult } from '../kv/command.js';
 import { formatBallot } from '../paxos/ballot.js';
 import type { ReplicaConfig } from '../replica/config.js';
@@ -452,7 +452,7 @@ export class NodeDriver {
         records.forEach((record, i) => headers.set(record.subarray(0, HEADER_BYTES), i * HEADER_BYTES));
         this.server.replyToClient(connection, { id, ok: true, from, headers });
       } else {
-        this.server.replyToClient(connection, { id, ok: true, from, hashes: hashRecords(this.options.sha256, records).blockHashes });
+        this.server.replyToClient(connection, { id, ok: true, from, hashes: hashHeaders(this.options.sha256, records) });
       }
     } catch (error) {
       this.server.replyToClient(connection, { id, ok: false, error: 'UNAVAILABLE', message: `reading blocks failed: ${String(error)}` });
