@@ -39,6 +39,12 @@ export interface BlockRef {
   readonly hash: Uint8Array;
 }
 
+/** Byte offsets of the header fields in a record (height is a u64 at 1, the version at 0). */
+export const HEIGHT_OFFSET = 1;
+export const PREV_HASH_OFFSET = 9;
+export const BODY_HASH_OFFSET = PREV_HASH_OFFSET + SHA256_BYTES;
+export const STATE_DIGEST_OFFSET = BODY_HASH_OFFSET + SHA256_BYTES;
+
 export function encodeRecord(header: BlockHeader, body: Uint8Array): Uint8Array {
   assert(header.version === BLOCK_FORMAT_VERSION, 'encodeRecord: unknown version');
   assert(header.prevHash.length === SHA256_BYTES, 'encodeRecord: prevHash length');
@@ -46,10 +52,10 @@ export function encodeRecord(header: BlockHeader, body: Uint8Array): Uint8Array 
   assert(header.stateDigest.length === SHA256_BYTES, 'encodeRecord: stateDigest length');
   const record = new Uint8Array(HEADER_BYTES + body.length);
   record[0] = header.version;
-  writeU64(record, 1, header.height);
-  record.set(header.prevHash, 9);
-  record.set(header.bodyHash, 41);
-  record.set(header.stateDigest, 73);
+  writeU64(record, HEIGHT_OFFSET, header.height);
+  record.set(header.prevHash, PREV_HASH_OFFSET);
+  record.set(header.bodyHash, BODY_HASH_OFFSET);
+  record.set(header.stateDigest, STATE_DIGEST_OFFSET);
   record.set(body, HEADER_BYTES);
   return record;
 }
@@ -62,14 +68,14 @@ export function decodeHeader(record: Uint8Array): BlockHeader | string {
   if (record.length < HEADER_BYTES) return `record is ${record.length} bytes, shorter than a ${HEADER_BYTES}-byte header`;
   const version = record[0]!;
   if (version !== BLOCK_FORMAT_VERSION) return `unknown block format version ${version}`;
-  const height = readU64(record, 1);
+  const height = readU64(record, HEIGHT_OFFSET);
   if (height < 0) return 'height does not fit in 53 bits';
   return {
     version,
     height,
-    prevHash: record.subarray(9, 41),
-    bodyHash: record.subarray(41, 73),
-    stateDigest: record.subarray(73, HEADER_BYTES),
+    prevHash: record.subarray(PREV_HASH_OFFSET, BODY_HASH_OFFSET),
+    bodyHash: record.subarray(BODY_HASH_OFFSET, STATE_DIGEST_OFFSET),
+    stateDigest: record.subarray(STATE_DIGEST_OFFSET, HEADER_BYTES),
   };
 }
 

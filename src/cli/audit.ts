@@ -11,7 +11,7 @@
  */
 import { bytesEqual, readU64, toHex } from '../lib/bytes.js';
 import { SHA256_BYTES } from '../lib/sha256.js';
-import { BLOCK_FORMAT_VERSION, HEADER_BYTES, ZERO_HASH } from '../chain/block.js';
+import { BLOCK_FORMAT_VERSION, BODY_HASH_OFFSET, HEADER_BYTES, HEIGHT_OFFSET, PREV_HASH_OFFSET, ZERO_HASH } from '../chain/block.js';
 import { PaxchainClient, parseEndpoints } from '../client/client.js';
 import { hashHeaders } from '../chain/hash-batch.js';
 import { fastSha256 } from '../native/sha256.js';
@@ -197,8 +197,8 @@ async function compare(
 
 function checkHeader(header: Uint8Array, height: number, previousHash: Uint8Array | undefined): string | undefined {
   if (header.length < HEADER_BYTES || header[0] !== BLOCK_FORMAT_VERSION) return 'bad header';
-  if (readU64(header, 1) !== height) return `header says height ${readU64(header, 1)}`;
-  const prev = header.subarray(9, 41);
+  if (readU64(header, HEIGHT_OFFSET) !== height) return `header says height ${readU64(header, HEIGHT_OFFSET)}`;
+  const prev = header.subarray(PREV_HASH_OFFSET, BODY_HASH_OFFSET);
   if (!bytesEqual(prev, previousHash ?? ZERO_HASH)) return 'prevHash does not link to the block below';
   return undefined;
 }

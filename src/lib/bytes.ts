@@ -64,6 +64,12 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** a[aOffset, aOffset + length) equals b[bOffset, bOffset + length) (no subarray allocated). */
+export function equalAt(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[aOffset + i] !== b[bOffset + i]) return false;
+  return true;
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -10,15 +10,19 @@
  *   ChainProblem with its height; the ledger is unchanged by a rejected block.
  */
 import { assert } from '../lib/assert.js';
-import { readU64, toHex } from '../lib/bytes.js';
+import { equalAt, readU64, toHex } from '../lib/bytes.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 import {
   BLOCK_FORMAT_VERSION,
+  BODY_HASH_OFFSET,
   type BlockRef,
   encodeRecord,
   hashBody,
   hashRecord,
   HEADER_BYTES,
+  HEIGHT_OFFSET,
+  PREV_HASH_OFFSET,
+  STATE_DIGEST_OFFSET,
   ZERO_HASH,
 } from '../chain/block.js';
 import { BODY_KIND_GENESIS, bodyKind, decodeBody, encodeGenesisBody, type GenesisBody, type GenesisConfig, scanBatchBody } from '../chain/body.js';
@@ -161,12 +165,12 @@ export class Ledger {
     }
     if (record.length < HEADER_BYTES) return problem(height, 'BAD_HEADER', `record is ${record.length} bytes, shorter than a header`);
     if (record[0] !== BLOCK_FORMAT_VERSION) return problem(height, 'BAD_HEADER', `unknown block format version ${record[0]}`);
-    const storedHeight = readU64(record, 1);
+    const storedHeight = readU64(record, HEIGHT_OFFSET);
     if (storedHeight !== height) {
       return problem(height, 'HEIGHT_MISMATCH', `block stored at height ${height} says it is height ${storedHeight}`);
     }
     const prevHash = this.headRef ? this.headRef.hash : ZERO_HASH;
-    if (!equalAt(record, PREV_HASH_OFFSET, prevHash, 0)) {
+    if (!hashAt(record, PREV_HASH_OFFSET, prevHash, 0)) {
       return problem(height, 'PREV_HASH_MISMATCH', `prevHash ${hexAt(record, PREV_HASH_OFFSET)} does not match block ${height - 1} hash ${hexAt(prevHash, 0)}`);
     }
     let bodyHashes: Uint8Array;
@@ -177,7 +181,7 @@ export class Ledger {
     } else {
       bodyHashes = hashBody(this.sha256, record.subarray(HEADER_BYTES));
     }
-    if (!equalAt(record, BODY_HASH_OFFSET, bodyHashes, hashIndex * SHA256_BYTES)) {
+    if (!hashAt(record, BODY_HASH_OFFSET, bodyHashes, hashIndex * SHA256_BYTES)) {
       return problem(height, 'BODY_HASH_MISMATCH', `body hashes to ${hexAt(bodyHashes, hashIndex * SHA256_BYTES)}, header says ${hexAt(record, BODY_HASH_OFFSET)}`);
     }
     let results: number[] = [];
@@ -185,7 +189,7 @@ export class Ledger {
       const decoded = decodeBody(record.subarray(HEADER_BYTES));
       if (typeof decoded === 'string') return problem(0, 'BAD_GENESIS', decoded);
       if (decoded.kind !== 'genesis') return problem(0, 'BAD_GENESIS', 'block 0 is not a genesis block');
-      if (!equalAt(record, STATE_DIGEST_OFFSET, ZERO_HASH, 0)) return problem(0, 'BAD_GENESIS', 'genesis state digest is not zero');
+      if (!hashAt(record, STATE_DIGEST_OFFSET, ZERO_HASH, 0)) return problem(0, 'BAD_GENESIS', 'genesis state digest is not zero');
       this.genesisBody = decoded;
       this.kv = new KvState(this.sha256, decoded.dedupCapacity, this.kvOptions);
     } else {
@@ -213,14 +217,9 @@ function problem(height: number, reason: ProblemReason, message: string): { prob
   return { problem: { height, reason, message } };
 }
 
-const PREV_HASH_OFFSET = 9;
-const BODY_HASH_OFFSET = 41;
-const STATE_DIGEST_OFFSET = 73;
-
 /** a[aOffset, +32) equals b[bOffset, +32). */
-function equalAt(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number): boolean {
-  for (let i = 0; i < SHA256_BYTES; i++) if (a[aOffset + i] !== b[bOffset + i]) return false;
-  return true;
+function hashAt(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number): boolean {
+  return equalAt(a, aOffset, b, bOffset, SHA256_BYTES);
 }
 
 /** First 8 bytes of the hash at `offset`, in hex, for messages. */

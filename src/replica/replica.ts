@@ -33,7 +33,7 @@ import type {
 } from '../paxos/messages.js';
 import { Phase1 } from '../paxos/phase1.js';
 import { majority, NodeSet } from '../paxos/quorum.js';
-import { HEADER_BYTES } from '../chain/block.js';
+import { BODY_HASH_OFFSET, HEADER_BYTES, PREV_HASH_OFFSET, STATE_DIGEST_OFFSET } from '../chain/block.js';
 import { hashRecords } from '../chain/hash-batch.js';
 import { decodeBody, encodeBatchBody, scanBatchBody } from '../chain/body.js';
 import { type Command, decodeCommand, DUPLICATE_FLAG, type CommandTuple, ResultCode } from '../kv/command.js';
@@ -1135,11 +1135,11 @@ export class Replica {
     const head = this.ledger.head;
     if (problem.reason === 'PREV_HASH_MISMATCH' && head) {
       // The peer's block at head+1 names another block at our head height as its parent.
-      this.compareWithPeer(from, head.height, head.hash, record.subarray(9, 41));
+      this.compareWithPeer(from, head.height, head.hash, record.subarray(PREV_HASH_OFFSET, BODY_HASH_OFFSET));
     }
     if (problem.reason === 'STATE_DIGEST_MISMATCH') {
       this.frozen = true;
-      this.divergence ??= { height, peer: from, ours: 'state digest differs', theirs: toHex(record.subarray(73, 105)) };
+      this.divergence ??= { height, peer: from, ours: 'state digest differs', theirs: toHex(record.subarray(STATE_DIGEST_OFFSET, HEADER_BYTES)) };
       this.event('error', 'DIVERGENCE: executing a peer\'s block gives another state digest; no more appends until restarted', { ...this.divergence });
       this.standDown('frozen after a state digest mismatch');
     }

@@ -9,11 +9,11 @@
  * here (src/replica/ledger.ts), and replay does it again on every open.
  */
 import { assert } from '../lib/assert.js';
-import { readU64, toHex, writeU64 } from '../lib/bytes.js';
+import { equalAt, readU64, toHex, writeU64 } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
-import type { Sha256 } from '../lib/sha256.js';
-import { BLOCK_FORMAT_VERSION, type BlockRef, hashRecord, HEADER_BYTES, ZERO_HASH } from '../chain/block.js';
+import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
+import { BLOCK_FORMAT_VERSION, BODY_HASH_OFFSET, type BlockRef, hashRecord, HEADER_BYTES, HEIGHT_OFFSET, PREV_HASH_OFFSET, ZERO_HASH } from '../chain/block.js';
 import type { Backend, BatchOp } from './backend.js';
 import { blockHeightOfKey, blockKey, blockKeyEnd, HEAD_KEY, metaKey, STORE_FORMAT_VERSION } from './keys.js';
 
@@ -26,10 +26,9 @@ export interface RecordChunk {
   readonly records: Uint8Array[];
 }
 
-/** Whether record's prevHash field (bytes 9..41) equals `hash`. */
+/** Whether record's prevHash field equals `hash`. */
 function prevHashIs(record: Uint8Array, hash: Uint8Array): boolean {
-  for (let i = 0; i < 32; i++) if (record[9 + i] !== hash[i]) return false;
-  return true;
+  return equalAt(record, PREV_HASH_OFFSET, hash, 0, SHA256_BYTES);
 }
 
 export function encodeHead(ref: BlockRef): Uint8Array {
@@ -116,13 +115,13 @@ export class ChainStore {
     for (let index = 0; index < records.length; index++) {
       const record = records[index]!;
       if (record.length < HEADER_BYTES || record[0] !== BLOCK_FORMAT_VERSION) throw new TypeError('append: not a block record');
-      const height = readU64(record, 1);
+      const height = readU64(record, HEIGHT_OFFSET);
       const expectedHeight = head ? head.height + 1 : 0;
       const expectedPrev = head ? head.hash : ZERO_HASH;
       if (height !== expectedHeight || !prevHashIs(record, expectedPrev)) {
         throw new PaxchainError(
           ErrorCode.CHAIN_MISMATCH,
-          `block ${height} (prev ${toHex(record.subarray(9, 41)).slice(0, 16)}) does not extend head ${head ? head.height : 'none'}`,
+          `block ${height} (prev ${toHex(record.subarray(PREV_HASH_OFFSET, BODY_HASH_OFFSET)).slice(0, 16)}) does not extend head ${head ? head.height : 'none'}`,
           { height },
         );
       }
