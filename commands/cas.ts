@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
-import { withClient } from '../src/cli/client-ops.js';
+import { withClient, writeLine } from '../src/cli/client-ops.js';
 import { endpointsFlag, timeoutFlag } from '../src/cli/flags.js';
 import type { WriteResult } from '../src/client/client.js';
 import { ErrorCode, PaxchainError } from '../src/lib/errors.js';
@@ -33,7 +33,7 @@ CAS_MISMATCH otherwise; a mismatch exits 1.`;
     const result = await withClient(flags, (client) => client.cas(args.key, flags.absent ? null : flags.expect!, flags.delete ? null : args.new!));
     const matched = result.result !== 'CAS_MISMATCH';
     if (!matched) this.fail();
-    this.say(`${result.result} (height ${result.height}${result.duplicate ? ', duplicate' : ''})`);
+    this.say(writeLine(result));
     return { key: args.key, matched, ...result };
   }
 }

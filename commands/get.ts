@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
-import { displayValue, withClient } from '../src/cli/client-ops.js';
+import { type ReadRecord, readView, withClient } from '../src/cli/client-ops.js';
 import { endpointsFlag, timeoutFlag } from '../src/cli/flags.js';
-import { toHex } from '../src/lib/bytes.js';
 
 export default class Get extends BaseCommand {
   static override summary = 'Read KEY.';
@@ -19,17 +18,12 @@ Exits 1 if the key does not exist.`;
     stale: Flags.boolean({ default: false, summary: 'Read the state of whichever node answers, without asking the leader.' }),
   };
 
-  async run(): Promise<{ key: string; found: boolean; value: string | null; encoding: string; height: number; hash: string; stale: boolean; node: string }> {
+  async run(): Promise<ReadRecord> {
     const { args, flags } = await this.parse(Get);
     const read = await withClient(flags, (client) => client.get(args.key, { stale: flags.stale }));
-    const shown = displayValue(read.value);
-    const result = { key: args.key, found: read.value !== null, ...shown, height: read.height, hash: toHex(read.hash), stale: read.stale, node: read.endpoint };
-    if (read.value === null) {
-      this.say(`(not found)${read.stale ? `  [stale read at height ${read.height} ${result.hash.slice(0, 16)} from ${read.endpoint}]` : ''}`);
-      this.fail();
-    } else {
-      this.say(`${shown.encoding === 'base64' ? `base64:${shown.value}` : shown.value}${read.stale ? `  [stale read at height ${read.height} ${result.hash.slice(0, 16)} from ${read.endpoint}]` : ''}`);
-    }
-    return result;
+    const { record, line } = readView(args.key, read);
+    this.say(line);
+    if (!record.found) this.fail();
+    return record;
   }
 }

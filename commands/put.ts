@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
-import { withClient } from '../src/cli/client-ops.js';
+import { withClient, writeLine } from '../src/cli/client-ops.js';
 import { endpointsFlag, timeoutFlag } from '../src/cli/flags.js';
 import type { WriteResult } from '../src/client/client.js';
 
@@ -14,7 +14,7 @@ export default class Put extends BaseCommand {
   async run(): Promise<WriteResult & { key: string }> {
     const { args, flags } = await this.parse(Put);
     const result = await withClient(flags, (client) => client.put(args.key, args.value));
-    this.say(`${result.result} (height ${result.height}${result.duplicate ? ', duplicate' : ''})`);
+    this.say(writeLine(result));
     return { key: args.key, ...result };
   }
 }

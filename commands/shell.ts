@@ -2,7 +2,6 @@ import { BaseCommand } from '../src/cli/base.js';
 import { withClient } from '../src/cli/client-ops.js';
 import { endpointsFlag, timeoutFlag } from '../src/cli/flags.js';
 import { startShell } from '../src/cli/shell.js';
-import { parseEndpoints } from '../src/client/client.js';
 
 export default class Shell extends BaseCommand {
   static override summary = 'An interactive client: put, get, delete, cas, status and head, one command per line.';
@@ -33,10 +32,9 @@ With --json, stdout is JSON Lines: one object per command, {"command", "ok", ...
 
   async run(): Promise<{ commands: number; failed: number }> {
     const { flags } = await this.parse(Shell);
-    const endpoints = parseEndpoints(flags.endpoints);
     const interactive = process.stdin.isTTY === true;
-    const options = { endpoints, interactive, json: this.jsonEnabled(), input: process.stdin, output: process.stdout };
-    const summary = await withClient(flags, (client) => startShell({ client, ...options }));
+    const options = { interactive, json: this.jsonEnabled(), input: process.stdin, output: process.stdout };
+    const summary = await withClient(flags, (client, endpoints) => startShell({ client, endpoints, ...options }));
     if (!interactive && summary.failed > 0) this.fail();
     return { commands: summary.commands, failed: summary.failed };
   }

@@ -1,8 +1,7 @@
 import { BaseCommand } from '../src/cli/base.js';
 import { withClient } from '../src/cli/client-ops.js';
 import { endpointsFlag, timeoutFlag } from '../src/cli/flags.js';
-import { gatherStatus, leaderLine, type NodeRow, statusTable } from '../src/cli/status-ops.js';
-import { parseEndpoints } from '../src/client/client.js';
+import { gatherStatus, leaderLine, leaderRow, type NodeRow, statusTable } from '../src/cli/status-ops.js';
 
 export default class Status extends BaseCommand {
   static override summary = 'Show every node: role, ballot, chosen and applied height, head hash, reachability.';
@@ -14,10 +13,8 @@ chosen, APPLIED its chain head. Exits 1 if no node is reachable.`;
 
   async run(): Promise<{ nodes: NodeRow[]; leader: number | null }> {
     const { flags } = await this.parse(Status);
-    const endpoints = parseEndpoints(flags.endpoints);
-    const rows = await withClient(flags, (client) => gatherStatus(client, endpoints));
-    const leaders = rows.map((row) => row.status).filter((status) => status?.role === 'leader');
-    const leader = leaders.length > 0 ? leaders[0]!.nodeId : null;
+    const rows = await withClient(flags, gatherStatus);
+    const leader = leaderRow(rows)?.status?.nodeId ?? null;
     for (const line of statusTable(rows)) this.say(line);
     this.say(leaderLine(rows));
     if (rows.every((row) => !row.reachable)) this.fail();

@@ -12,7 +12,6 @@ import { fastSha256 } from '../native/sha256.js';
 import type { ChainStore } from '../storage/chain-store.js';
 import { openDataDir } from '../storage/data-dir.js';
 import { type BlockSource, replayStore } from '../storage/replay.js';
-import { parseEndpoints } from '../client/client.js';
 import { withClient } from './client-ops.js';
 import { RemoteBlockSource } from './remote-chain.js';
 import type { ChainProblem } from '../replica/ledger.js';
@@ -40,7 +39,7 @@ export function describeTarget(target: ChainTarget, source: BlockSource): string
 
 export async function withSource<T>(target: ChainTarget, work: (source: BlockSource) => Promise<T>): Promise<T> {
   if (target.data) return withStore(target.data, work);
-  return withClient(target, async (client) => work(await RemoteBlockSource.open(client, parseEndpoints(target.endpoints))));
+  return withClient(target, async (client, endpoints) => work(await RemoteBlockSource.open(client, endpoints)));
 }
 
 export interface VerifyResult {

@@ -1,10 +1,16 @@
 /** Shared plumbing of the commands that talk to a running cluster. */
-import { PaxchainClient, parseEndpoints } from '../client/client.js';
+import { PaxchainClient, parseEndpoints, type ReadResult, type WriteResult } from '../client/client.js';
+import { toHex } from '../lib/bytes.js';
 
-export async function withClient<T>(flags: { endpoints?: string; timeout?: number }, work: (client: PaxchainClient) => Promise<T>): Promise<T> {
-  const client = new PaxchainClient({ endpoints: parseEndpoints(flags.endpoints), timeoutMs: flags.timeout });
+/** Runs `work` with a client for the --endpoints flag (parsed once, also handed to `work`). */
+export async function withClient<T>(
+  flags: { endpoints?: string; timeout?: number },
+  work: (client: PaxchainClient, endpoints: readonly string[]) => Promise<T>,
+): Promise<T> {
+  const endpoints = parseEndpoints(flags.endpoints);
+  const client = new PaxchainClient({ endpoints, timeoutMs: flags.timeout });
   try {
-    return await work(client);
+    return await work(client, endpoints);
   } finally {
     await client.close();
   }
@@ -20,4 +26,30 @@ export function displayValue(value: Uint8Array | null): { value: string | null; 
   } catch {
     return { value: Buffer.from(value).toString('base64'), encoding: 'base64' };
   }
+}
+
+/** The one line a write prints: `OK (height 12)`, `CAS_MISMATCH (height 13, duplicate)`. */
+export function writeLine(write: WriteResult): string {
+  return `${write.result} (height ${write.height}${write.duplicate ? ', duplicate' : ''})`;
+}
+
+export interface ReadRecord {
+  readonly key: string;
+  readonly found: boolean;
+  readonly value: string | null;
+  readonly encoding: 'utf8' | 'base64';
+  readonly height: number;
+  readonly hash: string;
+  readonly stale: boolean;
+  readonly node: string;
+}
+
+/** A read for scripts (the --json record) and for people (one line, stale reads labelled). */
+export function readView(key: string, read: ReadResult): { record: ReadRecord; line: string } {
+  const shown = displayValue(read.value);
+  const found = read.value !== null;
+  const hash = toHex(read.hash);
+  const where = read.stale ? `  [stale read at height ${read.height} ${hash.slice(0, 16)} from ${read.endpoint}]` : '';
+  const text = !found ? '(not found)' : shown.encoding === 'base64' ? `base64:${shown.value}` : shown.value;
+  return { record: { key, found, ...shown, height: read.height, hash, stale: read.stale, node: read.endpoint }, line: `${text}${where}` };
 }

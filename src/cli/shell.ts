@@ -13,12 +13,11 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { PaxchainClient, ReadResult, WriteResult } from '../client/client.js';
 import { AssertionError } from '../lib/assert.js';
-import { toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import type { NodeStatus } from '../transport/protocol.js';
-import { displayValue } from './client-ops.js';
-import { gatherStatus, leaderLine, statusTable } from './status-ops.js';
+import { readView, writeLine } from './client-ops.js';
+import { gatherStatus, leaderLine, leaderRow, statusTable } from './status-ops.js';
 
 /** Longest input line in UTF-8 bytes: twice the largest value, room for one with its key and quotes. */
 export const LINE_BYTES_MAX = 2 * limits.valueBytesMax;
@@ -259,26 +258,21 @@ export async function executeCommand(command: RunnableCommand, session: ShellSes
 /** A CAS_MISMATCH is a failure, as in `paxchain cas`; NOT_FOUND from delete is not (`paxchain delete`). */
 function writeOutcome(name: string, key: string, write: WriteResult): ShellOutcome {
   const ok = write.result !== 'CAS_MISMATCH';
-  const line = `${write.result} (height ${write.height}${write.duplicate ? ', duplicate' : ''})`;
-  return { ok, lines: [line], record: { command: name, ok, key, result: write.result, height: write.height, duplicate: write.duplicate } };
+  return { ok, lines: [writeLine(write)], record: { command: name, ok, key, result: write.result, height: write.height, duplicate: write.duplicate } };
 }
 
 /** A missing key is a failure, as in `paxchain get`. */
 function readOutcome(key: string, read: ReadResult): ShellOutcome {
-  const shown = displayValue(read.value);
-  const hash = toHex(read.hash);
-  const found = read.value !== null;
-  const where = read.stale ? `  [stale read at height ${read.height} ${hash.slice(0, 16)} from ${read.endpoint}]` : '';
-  const text = !found ? '(not found)' : shown.encoding === 'base64' ? `base64:${shown.value}` : shown.value;
-  const record = { command: 'get', ok: found, key, found, ...shown, height: read.height, hash, stale: read.stale, node: read.endpoint };
-  return { ok: found, lines: [`${text}${where}`], record };
+  const view = readView(key, read);
+  const found = view.record.found;
+  return { ok: found, lines: [view.line], record: { command: 'get', ok: found, ...view.record } };
 }
 
 async function statusOutcome(session: ShellSession): Promise<ShellOutcome> {
   const rows = await gatherStatus(session.client, session.endpoints);
-  const leaderRow = rows.find((row) => row.status?.role === 'leader');
-  if (leaderRow) session.leaderHint = leaderRow.endpoint;
-  const leader = leaderRow?.status?.nodeId ?? null;
+  const leading = leaderRow(rows);
+  if (leading) session.leaderHint = leading.endpoint;
+  const leader = leading?.status?.nodeId ?? null;
   const ok = rows.some((row) => row.reachable);
   const lines = [...statusTable(rows), leaderLine(rows)];
   return { ok, lines, record: { command: 'status', ok, nodes: rows, leader } };

@@ -44,12 +44,17 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
   return [format(header), ...lines.map(format), ...chainAlarms(rows)];
 }
 
+/** The first node asked that says it leads. */
+export function leaderRow(rows: readonly NodeRow[]): NodeRow | undefined {
+  return rows.find((row) => row.status?.role === 'leader');
+}
+
 /**
  * The line under the status table: the leader among the nodes asked, else whom the asked nodes
  * say they follow (a partial endpoint list may leave the leader out), else "no leader".
  */
 export function leaderLine(rows: readonly NodeRow[]): string {
-  const leader = rows.find((row) => row.status?.role === 'leader')?.status;
+  const leader = leaderRow(rows)?.status;
   if (leader) return `leader: node ${leader.nodeId}`;
   const followed = rows.map((row) => row.status).filter((status) => status !== undefined && status.leader > 0 && status.role !== 'candidate');
   if (followed.length === 0) return 'no leader';
