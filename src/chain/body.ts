@@ -17,6 +17,9 @@ export const BODY_KIND_GENESIS = 0;
 export const BODY_KIND_BATCH = 1;
 export const GENESIS_VERSION = 1;
 
+/** Client sessions the dedup table keeps unless genesis says otherwise. */
+export const DEFAULT_DEDUP_CAPACITY = 100_000;
+
 export interface GenesisConfig {
   /** Names the cluster; two clusters with the same members still get different chains. */
   readonly clusterId: string;

@@ -2,7 +2,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
-import { checkGenesisConfig, type GenesisConfig } from '../chain/body.js';
+import { checkGenesisConfig, DEFAULT_DEDUP_CAPACITY, type GenesisConfig } from '../chain/body.js';
 import type { WorkloadOptions } from '../kv/workload.js';
 import { fastSha256 } from '../native/sha256.js';
 import { openDataDir } from '../storage/data-dir.js';
@@ -10,7 +10,6 @@ import { generateChain } from '../storage/generate.js';
 
 /** Fixed so that the same flags always generate the same chain, byte for byte. */
 export const GENERATED_START_MS = 1_700_000_000_000;
-export const DEFAULT_DEDUP_CAPACITY = 100_000;
 
 export interface GenResult {
   readonly dataDir: string;

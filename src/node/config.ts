@@ -1,6 +1,8 @@
 /** Parsing and checking a node's configuration (flags of `paxchain node start`). */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8 } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import { NODE_ID_MAX } from '../paxos/ballot.js';
 import type { PeerConfig } from './driver.js';
 
 export const DEFAULT_CLUSTER_ID = 'paxchain';
@@ -36,11 +38,11 @@ export function parsePeers(text: string, self: number): PeerConfig[] {
 }
 
 export function checkNodeId(id: number): void {
-  if (!Number.isInteger(id) || id < 1 || id > 255) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `node ids are integers in [1, 255], got ${id}`);
+  if (!Number.isInteger(id) || id < 1 || id > NODE_ID_MAX) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `node ids are integers in [1, ${NODE_ID_MAX}], got ${id}`);
 }
 
 /** 32 key bytes from any passphrase (domain-tagged SHA-256), so any length of secret works. */
 export function secretKey(passphrase: string): Uint8Array {
   if (passphrase.length === 0) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'the cluster secret must not be empty');
-  return sha256(new TextEncoder().encode(`paxchain/secret/1\0${passphrase}`));
+  return sha256(utf8(`paxchain/secret/1\0${passphrase}`));
 }

@@ -8,8 +8,8 @@
  * wiped node (ARCHITECTURE §4). It never serves the bad part.
  */
 import type { Sha256 } from '../lib/sha256.js';
-import { hashRecord } from '../chain/block.js';
 import type { AcceptorDurableState } from '../paxos/acceptor.js';
+import { RECENT_HASHES_MAX } from '../replica/config.js';
 import type { AcceptedEntry } from '../paxos/messages.js';
 import type { ChainProblem } from '../replica/ledger.js';
 import type { RestoredState } from '../replica/replica.js';
@@ -26,8 +26,6 @@ export interface RestoreReport {
   readonly seconds: number;
 }
 
-/** Block hashes kept from the end of the chain for comparing heads with peers. */
-const RECENT_HASHES_MAX = 4096;
 
 export async function restoreNode(
   store: ChainStore,
@@ -36,9 +34,9 @@ export async function restoreNode(
 ): Promise<RestoreReport> {
   const started = performance.now();
   let recentHashes: Array<{ height: number; hash: Uint8Array }> = [];
-  const collect = (height: number, record: Uint8Array): void => {
+  const collect = (height: number, _record: Uint8Array, _results: readonly number[], hash: Uint8Array): void => {
     const top = store.head?.height ?? -1;
-    if (height > top - RECENT_HASHES_MAX) recentHashes.push({ height, hash: hashRecord(sha256, record) });
+    if (height > top - RECENT_HASHES_MAX) recentHashes.push({ height, hash });
   };
   let report = await replayStore(store, sha256, { onProgress, onBlock: collect });
   let repaired: ChainProblem | undefined;

@@ -2,9 +2,9 @@
  * `paxchain node start`: open (or create) the data directory, bootstrap a new cluster's genesis
  * if asked, replay the chain, and run the driver until SIGINT/SIGTERM.
  */
-import { toHex } from '../lib/bytes.js';
+import { bytesEqual, toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
-import type { GenesisConfig } from '../chain/body.js';
+import { DEFAULT_DEDUP_CAPACITY, type GenesisConfig } from '../chain/body.js';
 import { fastSha256 } from '../native/sha256.js';
 import { replicaConfig } from '../replica/config.js';
 import { Ledger } from '../replica/ledger.js';
@@ -18,7 +18,6 @@ import { NodeDriver, type PeerConfig, TICK_MS } from './driver.js';
 import { type LogFormat, NodeLog } from './log.js';
 import { restoreNode } from './restore.js';
 
-export const DEFAULT_DEDUP_CAPACITY = 100_000;
 
 export interface NodeOptions {
   readonly id: number;
@@ -51,7 +50,7 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
     }
     const genesis = report.restored.ledger.genesis;
     const genesisHash = report.restored.ledger.genesisHash;
-    if (genesisHash && options.genesisHash && toHex(genesisHash) !== toHex(options.genesisHash)) {
+    if (genesisHash && options.genesisHash && !bytesEqual(genesisHash, options.genesisHash)) {
       throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `the store in ${options.dataDir} holds genesis ${toHex(genesisHash)}, not the pinned ${toHex(options.genesisHash)}`);
     }
     if (genesis && genesis.clusterId !== options.clusterId) {
@@ -98,7 +97,7 @@ async function bootstrap(store: ChainStore, options: NodeOptions, members: numbe
   const wanted = Ledger.genesisRecord(fastSha256, config);
   if (store.head) {
     const existing = await store.getRecord(0);
-    if (!existing || toHex(existing) !== toHex(wanted)) {
+    if (!existing || !bytesEqual(existing, wanted)) {
       throw new PaxchainError(ErrorCode.ALREADY_EXISTS, `${options.dataDir} already holds a different genesis; refusing to bootstrap over it`);
     }
     return;

@@ -71,6 +71,9 @@ export interface ReplicaConfig {
   readonly recentHashesMax: number;
 }
 
+/** Block hashes kept from the end of the chain for comparing heads with peers. */
+export const RECENT_HASHES_MAX = 4096;
+
 export const defaultTiming: Timing = {
   heartbeatTicks: 5,
   electionTicksMin: 15,
@@ -99,7 +102,7 @@ export function replicaConfig(nodeId: NodeId, members: readonly NodeId[], overri
     fetchBlocks: 1024,
     fetchPipelineMax: 2,
     catchupBlocksPerTick: Infinity,
-    recentHashesMax: 4096,
+    recentHashesMax: RECENT_HASHES_MAX,
     ...overrides,
   };
 }

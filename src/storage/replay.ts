@@ -28,8 +28,8 @@ export interface ReplayOptions {
   readonly upTo?: number;
   /** Called after each chunk with the verified height so far. */
   readonly onProgress?: (verifiedHeight: number, targetHeight: number) => void;
-  /** Called for every applied block with its command results. */
-  readonly onBlock?: (height: number, record: Uint8Array, results: readonly number[]) => void;
+  /** Called for every applied block with its command results and its (verified) block hash. */
+  readonly onBlock?: (height: number, record: Uint8Array, results: readonly number[], hash: Uint8Array) => void;
   /** A head taken from elsewhere (another node, an audit) that this chain must contain. */
   readonly expectHead?: BlockRef;
 }
@@ -88,7 +88,7 @@ export async function replayStore(store: BlockSource, sha256: Sha256, options: R
         blocks++;
         bytes += record.length;
         commands += outcome.results.length;
-        options.onBlock?.(height, record, outcome.results);
+        options.onBlock?.(height, record, outcome.results, ledger.head!.hash);
       }
       options.onProgress?.(ledger.head ? ledger.head.height : -1, upTo);
     }
