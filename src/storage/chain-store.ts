@@ -90,13 +90,12 @@ export class ChainStore {
   }
 
   /**
-   * Appends records in one atomic batch together with the new head pointer and `extraOps`
-   * (e.g. deleting accepted values of the slots now chosen). Throws CHAIN_MISMATCH, changing
-   * nothing, if the records do not extend the head.
+   * Appends records in one atomic batch together with the new head pointer. `hashes`: the
+   * records' block hashes when the caller has them already (see prepareAppend). Throws
+   * CHAIN_MISMATCH, changing nothing, if the records do not extend the head.
    */
-  async append(records: readonly Uint8Array[], options: { sync: boolean; extraOps?: readonly BatchOp[] }): Promise<BlockRef> {
-    const { ops, head } = this.prepareAppend(records);
-    if (options.extraOps) ops.push(...options.extraOps);
+  async append(records: readonly Uint8Array[], options: { sync: boolean; hashes?: readonly Uint8Array[] }): Promise<BlockRef> {
+    const { ops, head } = this.prepareAppend(records, options.hashes);
     await this.backend.write(ops, { sync: options.sync });
     this.headRef = head;
     return head;

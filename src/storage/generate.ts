@@ -41,14 +41,17 @@ export async function generateChain(store: ChainStore, sha256: Sha256, options: 
   const workload = new Workload(options.workload);
   let bytes = genesis.length;
   let pending: Uint8Array[] = [];
+  let hashes: Uint8Array[] = [];
   for (let height = 1; height <= options.blocks; height++) {
     const body = encodeBatchBody(options.startMs + height, workload.batch(options.commandsPerBlock));
     const block = ledger.append(body);
     pending.push(block.record);
+    hashes.push(block.ref.hash);
     bytes += block.record.length;
     if (pending.length === GENERATE_BATCH_BLOCKS || height === options.blocks) {
-      await store.append(pending, { sync: false });
+      await store.append(pending, { sync: false, hashes });
       pending = [];
+      hashes = [];
       options.onProgress?.(height);
     }
   }

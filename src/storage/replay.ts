@@ -61,7 +61,7 @@ export async function replayStore(store: BlockSource, sha256: Sha256, options: R
     problem = { height: 0, reason: 'NO_GENESIS', message: 'the store has no blocks (no head pointer)' };
   }
   if (!problem && upTo >= 0) {
-    outer: for await (const chunk of store.records(0, storedHead!.height, limits.replayChunkBlocks)) {
+    outer: for await (const chunk of store.records(0, upTo, limits.replayChunkBlocks)) {
       const hashes = hashRecords(sha256, chunk.records);
       const precomputed = { blockHashes: hashes.blockHashes, bodyHashes: hashes.bodyHashes, index: 0 };
       for (let i = 0; i < chunk.records.length; i++) {
