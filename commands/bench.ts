@@ -1,10 +1,9 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
-import { type BenchResult, parseBenchMix, runBench } from '../src/cli/bench.js';
-import { endpointsFlag } from '../src/cli/flags.js';
+import { type BenchResult, runBench } from '../src/cli/bench.js';
+import { endpointsFlag, parseMix } from '../src/cli/flags.js';
 import { formatCount } from '../src/cli/progress.js';
 import { parseEndpoints } from '../src/client/client.js';
-import { ErrorCode, PaxchainError } from '../src/lib/errors.js';
 
 export default class Bench extends BaseCommand {
   static override summary = 'Load a running cluster and report throughput and latency.';
@@ -33,12 +32,7 @@ throughput, p50/p90/p99/max latency and errors by code.`;
 
   async run(): Promise<BenchResult> {
     const { flags } = await this.parse(Bench);
-    let mix;
-    try {
-      mix = parseBenchMix(flags.mix);
-    } catch (error) {
-      throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, (error as Error).message);
-    }
+    const mix = parseMix(flags.mix, ['put', 'get', 'delete', 'cas']);
     const result = await runBench({
       endpoints: parseEndpoints(flags.endpoints),
       clients: flags.clients,

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
-import { requiredDataFlag } from '../../src/cli/flags.js';
-import { type GenResult, generateDataDir, parseMembers, parseMix } from '../../src/cli/gen-ops.js';
+import { parseMix, requiredDataFlag } from '../../src/cli/flags.js';
+import { type GenResult, generateDataDir, parseMembers } from '../../src/cli/gen-ops.js';
 import { formatCount, Progress } from '../../src/cli/progress.js';
 
 export default class DevGen extends BaseCommand {
@@ -46,7 +46,7 @@ flags always produce the same chain.`;
         keys: flags.keys,
         valueBytes: flags['value-size'],
         clients: flags.clients,
-        mix: parseMix(flags.mix),
+        mix: parseMix(flags.mix, ['put', 'delete', 'cas']),
         duplicateRate,
       },
       onProgress: (blocks) => progress.update(blocks),

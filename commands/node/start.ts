@@ -3,14 +3,7 @@ import { BaseCommand } from '../../src/cli/base.js';
 import { DEFAULT_CLUSTER_ID, DEVELOPMENT_SECRET, parseEndpoint, parsePeers, checkNodeId, secretKey } from '../../src/node/config.js';
 import { NodeLog } from '../../src/node/log.js';
 import { runNode } from '../../src/node/run.js';
-import { fromHex } from '../../src/lib/bytes.js';
-import { ErrorCode, PaxchainError } from '../../src/lib/errors.js';
-
-function parseHash(text: string): Uint8Array {
-  const bytes = /^[0-9a-fA-F]{64}$/.test(text) ? fromHex(text) : undefined;
-  if (!bytes) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `--genesis-hash must be 64 hex digits, got "${text}"`);
-  return bytes;
-}
+import { parseHash } from '../../src/cli/flags.js';
 
 export default class NodeStart extends BaseCommand {
   static override summary = 'Run one paxchain node in the foreground.';
@@ -62,7 +55,7 @@ With --json, logs are JSON lines.`;
         logFormat: this.jsonEnabled() ? 'json' : 'text',
         trace: flags.trace,
         catchupBlocksPerSecond: flags['catchup-rate'],
-        genesisHash: flags['genesis-hash'] === undefined ? undefined : parseHash(flags['genesis-hash']),
+        genesisHash: flags['genesis-hash'] === undefined ? undefined : parseHash(flags['genesis-hash'], '--genesis-hash'),
       },
       log,
     );

@@ -77,17 +77,6 @@ async function leaderView(client: PaxchainClient, endpoints: readonly string[]):
   return null;
 }
 
-export function parseBenchMix(text: string): BenchMix {
-  const mix = { put: 0, get: 0, delete: 0, cas: 0 };
-  for (const part of text.split(',')) {
-    const match = /^(put|get|delete|cas)=(\d+)$/.exec(part.trim());
-    if (!match) throw new TypeError(`bad --mix part "${part}" (expected put=N,get=N,delete=N,cas=N)`);
-    mix[match[1] as keyof BenchMix] = Number(match[2]);
-  }
-  if (mix.put + mix.get + mix.delete + mix.cas !== 100) throw new TypeError('--mix percentages must sum to 100');
-  return mix;
-}
-
 export function summarize(samples: Float64Array, count: number): LatencySummary {
   if (count === 0) return { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
   const sorted = samples.slice(0, count).sort();

@@ -71,18 +71,6 @@ export async function generateDataDir(
   }
 }
 
-/** Parses "put=90,delete=5,cas=5" (missing kinds are 0). */
-export function parseMix(text: string): WorkloadOptions['mix'] {
-  const mix = { put: 0, delete: 0, cas: 0 };
-  for (const part of text.split(',')) {
-    const match = /^(put|delete|cas)=(\d+)$/.exec(part.trim());
-    if (!match) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `bad --mix part "${part}" (expected put=N,delete=N,cas=N)`);
-    mix[match[1] as keyof typeof mix] = Number(match[2]);
-  }
-  if (mix.put + mix.delete + mix.cas !== 100) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, '--mix percentages must sum to 100');
-  return mix;
-}
-
 export function parseMembers(text: string): number[] {
   const members = text.split(',').map((part) => Number(part.trim()));
   if (members.some((id) => !Number.isInteger(id))) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `bad member list "${text}"`);
