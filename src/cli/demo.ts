@@ -80,6 +80,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const seconds = () => (performance.now() - started) / 1000;
   let operations = 0;
   let running = true;
+  // Asks every node for its status once a second for the live summary (a short deadline: a
+  // stopped node must not hold the summary up).
+  const probe = new PaxchainClient({ endpoints: cluster.endpoints, timeoutMs: 300 });
   try {
     await cluster.start();
     await loadFruits(cluster, history);
@@ -98,7 +101,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         nextFault = performance.now() + prng.between(2000, 4000);
       }
       if (performance.now() - lastSummary >= 1000) {
-        options.onSummary?.(await summary(cluster, seconds(), operations - lastOps, errors, active));
+        options.onSummary?.(await summary(probe, cluster, seconds(), operations - lastOps, errors, active));
         lastOps = operations;
         lastSummary = performance.now();
       }
@@ -123,6 +126,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     };
   } finally {
     running = false;
+    await probe.close();
     await cluster.stop();
     if (!options.data) rmSync(root, { recursive: true, force: true });
   }
@@ -251,18 +255,20 @@ async function settle(cluster: LocalCluster): Promise<void> {
   }
 }
 
-async function summary(cluster: LocalCluster, at: number, opsLastSecond: number, errors: Record<string, number>, active: Map<number, ActiveFault>): Promise<string> {
-  const client = new PaxchainClient({ endpoints: cluster.endpoints, timeoutMs: 300 });
-  try {
-    const all = await Promise.all(cluster.ids.map((id) => (cluster.isRunning(id) && !isStopped(active, id) ? client.status(cluster.endpoint(id)).catch(() => undefined) : undefined)));
-    const leader = all.find((status) => status?.role === 'leader')?.nodeId;
-    const heights = all.map((status) => (status?.head ? `${status.head.height}${status.voting ? '' : 'L'}` : '-')).join(' ');
-    const errorCount = Object.values(errors).reduce((sum, count) => sum + count, 0);
-    const faults = [...active.values()].map((fault) => `node ${fault.record.node} ${fault.record.kind}`).join(', ') || 'none';
-    return `t=${at.toFixed(0)}s  ${opsLastSecond} ops/s  errors ${errorCount}  leader ${leader ?? '-'}  heights [${heights}]  fault: ${faults}`;
-  } finally {
-    await client.close();
-  }
+async function summary(
+  probe: PaxchainClient,
+  cluster: LocalCluster,
+  at: number,
+  opsLastSecond: number,
+  errors: Record<string, number>,
+  active: Map<number, ActiveFault>,
+): Promise<string> {
+  const all = await Promise.all(cluster.ids.map((id) => (cluster.isRunning(id) && !isStopped(active, id) ? probe.status(cluster.endpoint(id)).catch(() => undefined) : undefined)));
+  const leader = all.find((status) => status?.role === 'leader')?.nodeId;
+  const heights = all.map((status) => (status?.head ? `${status.head.height}${status.voting ? '' : 'L'}` : '-')).join(' ');
+  const errorCount = Object.values(errors).reduce((sum, count) => sum + count, 0);
+  const faults = [...active.values()].map((fault) => `node ${fault.record.node} ${fault.record.kind}`).join(', ') || 'none';
+  return `t=${at.toFixed(0)}s  ${opsLastSecond} ops/s  errors ${errorCount}  leader ${leader ?? '-'}  heights [${heights}]  fault: ${faults}`;
 }
 
 function isStopped(active: Map<number, ActiveFault>, id: number): boolean {
