@@ -86,6 +86,11 @@ interface InFlightSlot {
   sentTick: number;
 }
 
+/** Whether a peer's last chain comparison found a different block at a height both hold. */
+function disagrees(view: PeerView): boolean {
+  return view.agreement !== undefined && view.agreement !== 'same';
+}
+
 interface PeerView {
   head: HeadRef | null;
   /** The peer's genesis hash, from its status messages. */
@@ -253,7 +258,12 @@ export class Replica {
   }
 
   get ballot(): Ballot {
-    return this.leadership?.ballot ?? this.phase1?.ballot ?? this.leaderBallot;
+    return this.ownBallot ?? this.leaderBallot;
+  }
+
+  /** The ballot this node leads or runs phase 1 with, if it does either. */
+  private get ownBallot(): Ballot | undefined {
+    return this.leadership?.ballot ?? this.phase1?.ballot;
   }
 
   get promised(): Ballot {
@@ -283,8 +293,14 @@ export class Replica {
   /** Peers whose chain differs from ours at a height both hold (each peer's last comparison). */
   get disagreeingPeers(): Array<{ peer: NodeId } & PeerDisagreement> {
     const found: Array<{ peer: NodeId } & PeerDisagreement> = [];
-    for (const [peer, view] of this.peers) if (view.agreement !== undefined && view.agreement !== 'same') found.push({ peer, ...view.agreement });
+    for (const [peer, view] of this.peers) if (disagrees(view)) found.push({ peer, ...(view.agreement as PeerDisagreement) });
     return found;
+  }
+
+  private disagreeingPeerCount(): number {
+    let count = 0;
+    for (const view of this.peers.values()) if (disagrees(view)) count++;
+    return count;
   }
 
   /**
@@ -293,12 +309,9 @@ export class Replica {
    * election (it still votes and follows until a majority is known to disagree).
    */
   private get chainOutvoted(): boolean {
+    const differ = this.disagreeingPeerCount();
     let same = 1;
-    let differ = 0;
-    for (const view of this.peers.values()) {
-      if (view.agreement === 'same') same++;
-      else if (view.agreement !== undefined) differ++;
-    }
+    for (const view of this.peers.values()) if (view.agreement === 'same') same++;
     return differ > 0 && differ >= same;
   }
 
@@ -562,7 +575,7 @@ export class Replica {
 
   private followLeader(leader: NodeId, ballot: Ballot): void {
     if (ballot > this.highestBallotSeen) this.highestBallotSeen = ballot;
-    const mine = this.leadership?.ballot ?? this.phase1?.ballot;
+    const mine = this.ownBallot;
     if (mine !== undefined && ballot > mine) this.becomeFollower(`node ${leader} leads with higher ballot ${formatBallot(ballot)}`, false);
     if (this.currentRole === 'leader' || this.currentRole === 'candidate') return;
     const changed = leader !== this.leaderId || ballot !== this.leaderBallot;
@@ -631,7 +644,7 @@ export class Replica {
     const reply = this.acceptor.onPrepare(message, this.headHeight, this.stickinessVeto(message.from));
     this.send(reply);
     if (reply.type === 'promise' && message.from !== this.id) {
-      const mine = this.leadership?.ballot ?? this.phase1?.ballot;
+      const mine = this.ownBallot;
       if (mine !== undefined && message.ballot > mine) this.becomeFollower(`promised ${formatBallot(message.ballot)} to node ${message.from}`, true);
       this.leaderId = 0;
     }
@@ -651,7 +664,7 @@ export class Replica {
     const peer = this.peers.get(message.from);
     // A peer whose chain differs from ours does not count towards our quorum: its head would
     // claim its own blocks as chosen.
-    if (peer?.agreement !== undefined && peer.agreement !== 'same') return;
+    if (peer && disagrees(peer)) return;
     if (peer && message.chosenThrough > peer.height) peer.height = message.chosenThrough;
     const outcome = phase1.onPromise(message);
     if (outcome === 'more') {
@@ -905,14 +918,11 @@ export class Replica {
     }
     if (message.head) this.notePeerHead(message.from, message.head);
     if (message.promised > this.highestBallotSeen) this.highestBallotSeen = message.promised;
-    // Deposed: a voter promised a higher ballot and follows another leader. (A mere candidate's
-    // own promise is not enough: that is what pre-vote and stickiness keep from disrupting us.)
-    const deposed = message.promised > (this.leadership?.ballot ?? Infinity) && message.voting && message.leader !== 0 && message.leader !== this.id;
-    if (this.currentRole === 'leader' && deposed) {
-      this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)} and follows node ${message.leader}`, true);
-    }
-    const outbid = message.promised > (this.phase1?.ballot ?? Infinity) && message.voting && message.leader !== 0 && message.leader !== this.id;
-    if (this.currentRole === 'candidate' && outbid) {
+    // Deposed (as leader) or outbid (as candidate): a voter promised a higher ballot than ours
+    // and follows another leader. (A mere candidate's own promise is not enough: that is what
+    // pre-vote and stickiness keep from disrupting us.)
+    const own = this.ownBallot;
+    if (own !== undefined && message.promised > own && message.voting && message.leader !== 0 && message.leader !== this.id) {
       this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)} and follows node ${message.leader}`, true);
     }
     if (this.leaderId === 0 && message.leader !== 0 && message.leader !== this.id) this.leaderId = message.leader;
@@ -951,7 +961,7 @@ export class Replica {
     if (ours) this.compareWithPeer(node, head.height, ours, head.hash);
     // A peer whose chain differs from ours is no evidence of what is chosen, nor a source of
     // blocks.
-    if (peer.agreement !== undefined && peer.agreement !== 'same') return;
+    if (disagrees(peer)) return;
     if (head.height > peer.height) peer.height = head.height;
     this.noteChosenThrough(head.height);
   }
@@ -968,9 +978,7 @@ export class Replica {
     }
     peer.agreement = disagreement;
     if (this.divergence) return;
-    let differ = 0;
-    for (const view of this.peers.values()) if (view.agreement !== undefined && view.agreement !== 'same') differ++;
-    if (differ >= majority(this.members.length)) {
+    if (this.disagreeingPeerCount() >= majority(this.members.length)) {
       this.divergence = { peer: node, ...disagreement };
       this.event('error', 'DIVERGENCE: a majority holds other blocks than ours; refusing writes and votes', { ...this.divergence });
       this.standDown('this chain diverged from the majority');
@@ -1045,7 +1053,7 @@ export class Replica {
     const candidates: NodeId[] = [];
     for (const [node, view] of this.peers) {
       if (view.height < next) continue;
-      if (view.agreement !== undefined && view.agreement !== 'same') continue;
+      if (disagrees(view)) continue;
       if ((this.fetchAvoid.get(node) ?? -1) > this.tickCount) continue;
       candidates.push(node);
     }
