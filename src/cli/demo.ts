@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fromUtf8 } from '../lib/bytes.js';
 import { isPaxchainError } from '../lib/errors.js';
 import { Prng } from '../lib/prng.js';
 import { checkLinearizability, type HistoryOp, type LinearizabilityResult } from '../kv/linearizability.js';
@@ -173,7 +174,7 @@ async function runWorker(
       try {
         if (roll < 40) {
           const read = await client.get(key);
-          const value = read.value === null ? null : new TextDecoder().decode(read.value);
+          const value = read.value === null ? null : fromUtf8(read.value);
           lastSeen.set(key, value);
           history.push({ id, process, kind: 'get', key, call, return: performance.now(), result: { value } });
         } else if (roll < 80) {

@@ -12,6 +12,7 @@
  *   INVALID_ARGUMENT, DIVERGED, OVERLOADED (only after retries ran out).
  */
 import { randomInt } from 'node:crypto';
+import { utf8 } from '../lib/bytes.js';
 import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import { checkKey, OP_CAS, OP_DELETE, OP_PUT, utf8Length } from '../kv/command.js';
@@ -64,10 +65,8 @@ interface Session {
 
 type Reply = { ok: true } & Record<string, unknown>;
 
-const encoder = new TextEncoder();
-
 export function toBytes(value: Value): Uint8Array {
-  return typeof value === 'string' ? encoder.encode(value) : value;
+  return typeof value === 'string' ? utf8(value) : value;
 }
 
 export class PaxchainClient {

@@ -21,7 +21,7 @@
  * builds identically, so eviction is deterministic. A client whose session was evicted loses exactly-once for commands
  * retried after that; with the default capacity that takes 100k more recently active clients.
  */
-import { writeU64 } from '../lib/bytes.js';
+import { fromUtf8, utf8, writeU64 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { pack } from '../lib/msgpack.js';
 import { MalformedMsgpack, MsgpackCursor } from '../lib/msgpack-cursor.js';
@@ -32,8 +32,6 @@ import { KeyValueTable } from './table.js';
 
 const SESSION_TAG = 0x02;
 const SESSION_ELEMENT_BYTES = 1 + 8 + 8 + 1 + 8;
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder();
 
 export interface Session {
   readonly clientId: number;
@@ -90,7 +88,7 @@ export class KvState {
   }
 
   get(key: string): Uint8Array | undefined {
-    const bytes = utf8Encoder.encode(key);
+    const bytes = utf8(key);
     const at = this.table.find(bytes, 0, bytes.length);
     return at < 0 ? undefined : this.table.value(at);
   }
@@ -109,7 +107,7 @@ export class KvState {
 
   /** Entries in no particular order (callers sort for display); keys decoded as UTF-8. */
   *allEntries(): IterableIterator<[string, Uint8Array]> {
-    for (const at of this.table.records()) yield [utf8Decoder.decode(this.table.key(at)), this.table.value(at)];
+    for (const at of this.table.records()) yield [fromUtf8(this.table.key(at)), this.table.value(at)];
   }
 
   /** Sessions from least to most recently active (the eviction order). */
