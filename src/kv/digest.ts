@@ -16,6 +16,7 @@
  * and flush() hashes everything staged with one call, then adds new and subtracts removed hashes.
  */
 import { assert } from '../lib/assert.js';
+import { TWO_POW_32 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 
@@ -95,7 +96,6 @@ export class Accumulator256 {
   }
 }
 
-const TWO_POW_32 = 0x1_0000_0000;
 /** Lazy operations before carries must be propagated: 2^20 keeps every lane below 2^53. */
 const LAZY_OPERATIONS_MAX = 1 << 20;
 

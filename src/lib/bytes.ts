@@ -5,7 +5,7 @@
 import { assert } from './assert.js';
 
 export const U64_BYTES = 8;
-const TWO_POW_32 = 0x1_0000_0000;
+export const TWO_POW_32 = 0x1_0000_0000;
 
 export function isU53(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;

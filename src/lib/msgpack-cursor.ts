@@ -7,6 +7,7 @@
  * next value has another type; truncated input throws MalformedMsgpack. Payload ranges of str and
  * bin values are left in `start` and `length`.
  */
+import { readU32, readU64 } from './bytes.js';
 
 export class MalformedMsgpack extends Error {
   constructor(message: string) {
@@ -17,7 +18,6 @@ export class MalformedMsgpack extends Error {
 
 /** Deepest nesting skipValue() follows (paxchain bodies nest 3 deep). */
 const SKIP_DEPTH_MAX = 32;
-const TWO_POW_32 = 0x1_0000_0000;
 
 export class MsgpackCursor {
   bytes: Uint8Array = new Uint8Array(0);
@@ -54,7 +54,7 @@ export class MsgpackCursor {
   }
 
   private u32(at: number): number {
-    return ((this.bytes[at]! << 24) | (this.bytes[at + 1]! << 16) | (this.bytes[at + 2]! << 8) | this.bytes[at + 3]!) >>> 0;
+    return readU32(this.bytes, at);
   }
 
   /** Array header: returns the element count, or -1 if the next value is not an array. */
@@ -107,10 +107,10 @@ export class MsgpackCursor {
         return this.u32(at + 1);
       case 0xcf: {
         this.need(9);
-        const high = this.u32(at + 1);
-        if (high >= 0x20_0000) return -1;
+        const value = readU64(this.bytes, at + 1);
+        if (value < 0) return -1;
         this.position += 9;
-        return high * TWO_POW_32 + this.u32(at + 5);
+        return value;
       }
       case 0xcb: {
         this.need(9);
