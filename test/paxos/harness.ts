@@ -131,3 +131,6 @@ export class Harness {
 }
 
 export const noop = (): Uint8Array => encodeBatchBody(0, []);
+
+/** A delivery filter that cuts `node` off from the others (its messages to itself still flow). */
+export const isolating = (node: number) => (message: Message) => message.from === message.to || (message.from !== node && message.to !== node);

@@ -6,10 +6,9 @@ import { Prng } from '../../src/lib/prng.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { replicaConfig } from '../../src/replica/config.js';
 import { Ledger } from '../../src/replica/ledger.js';
-import type { Message } from '../../src/replica/messages.js';
 import { emptyReady } from '../../src/replica/ready.js';
 import { Replica } from '../../src/replica/replica.js';
-import { genesis, Harness } from '../paxos/harness.js';
+import { genesis, Harness, isolating } from '../paxos/harness.js';
 
 /**
  * Node `id` of `harness`, restarted from a chain that shares genesis and then holds `blocks`
@@ -32,14 +31,12 @@ function restartWithChain(harness: Harness, id: number, blocks: number, tag: str
   node.readies = [{ ...emptyReady(), blocks: records }];
 }
 
-const without = (node: number) => (message: Message) => message.from === message.to || (message.from !== node && message.to !== node);
-
 describe('a forked member', () => {
   it('whose head is above the majority\'s: the majority keeps taking writes, the forked node is condemned and never leads', () => {
     const harness = new Harness([1, 2, 3]);
-    const first = harness.electLeader(without(3));
+    const first = harness.electLeader(isolating(3));
     for (let seq = 1; seq <= 3; seq++) harness.put(first, 5, seq, 'k', `v${seq}`);
-    harness.tick(5, without(3));
+    harness.tick(5, isolating(3));
     const healthy = harness.replica(first).head!.height;
     // Node 3 comes back with a chain forked at height 1 that runs to height healthy + 7.
     restartWithChain(harness, 3, healthy + 7, 'forged');

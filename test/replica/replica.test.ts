@@ -7,7 +7,7 @@ import { DUPLICATE_FLAG, ResultCode } from '../../src/kv/command.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { Ledger } from '../../src/replica/ledger.js';
 import type { Message } from '../../src/replica/messages.js';
-import { genesis, Harness, newReplica } from '../paxos/harness.js';
+import { genesis, Harness, isolating, newReplica } from '../paxos/harness.js';
 
 const text = new TextDecoder();
 
@@ -23,7 +23,6 @@ function commandsIn(record: Uint8Array): unknown[] {
 
 const notBetween = (a: number, b: number) => (message: Message) =>
   !((message.from === a && message.to === b) || (message.from === b && message.to === a));
-const isolating = (node: number) => (message: Message) => message.from === message.to || (message.from !== node && message.to !== node);
 
 describe('Replica (Multi-Paxos rules)', () => {
   it('persistence before reply: a promise leaves in the same Ready as the durable promise it depends on', () => {
