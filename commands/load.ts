@@ -3,7 +3,7 @@ import { BaseCommand } from '../src/cli/base.js';
 import { withClient } from '../src/cli/client-ops.js';
 import { endpointsFlag, timeoutFlag } from '../src/cli/flags.js';
 import { type LoadResult, loadEntries, readEntries } from '../src/cli/load.js';
-import { formatCount, Progress } from '../src/cli/progress.js';
+import { formatCount, withProgress } from '../src/cli/progress.js';
 
 export default class Load extends BaseCommand {
   static override summary = 'Import a JSON object of key -> value into the cluster.';
@@ -23,9 +23,9 @@ once even when retried.`;
   async run(): Promise<LoadResult> {
     const { args, flags } = await this.parse(Load);
     const entries = readEntries(args.file, flags.prefix);
-    const progress = new Progress({ label: 'load', unit: 'keys', total: entries.length });
-    const result = await withClient(flags, (client) => loadEntries(client, entries, { concurrency: flags.concurrency, file: args.file, onProgress: (done, total) => progress.update(done, total) }));
-    progress.done();
+    const result = await withProgress({ label: 'load', unit: 'keys', total: entries.length }, (progress) =>
+      withClient(flags, (client) => loadEntries(client, entries, { concurrency: flags.concurrency, file: args.file, onProgress: (done, total) => progress.update(done, total) })),
+    );
     this.say(`loaded ${formatCount(result.keys)} keys from ${args.file} in ${result.seconds}s (${formatCount(result.keysPerSecond)} keys/s), up to height ${result.height}`);
     return result;
   }

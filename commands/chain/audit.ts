@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core';
 import { type AuditReport, audit } from '../../src/cli/audit.js';
 import { BaseCommand } from '../../src/cli/base.js';
 import { endpointsFlag } from '../../src/cli/flags.js';
-import { Progress } from '../../src/cli/progress.js';
+import { withProgress } from '../../src/cli/progress.js';
+import { formatTable, shortHash } from '../../src/cli/render.js';
 import { parseEndpoints } from '../../src/client/client.js';
 
 export default class ChainAudit extends BaseCommand {
@@ -30,19 +31,16 @@ reachable.`;
     const { flags } = await this.parse(ChainAudit);
     const dataDirs = flags.data ?? [];
     const endpoints = flags.endpoints !== undefined || dataDirs.length === 0 ? parseEndpoints(flags.endpoints) : [];
-    const progress = new Progress({ label: 'audit', unit: 'heights' });
-    const report = await audit({ endpoints, dataDirs, timeoutMs: flags.timeout, onProgress: (height, target) => progress.update(height + 1, target + 1) });
-    progress.done();
+    const report = await withProgress({ label: 'audit', unit: 'heights' }, (progress) => audit({ endpoints, dataDirs, timeoutMs: flags.timeout, onProgress: progress.onHeight }));
     const header = ['SOURCE', 'HEIGHT', 'HEAD HASH', 'LAG', 'CHAIN'];
     const rows = report.sources.map((source) => [
       source.source,
       source.height === null ? '-' : String(source.height),
-      source.headHash ? source.headHash.slice(0, 16) : '-',
+      source.headHash ? shortHash(source.headHash) : '-',
       source.lag === null ? '-' : String(source.lag),
       !source.reachable ? `unreachable (${source.error})` : source.brokenAt ? `BROKEN at ${source.brokenAt.height}: ${source.brokenAt.reason}` : 'ok',
     ]);
-    const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-    for (const row of [header, ...rows]) this.say(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+    for (const line of formatTable(header, rows)) this.say(line);
     if (report.fork) {
       this.say(`FORK at height ${report.fork.height}:`);
       for (const side of report.fork.sides) this.say(`  ${side.hash}  ${side.sources.join(', ')}`);

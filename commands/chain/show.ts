@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { type ShowResult, showBlock } from '../../src/cli/chain-ops.js';
 import { dataFlag, endpointsFlag, timeoutFlag, parseHeight } from '../../src/cli/flags.js';
-import { Progress } from '../../src/cli/progress.js';
+import { withProgress } from '../../src/cli/progress.js';
 import { commandLine } from '../../src/cli/render.js';
 
 export default class ChainShow extends BaseCommand {
@@ -23,9 +23,7 @@ stored: they are what replaying the chain yields, so this replays (and thereby v
   async run(): Promise<ShowResult> {
     const { args, flags } = await this.parse(ChainShow);
     const height = parseHeight(args.height);
-    const progress = new Progress({ label: 'replay', unit: 'blocks' });
-    const shown = await showBlock(flags, height, { results: flags.results, onProgress: (at, target) => progress.update(at + 1, target + 1) });
-    progress.done();
+    const shown = await withProgress({ label: 'replay', unit: 'blocks' }, (progress) => showBlock(flags, height, { results: flags.results, onProgress: progress.onHeight }));
     const block = shown.block;
     this.say(`block ${block.height} (${block.kind}, ${block.commands} commands, ${block.bytes} bytes)`);
     this.say(`  hash          ${block.hash}`);

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { type VerifyResult, verifyDataDir } from '../../src/cli/chain-ops.js';
 import { requiredDataFlag, parseBlockRef } from '../../src/cli/flags.js';
-import { formatCount, Progress } from '../../src/cli/progress.js';
+import { formatCount, withProgress } from '../../src/cli/progress.js';
 import { shortHash } from '../../src/cli/render.js';
 
 export default class ChainVerify extends BaseCommand {
@@ -28,13 +28,7 @@ hash and state digest (by re-executing its commands). Exits 0 when the whole cha
   async run(): Promise<VerifyResult> {
     const { flags } = await this.parse(ChainVerify);
     const expectHead = flags['expect-head'] ? parseBlockRef(flags['expect-head']) : undefined;
-    const progress = new Progress({ label: 'verify', unit: 'blocks' });
-    const result = await verifyDataDir(flags.data, {
-      expectHead,
-      onProgress: (height, target) => progress.update(height + 1, target + 1),
-    });
-    progress.done();
-    if (!result.ok) this.fail();
+    const result = await withProgress({ label: 'verify', unit: 'blocks' }, (progress) => verifyDataDir(flags.data, { expectHead, onProgress: progress.onHeight }));
     if (result.ok) {
       const head = result.verifiedHead!;
       this.say(`chain OK: ${formatCount(result.blocksVerified)} blocks (0..${head.height}), ${formatCount(result.commands)} commands`);
@@ -42,6 +36,7 @@ hash and state digest (by re-executing its commands). Exits 0 when the whole cha
       this.say(`state digest ${result.stateDigest}`);
       if (expectHead) this.say(`contains the expected head ${expectHead.height}`);
     } else {
+      this.fail();
       const problem = result.problem!;
       // A chain that is whole but is not the one expected is a mismatch, not damage.
       this.say(

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { parseMix, requiredDataFlag } from '../../src/cli/flags.js';
 import { type GenResult, generateDataDir, parseMembers } from '../../src/cli/gen-ops.js';
-import { formatCount, Progress } from '../../src/cli/progress.js';
+import { formatCount, withProgress } from '../../src/cli/progress.js';
 
 export default class DevGen extends BaseCommand {
   static override summary = 'Generate a valid chain locally (for tests, benchmarks and demos).';
@@ -34,8 +34,7 @@ flags always produce the same chain.`;
     const { flags } = await this.parse(DevGen);
     const duplicateRate = Number(flags.duplicates);
     if (!(duplicateRate >= 0 && duplicateRate <= 1)) this.error('--duplicates must be a number in [0, 1]', { exit: 2 });
-    const progress = new Progress({ label: 'gen', unit: 'blocks', total: flags.blocks });
-    const result = await generateDataDir(flags.data, {
+    const result = await withProgress({ label: 'gen', unit: 'blocks', total: flags.blocks }, (progress) => generateDataDir(flags.data, {
       force: flags.force,
       blocks: flags.blocks,
       commandsPerBlock: flags['commands-per-block'],
@@ -50,8 +49,7 @@ flags always produce the same chain.`;
         duplicateRate,
       },
       onProgress: (blocks) => progress.update(blocks),
-    });
-    progress.done();
+    }));
     this.say(
       `generated ${formatCount(result.blocks)} blocks (${formatCount(result.commands)} commands, ${(result.bytes / 1e6).toFixed(1)} MB) in ${flags.data}`,
     );

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { type DumpResult, dumpState } from '../../src/cli/dump.js';
 import { dataFlag, endpointsFlag, timeoutFlag } from '../../src/cli/flags.js';
-import { Progress } from '../../src/cli/progress.js';
+import { withProgress } from '../../src/cli/progress.js';
 
 export default class KvDump extends BaseCommand {
   static override summary = 'Print the key-value state at a height, with its height and state digest.';
@@ -27,9 +27,7 @@ sorted, after a line naming the height, block hash and state digest.`;
 
   async run(): Promise<DumpResult> {
     const { flags } = await this.parse(KvDump);
-    const progress = new Progress({ label: 'replay', unit: 'blocks' });
-    const result = await dumpState(flags, { at: flags.at, prefix: flags.prefix, onProgress: (height, target) => progress.update(height + 1, target + 1) });
-    progress.done();
+    const result = await withProgress({ label: 'replay', unit: 'blocks' }, (progress) => dumpState(flags, { at: flags.at, prefix: flags.prefix, onProgress: progress.onHeight }));
     this.say(`# height ${result.height} hash ${result.hash} state digest ${result.stateDigest}, ${result.keys} keys`);
     for (const entry of result.entries) this.say(`${entry.key} = ${entry.encoding === 'base64' ? `base64:${entry.value}` : entry.value}`);
     return result;

@@ -1,6 +1,7 @@
 /** Shared plumbing of the commands that talk to a running cluster. */
 import { PaxchainClient, parseEndpoints, type ReadResult, type WriteResult } from '../client/client.js';
 import { toHex } from '../lib/bytes.js';
+import { shortHash } from './render.js';
 
 /** Runs `work` with a client for the --endpoints flag (parsed once, also handed to `work`). */
 export async function withClient<T>(
@@ -49,7 +50,7 @@ export function readView(key: string, read: ReadResult): { record: ReadRecord; l
   const shown = displayValue(read.value);
   const found = read.value !== null;
   const hash = toHex(read.hash);
-  const where = read.stale ? `  [stale read at height ${read.height} ${hash.slice(0, 16)} from ${read.endpoint}]` : '';
+  const where = read.stale ? `  [stale read at height ${read.height} ${shortHash(hash)} from ${read.endpoint}]` : '';
   const text = !found ? '(not found)' : shown.encoding === 'base64' ? `base64:${shown.value}` : shown.value;
   return { record: { key, found, ...shown, height: read.height, hash, stale: read.stale, node: read.endpoint }, line: `${text}${where}` };
 }

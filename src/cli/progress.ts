@@ -10,8 +10,6 @@ export interface ProgressOptions {
   readonly stream?: NodeJS.WriteStream;
   readonly delayMs?: number;
   readonly intervalMs?: number;
-  /** Print nothing at all (e.g. --quiet). */
-  readonly silent?: boolean;
 }
 
 export class Progress {
@@ -24,8 +22,10 @@ export class Progress {
     this.stream = options.stream ?? process.stderr;
   }
 
+  /** For work that reports chain heights (from 0): height h done of target t is h + 1 of t + 1. */
+  readonly onHeight = (height: number, target: number): void => this.update(height + 1, target + 1);
+
   update(done: number, total = this.options.total): void {
-    if (this.options.silent) return;
     const now = performance.now();
     const elapsed = now - this.startedAt;
     const tty = this.stream.isTTY === true;
@@ -48,6 +48,16 @@ export class Progress {
   /** Ends the progress line (on a terminal) so the next output starts clean. */
   done(): void {
     if (this.printed && this.stream.isTTY) this.stream.write('\r\x1b[2K');
+  }
+}
+
+/** Runs `work` with a progress line that is ended however the work ends. */
+export async function withProgress<T>(options: ProgressOptions, work: (progress: Progress) => Promise<T>): Promise<T> {
+  const progress = new Progress(options);
+  try {
+    return await work(progress);
+  } finally {
+    progress.done();
   }
 }
 

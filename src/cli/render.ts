@@ -135,3 +135,9 @@ export function summarizeRecord(record: Uint8Array, hash: Uint8Array): BlockSumm
 export function shortHash(hex: string): string {
   return hex.slice(0, 16);
 }
+
+/** A text table: columns padded to their widest cell, two spaces apart, no trailing spaces. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+}

@@ -1,6 +1,7 @@
 /** `paxchain status`: every node's own view, gathered in parallel. */
 import type { PaxchainClient } from '../client/client.js';
 import type { NodeStatus } from '../transport/protocol.js';
+import { formatTable, shortHash } from './render.js';
 
 export interface NodeRow {
   readonly endpoint: string;
@@ -35,13 +36,11 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
       status.voting ? 'yes' : 'learner',
       String(status.commitIndex),
       status.head ? String(status.head.height) : '-',
-      status.head ? status.head.hash.slice(0, 16) : '-',
+      status.head ? shortHash(status.head.hash) : '-',
       'yes',
     ];
   });
-  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
-  const format = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
-  return [format(header), ...lines.map(format), ...chainAlarms(rows)];
+  return [...formatTable(header, lines), ...chainAlarms(rows)];
 }
 
 /** The first node asked that says it leads. */
@@ -66,7 +65,7 @@ export function chainAlarms(rows: readonly NodeRow[]): string[] {
   const alarms: string[] = [];
   for (const row of rows) {
     for (const other of row.status?.disagreeingPeers ?? []) {
-      alarms.push(`ALARM node ${row.status!.nodeId}: node ${other.peer} holds another block at height ${other.height} (ours ${other.ours.slice(0, 16)}, theirs ${other.theirs.slice(0, 16)})`);
+      alarms.push(`ALARM node ${row.status!.nodeId}: node ${other.peer} holds another block at height ${other.height} (ours ${shortHash(other.ours)}, theirs ${shortHash(other.theirs)})`);
     }
   }
   return alarms;
