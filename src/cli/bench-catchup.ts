@@ -78,7 +78,7 @@ export async function benchCatchup(options: CatchupOptions): Promise<CatchupResu
     try {
       options.onPhase?.('starting the cluster (each node replays the chain)');
       await cluster.start();
-      const leader = await waitForLeader(probe, cluster);
+      const leader = await cluster.waitForLeader(probe, 600);
       const load = (seconds: number, stop?: { stopped: boolean }) =>
         runBench({
           endpoints: cluster.endpoints,
@@ -136,15 +136,4 @@ export async function benchCatchup(options: CatchupOptions): Promise<CatchupResu
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-}
-
-async function waitForLeader(probe: PaxchainClient, cluster: LocalCluster): Promise<number> {
-  for (let attempt = 0; attempt < 600; attempt++) {
-    for (const id of cluster.ids) {
-      const status = await probe.status(cluster.endpoint(id)).catch(() => undefined);
-      if (status?.role === 'leader') return id;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('no leader');
 }

@@ -56,7 +56,7 @@ export async function benchFailover(options: FailoverOptions): Promise<FailoverR
       }
     });
     for (let trial = 1; trial <= options.trials; trial++) {
-      const leader = await findLeader(probe, cluster);
+      const leader = await cluster.waitForLeader(probe, 200);
       await settle(probe, cluster);
       firstAck = Infinity;
       const kill = cluster.signal(leader, 'SIGKILL');
@@ -66,7 +66,7 @@ export async function benchFailover(options: FailoverOptions): Promise<FailoverR
       const elapsed = firstAck - killedAt;
       killedAt = Infinity;
       millis.push(Math.round(elapsed * 10) / 10);
-      const newLeader = await findLeader(probe, cluster);
+      const newLeader = await cluster.waitForLeader(probe, 200);
       options.onTrial?.(trial, elapsed, leader, newLeader);
       await cluster.startNode(leader);
     }
@@ -81,18 +81,6 @@ export async function benchFailover(options: FailoverOptions): Promise<FailoverR
   }
   const summary = summarize(Float64Array.from(millis), millis.length);
   return { trials: options.trials, nodes: options.nodes, millis, p50: summary.p50, max: summary.max, mean: summary.mean };
-}
-
-async function findLeader(probe: PaxchainClient, cluster: LocalCluster): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    for (const id of cluster.ids) {
-      if (!cluster.isRunning(id)) continue;
-      const status = await probe.status(cluster.endpoint(id)).catch(() => undefined);
-      if (status?.role === 'leader') return id;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('no leader');
 }
 
 /** Waits until every node is up, voting and at the same head. */

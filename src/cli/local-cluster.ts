@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PaxchainClient } from '../client/client.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 
 export const CLUSTER_FILE = 'cluster.json';
@@ -102,6 +103,19 @@ export class LocalCluster {
 
   pid(id: number): number | undefined {
     return this.processes.get(id)?.child.pid;
+  }
+
+  /** Asks the running nodes, every 50 ms for at most `rounds` rounds, until one says it leads. */
+  async waitForLeader(probe: PaxchainClient, rounds: number): Promise<number> {
+    for (let round = 0; round < rounds; round++) {
+      for (const id of this.ids) {
+        if (!this.isRunning(id)) continue;
+        const status = await probe.status(this.endpoint(id)).catch(() => undefined);
+        if (status?.role === 'leader') return id;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error('no leader');
   }
 
   isRunning(id: number): boolean {
