@@ -67,6 +67,8 @@ export class KvState {
   private jobStarts = new Uint32Array(1024);
   private jobEnds = new Uint32Array(1024);
   private jobOut = new Uint8Array(1024 * 32);
+  /** Word view of jobOut (hashes as the digest adds them); replaced whenever jobOut is. */
+  private jobOutWords = new Uint32Array(this.jobOut.buffer);
   /** Cursor for apply(tuple); applyCommands() reads from the caller's cursor. */
   private readonly ownCursor = new MsgpackCursor();
 
@@ -148,7 +150,7 @@ export class KvState {
       this.jobEnds[i] = at < 0 ? 0 : start + table.elementLength(at);
     }
     this.sha256.hashMany(table.arena, this.jobStarts, this.jobEnds, count, this.jobOut);
-    const out = new Uint32Array(this.jobOut.buffer, 0, count * WORDS);
+    const out = this.jobOutWords;
     const words = table.words;
     const accumulator = this.accumulator;
     for (let i = 0; i < count; i++) {
@@ -172,6 +174,7 @@ export class KvState {
         this.jobStarts = new Uint32Array(size);
         this.jobEnds = new Uint32Array(size);
         this.jobOut = new Uint8Array(size * 32);
+        this.jobOutWords = new Uint32Array(this.jobOut.buffer);
       }
     }
     this.jobRecords[this.jobCount] = at;

@@ -95,7 +95,7 @@ export class KeyValueTable {
   private keyEquals(at: number, source: Uint8Array, start: number, length: number): boolean {
     const arena = this.arena;
     const element = at + RECORD_HEADER_BYTES;
-    if (((arena[element + 1]! << 8) | arena[element + 2]!) !== length) return false;
+    if (this.keyLength(at) !== length) return false;
     const key = element + ELEMENT_HEADER_BYTES;
     for (let i = 0; i < length; i++) if (arena[key + i] !== source[start + i]) return false;
     return true;
@@ -137,7 +137,7 @@ export class KeyValueTable {
     const words = this.words;
     const base = at >>> 2;
     const element = at + RECORD_HEADER_BYTES;
-    const keyLength = (this.arena[element + 1]! << 8) | this.arena[element + 2]!;
+    const keyLength = this.keyLength(at);
     const elementLength = ELEMENT_HEADER_BYTES + keyLength + valueLength;
     if (elementLength <= words[base + CAPACITY]!) {
       this.garbageBytes += words[base + LENGTH]! - elementLength;
@@ -216,10 +216,16 @@ export class KeyValueTable {
     return at >>> 2;
   }
 
+  /** Key length of record `at` (the element's u16 after its tag). */
+  private keyLength(at: number): number {
+    const element = at + RECORD_HEADER_BYTES;
+    return (this.arena[element + 1]! << 8) | this.arena[element + 2]!;
+  }
+
   /** A copy of the value of record `at`. */
   value(at: number): Uint8Array {
     const element = at + RECORD_HEADER_BYTES;
-    const keyLength = (this.arena[element + 1]! << 8) | this.arena[element + 2]!;
+    const keyLength = this.keyLength(at);
     return this.arena.slice(element + ELEMENT_HEADER_BYTES + keyLength, element + this.elementLength(at));
   }
 
@@ -227,7 +233,7 @@ export class KeyValueTable {
   valueEquals(at: number, source: Uint8Array, start: number, length: number): boolean {
     const arena = this.arena;
     const element = at + RECORD_HEADER_BYTES;
-    const keyLength = (arena[element + 1]! << 8) | arena[element + 2]!;
+    const keyLength = this.keyLength(at);
     if (this.elementLength(at) - ELEMENT_HEADER_BYTES - keyLength !== length) return false;
     const value = element + ELEMENT_HEADER_BYTES + keyLength;
     for (let i = 0; i < length; i++) if (arena[value + i] !== source[start + i]) return false;
@@ -237,7 +243,7 @@ export class KeyValueTable {
   /** A copy of the key bytes of record `at`. */
   key(at: number): Uint8Array {
     const element = at + RECORD_HEADER_BYTES;
-    const keyLength = (this.arena[element + 1]! << 8) | this.arena[element + 2]!;
+    const keyLength = this.keyLength(at);
     return this.arena.slice(element + ELEMENT_HEADER_BYTES, element + ELEMENT_HEADER_BYTES + keyLength);
   }
 
