@@ -353,12 +353,8 @@ class CompiledOperations {
     }
   }
 
-  /** The value id of `value` (for a start value given from outside). */
-  idOf(value: string | null): number {
-    return this.valueId(value);
-  }
-
-  private valueId(value: string | null): number {
+  /** The value id of `value` (ABSENT for null; new values get the next id). */
+  valueId(value: string | null): number {
     if (value === null) return ABSENT;
     if (!this.observable.has(value)) return UNOBSERVED;
     let id = this.valueIds.get(value);
@@ -1095,7 +1091,7 @@ function checkWindow(key: string, operations: readonly HistoryOp[], start: numbe
     }
   }
   const compiled = new CompiledOperations(windowOperations);
-  const initialStates = new Set([...startValues].map((value) => compiled.idOf(value)));
+  const initialStates = new Set([...startValues].map((value) => compiled.valueId(value)));
   const scope = ` (whatever it held at time ${start}, the operations from then on have no linearization)`;
   let statesUsed = 0;
   let deepest: { search: KeySearch; outcome: KeyOutcome } | undefined;
