@@ -40,6 +40,8 @@ export interface AcceptorChanges {
 export class Acceptor {
   private promisedBallot: Ballot;
   private votingRight: boolean;
+  /** Not durable: set when this node's chain diverged; it then refuses every vote until restarted. */
+  private suspended = false;
   private readonly entries = new Map<number, AcceptedEntry>();
   private changes: AcceptorChanges = { accepted: [] };
 
@@ -92,7 +94,7 @@ export class Acceptor {
       reason,
       leader,
     });
-    if (!this.votingRight) return reject('not-voting', 0);
+    if (!this.votingRight || this.suspended) return reject('not-voting', 0);
     if (message.ballot < this.promisedBallot) return reject('promised-higher', 0);
     if (veto && message.ballot > this.promisedBallot) return reject('leader-alive', veto.leader);
     this.raisePromise(message.ballot);
@@ -137,7 +139,7 @@ export class Acceptor {
       promised: this.promisedBallot,
       reason,
     });
-    if (!this.votingRight) return reject('not-voting');
+    if (!this.votingRight || this.suspended) return reject('not-voting');
     if (message.ballot < this.promisedBallot) return reject('promised-higher');
     if (message.slot > chosenThrough + this.acceptAheadMax) return reject('too-far-ahead');
     this.raisePromise(message.ballot);
@@ -164,6 +166,14 @@ export class Acceptor {
       dropped.push(slot);
     }
     return dropped;
+  }
+
+  /**
+   * A node whose chain diverged cannot be trusted to report what is chosen: it refuses prepares
+   * and accepts as 'not-voting' from now on (until the process restarts and repairs or refuses).
+   */
+  suspend(): void {
+    this.suspended = true;
   }
 
   /** A wiped node regains its vote (src/replica: rejoin), promising at least `ballot`. */

@@ -636,11 +636,6 @@ export class Replica {
 
   private onPrepare(message: PrepareMessage): void {
     if (message.ballot > this.highestBallotSeen) this.highestBallotSeen = message.ballot;
-    if (this.divergence) {
-      // A diverged node's chain cannot be trusted to report what is chosen: it sits out.
-      this.send({ type: 'prepare-reject', from: this.id, to: message.from, ballot: message.ballot, promised: this.acceptor.promised, reason: 'not-voting', leader: 0 });
-      return;
-    }
     const reply = this.acceptor.onPrepare(message, this.headHeight, this.stickinessVeto(message.from));
     this.send(reply);
     if (reply.type === 'promise' && message.from !== this.id) {
@@ -698,7 +693,8 @@ export class Replica {
 
   private onAccept(message: AcceptMessage): void {
     if (this.divergence) {
-      this.send({ type: 'accept-reject', from: this.id, to: message.from, ballot: message.ballot, slot: message.slot, promised: this.acceptor.promised, reason: 'not-voting' });
+      // A diverged node neither follows nor learns from anyone; its acceptor refuses the accept.
+      this.send(this.acceptor.onAccept(message, this.headHeight));
       return;
     }
     const current = this.acceptor.voting ? message.ballot >= this.acceptor.promised : message.ballot >= this.leaderBallot;
@@ -980,6 +976,7 @@ export class Replica {
     if (this.divergence) return;
     if (this.disagreeingPeerCount() >= majority(this.members.length)) {
       this.divergence = { peer: node, ...disagreement };
+      this.acceptor.suspend();
       this.event('error', 'DIVERGENCE: a majority holds other blocks than ours; refusing writes and votes', { ...this.divergence });
       this.standDown('this chain diverged from the majority');
     }
@@ -1148,6 +1145,7 @@ export class Replica {
     if (problem.reason === 'STATE_DIGEST_MISMATCH') {
       this.frozen = true;
       this.divergence ??= { height, peer: from, ours: 'state digest differs', theirs: toHex(record.subarray(STATE_DIGEST_OFFSET, HEADER_BYTES)) };
+      this.acceptor.suspend();
       this.event('error', 'DIVERGENCE: executing a peer\'s block gives another state digest; no more appends until restarted', { ...this.divergence });
       this.standDown('frozen after a state digest mismatch');
     }
