@@ -60,8 +60,11 @@ class SortedTable {
 
 export class MemoryBackend implements Backend {
   private durable = new SortedTable();
-  /** Unsynced ops in order; applied to a view table as well so reads see them. */
-  private volatile: BatchOp[] = [];
+  /**
+   * Unsynced writes in order (value undefined = delete), keys already encoded; applied to the
+   * view table as well so reads see them. A put's value is copied once and shared by both.
+   */
+  private volatile: Array<{ key: string; value: Uint8Array | undefined }> = [];
   private view = new SortedTable();
   private closed = false;
   /** Counts synced writes, for tests that check group commit. */
@@ -83,10 +86,16 @@ export class MemoryBackend implements Backend {
   writeSync(ops: readonly BatchOp[], options: WriteOptions): void {
     this.checkOpen();
     for (const op of ops) {
-      if (op.type === 'put') this.view.put(keyString(op.key), op.value.slice());
-      else this.view.del(keyString(op.key));
+      const key = keyString(op.key);
+      if (op.type === 'put') {
+        const value = op.value.slice();
+        this.view.put(key, value);
+        this.volatile.push({ key, value });
+      } else {
+        this.view.del(key);
+        this.volatile.push({ key, value: undefined });
+      }
     }
-    this.volatile.push(...ops.map((op) => (op.type === 'put' ? { ...op, value: op.value.slice() } : op)));
     if (options.sync) this.sync();
   }
 
@@ -107,11 +116,11 @@ export class MemoryBackend implements Backend {
   syncThrough(mark: number): void {
     const count = Math.min(mark, this.volatile.length);
     for (let i = 0; i < count; i++) {
-      const op = this.volatile[i]!;
-      if (op.type === 'put') this.durable.put(keyString(op.key), op.value);
-      else this.durable.del(keyString(op.key));
+      const { key, value } = this.volatile[i]!;
+      if (value !== undefined) this.durable.put(key, value);
+      else this.durable.del(key);
     }
-    this.volatile = this.volatile.slice(count);
+    this.volatile.splice(0, count);
     this.syncCount++;
   }
 
