@@ -83,18 +83,18 @@ export function recordHeader(record: Uint8Array): Uint8Array {
   return record.subarray(0, HEADER_BYTES);
 }
 
-function tagged(tag: Uint8Array, data: Uint8Array): Uint8Array {
-  const message = new Uint8Array(tag.length + data.length);
-  message.set(tag, 0);
-  message.set(data, tag.length);
-  return message;
+/** SHA-256 of tag || bytes[start, end), through the injected batch call (no copy where it hashes in place). */
+function hashTaggedRange(sha256: Sha256, tag: Uint8Array, bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(SHA256_BYTES);
+  sha256.hashTagged(tag, [bytes], Uint32Array.of(start), Uint32Array.of(end), 1, out);
+  return out;
 }
 
 export function hashBody(sha256: Sha256, body: Uint8Array): Uint8Array {
-  return sha256.hash(tagged(BODY_TAG, body));
+  return hashTaggedRange(sha256, BODY_TAG, body, 0, body.length);
 }
 
 /** The block hash of a record (hashes only its header bytes). */
 export function hashRecord(sha256: Sha256, record: Uint8Array): Uint8Array {
-  return sha256.hash(tagged(HEADER_TAG, recordHeader(record)));
+  return hashTaggedRange(sha256, HEADER_TAG, record, 0, HEADER_BYTES);
 }
