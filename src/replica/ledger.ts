@@ -56,6 +56,8 @@ export interface AppendedBlock {
   readonly ref: BlockRef;
   /** One ResultCode (maybe | DUPLICATE_FLAG) per command of the body. */
   readonly results: number[];
+  /** Where the body's commands start (so callers can walk them without scanning again). */
+  readonly commandsOffset: number;
 }
 
 /** Hashes for records computed ahead of time in a batch (src/chain/hash-batch.ts). */
@@ -147,7 +149,7 @@ export class Ledger {
     );
     const ref = { height, hash: hashRecord(this.sha256, record) };
     this.headRef = ref;
-    return { record, ref, results };
+    return { record, ref, results, commandsOffset: scan.commandsOffset };
   }
 
   /**

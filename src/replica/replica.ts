@@ -788,12 +788,13 @@ export class Replica {
       if (value === undefined) break;
       this.chosen.delete(slot);
       const block = this.ledger.append(value);
-      this.afterAppend(block.ref.height, block.ref.hash, block.record, value, block.results);
+      this.afterAppend(block.ref.height, block.ref.hash, block.record, value, block.results, block.commandsOffset);
     }
     this.serveConfirmedReads();
   }
 
-  private afterAppend(height: number, hash: Uint8Array, record: Uint8Array, body: Uint8Array, results: readonly number[]): void {
+  /** `commandsOffset`: where the body's commands start, if the caller knows (else it is scanned for). */
+  private afterAppend(height: number, hash: Uint8Array, record: Uint8Array, body: Uint8Array, results: readonly number[], commandsOffset?: number): void {
     this.ready.blocks.push(record);
     this.ready.blockHashes.push(hash);
     const dropped = this.acceptor.dropThrough(height);
@@ -807,7 +808,7 @@ export class Replica {
     if (proposed && !bytesEqual(proposed.value, body)) {
       this.becomeFollower(`block ${height} holds another value than this leadership proposed: a higher ballot chose it`, true);
     }
-    if (this.waiters.size > 0 && results.length > 0) this.answerWaiters(body, results, height);
+    if (this.waiters.size > 0 && results.length > 0) this.answerWaiters(body, results, height, commandsOffset);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1260,11 +1261,16 @@ export class Replica {
   }
 
   /** Resolves waiters for the commands of an appended block. */
-  private answerWaiters(body: Uint8Array, results: readonly number[], height: number): void {
-    const scan = scanBatchBody(body, this.cursor);
-    if (typeof scan === 'string') return;
-    const cursor = this.cursor.reset(body, scan.commandsOffset);
-    for (let i = 0; i < scan.commandCount; i++) {
+  private answerWaiters(body: Uint8Array, results: readonly number[], height: number, commandsOffset?: number): void {
+    let from = commandsOffset;
+    if (from === undefined) {
+      const scan = scanBatchBody(body, this.cursor);
+      if (typeof scan === 'string') return;
+      from = scan.commandsOffset;
+    }
+    // The ledger applied this body: one result per command.
+    const cursor = this.cursor.reset(body, from);
+    for (let i = 0; i < results.length; i++) {
       const start = cursor.position;
       const fields = cursor.readArrayLength();
       const clientId = fields >= 3 && cursor.readUint() >= 0 ? cursor.readUint() : -1;
