@@ -1,7 +1,7 @@
-// The tidy check: rules about the code itself (layers, purity, function length, dead exports,
-// cited paths, test/ mirroring src/), run over the whole tree by `npm test`. The configuration
-// is all in this file's first section; the rules live in test/tidy.ts. A failure names
-// file:line, the rule and what to do.
+// The tidy check: rules about the code itself (layers, purity, function length, dead exports
+// and files, focused tests, cited paths, test/ mirroring src/), run over the whole tree by
+// `npm test`. The configuration is all in this file's first section; the rules live in
+// test/tidy.ts. A failure names file:line, the rule and what to do.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,8 @@ import { projectRoot } from './helpers.js';
 import {
   checkCitedPaths,
   checkDeadExports,
+  checkDeadFiles,
+  checkFocusedTests,
   checkFunctionLength,
   checkLayers,
   checkPurity,
@@ -61,7 +63,7 @@ const longFunctions: Record<string, number> = {
   'src/cli/bench-core.ts:benchCore': 80, // becomes a thin adapter over src/host (issue 11 part 1)
 };
 
-/** Exports loaded by name from outside the import graph. */
+/** Files and exports loaded by name from outside the import graph. */
 const entryPoints = [
   'commands/', // oclif loads each command file's default export (package.json "oclif.commands")
   'src/cli/hooks/', // oclif hooks (package.json "oclif.hooks")
@@ -159,6 +161,14 @@ describe('tidy: the tree', () => {
 
   it('dead-export: every export of src/ has a user outside its file and outside test/', () => {
     expectTidy(checkDeadExports(sources, { entryPoints, testOnly: testOnlyExports }));
+  });
+
+  it('dead-file: every src/ file is imported from outside test/ or is an entry point', () => {
+    expectTidy(checkDeadFiles(sources, entryPoints));
+  });
+
+  it('focused-test: no .only, .skip or .todo', () => {
+    expectTidy(checkFocusedTests(sources));
   });
 
   it('cited-path: every path a comment or the README cites exists', () => {
@@ -285,6 +295,31 @@ describe('tidy: each rule catches a violation', () => {
     expect(found(checkDeadExports(tree, { entryPoints: [], testOnly }))).toEqual([
       'src/kv/a.ts:2 shared is listed as test-only but src/node/b.ts uses it: remove its testOnly entry',
       'src/kv/a.ts:1 testOnly entry src/kv/a.ts:gone names no export: remove it',
+    ]);
+  });
+
+  it('dead-file: a src file nothing imports, or only tests import, is dead', () => {
+    const tree = [
+      src('src/kv/used.ts', 'export const a = 1;\n'),
+      src('src/kv/tested.ts', 'export const b = 2;\n'),
+      src('src/kv/orphan.ts', 'export const c = 3;\n'),
+      src('src/cli/hooks/hook.ts', 'export default 1;\n'),
+      src('src/node/user.ts', "import { a } from '../kv/used.js';\n"),
+      src('test/kv/tested.test.ts', "import { b } from '../../src/kv/tested.js';\n"),
+    ];
+    expect(found(checkDeadFiles(tree, ['src/cli/hooks/']))).toEqual([
+      'src/kv/tested.ts:1 only tests import it (test/kv/tested.test.ts): remove it or move it under test/',
+      'src/kv/orphan.ts:1 nothing imports it: remove it or move it under test/',
+      'src/node/user.ts:1 nothing imports it: remove it or move it under test/',
+    ]);
+  });
+
+  it('focused-test: it.only, describe.skip and it.todo are reported; it.each is not', () => {
+    const test = src('test/kv/x.test.ts', "it.only('a', () => {});\ndescribe.skip('b', () => {});\nit.todo('c');\nit.each([1])('d', () => {});\nconst only = [1]; f(...only);\n");
+    expect(found(checkFocusedTests([test]))).toEqual([
+      'test/kv/x.test.ts:1 it.only leaves tests out: every test runs',
+      'test/kv/x.test.ts:2 describe.skip leaves tests out: every test runs',
+      'test/kv/x.test.ts:3 it.todo leaves tests out: every test runs',
     ]);
   });
 

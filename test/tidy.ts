@@ -47,10 +47,15 @@ function walk(node: ts.Node, visit: (node: ts.Node) => void): void {
 const isTypeScript = (path: string): boolean => path.endsWith('.ts');
 export const isTestCode = (path: string): boolean => path.startsWith('test/');
 
+const specifiers = new WeakMap<Source, Array<{ specifier: string; line: number }>>();
+
 /** Every module specifier of a file (static and dynamic imports, re-exports) with its line. */
 function importSpecifiers(source: Source): Array<{ specifier: string; line: number }> {
+  const cached = specifiers.get(source);
+  if (cached) return cached;
   const file = parse(source);
   const found: Array<{ specifier: string; line: number }> = [];
+  specifiers.set(source, found);
   walk(file, (node) => {
     let specifier: ts.Expression | undefined;
     if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) specifier = node.moduleSpecifier;
@@ -513,6 +518,51 @@ export function checkTestMirror(testPaths: string[], exists: (path: string) => b
     const mirrored = path.replace(/^test\//, 'src/').replace(/\.test\.ts$/, '.ts');
     if (exists(mirrored) || exists(posix.dirname(mirrored))) continue;
     violations.push({ path, line: 1, rule: 'test-mirror', message: `tests neither ${mirrored} nor a folder ${posix.dirname(mirrored)}/: move it next to what it tests` });
+  }
+  return violations;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule "dead-file": every src/ file is imported by a file outside test/, or is an entry point
+// (TigerBeetle's DeadDetector: a file nothing imports is dead however well it is tested).
+
+export function checkDeadFiles(sources: Source[], entryPoints: string[]): Violation[] {
+  const imported = new Map<string, string[]>();
+  for (const source of sources) {
+    if (!isTypeScript(source.path)) continue;
+    for (const { specifier } of importSpecifiers(source)) {
+      const target = resolveSpecifier(source.path, specifier);
+      if (target && target !== source.path) imported.set(target, [...(imported.get(target) ?? []), source.path]);
+    }
+  }
+  const violations: Violation[] = [];
+  for (const source of sources) {
+    if (!source.path.startsWith('src/') || !isTypeScript(source.path) || entryPoints.some((entry) => source.path.startsWith(entry))) continue;
+    const users = imported.get(source.path) ?? [];
+    if (users.some((user) => !isTestCode(user))) continue;
+    const why = users.length > 0 ? `only tests import it (${users[0]})` : 'nothing imports it';
+    violations.push({ path: source.path, line: 1, rule: 'dead-file', message: `${why}: remove it or move it under test/` });
+  }
+  return violations;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule "focused-test": no it.only / describe.skip / it.todo and the like: every test runs.
+
+const testFunctions = new Set(['it', 'test', 'describe', 'suite']);
+const bannedModifiers = new Set(['only', 'skip', 'todo', 'skipIf', 'runIf', 'fails']);
+
+export function checkFocusedTests(sources: Source[]): Violation[] {
+  const violations: Violation[] = [];
+  for (const source of sources) {
+    if (!source.path.startsWith('test/') || !isTypeScript(source.path)) continue;
+    const file = parse(source);
+    walk(file, (node) => {
+      if (!ts.isPropertyAccessExpression(node) || !ts.isIdentifier(node.expression)) return;
+      if (testFunctions.has(node.expression.text) && bannedModifiers.has(node.name.text)) {
+        violations.push({ path: source.path, line: lineOf(file, node.getStart()), rule: 'focused-test', message: `${node.getText()} leaves tests out: every test runs` });
+      }
+    });
   }
   return violations;
 }
