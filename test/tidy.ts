@@ -154,7 +154,7 @@ export function checkPurity(sources: Source[], pureFolders: string[]): Violation
     }
     walk(file, (node) => {
       if (ts.isIdentifier(node) && Object.hasOwn(bannedGlobals, node.text) && isReference(node)) report(node, bannedGlobals[node.text]!);
-      if (ts.isPropertyAccessExpression(node) && node.getText() === 'Math.random') report(node, 'unseeded randomness (Math.random)');
+      if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'Math' && node.name.text === 'random') report(node, 'unseeded randomness (Math.random)');
       if (node.kind === ts.SyntaxKind.AsyncKeyword) report(node, 'async code');
       if (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier)) report(node, 'async code (await)');
     });
