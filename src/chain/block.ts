@@ -79,10 +79,6 @@ export function decodeHeader(record: Uint8Array): BlockHeader | string {
   };
 }
 
-export function recordHeader(record: Uint8Array): Uint8Array {
-  return record.subarray(0, HEADER_BYTES);
-}
-
 /** SHA-256 of tag || bytes[start, end), through the injected batch call (no copy where it hashes in place). */
 function hashTaggedRange(sha256: Sha256, tag: Uint8Array, bytes: Uint8Array, start: number, end: number): Uint8Array {
   const out = new Uint8Array(SHA256_BYTES);

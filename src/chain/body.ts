@@ -14,8 +14,8 @@ import { pack, unpackSafe } from '../lib/msgpack.js';
 import { MalformedMsgpack, type MsgpackCursor } from '../lib/msgpack-cursor.js';
 
 export const BODY_KIND_GENESIS = 0;
-export const BODY_KIND_BATCH = 1;
-export const GENESIS_VERSION = 1;
+const BODY_KIND_BATCH = 1;
+const GENESIS_VERSION = 1;
 
 /** Client sessions the dedup table keeps unless genesis says otherwise. */
 export const DEFAULT_DEDUP_CAPACITY = 100_000;

@@ -17,7 +17,7 @@ import { databasePath } from '../storage/data-dir.js';
 import { ACCEPTOR_KEY } from '../storage/keys.js';
 import { LevelBackend } from '../storage/level-backend.js';
 import { type BenchResult, runBench } from './bench.js';
-import { GENERATED_START_MS, generateDataDir } from './gen-ops.js';
+import { GENERATED_START_MS, generateDataDir, type GenResult } from './gen-ops.js';
 import { CLUSTER_FILE, type ClusterFile, LocalCluster } from './local-cluster.js';
 
 export interface CatchupOptions {
@@ -50,23 +50,7 @@ export async function benchCatchup(options: CatchupOptions): Promise<CatchupResu
   const root = mkdtempSync(join(tmpdir(), 'paxchain-catchup-'));
   const clusterId = 'catchup-bench';
   try {
-    options.onPhase?.(`generating ${options.blocks} blocks x ${options.commandsPerBlock} commands`);
-    const generated = await generateDataDir(join(root, 'seed'), {
-      force: true,
-      blocks: options.blocks,
-      commandsPerBlock: options.commandsPerBlock,
-      clusterId,
-      members: [1, 2, 3],
-      workload: { seed: 7, keys: 100_000, valueBytes: options.valueBytes, clients: 1000, mix: { put: 100, delete: 0, cas: 0 }, duplicateRate: 0 },
-    });
-    const file: ClusterFile = { clusterId, nodes: 3, basePort: options.basePort, genesisTimeMs: GENERATED_START_MS };
-    writeFileSync(join(root, CLUSTER_FILE), JSON.stringify(file));
-    for (const id of [1, 2, 3]) {
-      cpSync(join(root, 'seed'), join(root, `node${id}`), { recursive: true });
-      const backend = await LevelBackend.open(databasePath(join(root, `node${id}`)), { create: false });
-      await backend.write([{ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState({ promised: 0, voting: true }) }], { sync: true });
-      await backend.close();
-    }
+    const generated = await prepareDataDirs(root, clusterId, options);
     const cluster = new LocalCluster({
       root,
       nodes: 3,
@@ -102,18 +86,7 @@ export async function benchCatchup(options: CatchupOptions): Promise<CatchupResu
       const during = load(3600, stop);
       const started = performance.now();
       await cluster.startNode(victim);
-      let caughtUp = 0;
-      for (;;) {
-        const [mine, leaders] = await Promise.all([
-          probe.status(cluster.endpoint(victim)).catch(() => undefined),
-          probe.status(cluster.endpoint(leader)).catch(() => undefined),
-        ]);
-        if (mine?.voting && mine.head && leaders?.head && mine.head.height >= leaders.head.height - 50) {
-          caughtUp = mine.head.height;
-          break;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const caughtUp = await waitForCatchup(probe, cluster, victim, leader);
       const seconds = (performance.now() - started) / 1000;
       stop.stopped = true;
       const duringCatchup = await during;
@@ -135,5 +108,41 @@ export async function benchCatchup(options: CatchupOptions): Promise<CatchupResu
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Generates the chain once, then gives each of the three nodes a copy with a fresh acceptor state. */
+async function prepareDataDirs(root: string, clusterId: string, options: CatchupOptions): Promise<GenResult> {
+  options.onPhase?.(`generating ${options.blocks} blocks x ${options.commandsPerBlock} commands`);
+  const generated = await generateDataDir(join(root, 'seed'), {
+    force: true,
+    blocks: options.blocks,
+    commandsPerBlock: options.commandsPerBlock,
+    clusterId,
+    members: [1, 2, 3],
+    workload: { seed: 7, keys: 100_000, valueBytes: options.valueBytes, clients: 1000, mix: { put: 100, delete: 0, cas: 0 }, duplicateRate: 0 },
+  });
+  const file: ClusterFile = { clusterId, nodes: 3, basePort: options.basePort, genesisTimeMs: GENERATED_START_MS };
+  writeFileSync(join(root, CLUSTER_FILE), JSON.stringify(file));
+  for (const id of [1, 2, 3]) {
+    cpSync(join(root, 'seed'), join(root, `node${id}`), { recursive: true });
+    const backend = await LevelBackend.open(databasePath(join(root, `node${id}`)), { create: false });
+    await backend.write([{ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState({ promised: 0, voting: true }) }], { sync: true });
+    await backend.close();
+  }
+  return generated;
+}
+
+/** Polls until the wiped node votes again and is within 50 blocks of the leader; returns its height. */
+async function waitForCatchup(probe: PaxchainClient, cluster: LocalCluster, victim: number, leader: number): Promise<number> {
+  for (;;) {
+    const [mine, leaders] = await Promise.all([
+      probe.status(cluster.endpoint(victim)).catch(() => undefined),
+      probe.status(cluster.endpoint(leader)).catch(() => undefined),
+    ]);
+    if (mine?.voting && mine.head && leaders?.head && mine.head.height >= leaders.head.height - 50) {
+      return mine.head.height;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

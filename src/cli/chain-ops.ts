@@ -33,7 +33,7 @@ export interface ChainTarget {
   readonly timeout?: number;
 }
 
-export function describeTarget(target: ChainTarget, source: BlockSource): string {
+function describeTarget(target: ChainTarget, source: BlockSource): string {
   return target.data ?? (source instanceof RemoteBlockSource ? source.endpoint : 'node');
 }
 

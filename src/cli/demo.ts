@@ -21,7 +21,7 @@ import { readEntries } from './load.js';
 import { LocalCluster } from './local-cluster.js';
 
 /** data/fruits.json of this checkout, whether this module runs compiled or as source. */
-export const FRUITS_FILE = [new URL('../../../data/fruits.json', import.meta.url), new URL('../../data/fruits.json', import.meta.url)]
+const FRUITS_FILE = [new URL('../../../data/fruits.json', import.meta.url), new URL('../../data/fruits.json', import.meta.url)]
   .map((url) => fileURLToPath(url))
   .find((path) => existsSync(path))!;
 

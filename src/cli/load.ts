@@ -7,7 +7,7 @@ import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import type { PaxchainClient } from '../client/client.js';
 
 /** Largest file `load` reads (it is parsed in memory). */
-export const LOAD_FILE_BYTES_MAX = 256 * 1024 * 1024;
+const LOAD_FILE_BYTES_MAX = 256 * 1024 * 1024;
 
 export interface LoadResult {
   readonly file: string;

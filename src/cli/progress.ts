@@ -65,7 +65,7 @@ export function formatCount(value: number): string {
   return value.toLocaleString('en-US');
 }
 
-export function formatSeconds(seconds: number): string {
+function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)}s`;
   return `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`;

@@ -14,7 +14,7 @@ export interface ValueView {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function viewValue(bytes: Uint8Array): ValueView {
+function viewValue(bytes: Uint8Array): ValueView {
   try {
     const text = strictUtf8.decode(bytes);
     // eslint-disable-next-line no-control-regex
@@ -25,7 +25,7 @@ export function viewValue(bytes: Uint8Array): ValueView {
   return { encoding: 'base64', data: Buffer.from(bytes).toString('base64') };
 }
 
-export function valueText(view: ValueView | null | undefined): string {
+function valueText(view: ValueView | null | undefined): string {
   if (view === null || view === undefined) return '(absent)';
   return view.encoding === 'utf8' ? JSON.stringify(view.data) : `base64:${view.data}`;
 }
@@ -39,7 +39,7 @@ export interface HeaderView {
   readonly version: number;
 }
 
-export function viewHeader(header: BlockHeader, hash: Uint8Array): HeaderView {
+function viewHeader(header: BlockHeader, hash: Uint8Array): HeaderView {
   return {
     height: header.height,
     hash: toHex(hash),

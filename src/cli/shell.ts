@@ -22,9 +22,9 @@ import { gatherStatus, leaderLine, leaderRow, statusTable } from './status-ops.j
 /** Longest input line in UTF-8 bytes: twice the largest value, room for one with its key and quotes. */
 export const LINE_BYTES_MAX = 2 * limits.valueBytesMax;
 /** Lines the interactive history keeps (in memory only). */
-export const HISTORY_ENTRIES_MAX = 1000;
+const HISTORY_ENTRIES_MAX = 1000;
 /** Words one command may have; the longest form (cas ... --delete --expect OLD) has five. */
-export const TOKENS_MAX = 16;
+const TOKENS_MAX = 16;
 /** Deadline of the one status request that refreshes the prompt: the prompt must not wait long. */
 export const PROMPT_STATUS_TIMEOUT_MS = 500;
 
@@ -85,7 +85,7 @@ function isSpace(char: string | undefined): boolean {
  * is a bare word (quotes inside it are literal) or a "double-quoted string" in which \" and \\
  * are the only escapes; the closing quote must end the token.
  */
-export function nextToken(line: string, from: number): Token | undefined {
+function nextToken(line: string, from: number): Token | undefined {
   let start = from;
   while (start < line.length && isSpace(line[start])) start++;
   if (start >= line.length) return undefined;
@@ -235,7 +235,7 @@ export interface ShellOutcome {
 
 export type RunnableCommand = Exclude<ShellCommand, { name: 'exit' }>;
 
-export async function executeCommand(command: RunnableCommand, session: ShellSession): Promise<ShellOutcome> {
+async function executeCommand(command: RunnableCommand, session: ShellSession): Promise<ShellOutcome> {
   const client = session.client;
   switch (command.name) {
     case 'put':
@@ -309,7 +309,7 @@ function helpOutcome(): ShellOutcome {
 }
 
 /** Any error as one line; broken invariants still crash, as everywhere in paxchain. */
-export function errorOutcome(command: string | null, error: unknown): ShellOutcome {
+function errorOutcome(command: string | null, error: unknown): ShellOutcome {
   if (error instanceof AssertionError) throw error;
   const code = error instanceof PaxchainError ? error.code : 'ERROR';
   const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
@@ -485,7 +485,7 @@ function interrupt(reader: Interface, output: NodeJS.WritableStream): void {
   reader.prompt();
 }
 
-export async function runInteractiveShell(session: ShellSession, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, json: boolean): Promise<ShellSummary> {
+async function runInteractiveShell(session: ShellSession, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, json: boolean): Promise<ShellSummary> {
   const reader = createInterface({ input, output, terminal: true, historySize: HISTORY_ENTRIES_MAX, removeHistoryDuplicates: true });
   let closed = false;
   reader.on('close', () => (closed = true));

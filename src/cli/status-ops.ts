@@ -61,7 +61,7 @@ export function leaderLine(rows: readonly NodeRow[]): string {
 }
 
 /** One line per chain disagreement a node reports with a peer (the start of a divergence). */
-export function chainAlarms(rows: readonly NodeRow[]): string[] {
+function chainAlarms(rows: readonly NodeRow[]): string[] {
   const alarms: string[] = [];
   for (const row of rows) {
     for (const other of row.status?.disagreeingPeers ?? []) {

@@ -19,7 +19,7 @@ import { checkKey, OP_CAS, OP_DELETE, OP_PUT, utf8Length } from '../kv/command.j
 import { ClientConnection } from '../transport/index.js';
 import type { BlocksReply, ErrorReply, HashesReply, HeadersReply, NodeStatus, ReadReply, WriteReply } from '../transport/protocol.js';
 
-export const DEFAULT_ENDPOINTS = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
+const DEFAULT_ENDPOINTS = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
 /** Sessions (concurrent writes) one client keeps at most. */
 const SESSIONS_MAX = 4096;
 /** NOT_LEADER hints followed back to back before the client pauses (stale hints can loop). */
@@ -65,7 +65,7 @@ interface Session {
 
 type Reply = { ok: true } & Record<string, unknown>;
 
-export function toBytes(value: Value): Uint8Array {
+function toBytes(value: Value): Uint8Array {
   return typeof value === 'string' ? utf8(value) : value;
 }
 

@@ -55,7 +55,7 @@ export const ResultCode = {
 export type ResultCode = (typeof ResultCode)[keyof typeof ResultCode];
 export const DUPLICATE_FLAG = 0x10;
 
-export const resultNames: Record<number, string> = {
+const resultNames: Record<number, string> = {
   [ResultCode.OK]: 'OK',
   [ResultCode.DELETED]: 'DELETED',
   [ResultCode.NOT_FOUND]: 'NOT_FOUND',
@@ -89,7 +89,7 @@ export function checkKey(key: unknown): string | undefined {
   return undefined;
 }
 
-export function checkValue(value: unknown): string | undefined {
+function checkValue(value: unknown): string | undefined {
   if (!(value instanceof Uint8Array)) return 'value must be bytes';
   if (value.length > limits.valueBytesMax) return `value longer than ${limits.valueBytesMax} bytes`;
   return undefined;

@@ -103,7 +103,7 @@ const LAZY_OPERATIONS_MAX = 1 << 20;
  * Element hashes in one growable array: slot i holds the hash at words [8i, 8i + 8). Slots are
  * reused through a free list; a slot is only freed after the flush that subtracts its hash.
  */
-export class HashPool {
+class HashPool {
   words = new Uint32Array(1024 * WORDS);
   private next = 0;
   private readonly free: number[] = [];

@@ -105,7 +105,7 @@ export interface LinearizabilityOptions {
   readonly statesMax?: number;
 }
 
-export const linearizabilityLimits = {
+const linearizabilityLimits = {
   /** Default per-key budget of cached configurations. */
   statesMaxDefault: 1_000_000,
   /** Cached bitset words per key (4 bytes each): caps memory when bitsets are wide. */
@@ -1134,7 +1134,7 @@ function describeValue(value: string | null | undefined): string {
 }
 
 /** e.g. `op 7 (process 2: get -> "v1", [30, 40])`. */
-export function describeOperation(operation: HistoryOp): string {
+function describeOperation(operation: HistoryOp): string {
   const span = `[${operation.call}, ${operation.return ?? 'no response'}]`;
   return `op ${operation.id} (process ${operation.process}: ${describeAction(operation)}, ${span})`;
 }

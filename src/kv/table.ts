@@ -31,8 +31,8 @@ export const ELEMENT_TAG = 0x01;
 /** Record header bytes before the element. */
 export const RECORD_HEADER_BYTES = 48;
 /** Element header: tag + u16 key length. */
-export const ELEMENT_HEADER_BYTES = 3;
-export const ARENA_BYTES_MAX = 0xffff_fffc;
+const ELEMENT_HEADER_BYTES = 3;
+const ARENA_BYTES_MAX = 0xffff_fffc;
 const INDEX_SLOTS_MAX = 1 << 29;
 
 const CAPACITY = 8;
@@ -335,7 +335,7 @@ function copy(target: Uint8Array, at: number, source: Uint8Array, start: number,
 }
 
 /** MurmurHash3 (x86, 32-bit) of source[start, start + length). Not part of any stored format. */
-export function hashKey(source: Uint8Array, start: number, length: number, seed: number): number {
+function hashKey(source: Uint8Array, start: number, length: number, seed: number): number {
   let h = seed >>> 0;
   const blocks = length & ~3;
   let i = 0;

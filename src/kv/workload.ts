@@ -18,14 +18,6 @@ export interface WorkloadOptions {
   readonly duplicateRate: number;
 }
 
-export const defaultWorkload: Omit<WorkloadOptions, 'seed'> = {
-  keys: 100_000,
-  valueBytes: 100,
-  clients: 1000,
-  mix: { put: 90, delete: 5, cas: 5 },
-  duplicateRate: 0.001,
-};
-
 export class Workload {
   private readonly prng: Prng;
   private readonly seqs: number[];

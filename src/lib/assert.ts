@@ -16,7 +16,3 @@ export function assert(condition: unknown, message: string | (() => string)): as
   }
 }
 
-/** Marks a branch the type system says cannot be reached. */
-export function unreachable(value: never, what = 'value'): never {
-  throw new AssertionError(`unexpected ${what}: ${String(value)}`);
-}

@@ -4,7 +4,6 @@
  */
 import { assert } from './assert.js';
 
-export const U64_BYTES = 8;
 export const TWO_POW_32 = 0x1_0000_0000;
 
 export function isU53(value: unknown): value is number {
@@ -33,12 +32,6 @@ export function readU64(source: Uint8Array, offset: number): number {
     ((source[offset + 4]! << 24) | (source[offset + 5]! << 16) | (source[offset + 6]! << 8) | source[offset + 7]!) >>> 0;
   if (high >= 0x20_0000) return -1;
   return high * TWO_POW_32 + low;
-}
-
-export function u64(value: number): Uint8Array {
-  const bytes = new Uint8Array(U64_BYTES);
-  writeU64(bytes, 0, value);
-  return bytes;
 }
 
 export function writeU32(target: Uint8Array, offset: number, value: number): void {

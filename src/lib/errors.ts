@@ -22,7 +22,7 @@ export const ErrorCode = {
   ALREADY_EXISTS: 'ALREADY_EXISTS',
   /** The store is locked by another process. */
   STORE_LOCKED: 'STORE_LOCKED',
-  /** The node that was asked is not the leader; `details.leaderHint` may name one. */
+  /** The node that was asked is not the leader; `details.leader` names the leader's node id (0 = unknown). */
   NOT_LEADER: 'NOT_LEADER',
   /** No answer within the deadline; a write may or may not have been applied. */
   TIMEOUT: 'TIMEOUT',

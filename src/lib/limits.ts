@@ -1,7 +1,7 @@
 /**
  * Named upper bounds. Every queue, frame, batch and loop in paxchain is bounded by one of these
  * (TigerBeetle: "put a limit on everything"). Values that must agree across replicas (they change
- * the replicated state) live in the genesis block instead, see src/chain/genesis.ts.
+ * the replicated state) live in the genesis block instead: GenesisConfig in src/chain/body.ts.
  */
 export const limits = {
   /** Longest key, in UTF-8 bytes. */

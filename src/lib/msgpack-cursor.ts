@@ -18,6 +18,16 @@ export class MalformedMsgpack extends Error {
 
 /** Deepest nesting skipValue() follows (paxchain bodies nest 3 deep). */
 const SKIP_DEPTH_MAX = 32;
+/**
+ * Whole sizes, type byte included, of the msgpack values whose size the type byte alone fixes:
+ * float 32/64, uint and int 8/16/32/64, fixext 1/2/4/8/16.
+ */
+const FIXED_VALUE_BYTES: ReadonlyMap<number, number> = new Map([
+  [0xca, 5], [0xcb, 9],
+  [0xcc, 2], [0xcd, 3], [0xce, 5], [0xcf, 9],
+  [0xd0, 2], [0xd1, 3], [0xd2, 5], [0xd3, 9],
+  [0xd4, 3], [0xd5, 4], [0xd6, 6], [0xd7, 10], [0xd8, 18],
+]);
 
 export class MsgpackCursor {
   bytes: Uint8Array = new Uint8Array(0);
@@ -191,6 +201,8 @@ export class MsgpackCursor {
       return;
     }
     if (type >= 0xa0 && type <= 0xbf) return this.skipBytes(1 + (type & 0x1f));
+    const fixed = FIXED_VALUE_BYTES.get(type);
+    if (fixed !== undefined) return this.skipBytes(fixed);
     switch (type) {
       case 0xc4:
       case 0xd9:
@@ -213,32 +225,6 @@ export class MsgpackCursor {
       case 0xc9:
         this.need(5);
         return this.skipBytes(6 + this.u32(at + 1));
-      case 0xca:
-        return this.skipBytes(5);
-      case 0xcb:
-        return this.skipBytes(9);
-      case 0xcc:
-      case 0xd0:
-        return this.skipBytes(2);
-      case 0xcd:
-      case 0xd1:
-        return this.skipBytes(3);
-      case 0xce:
-      case 0xd2:
-        return this.skipBytes(5);
-      case 0xcf:
-      case 0xd3:
-        return this.skipBytes(9);
-      case 0xd4:
-        return this.skipBytes(3);
-      case 0xd5:
-        return this.skipBytes(4);
-      case 0xd6:
-        return this.skipBytes(6);
-      case 0xd7:
-        return this.skipBytes(10);
-      case 0xd8:
-        return this.skipBytes(18);
       case 0xdc:
       case 0xde: {
         this.need(3);

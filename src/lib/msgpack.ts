@@ -5,7 +5,7 @@
  */
 import { Packr } from 'msgpackr';
 
-export const packr = new Packr({
+const packr = new Packr({
   useRecords: false,
   structuredClone: false,
   bundleStrings: false,

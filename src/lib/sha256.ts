@@ -26,7 +26,7 @@ export interface Sha256 {
   hashTagged(tag: Uint8Array, buffers: readonly Uint8Array[], starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void;
 }
 
-export function checkHashTaggedArguments(buffers: readonly Uint8Array[], starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void {
+function checkHashTaggedArguments(buffers: readonly Uint8Array[], starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void {
   if (!Number.isSafeInteger(count) || count < 0 || count > buffers.length || count > ends.length || count > starts.length) {
     throw new TypeError(`hashTagged: count ${count} exceeds buffers, starts or ends`);
   }

@@ -17,7 +17,7 @@ interface NativeBinding {
   hashInto(data: Uint8Array, out: Uint8Array): void;
 }
 
-export const nodeCryptoSha256: Sha256 = {
+const nodeCryptoSha256: Sha256 = {
   name: 'node:crypto',
   hash: (data) => new Uint8Array(crypto.hash('sha256', data, 'buffer')),
   hashMany(data, starts, ends, count, out) {

@@ -31,12 +31,3 @@ export class NodeSet {
     return this.count;
   }
 }
-
-/**
- * The highest index that a majority of `members` have reached, given each member's index
- * (missing members count as 0): the commit rule for "a majority has at least this".
- */
-export function majorityIndex(members: readonly NodeId[], indexOf: (node: NodeId) => number): number {
-  const indexes = members.map((node) => indexOf(node)).sort((a, b) => b - a);
-  return indexes[majority(members.length) - 1] ?? 0;
-}

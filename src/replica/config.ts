@@ -74,7 +74,7 @@ export interface ReplicaConfig {
 /** Block hashes kept from the end of the chain for comparing heads with peers. */
 export const RECENT_HASHES_MAX = 4096;
 
-export const defaultTiming: Timing = {
+const defaultTiming: Timing = {
   heartbeatTicks: 5,
   electionTicksMin: 15,
   electionTicksMax: 30,

@@ -3,17 +3,19 @@
  * Ready). The driver MUST keep this order:
  *
  *   1. write `acceptor`, `accepted`, then `blocks` (with the head pointer, and deleting the
- *      accepted entries listed in `droppedAccepted`) in one batch, synced to disk;
- *   2. only then send `messages` (messages addressed to this node are handed back to step()),
- *      and deliver `replies`;
- *   3. `serves` and `events` may be handled at any time.
+ *      accepted entries listed in `droppedAccepted`) in one batch, after the batches of earlier
+ *      Readys; sync it when it carries a vote or a message of step 2 (blocks alone may wait for a
+ *      later sync: a block lost in a crash is fetched again);
+ *   2. only after that sync, send the messages that claim a vote (promises and acceptances:
+ *      mustPersistBeforeSending() says which) and every message addressed to this node (handed
+ *      back to step());
+ *   3. everything else may leave at once, without waiting for the write: the other messages,
+ *      the client `replies`, `serves` and `events`.
  *
  * Step 2 after step 1 is what makes an acceptor's promise or acceptance durable before anyone can
- * count it, and a leader's own vote durable before it counts itself.
- *
- * Only votes depend on durability. A driver may send every other message (and the replies) at
- * once, without waiting for the write: mustPersistBeforeSending() says which is which, and both
- * the node driver and the simulator use it. Messages to oneself always wait.
+ * count it, and a leader's own vote durable before it counts itself. Replies may go early because
+ * a write is answered only once it is chosen, that is durable on a majority already. Both the
+ * node driver and the simulator keep this order.
  */
 import type { Ballot, NodeId } from '../paxos/ballot.js';
 import type { AcceptedEntry } from '../paxos/messages.js';

@@ -36,7 +36,7 @@ export function decodeAcceptorState(bytes: Uint8Array): AcceptorDurableState {
   return { promised: value[1], voting: value[2] };
 }
 
-export function encodeAcceptedEntry(entry: AcceptedEntry): Uint8Array {
+function encodeAcceptedEntry(entry: AcceptedEntry): Uint8Array {
   const bytes = new Uint8Array(8 + entry.value.length);
   writeU64(bytes, 0, entry.ballot);
   bytes.set(entry.value, 8);

@@ -31,7 +31,7 @@ function prevHashIs(record: Uint8Array, hash: Uint8Array): boolean {
   return equalAt(record, PREV_HASH_OFFSET, hash, 0, SHA256_BYTES);
 }
 
-export function encodeHead(ref: BlockRef): Uint8Array {
+function encodeHead(ref: BlockRef): Uint8Array {
   const bytes = new Uint8Array(8 + ref.hash.length);
   writeU64(bytes, 0, ref.height);
   bytes.set(ref.hash, 8);

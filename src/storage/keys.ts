@@ -18,7 +18,7 @@ import { readU64, writeU64 } from '../lib/bytes.js';
 
 export const STORE_FORMAT_VERSION = 1;
 
-export const Prefix = {
+const Prefix = {
   META: 0x01,
   BLOCK: 0x02,
   HEAD: 0x03,

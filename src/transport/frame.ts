@@ -16,7 +16,7 @@ import { pack, unpackSafe } from '../lib/msgpack.js';
 import { FRAME_BYTES_MAX, FRAMES_PER_PUSH_MAX } from './limits.js';
 
 export const FRAME_VERSION = 1;
-export const FRAME_PREFIX_BYTES = 4;
+const FRAME_PREFIX_BYTES = 4;
 
 /** Returned by `FrameDecoder.next()` when no complete frame is buffered. */
 export const NO_FRAME: unique symbol = Symbol('NO_FRAME');

@@ -27,13 +27,13 @@ import { bytesEqual, concatBytes, toHex, utf8, writeU32 } from '../lib/bytes.js'
 import { limits } from '../lib/limits.js';
 import { NONCE_HISTORY_MAX } from './limits.js';
 
-export const HANDSHAKE_VERSION = 1;
+const HANDSHAKE_VERSION = 1;
 export const NONCE_BYTES = 32;
-export const PROOF_BYTES = 32;
+const PROOF_BYTES = 32;
 /** Shortest cluster secret accepted. */
-export const SECRET_BYTES_MIN = 16;
+const SECRET_BYTES_MIN = 16;
 /** Node ids on the wire are u32; 0 is not a node. */
-export const NODE_ID_MAX = 0xffff_ffff;
+const NODE_ID_MAX = 0xffff_ffff;
 
 const ACCEPT_TAG = utf8('paxchain/peer-accept/1\0');
 const CONNECT_TAG = utf8('paxchain/peer-connect/1\0');

@@ -3,10 +3,7 @@
  * links (PeerLinks), the client side (ClientConnection), framing and the peer handshake.
  * Named bounds: src/transport/limits.ts.
  */
-export { ClientConnection, type ClientConnectionOptions, type ClientReply } from './client-connection.js';
-export { Connection, type ConnectionOptions, newCounters, type TransportCounters } from './connection.js';
-export { encodeFrame, FRAME_VERSION, FrameDecoder, NO_FRAME } from './frame.js';
-export { type ClientHello, type ClusterCredentials, type PeerChallenge, type PeerHello, type PeerProof } from './handshake.js';
+export { ClientConnection } from './client-connection.js';
 export * from './limits.js';
-export { type LinkState, type LinkStatus, type PeerAddress, PeerLinks, type PeerLinksOptions } from './peer-links.js';
-export { type ClientRequest, DEFAULT_HOST, type ServerStats, TransportServer, type TransportServerOptions } from './server.js';
+export { PeerLinks } from './peer-links.js';
+export { type ClientRequest, TransportServer } from './server.js';

@@ -85,11 +85,6 @@ export interface NodeStatus {
   readonly counters: Readonly<Record<string, number>>;
 }
 
-export interface StatusReply {
-  readonly ok: true;
-  readonly status: NodeStatus;
-}
-
 export interface BlocksReply {
   readonly ok: true;
   readonly from: number;

@@ -31,7 +31,7 @@ import {
 } from './handshake.js';
 import { CONNECTIONS_MAX, FRAME_BYTES_MAX, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './limits.js';
 
-export const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_HOST = '127.0.0.1';
 
 export interface TransportServerOptions extends ClusterCredentials {
   /** Default DEFAULT_HOST (loopback only). */

@@ -139,7 +139,8 @@ describe('3-node cluster of real processes', () => {
   });
 
   it('a peer with the wrong secret is refused, and so is a node forging the handshake', async () => {
-    const { PeerLinks, encodeFrame } = await import('../../src/transport/index.js');
+    const { PeerLinks } = await import('../../src/transport/index.js');
+    const { encodeFrame } = await import('../../src/transport/frame.js');
     const { secretKey } = await import('../../src/node/config.js');
     const [host, port] = test.cluster.endpoint(1).split(':');
     const impostor = new PeerLinks({

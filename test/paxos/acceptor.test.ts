@@ -5,8 +5,6 @@ import { ballot, nextBallot, nodeOf, roundOf } from '../../src/paxos/ballot.js';
 import { Acceptor } from '../../src/paxos/acceptor.js';
 import type { AcceptMessage, PrepareMessage } from '../../src/paxos/messages.js';
 import { Phase1 } from '../../src/paxos/phase1.js';
-import { majority, majorityIndex, NodeSet } from '../../src/paxos/quorum.js';
-import { Prng } from '../../src/lib/prng.js';
 
 const b = (round: number, node: number) => ballot(round, node);
 const prepare = (ballotValue: number, fromSlot = 1, from = 2): PrepareMessage => ({ type: 'prepare', from, to: 1, ballot: ballotValue, fromSlot });
@@ -158,32 +156,5 @@ describe('Phase1', () => {
     expect(outcome.chosenThrough).toBe(6);
     expect(outcome.chosenThroughFrom).toBe(2);
     expect([...outcome.adopted.keys()]).toEqual([7]);
-  });
-});
-
-describe('quorum arithmetic (checked against a naive version)', () => {
-  it('majority and majorityIndex agree with counting on random inputs', () => {
-    const prng = new Prng(21);
-    for (let trial = 0; trial < 2000; trial++) {
-      const size = prng.between(1, 9);
-      const members = Array.from({ length: size }, (_, i) => i + 1);
-      const indexes = new Map(members.map((m) => [m, prng.nextInt(20)]));
-      let naiveMajority = 1;
-      while (2 * naiveMajority <= size) naiveMajority++; // smallest k with k > size - k
-      expect(majority(size)).toBe(naiveMajority);
-      // Naive: the largest value v such that at least a majority have index >= v.
-      let naive = 0;
-      for (let v = 0; v <= 20; v++) if (members.filter((m) => indexes.get(m)! >= v).length >= majority(size)) naive = v;
-      expect(majorityIndex(members, (m) => indexes.get(m)!)).toBe(naive);
-    }
-  });
-
-  it('NodeSet counts each node once', () => {
-    const set = new NodeSet();
-    expect(set.add(3)).toBe(true);
-    expect(set.add(3)).toBe(false);
-    expect(set.add(255)).toBe(true);
-    expect(set.has(255) && set.has(3) && !set.has(4)).toBe(true);
-    expect(set.size).toBe(2);
   });
 });
