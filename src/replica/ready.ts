@@ -6,7 +6,7 @@
  *      accepted entries listed in `droppedAccepted`) in one batch, synced to disk;
  *   2. only then send `messages` (messages addressed to this node are handed back to step()),
  *      and deliver `replies`;
- *   3. `serves` and `events` may be handled at any time.
+ *   3. `serves`, `hashServes` and `events` may be handled at any time.
  *
  * Step 2 after step 1 is what makes an acceptor's promise or acceptance durable before anyone can
  * count it, and a leader's own vote durable before it counts itself.
@@ -57,6 +57,15 @@ export interface FetchServe {
   readonly maxBlocks: number;
 }
 
+/**
+ * "Send `to` the hashes of your blocks at `heights`" (a `hashes` message, empty where no block):
+ * a peer's bisection request, or this node's own (then `to` is this node: hand it to step()).
+ */
+export interface HashServe {
+  readonly to: NodeId;
+  readonly heights: readonly number[];
+}
+
 export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface ReplicaEvent {
@@ -78,11 +87,12 @@ export interface Ready {
   messages: Message[];
   replies: ClientReply[];
   serves: FetchServe[];
+  hashServes: HashServe[];
   events: ReplicaEvent[];
 }
 
 export function emptyReady(): Ready {
-  return { acceptor: undefined, accepted: [], blocks: [], blockHashes: [], droppedAccepted: [], messages: [], replies: [], serves: [], events: [] };
+  return { acceptor: undefined, accepted: [], blocks: [], blockHashes: [], droppedAccepted: [], messages: [], replies: [], serves: [], hashServes: [], events: [] };
 }
 
 /**
