@@ -19,8 +19,8 @@
  *
  * Three indexes, one meaning each (TigerBeetle's commit_min / commit_max):
  * - appliedThrough: the head height; blocks up to it are appended and applied.
- * - commitThrough: the contiguous prefix of slots this node holds as chosen (appended, or chosen
- *   values waiting above the head); a leader announces it in accepts and heartbeats.
+ * - commitThrough: the commit index this node announces (a leader, in accepts and heartbeats): a
+ *   prefix of slots all chosen (held, or known chosen), never raised over a leader's open slot.
  * - commitMax: the highest slot this node knows to be chosen (commit indexes, peers' heads),
  *   whether or not it holds the slots below it; catch-up fetches up to it.
  *
@@ -151,7 +151,11 @@ export class Replica {
 
   /** Chosen values above the head (keys > appliedThrough), waiting for the slots below them. */
   private readonly chosen = new Map<number, Uint8Array>();
-  /** Only raised. Every slot up to it is chosen, and held (appended, or in `chosen`) or fetched. */
+  /**
+   * Only raised. The commit index this node announces (a leader, in accepts and heartbeats):
+   * every slot up to it is chosen. A follower's is its head; a leader's walks over slots it holds
+   * as chosen and slots known chosen (<= commitMax), and is never raised over an open slot of its own.
+   */
   private commitThrough = 0;
   /** Only raised. The highest slot known to be chosen; >= commitThrough after advanceCommitThrough. */
   private commitMax = 0;
@@ -673,7 +677,10 @@ export class Replica {
     if (through > this.commitThrough) this.commitThrough = through;
     if (through > this.commitMax) this.commitMax = through;
     assert(this.commitThrough >= before && this.commitThrough <= this.commitMax, () => `commitThrough ${before} -> ${this.commitThrough}, commitMax ${this.commitMax}`);
-    if (open !== undefined) assert(this.commitThrough < open, () => `commitThrough ${this.commitThrough} covers open slot ${open}`);
+    // Never raised over a slot of this leadership without a majority. (It may already cover a slot
+    // a new leadership re-proposes below an index it inherited: that slot was known chosen before
+    // phase 1, so P2c made the re-proposed value the chosen one.)
+    if (open !== undefined && this.commitThrough > before) assert(this.commitThrough < open, () => `commitThrough raised from ${before} to ${this.commitThrough}, over open slot ${open}`);
     this.appendChosen();
   }
 
