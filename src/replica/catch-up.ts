@@ -5,7 +5,10 @@
  * peer from this height, apply this reply now, keep that one); the replica verifies and appends.
  */
 import { assert } from '../lib/assert.js';
+import { bytesEqual, toHex } from '../lib/bytes.js';
 import type { Prng } from '../lib/prng.js';
+import { HEADER_BYTES } from '../chain/block.js';
+import { decodeBody } from '../chain/body.js';
 import type { NodeId } from '../paxos/ballot.js';
 import type { BlocksMessage } from './messages.js';
 
@@ -132,4 +135,19 @@ export class CatchUp {
     }
     return undefined;
   }
+}
+
+/**
+ * Why a learner without genesis must refuse `record` as its block 0, or undefined to adopt it.
+ * Trust is pinned to the genesis hash a majority of members report (or the pinned one: `agreed`,
+ * with `hash` the record's block hash), never to whichever peer answers a fetch.
+ */
+export function genesisRefusal(record: Uint8Array, trust: { agreed: Uint8Array; hash: Uint8Array } | undefined, clusterId: string | undefined, self: NodeId): string | undefined {
+  if (trust === undefined) return 'no majority of members agrees on a genesis yet';
+  if (!bytesEqual(trust.hash, trust.agreed)) return `its hash is not the genesis a majority of members (or the pinned hash) has: ${toHex(trust.agreed).slice(0, 16)}`;
+  const body = decodeBody(record.subarray(HEADER_BYTES));
+  if (typeof body === 'string' || body.kind !== 'genesis') return 'not a genesis block';
+  if (clusterId !== undefined && body.clusterId !== clusterId) return `cluster id ${body.clusterId}, expected ${clusterId}`;
+  if (!body.members.includes(self)) return `members ${body.members.join(',')} do not include node ${self}`;
+  return undefined;
 }

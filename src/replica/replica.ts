@@ -48,11 +48,11 @@ import { Phase1 } from '../paxos/phase1.js';
 import { majority, NodeSet } from '../paxos/quorum.js';
 import { BODY_HASH_OFFSET, HEADER_BYTES, PREV_HASH_OFFSET, STATE_DIGEST_OFFSET } from '../chain/block.js';
 import { hashRecords } from '../chain/hash-batch.js';
-import { decodeBody, encodeBatchBody } from '../chain/body.js';
+import { encodeBatchBody } from '../chain/body.js';
 import { type CommandTuple, decodeCommand } from '../kv/command.js';
 import { Admission } from './admission.js';
 import { type BisectStep, Bisection, type FirstDivergence } from './bisect.js';
-import { CatchUp } from './catch-up.js';
+import { CatchUp, genesisRefusal } from './catch-up.js';
 import type { ReplicaConfig } from './config.js';
 import { type Comparison, type Divergence, Heads, type PeerDisagreement } from './heads.js';
 import { type ChainProblem, Ledger } from './ledger.js';
@@ -1043,19 +1043,7 @@ export class Replica {
   /** A learner without genesis adopts the cluster's genesis only if it is the one it expects. */
   private acceptableGenesis(record: Uint8Array, from: NodeId): boolean {
     const agreed = this.agreedGenesis();
-    const body = decodeBody(record.subarray(HEADER_BYTES));
-    const problem =
-      agreed === undefined
-        ? 'no majority of members agrees on a genesis yet'
-        : !bytesEqual(this.ledger.blockHash(record), agreed)
-          ? `its hash is not the genesis a majority of members (or the pinned hash) has: ${toHex(agreed).slice(0, 16)}`
-          : typeof body === 'string' || body.kind !== 'genesis'
-            ? 'not a genesis block'
-            : this.config.clusterId !== undefined && body.clusterId !== this.config.clusterId
-              ? `cluster id ${body.clusterId}, expected ${this.config.clusterId}`
-              : !body.members.includes(this.id)
-                ? `members ${body.members.join(',')} do not include node ${this.id}`
-                : undefined;
+    const problem = genesisRefusal(record, agreed && { agreed, hash: this.ledger.blockHash(record) }, this.config.clusterId, this.id);
     if (problem === undefined) return true;
     this.catchUp.avoid(from, this.tickCount);
     this.event('error', `refusing genesis from node ${from}: ${problem}`);
