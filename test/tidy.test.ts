@@ -71,6 +71,9 @@ const entryPoints = [
 
 /** Exports only tests use, kept because they pin real behaviour: "path:name" -> why. */
 const testOnlyExports: Record<string, string> = {
+  'src/replica/config.ts:defaultTiming': 'the config tests vary one default at a time to hit each limit assertion',
+  'src/replica/bisect.ts:BISECT_SAMPLES_MAX': 'the bisection tests bound the rounds a search may take by it',
+  'src/replica/bisect.ts:BISECT_RETRY_TICKS': 'the bisection tests wait exactly this long for a retry after giving up',
   'src/cli/shell.ts:LINE_BYTES_MAX': 'the shell tests refuse a line one byte over the bound',
   'src/cli/shell.ts:PROMPT_STATUS_TIMEOUT_MS': "the shell tests bound the prompt's status request",
   'src/cli/shell.ts:SHELL_COMMANDS': 'the shell tests check help lists every command',

@@ -24,6 +24,7 @@ import { HEADER_BYTES, hashRecord } from '../chain/block.js';
 import { hashHeaders } from '../chain/hash-batch.js';
 import { describeResult } from '../kv/command.js';
 import { formatBallot } from '../paxos/ballot.js';
+import type { FirstDivergence } from '../replica/bisect.js';
 import type { ReplicaConfig } from '../replica/config.js';
 import { type Message, parseMessage } from '../replica/messages.js';
 import { type ClientReply, mustPersistBeforeSending, type Ready } from '../replica/ready.js';
@@ -31,7 +32,7 @@ import { Replica, type RestoredState } from '../replica/replica.js';
 import { persistOps } from '../storage/acceptor-store.js';
 import type { BatchOp } from '../storage/backend.js';
 import type { ChainStore } from '../storage/chain-store.js';
-import { ClientConnection, type ClientRequest, PeerLinks, TransportServer } from '../transport/index.js';
+import { type ClientRequest, PeerLinks, TransportServer } from '../transport/index.js';
 import {
   BLOCKS_PER_REQUEST_MAX,
   HASHES_PER_REQUEST_MAX,
@@ -46,8 +47,6 @@ export const TICK_MS = 10;
 const TICK_CATCH_UP_MAX = 6000;
 /** Block reads served to peers at once; further fetches are dropped (the peer retries). */
 const SERVES_IN_FLIGHT_MAX = 4;
-/** Wait between attempts to locate a divergence when the peer could not be asked. */
-const BISECT_RETRY_MS = 5000;
 /** Client reads of old blocks (`blocks`, `hashes` requests) at once. */
 const CLIENT_READS_IN_FLIGHT_MAX = 8;
 
@@ -96,11 +95,6 @@ export class NodeDriver {
   private nextRequestId = 0;
   private readonly pendingReplies = new Map<number, PendingReply>();
   private servesInFlight = 0;
-  /** Where this node's chain first differs from a peer's, once bisection found it. */
-  private divergenceFirst: { height: number; peer: number; ours: string; theirs: string } | undefined;
-  private bisecting = false;
-  /** Earliest time (ms, monotonic) for the next bisection attempt after a failed one. */
-  private bisectNotBefore = 0;
   private clientReadsInFlight = 0;
   private stopped = false;
   private readonly counters = {
@@ -272,55 +266,8 @@ export class NodeDriver {
     }
     for (const reply of ready.replies) this.sendReply(reply);
     for (const serve of ready.serves) void this.serveFetch(serve.to, serve.fromHeight, serve.maxBlocks);
+    for (const serve of ready.hashServes) void this.serveHashes(serve.to, serve.heights);
     if (!this.writing) void this.writeBatch();
-    const diverged = this.replica.diverged;
-    if (diverged && !this.bisecting && !this.divergenceFirst && performance.now() >= this.bisectNotBefore) {
-      this.bisectNotBefore = performance.now() + BISECT_RETRY_MS;
-      void this.bisectDivergence(diverged.peer, diverged.height);
-    }
-  }
-
-  /**
-   * After a divergence alarm (same height, different hash), finds the first height where this
-   * chain and the peer's differ, by bisection over block hashes: equal hashes at h mean equal
-   * chains up to h, so log2(height) questions suffice.
-   */
-  private async bisectDivergence(peerId: number, height: number): Promise<void> {
-    const peer = this.options.peers.find((candidate) => candidate.id === peerId);
-    if (!peer) return;
-    this.bisecting = true;
-    let connection: ClientConnection | undefined;
-    try {
-      connection = await ClientConnection.connect(peer.host, peer.port, { requestTimeoutMs: 5000 });
-      const theirs = async (at: number): Promise<string | undefined> => {
-        const reply = (await connection!.request({ op: 'hashes', from: at, to: at })) as unknown as { ok: boolean; hashes?: Uint8Array };
-        return reply.ok && reply.hashes && reply.hashes.length === 32 ? toHex(reply.hashes) : undefined;
-      };
-      const ours = async (at: number): Promise<string | undefined> => {
-        const record = await this.options.store.getRecord(at);
-        return record ? toHex(hashRecord(this.options.sha256, record)) : undefined;
-      };
-      let low = -1; // highest height known equal (-1: nothing yet)
-      let high = height; // a height known to differ
-      for (let step = 0; step < 64 && high - low > 1; step++) {
-        const middle = Math.floor((low + high) / 2);
-        const [a, b] = await Promise.all([ours(middle), theirs(middle)]);
-        if (a === undefined || b === undefined) return;
-        if (a === b) low = middle;
-        else high = middle;
-      }
-      const [firstOurs, firstTheirs] = await Promise.all([ours(high), theirs(high)]);
-      this.divergenceFirst = { height: high, peer: peerId, ours: firstOurs ?? '?', theirs: firstTheirs ?? '?' };
-      this.options.log.log('error', `DIVERGENCE: first divergent height ${high} with node ${peerId}`, this.context(), {
-        ours: this.divergenceFirst.ours,
-        theirs: this.divergenceFirst.theirs,
-      });
-    } catch (error) {
-      this.options.log.log('warn', `bisecting the divergence with node ${peerId} failed: ${String(error)}`, this.context());
-    } finally {
-      this.bisecting = false;
-      await connection?.close().catch(() => undefined);
-    }
   }
 
   /** Writes the merged batch (synced), then releases the messages that waited for it. */
@@ -431,6 +378,31 @@ export class NodeDriver {
     }
   }
 
+  /**
+   * Answers a divergence bisection request (src/replica/bisect.ts): the hashes of our blocks at
+   * `heights`, empty where we hold none. Our own replica asks too; its answer goes straight back.
+   */
+  private async serveHashes(to: number, heights: readonly number[]): Promise<void> {
+    if (this.servesInFlight >= SERVES_IN_FLIGHT_MAX) return;
+    this.servesInFlight++;
+    try {
+      const hashes: Uint8Array[] = [];
+      for (const height of heights) {
+        const record = await this.options.store.getRecord(height);
+        hashes.push(record ? hashRecord(this.options.sha256, record) : new Uint8Array(0));
+      }
+      if (this.stopped) return;
+      const message: Message = { type: 'hashes', from: this.options.config.nodeId, to, heights, hashes };
+      if (to !== this.options.config.nodeId) return this.sendToPeer(message);
+      this.replica.step(message);
+      this.scheduleFlush();
+    } catch (error) {
+      this.options.log.log('warn', `serving block hashes to node ${to} failed: ${String(error)}`, this.context());
+    } finally {
+      this.servesInFlight--;
+    }
+  }
+
   private async answerChainRead(connection: number, id: number, op: 'blocks' | 'hashes' | 'headers', from: number, to: number): Promise<void> {
     if (this.clientReadsInFlight >= CLIENT_READS_IN_FLIGHT_MAX) {
       this.server.replyToClient(connection, { id, ok: false, error: 'OVERLOADED', message: 'too many chain reads in flight' });
@@ -492,12 +464,7 @@ export class NodeDriver {
       head: head ? { height: head.height, hash: toHex(head.hash) } : null,
       stateDigest: hasState ? toHex(replica.state.digest()) : null,
       keys: hasState ? replica.state.keyCount : 0,
-      diverged: replica.diverged
-        ? {
-            ...replica.diverged,
-            ...(this.divergenceFirst ? { firstHeight: this.divergenceFirst.height, firstOurs: this.divergenceFirst.ours, firstTheirs: this.divergenceFirst.theirs } : {}),
-          }
-        : null,
+      diverged: replica.diverged ? { ...replica.diverged, ...firstDivergence(replica.firstDivergence) } : null,
       disagreeingPeers: replica.disagreeingPeers,
       members,
       uptimeMs: Math.round(performance.now() - this.startedAt),
@@ -520,6 +487,11 @@ export class NodeDriver {
     if (!this.options.trace) return;
     this.options.log.log('info', `trace ${describeMessage(message)}`, this.context());
   }
+}
+
+/** The status fields of where the chain first differs, once bisection found it. */
+function firstDivergence(first: FirstDivergence | undefined): { firstHeight?: number; firstOurs?: string; firstTheirs?: string } {
+  return first ? { firstHeight: first.height, firstOurs: first.ours, firstTheirs: first.theirs } : {};
 }
 
 /** Why a parsed peer message does not belong on the connection of `from` to node `self`, if so. */

@@ -37,5 +37,8 @@ export function describeMessage(message: Message): string {
       return `${route} nonce=${message.nonce}`;
     case 'rejoin-grant':
       return `${route} ballot=${formatBallot(message.ballot)} horizon=${message.horizon}`;
+    case 'hashes-request':
+    case 'hashes':
+      return `${route} heights=${message.heights.join(',')}`;
   }
 }

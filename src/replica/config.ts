@@ -2,6 +2,8 @@
  * Replica configuration: timing in ticks and the named bounds of every queue and window.
  * A tick is 10 ms in the node driver (src/node) and one step of simulated time in test/sim.
  */
+import { assert } from '../lib/assert.js';
+import { limits } from '../lib/limits.js';
 import type { NodeId } from '../paxos/ballot.js';
 
 export interface Timing {
@@ -74,7 +76,7 @@ export interface ReplicaConfig {
 /** Block hashes kept from the end of the chain for comparing heads with peers. */
 export const RECENT_HASHES_MAX = 4096;
 
-const defaultTiming: Timing = {
+export const defaultTiming: Timing = {
   heartbeatTicks: 5,
   electionTicksMin: 15,
   electionTicksMax: 30,
@@ -88,7 +90,7 @@ const defaultTiming: Timing = {
 };
 
 export function replicaConfig(nodeId: NodeId, members: readonly NodeId[], overrides: Partial<ReplicaConfig> = {}): ReplicaConfig {
-  return {
+  const config: ReplicaConfig = {
     nodeId,
     members,
     timing: defaultTiming,
@@ -105,4 +107,25 @@ export function replicaConfig(nodeId: NodeId, members: readonly NodeId[], overri
     recentHashesMax: RECENT_HASHES_MAX,
     ...overrides,
   };
+  checkConfig(config);
+  return config;
+}
+
+/** Asserts the relationships between the limits that safety and liveness rely on (TIGER_STYLE). */
+function checkConfig(config: ReplicaConfig): void {
+  const t = config.timing;
+  const positive = (name: string, value: number): void => assert(Number.isInteger(value) && value >= 1, () => `${name} must be a positive integer, got ${value}`);
+  for (const [name, value] of Object.entries(t)) positive(`timing.${name}`, value);
+  // Wipe safety: every phase 1 that may have counted a promise made before the disk was lost has
+  // completed or been abandoned before the wiped node asks to rejoin (with margin for clock rates).
+  assert(t.rejoinDelayTicks > 2 * t.prepareTimeoutTicks, () => `rejoinDelayTicks ${t.rejoinDelayTicks} must exceed 2 × prepareTimeoutTicks ${t.prepareTimeoutTicks}`);
+  assert(t.electionTicksMin <= t.electionTicksMax, () => `electionTicksMin ${t.electionTicksMin} > electionTicksMax ${t.electionTicksMax}`);
+  // A live leader's heartbeats must arrive well within every follower's election timeout.
+  assert(t.heartbeatTicks < t.electionTicksMin, () => `heartbeatTicks ${t.heartbeatTicks} must be below electionTicksMin ${t.electionTicksMin}`);
+  assert(t.checkQuorumTicks > t.heartbeatTicks, () => `checkQuorumTicks ${t.checkQuorumTicks} must exceed heartbeatTicks ${t.heartbeatTicks}`);
+  positive('fetchBlocks', config.fetchBlocks);
+  assert(config.fetchBlocks <= limits.fetchBlocksMax, () => `fetchBlocks ${config.fetchBlocks} exceeds limits.fetchBlocksMax ${limits.fetchBlocksMax}: peers would refuse the fetch`);
+  for (const name of ['pipelineMax', 'batchCommandsMax', 'batchBytesMax', 'pendingWritesMax', 'pendingWriteBytesMax', 'pendingReadsMax', 'acceptAheadMax', 'fetchPipelineMax', 'recentHashesMax'] as const) positive(name, config[name]);
+  assert(config.batchBytesMax <= limits.bodyBytesMax, () => `batchBytesMax ${config.batchBytesMax} exceeds limits.bodyBytesMax ${limits.bodyBytesMax}: accepts would be refused`);
+  assert(config.catchupBlocksPerTick > 0, () => `catchupBlocksPerTick must be > 0, got ${config.catchupBlocksPerTick}`);
 }

@@ -121,6 +121,30 @@ export interface RejoinGrantMessage {
   readonly nonce: number;
 }
 
+/**
+ * Divergence bisection (src/replica/bisect.ts): "send me your block hashes at these heights".
+ * Answered by the host from disk (Ready.hashServes), like a fetch.
+ */
+export interface HashesRequestMessage {
+  readonly type: 'hashes-request';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** Ascending, at most HASH_HEIGHTS_MAX. */
+  readonly heights: readonly number[];
+}
+
+export interface HashesMessage {
+  readonly type: 'hashes';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly heights: readonly number[];
+  /** The block hash at each of `heights`; empty where the sender holds no block. */
+  readonly hashes: readonly Uint8Array[];
+}
+
+/** Most heights in one hashes request (bisection asks for 16 samples plus one bound). */
+const HASH_HEIGHTS_MAX = 32;
+
 export type ReplicaMessage =
   | ProbeMessage
   | ProbeReplyMessage
@@ -130,7 +154,9 @@ export type ReplicaMessage =
   | FetchMessage
   | BlocksMessage
   | RejoinRequestMessage
-  | RejoinGrantMessage;
+  | RejoinGrantMessage
+  | HashesRequestMessage
+  | HashesMessage;
 
 export type Message = PaxosMessage | ReplicaMessage;
 export type MessageType = Message['type'];
@@ -188,7 +214,20 @@ const checks: Record<MessageType, Check[]> = {
   ],
   'rejoin-request': [u53Field('nonce')],
   'rejoin-grant': [ballotField('ballot'), u53Field('horizon'), u53Field('nonce')],
+  'hashes-request': [field('heights', isHeights)],
+  hashes: [
+    field('heights', isHeights),
+    (value) => {
+      const hashes = value.hashes;
+      const ok = Array.isArray(hashes) && hashes.length === (value.heights as unknown[]).length && hashes.every((hash) => isBytes(hash, HASH_BYTES) && (hash.length === 0 || hash.length === HASH_BYTES));
+      return ok ? undefined : 'bad hashes';
+    },
+  ],
 };
+
+function isHeights(value: unknown): boolean {
+  return Array.isArray(value) && value.length >= 1 && value.length <= HASH_HEIGHTS_MAX && value.every(isU53);
+}
 
 function isAcceptedEntry(value: unknown): boolean {
   const entry = value as Record<string, unknown>;

@@ -10,7 +10,7 @@
  *      mustPersistBeforeSending() says which) and every message addressed to this node (handed
  *      back to step());
  *   3. everything else may leave at once, without waiting for the write: the other messages,
- *      the client `replies`, `serves` and `events`.
+ *      the client `replies`, `serves`, `hashServes` and `events`.
  *
  * Step 2 after step 1 is what makes an acceptor's promise or acceptance durable before anyone can
  * count it, and a leader's own vote durable before it counts itself. Replies may go early because
@@ -59,6 +59,15 @@ export interface FetchServe {
   readonly maxBlocks: number;
 }
 
+/**
+ * "Send `to` the hashes of your blocks at `heights`" (a `hashes` message, empty where no block):
+ * a peer's bisection request, or this node's own (then `to` is this node: hand it to step()).
+ */
+export interface HashServe {
+  readonly to: NodeId;
+  readonly heights: readonly number[];
+}
+
 export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface ReplicaEvent {
@@ -80,11 +89,12 @@ export interface Ready {
   messages: Message[];
   replies: ClientReply[];
   serves: FetchServe[];
+  hashServes: HashServe[];
   events: ReplicaEvent[];
 }
 
 export function emptyReady(): Ready {
-  return { acceptor: undefined, accepted: [], blocks: [], blockHashes: [], droppedAccepted: [], messages: [], replies: [], serves: [], events: [] };
+  return { acceptor: undefined, accepted: [], blocks: [], blockHashes: [], droppedAccepted: [], messages: [], replies: [], serves: [], hashServes: [], events: [] };
 }
 
 /**

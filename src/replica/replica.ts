@@ -5,15 +5,28 @@
  * for the order the driver must keep). The node driver (src/node) and the simulator (test/sim)
  * run this same class; only the edges differ.
  *
+ * This file keeps dispatch, role changes, phase 1 and P2c, phase 2 and the commit index. Each
+ * other mechanism owns its state in a file of its own and returns decisions that this file acts
+ * on: progress.ts (phase 2 in flight, retransmits), read-index.ts (ReadIndex), catch-up.ts
+ * (fetching blocks), heads.ts (peer heads, divergence verdict), bisect.ts (first divergent
+ * height), rejoin.ts (wiped node back to voter), admission.ts (client writes and waiters).
+ *
  * Roles
  * - learner: no vote (no genesis yet, or a wiped node rejoining); follows, fetches blocks.
  * - follower: votes; follows the leader it hears from.
  * - candidate: runs phase 1 for a ballot.
  * - leader: phase 1 done; proposes batches of client commands, pipelined (pipelineMax slots).
  *
- * Learning: a follower treats a slot as chosen when the leader's commit index (chosenThrough,
- * carried by accepts and heartbeats of ballot b) covers it and it holds that slot's value from
- * ballot b; otherwise it fetches the block from a peer whose head is ahead.
+ * Three indexes, one meaning each (TigerBeetle's commit_min / commit_max):
+ * - appliedThrough: the head height; blocks up to it are appended and applied.
+ * - commitThrough: the commit index this node announces (a leader, in accepts and heartbeats): a
+ *   prefix of slots all chosen (held, or known chosen), never raised over a leader's open slot.
+ * - commitMax: the highest slot this node knows to be chosen (commit indexes, peers' heads),
+ *   whether or not it holds the slots below it; catch-up fetches up to it.
+ *
+ * Learning: a follower treats a slot as chosen when the leader's commitThrough (carried by
+ * accepts and heartbeats of ballot b, as `chosenThrough`) covers it and it holds that slot's
+ * value from ballot b; otherwise it fetches the block from a peer whose head is ahead.
  */
 import { assert } from '../lib/assert.js';
 import { bytesEqual, toHex } from '../lib/bytes.js';
@@ -35,13 +48,19 @@ import { Phase1 } from '../paxos/phase1.js';
 import { majority, NodeSet } from '../paxos/quorum.js';
 import { BODY_HASH_OFFSET, HEADER_BYTES, PREV_HASH_OFFSET, STATE_DIGEST_OFFSET } from '../chain/block.js';
 import { hashRecords } from '../chain/hash-batch.js';
-import { decodeBody, encodeBatchBody, scanBatchBody } from '../chain/body.js';
-import { type Command, decodeCommand, DUPLICATE_FLAG, type CommandTuple, ResultCode } from '../kv/command.js';
+import { encodeBatchBody } from '../chain/body.js';
+import { type CommandTuple, decodeCommand } from '../kv/command.js';
+import { Admission } from './admission.js';
+import { type BisectStep, Bisection, type FirstDivergence } from './bisect.js';
+import { CatchUp, genesisRefusal } from './catch-up.js';
 import type { ReplicaConfig } from './config.js';
+import { type Comparison, type Divergence, Heads, type PeerDisagreement } from './heads.js';
 import { type ChainProblem, Ledger } from './ledger.js';
 import type {
   BlocksMessage,
   FetchMessage,
+  HashesMessage,
+  HashesRequestMessage,
   HeadRef,
   HeartbeatAckMessage,
   HeartbeatMessage,
@@ -52,9 +71,13 @@ import type {
   RejoinRequestMessage,
   StatusMessage,
 } from './messages.js';
+import { Progress } from './progress.js';
 import { type ClientReply, emptyReady, type EventLevel, type Ready, type ReplyError } from './ready.js';
+import { ReadIndex } from './read-index.js';
+import { Rejoin } from './rejoin.js';
 
 export type Role = 'learner' | 'follower' | 'candidate' | 'leader';
+export type { PeerDisagreement } from './heads.js';
 
 export interface WriteRequest {
   /** Chosen by the driver; comes back in the reply. */
@@ -80,81 +103,22 @@ export interface RestoredState {
   readonly recentHashes?: ReadonlyArray<{ readonly height: number; readonly hash: Uint8Array }>;
 }
 
-interface InFlightSlot {
-  readonly value: Uint8Array;
-  readonly acceptedBy: NodeSet;
-  sentTick: number;
-}
-
-/** Whether a peer's last chain comparison found a different block at a height both hold. */
-function disagrees(view: PeerView): boolean {
-  return view.agreement !== undefined && view.agreement !== 'same';
-}
-
-interface PeerView {
-  head: HeadRef | null;
-  /** The peer's genesis hash, from its status messages. */
-  genesis: Uint8Array | null;
-  /** Highest height this peer is known to hold (heads, promises). */
-  height: number;
-  voting: boolean;
-  /**
-   * The last comparison of this peer's chain with ours at a height both hold: undefined until
-   * one was possible, 'same', or the differing hashes.
-   */
-  agreement: 'same' | PeerDisagreement | undefined;
-}
-
-/** A peer whose block at some height has another hash than ours. */
-export interface PeerDisagreement {
-  readonly height: number;
-  readonly ours: string;
-  readonly theirs: string;
-}
-
-interface PendingRead {
-  readonly requestId: number;
-  readonly key: string;
-}
-
-interface ReadRound {
-  readonly round: number;
-  readonly readIndex: number;
-  readonly reads: PendingRead[];
-  readonly acks: NodeSet;
-}
-
-/** Leader-only state, for one ballot. */
+/** Leader-only state, for one ballot. Exists exactly while the role is 'leader'. */
 interface Leadership {
   readonly ballot: Ballot;
+  /** The next slot for a new batch; every slot in [firstNewSlot, nextSlot) was proposed. */
   nextSlot: number;
   /** The first slot this leadership used for new commands (everything below was re-proposed). */
   readonly firstNewSlot: number;
-  readonly inFlight: Map<number, InFlightSlot>;
   /** Slots up to here were re-proposed from phase 1; reads wait until they are chosen. */
   readonly horizon: number;
-  readonly lastAckTick: Map<NodeId, number>;
-  heartbeatRound: number;
-  /** Reads that arrived after the current round's heartbeat was sent. */
-  queuedReads: PendingRead[];
-  /** Confirmed rounds waiting for the state to reach their read index. */
-  confirmed: ReadRound[];
-  round: ReadRound | undefined;
+  readonly progress: Progress;
+  readonly reads: ReadIndex;
 }
-
-interface QueuedWrite {
-  readonly requestId: number;
-  readonly command: CommandTuple;
-  readonly bytes: number;
-}
-
-/** Request ids waiting for one command (a client's retries of it); beyond this, OVERLOADED. */
-const WAITERS_PER_COMMAND_MAX = 64;
-
-const sessionKey = (clientId: number, seq: number): string => `${clientId}:${seq}`;
 
 export class Replica {
   readonly id: NodeId;
+  /** Genesis's member list once known, else the configured one. */
   private members: readonly NodeId[];
   private readonly ledger: Ledger;
   private readonly acceptor: Acceptor;
@@ -165,60 +129,42 @@ export class Replica {
   /** Wall clock for proposed bodies only (informational; nothing depends on it). */
   private clockMs = 0;
 
+  /** Invariants (checkRoles): 'leader' iff leadership, 'candidate' iff phase1, 'learner' iff not voting. */
   private currentRole: Role;
+  /** The leader this node follows (its own id while leading; 0 = none known). */
   private leaderId: NodeId = 0;
   private leaderBallot: Ballot = NO_BALLOT;
   private ticksSinceLeader = 0;
   private electionTimeout: number;
+  /** Election timeout multiplier after being preempted: 1, 2 or 4. */
   private backoff = 1;
+  /** Only raised: the highest ballot seen in any message, so the next one of ours is above it. */
   private highestBallotSeen: Ballot = NO_BALLOT;
+  private leaderSinceTick = 0;
 
   private phase1: Phase1 | undefined;
-  /** A pre-vote in progress: the ballot we would run with and who would promise it. */
+  /** A pre-vote in progress (followers only): the ballot we would run with and who would promise it. */
   private preVote: { ballot: Ballot; granted: NodeSet; startedTick: number } | undefined;
   private leadership: Leadership | undefined;
   /** Values from our previous ballot that phase 1 may need to re-propose. */
   private orphanedValues = new Map<number, Uint8Array>();
 
-  /** Chosen values above the head, waiting for the slots below them. */
+  /** Chosen values above the head (keys > appliedThrough), waiting for the slots below them. */
   private readonly chosen = new Map<number, Uint8Array>();
-  /** Highest slot known to be chosen (commit indexes, peers' heads). */
-  private knownChosenThrough = 0;
-  /** Leader's contiguous commit index. */
-  private chosenThrough = 0;
-
-  private readonly peers = new Map<NodeId, PeerView>();
-  /** Catch-up requests in flight, by first height (at most fetchPipelineMax). */
-  private readonly fetchesInFlight = new Map<number, { peer: NodeId; count: number; sentTick: number }>();
-  /** Replies that arrived before the range below them (at most fetchPipelineMax). */
-  private readonly fetchedAhead = new Map<number, BlocksMessage>();
-  /** Catch-up token bucket (blocks), refilled by catchupBlocksPerTick every tick. */
-  private catchupTokens = 0;
-  private readonly fetchAvoid = new Map<NodeId, number>();
-  /** Recent block hashes by height, for comparing heads with peers. */
-  private readonly recentHashes = new Map<number, Uint8Array>();
-  private divergence: { height: number; peer: NodeId; ours: string; theirs: string } | undefined;
   /**
-   * Set when a fetched block's state digest disagreed with this replica's own execution of it:
-   * the in-memory state ran past the head, so nothing may be appended any more (a wrong block is
-   * worse than a stopped node). The node reports DIVERGED; a restart replays from disk.
+   * Only raised. The commit index this node announces (a leader, in accepts and heartbeats):
+   * every slot up to it is chosen. A follower's is its head; a leader's walks over slots it holds
+   * as chosen and slots known chosen (<= commitMax), and is never raised over an open slot of its own.
    */
-  private frozen = false;
+  private commitThrough = 0;
+  /** Only raised. The highest slot known to be chosen; >= commitThrough after advanceCommitThrough. */
+  private commitMax = 0;
 
-  private leaderSinceTick = 0;
-  private lastRejoinRequestTick = -Infinity;
-  private rejoinGrant: { ballot: Ballot; horizon: number } | undefined;
-  /** This learner incarnation's rejoin nonce. */
-  private readonly rejoinNonce: number;
-  /** Leader: learners waiting for a phase 1 that started after their request (node -> nonce). */
-  private readonly rejoinRequesters = new Map<NodeId, number>();
-  /** Leader: grants given, by node, so a repeated request of one incarnation is answered again. */
-  private readonly rejoinGranted = new Map<NodeId, { nonce: number; ballot: Ballot; horizon: number }>();
-
-  private pendingWrites: QueuedWrite[] = [];
-  private pendingWriteBytes = 0;
-  /** (clientId:seq) -> request ids waiting for that command's result. */
-  private readonly waiters = new Map<string, number[]>();
+  private readonly heads: Heads;
+  private readonly bisection = new Bisection();
+  private readonly catchUp: CatchUp;
+  private readonly rejoin: Rejoin;
+  private readonly admission: Admission;
 
   constructor(
     readonly config: ReplicaConfig,
@@ -233,16 +179,17 @@ export class Replica {
     this.highestBallotSeen = restored.acceptor.promised;
     this.currentRole = voting ? 'follower' : 'learner';
     this.electionTimeout = this.randomElectionTimeout();
-    this.rejoinNonce = prng.nextU32() + 1;
-    this.catchupTokens = config.fetchBlocks * config.fetchPipelineMax;
+    this.rejoin = new Rejoin(prng.nextU32() + 1, config.timing);
+    this.catchUp = new CatchUp({ ...config, fetchTimeoutTicks: config.timing.fetchTimeoutTicks });
+    this.admission = new Admission(config);
+    this.heads = new Heads(this.members, this.id, config.recentHashesMax);
     const head = this.ledger.head;
     if (head) {
-      this.knownChosenThrough = head.height;
-      this.chosenThrough = head.height;
-      for (const recent of restored.recentHashes ?? []) this.recentHashes.set(recent.height, recent.hash);
-      this.recentHashes.set(head.height, head.hash);
+      this.commitMax = head.height;
+      this.commitThrough = head.height;
+      for (const recent of restored.recentHashes ?? []) this.heads.recordOurs(recent.height, recent.hash);
+      this.heads.recordOurs(head.height, head.hash);
     }
-    for (const member of this.members) if (member !== this.id) this.peers.set(member, { head: null, genesis: null, height: -1, voting: true, agreement: undefined });
     this.event('info', `replica started as ${this.currentRole}`, { members: this.members, accepted: restored.accepted.length });
   }
 
@@ -282,37 +229,23 @@ export class Replica {
     return this.tickCount;
   }
 
+  /** The highest slot this node knows to be chosen (for status). */
   get commitIndex(): number {
-    return Math.max(this.chosenThrough, this.knownChosenThrough);
+    return Math.max(this.commitThrough, this.commitMax);
   }
 
-  get diverged(): { height: number; peer: NodeId; ours: string; theirs: string } | undefined {
-    return this.divergence;
+  get diverged(): Divergence | undefined {
+    return this.heads.divergence;
+  }
+
+  /** Where this chain first differs from the peer's named in `diverged`, once bisection found it. */
+  get firstDivergence(): FirstDivergence | undefined {
+    return this.bisection.found;
   }
 
   /** Peers whose chain differs from ours at a height both hold (each peer's last comparison). */
   get disagreeingPeers(): Array<{ peer: NodeId } & PeerDisagreement> {
-    const found: Array<{ peer: NodeId } & PeerDisagreement> = [];
-    for (const [peer, view] of this.peers) if (disagrees(view)) found.push({ peer, ...(view.agreement as PeerDisagreement) });
-    return found;
-  }
-
-  private disagreeingPeerCount(): number {
-    let count = 0;
-    for (const view of this.peers.values()) if (disagrees(view)) count++;
-    return count;
-  }
-
-  /**
-   * True while more peers disagree with our chain than agree with it, counting ourselves as
-   * agreeing: on a tie nobody can tell which chain is right, so this node must not stand for
-   * election (it still votes and follows until a majority is known to disagree).
-   */
-  private get chainOutvoted(): boolean {
-    const differ = this.disagreeingPeerCount();
-    let same = 1;
-    for (const view of this.peers.values()) if (view.agreement === 'same') same++;
-    return differ > 0 && differ >= same;
+    return this.heads.disagreeing;
   }
 
   get state(): Ledger['state'] {
@@ -329,7 +262,12 @@ export class Replica {
   }
 
   peerHead(node: NodeId): HeadRef | null {
-    return this.peers.get(node)?.head ?? null;
+    return this.heads.peerHead(node);
+  }
+
+  /** The head height: every block up to it is appended and applied (-1 without genesis). */
+  private get appliedThrough(): number {
+    return this.ledger.head?.height ?? -1;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -358,12 +296,21 @@ export class Replica {
         this.tickLeader();
         break;
     }
-    this.tickFetch();
+    this.catchUp.tick(this.tickCount);
+    this.maybeFetch();
+    this.tickBisection();
+    this.checkRoles();
   }
 
   /** Handles a message from a peer (or from this node to itself). */
   step(message: Message): void {
-    if (message.to !== this.id) return;
+    if (message.to !== this.id) return this.ignore(message, `addressed to node ${message.to}`);
+    this.dispatch(message);
+    this.checkRoles();
+  }
+
+  private dispatch(message: Message): void {
+    assert(message.to === this.id, 'dispatch of a message addressed elsewhere');
     switch (message.type) {
       case 'prepare':
         return this.onPrepare(message);
@@ -395,6 +342,10 @@ export class Replica {
         return this.onRejoinRequest(message);
       case 'rejoin-grant':
         return this.onRejoinGrant(message);
+      case 'hashes-request':
+        return this.onHashesRequest(message);
+      case 'hashes':
+        return this.onHashes(message);
     }
   }
 
@@ -406,44 +357,21 @@ export class Replica {
     if (typeof command === 'string' || command.clientId === 0) {
       return this.replyError(request.requestId, 'INVALID_ARGUMENT', typeof command === 'string' ? command : 'clientId must not be 0');
     }
-    const session = this.ledger.state.session(command.clientId);
-    if (session !== undefined && command.seq <= session.seq) {
-      const result = command.seq === session.seq ? session.result | DUPLICATE_FLAG : ResultCode.STALE;
-      return this.reply({ requestId: request.requestId, ok: true, kind: 'write', result, height: command.seq === session.seq ? session.height : 0 });
-    }
-    const key = sessionKey(command.clientId, command.seq);
-    const waiting = this.waiters.get(key);
-    if (waiting) {
-      // The same command is already queued or in flight (a client retry): wait for it.
-      if (waiting.length >= WAITERS_PER_COMMAND_MAX) {
-        return this.replyError(request.requestId, 'OVERLOADED', `more than ${WAITERS_PER_COMMAND_MAX} retries of one command waiting`);
-      }
-      waiting.push(request.requestId);
-      return;
-    }
-    const bytes = commandBytes(command);
-    if (this.pendingWrites.length >= this.config.pendingWritesMax) {
-      return this.replyError(request.requestId, 'OVERLOADED', `more than ${this.config.pendingWritesMax} writes queued`);
-    }
-    if (this.pendingWriteBytes + bytes > this.config.pendingWriteBytesMax && this.pendingWrites.length > 0) {
-      return this.replyError(request.requestId, 'OVERLOADED', `more than ${this.config.pendingWriteBytesMax} bytes of writes queued`);
-    }
-    this.waiters.set(key, [request.requestId]);
-    this.pendingWrites.push({ requestId: request.requestId, command: request.command, bytes });
-    this.pendingWriteBytes += bytes;
+    const decision = this.admission.admit(request.requestId, request.command, command, this.ledger.state.session(command.clientId));
+    if (decision.kind === 'refused') return this.replyError(request.requestId, decision.error, decision.message);
+    if (decision.kind === 'answered') this.reply({ requestId: request.requestId, ok: true, kind: 'write', result: decision.result, height: decision.height });
   }
 
   /** A client read: linearizable (ReadIndex at the leader) or stale (local, labelled). */
   read(request: ReadRequest): void {
     // A frozen node's state ran past its head: not even a stale read may come from it.
-    if (this.frozen) return this.replyError(request.requestId, 'DIVERGED', 'this node is frozen after a state digest mismatch; restart it');
+    if (this.heads.frozen) return this.replyError(request.requestId, 'DIVERGED', 'this node is frozen after a state digest mismatch; restart it');
     if (request.stale) return this.answerRead(request, true);
     const refusal = this.refuseClient();
     if (refusal) return this.replyError(request.requestId, refusal.error, refusal.message);
-    const leadership = this.leadership!;
-    const queued = leadership.queuedReads.length + leadership.confirmed.reduce((sum, round) => sum + round.reads.length, 0);
-    if (queued >= this.config.pendingReadsMax) return this.replyError(request.requestId, 'OVERLOADED', 'too many reads queued');
-    leadership.queuedReads.push({ requestId: request.requestId, key: request.key });
+    const reads = this.leadership!.reads;
+    if (reads.waitingCount >= this.config.pendingReadsMax) return this.replyError(request.requestId, 'OVERLOADED', 'too many reads queued');
+    reads.enqueue({ requestId: request.requestId, key: request.key });
   }
 
   /** Everything to persist, send and report since the last call (see ready.ts for the order). */
@@ -458,6 +386,15 @@ export class Replica {
     return ready;
   }
 
+  /** The role invariants, checked at the exit of every input. */
+  private checkRoles(): void {
+    const role = this.currentRole;
+    assert((role === 'leader') === (this.leadership !== undefined), () => `role ${role} with${this.leadership ? '' : 'out'} a leadership`);
+    assert((role === 'candidate') === (this.phase1 !== undefined), () => `role ${role} with${this.phase1 ? '' : 'out'} a phase 1`);
+    assert((role === 'learner') === !this.acceptor.voting, () => `role ${role} with voting=${this.acceptor.voting}`);
+    assert(this.preVote === undefined || role === 'follower', () => `a pre-vote in role ${role}`);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Roles
 
@@ -466,16 +403,19 @@ export class Replica {
     return Math.round(this.prng.between(electionTicksMin, electionTicksMax) * this.backoff);
   }
 
-  private startCandidacy(reason: string): void {
+  private becomeCandidate(reason: string): void {
     assert(this.acceptor.voting, 'a non-voting replica may not run for leader');
+    assert(this.ledger.hasGenesis, 'a replica without genesis may not run for leader');
     const ballot = nextBallot(Math.max(this.highestBallotSeen, this.acceptor.promised, this.ballot), this.id);
     this.highestBallotSeen = ballot;
     this.endLeadership('leadership ended for a new phase 1');
     const fromSlot = this.ledger.nextHeight;
     this.phase1 = new Phase1(ballot, fromSlot, this.tickCount, this.members, this.id);
+    this.preVote = undefined;
     this.currentRole = 'candidate';
     this.event('info', `starting phase 1 (${reason})`, { ballot: formatBallot(ballot), fromSlot });
     for (const member of this.members) this.send({ type: 'prepare', from: this.id, to: member, ballot, fromSlot });
+    assert(this.ownBallot === ballot && ballot > this.acceptor.promised, 'a candidate runs a ballot above its own promise');
   }
 
   /**
@@ -485,8 +425,8 @@ export class Replica {
   private endLeadership(why: string): void {
     const leadership = this.leadership;
     if (!leadership) return;
-    for (const [slot, flight] of leadership.inFlight) this.orphanedValues.set(slot, flight.value);
-    this.failReads(leadership, why);
+    for (const [slot, flight] of leadership.progress.waiting()) this.orphanedValues.set(slot, flight.value);
+    for (const read of leadership.reads.takeAll()) this.reply({ requestId: read.requestId, ok: false, error: 'NOT_LEADER', message: why, leader: 0 });
     this.leadership = undefined;
   }
 
@@ -501,12 +441,22 @@ export class Replica {
     this.electionTimeout = this.randomElectionTimeout();
     if (wasLeading) {
       this.event('info', `stepped down: ${reason}`);
-      this.failClientsOnStepDown();
+      const leader = this.leaderId === this.id ? 0 : this.leaderId;
+      for (const reply of this.admission.failAll(leader)) this.reply(reply);
     }
+    assert(this.leadership === undefined && this.phase1 === undefined, 'a follower neither leads nor runs phase 1');
+  }
+
+  /** A leader or candidate whose chain cannot be trusted steps down; returns whether it did. */
+  private maybeBecomeFollower(reason: string): boolean {
+    if (this.currentRole !== 'leader' && this.currentRole !== 'candidate') return false;
+    this.becomeFollower(reason, false);
+    return true;
   }
 
   private becomeLeader(): void {
-    const phase1 = this.phase1!;
+    const phase1 = this.phase1;
+    assert(this.currentRole === 'candidate' && phase1 !== undefined && phase1.done, 'becomeLeader without a completed phase 1');
     const outcome = phase1.outcome();
     this.phase1 = undefined;
     this.currentRole = 'leader';
@@ -514,63 +464,59 @@ export class Replica {
     this.leaderId = this.id;
     this.leaderBallot = phase1.ballot;
     this.backoff = 1;
-    this.noteChosenThrough(outcome.chosenThrough);
-    this.chosenThrough = Math.max(this.chosenThrough, outcome.chosenThrough, this.ledger.head?.height ?? 0);
+    this.raiseCommitMax(outcome.chosenThrough);
+    this.commitThrough = Math.max(this.commitThrough, outcome.chosenThrough, this.appliedThrough);
     let horizon = outcome.highestSlot;
     for (const slot of this.orphanedValues.keys()) if (slot > horizon) horizon = slot;
     // New commands go above every slot known to be chosen: such a slot may have been chosen at a
     // higher ballot this phase 1 never saw.
-    const known = this.knownChosenThrough;
-    const firstNewSlot = Math.max(horizon, known, this.headHeight) + 1;
-    const leadership: Leadership = {
+    const firstNewSlot = Math.max(horizon, this.commitMax, this.appliedThrough) + 1;
+    this.leadership = {
       ballot: phase1.ballot,
       nextSlot: firstNewSlot,
       firstNewSlot,
-      inFlight: new Map(),
       horizon,
-      lastAckTick: new Map(),
-      heartbeatRound: 0,
-      queuedReads: [],
-      confirmed: [],
-      round: undefined,
+      progress: new Progress(this.members, this.id),
+      reads: new ReadIndex(this.id, this.members.length),
     };
-    this.leadership = leadership;
-    // P2c: re-propose the highest-ballot value phase 1 reported for each open slot; our own
-    // unconfirmed values where nobody reported one; no-ops for the holes, up to every slot known
-    // to be chosen. A slot a peer's head says is chosen gets the reported value if there is one
-    // (its block may be gone with a wiped node, and P2c makes that value the chosen one), else a
-    // no-op: if a higher ballot chose it, the majority that promised that ballot refuses ours and
-    // we fetch the block; if the peer's claim was false (a forked chain), the no-op fills it. Our
-    // own values go only into slots nobody claims. Whatever is proposed, the commit index we send
-    // never covers it before a majority accepted it (advanceChosenThrough).
-    for (let slot = outcome.chosenThrough + 1; slot < firstNewSlot; slot++) {
-      if (slot <= this.headHeight || this.chosen.has(slot)) continue;
+    const reproposed = this.reproposeFromPhase1(outcome.chosenThrough, firstNewSlot, outcome.adopted);
+    this.event('info', 'became leader', { ballot: formatBallot(phase1.ballot), promises: phase1.promisedBy, chosenThrough: outcome.chosenThrough, reproposed });
+    this.broadcastHeartbeat(0);
+    for (const { node, grant } of this.rejoin.takeGrants(phase1.ballot, horizon)) {
+      this.send({ type: 'rejoin-grant', from: this.id, to: node, ...grant });
+      this.event('info', 'granted rejoin', { node, ballot: formatBallot(phase1.ballot), horizon });
+    }
+    this.advanceCommitThrough();
+    assert(this.currentRole !== 'leader' || this.leaderBallot === this.leadership?.ballot, 'a leader follows its own ballot');
+  }
+
+  /**
+   * P2c: re-propose the highest-ballot value phase 1 reported for each open slot; our own
+   * unconfirmed values where nobody reported one; no-ops for the holes, up to every slot known
+   * to be chosen. A slot a peer's head says is chosen gets the reported value if there is one
+   * (its block may be gone with a wiped node, and P2c makes that value the chosen one), else a
+   * no-op: if a higher ballot chose it, the majority that promised that ballot refuses ours and
+   * we fetch the block; if the peer's claim was false (a forked chain), the no-op fills it. Our
+   * own values go only into slots nobody claims. Whatever is proposed, the commit index we send
+   * never covers it before a majority accepted it (advanceCommitThrough). Returns the count.
+   */
+  private reproposeFromPhase1(chosenThrough: number, firstNewSlot: number, adopted: ReadonlyMap<number, Uint8Array>): number {
+    const progress = this.leadership!.progress;
+    const known = this.commitMax;
+    for (let slot = chosenThrough + 1; slot < firstNewSlot; slot++) {
+      if (slot <= this.appliedThrough || this.chosen.has(slot)) continue;
       const orphan = slot > known ? this.orphanedValues.get(slot) : undefined;
-      this.proposeSlot(slot, outcome.adopted.get(slot) ?? orphan ?? encodeBatchBody(this.clockMs, []));
+      this.proposeSlot(slot, adopted.get(slot) ?? orphan ?? encodeBatchBody(this.clockMs, []));
     }
     // Our own earlier proposals that lost their slot (another value adopted there, or the slot
     // turned out to be chosen already): their commands go back in the queue, so the clients
     // waiting for them get an answer. Sessions make a command that did get chosen a duplicate.
     for (const [slot, value] of this.orphanedValues) {
-      const proposed = leadership.inFlight.get(slot)?.value;
-      if (!proposed || !bytesEqual(proposed, value)) this.requeueWaitingCommands(value);
+      const proposed = progress.proposed(slot);
+      if (!proposed || !bytesEqual(proposed, value)) this.admission.requeueWaiting(value);
     }
     this.orphanedValues.clear();
-    this.event('info', 'became leader', {
-      ballot: formatBallot(phase1.ballot),
-      promises: phase1.promisedBy,
-      chosenThrough: outcome.chosenThrough,
-      reproposed: leadership.inFlight.size,
-    });
-    this.broadcastHeartbeat(0);
-    for (const [requester, nonce] of this.rejoinRequesters) {
-      const grant = { nonce, ballot: phase1.ballot, horizon };
-      this.rejoinGranted.set(requester, grant);
-      this.send({ type: 'rejoin-grant', from: this.id, to: requester, ...grant });
-      this.event('info', 'granted rejoin', { node: requester, ballot: formatBallot(phase1.ballot), horizon });
-    }
-    this.rejoinRequesters.clear();
-    this.advanceChosenThrough();
+    return progress.size;
   }
 
   private followLeader(leader: NodeId, ballot: Ballot): void {
@@ -605,17 +551,12 @@ export class Replica {
       this.electionTimeout = this.randomElectionTimeout();
       return;
     }
-    if (this.ticksSinceLeader < this.electionTimeout || !this.ledger.hasGenesis || this.divergence || this.chainOutvoted) return;
+    if (this.ticksSinceLeader < this.electionTimeout || !this.ledger.hasGenesis || this.heads.divergence || this.heads.chainOutvoted) return;
     const ballot = nextBallot(Math.max(this.highestBallotSeen, this.acceptor.promised), this.id);
     this.preVote = { ballot, granted: new NodeSet(), startedTick: this.tickCount };
     this.preVote.granted.add(this.id);
-    if (this.preVote.granted.size >= majority(this.members.length)) return this.winPreVote();
+    if (this.preVote.granted.size >= majority(this.members.length)) return this.becomeCandidate('election timeout, pre-vote won');
     for (const member of this.members) if (member !== this.id) this.send({ type: 'probe', from: this.id, to: member, ballot });
-  }
-
-  private winPreVote(): void {
-    this.preVote = undefined;
-    this.startCandidacy('election timeout, pre-vote won');
   }
 
   /** Would we promise this ballot now? Answers without changing any state. */
@@ -627,8 +568,8 @@ export class Replica {
 
   private onProbeReply(message: ProbeReplyMessage): void {
     const preVote = this.preVote;
-    if (!preVote || message.ballot !== preVote.ballot || this.currentRole !== 'follower') return;
-    if (message.granted && preVote.granted.add(message.from) && preVote.granted.size >= majority(this.members.length)) this.winPreVote();
+    if (!preVote || message.ballot !== preVote.ballot || this.currentRole !== 'follower') return this.ignore(message, 'no pre-vote for that ballot');
+    if (message.granted && preVote.granted.add(message.from) && preVote.granted.size >= majority(this.members.length)) this.becomeCandidate('election timeout, pre-vote won');
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -636,7 +577,7 @@ export class Replica {
 
   private onPrepare(message: PrepareMessage): void {
     if (message.ballot > this.highestBallotSeen) this.highestBallotSeen = message.ballot;
-    const reply = this.acceptor.onPrepare(message, this.headHeight, this.stickinessVeto(message.from));
+    const reply = this.acceptor.onPrepare(message, this.appliedThrough, this.stickinessVeto(message.from));
     this.send(reply);
     if (reply.type === 'promise' && message.from !== this.id) {
       const mine = this.ownBallot;
@@ -655,12 +596,11 @@ export class Replica {
 
   private onPromise(message: PromiseMessage): void {
     const phase1 = this.phase1;
-    if (this.currentRole !== 'candidate' || !phase1) return;
-    const peer = this.peers.get(message.from);
+    if (this.currentRole !== 'candidate' || !phase1) return this.ignore(message, `not a candidate (${this.currentRole})`);
     // A peer whose chain differs from ours does not count towards our quorum: its head would
     // claim its own blocks as chosen.
-    if (peer && disagrees(peer)) return;
-    if (peer && message.chosenThrough > peer.height) peer.height = message.chosenThrough;
+    if (this.heads.disagrees(message.from)) return this.ignore(message, 'the sender\'s chain differs from ours');
+    this.heads.noteHeight(message.from, message.chosenThrough);
     const outcome = phase1.onPromise(message);
     if (outcome === 'more') {
       this.send({ type: 'prepare', from: this.id, to: message.from, ballot: phase1.ballot, fromSlot: message.nextSlot });
@@ -671,90 +611,86 @@ export class Replica {
 
   private onPrepareReject(message: PrepareRejectMessage): void {
     if (message.promised > this.highestBallotSeen) this.highestBallotSeen = message.promised;
-    if (this.currentRole !== 'candidate' || this.phase1?.ballot !== message.ballot) return;
+    if (this.currentRole !== 'candidate' || this.phase1?.ballot !== message.ballot) return this.ignore(message, 'not running phase 1 with that ballot');
     if (message.reason === 'promised-higher') {
       this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)}`, true);
     }
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Phase 2
+  // Phase 2 and the commit index
 
   private proposeSlot(slot: number, value: Uint8Array): void {
-    const leadership = this.leadership!;
-    leadership.inFlight.set(slot, { value, acceptedBy: new NodeSet(), sentTick: this.tickCount });
+    this.leadership!.progress.track(slot, value, this.tickCount);
     for (const member of this.members) this.sendAccept(member, slot, value);
   }
 
   private sendAccept(to: NodeId, slot: number, value: Uint8Array): void {
     const leadership = this.leadership!;
-    this.send({ type: 'accept', from: this.id, to, ballot: leadership.ballot, slot, value, chosenThrough: this.chosenThrough });
+    this.send({ type: 'accept', from: this.id, to, ballot: leadership.ballot, slot, value, chosenThrough: this.commitThrough });
   }
 
   private onAccept(message: AcceptMessage): void {
-    if (this.divergence) {
+    if (this.heads.divergence) {
       // A diverged node neither follows nor learns from anyone; its acceptor refuses the accept.
-      this.send(this.acceptor.onAccept(message, this.headHeight));
+      this.send(this.acceptor.onAccept(message, this.appliedThrough));
       return;
     }
     const current = this.acceptor.voting ? message.ballot >= this.acceptor.promised : message.ballot >= this.leaderBallot;
     if (current) this.followLeader(message.from, message.ballot);
-    const reply = this.acceptor.onAccept(message, this.headHeight);
+    const reply = this.acceptor.onAccept(message, this.appliedThrough);
     this.send(reply);
     if (current) this.learnCommit(message.ballot, message.chosenThrough);
   }
 
   private onAccepted(message: AcceptedMessage): void {
     const leadership = this.leadership;
-    if (!leadership || message.ballot !== leadership.ballot) return;
-    leadership.lastAckTick.set(message.from, this.tickCount);
-    const flight = leadership.inFlight.get(message.slot);
-    if (!flight || !flight.acceptedBy.add(message.from)) return;
-    if (flight.acceptedBy.size < majority(this.members.length)) return;
-    leadership.inFlight.delete(message.slot);
-    if (message.slot > this.headHeight) this.chosen.set(message.slot, flight.value);
-    this.advanceChosenThrough();
+    if (!leadership || message.ballot !== leadership.ballot) return this.ignore(message, 'not leading with that ballot');
+    assert(this.currentRole === 'leader' && this.leaderBallot === leadership.ballot, 'a leadership outside the leader role');
+    const value = leadership.progress.maybeChoose(message.from, message.slot, this.tickCount);
+    if (value === undefined) return;
+    if (message.slot > this.appliedThrough) this.chosen.set(message.slot, value);
+    this.advanceCommitThrough();
   }
 
   private onAcceptReject(message: AcceptRejectMessage): void {
     if (message.promised > this.highestBallotSeen) this.highestBallotSeen = message.promised;
     const leadership = this.leadership;
-    if (!leadership || message.ballot !== leadership.ballot) return;
+    if (!leadership || message.ballot !== leadership.ballot) return this.ignore(message, 'not leading with that ballot');
     if (message.reason === 'promised-higher' && message.promised > leadership.ballot) {
       this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)}`, true);
     }
   }
 
   /**
-   * Leader: moves the commit index over every contiguously chosen slot, then appends. The index
-   * it sends is what followers take as "your entry of my ballot here is the chosen value", so it
-   * never covers a slot this leadership proposed and has not seen a majority accept.
+   * Moves commitThrough over every contiguously chosen slot, then appends. A leader's is what
+   * followers take as "your entry of my ballot here is the chosen value", so it never covers a
+   * slot this leadership proposed and has not seen a majority accept.
    */
-  private advanceChosenThrough(): void {
-    let through = Math.max(this.chosenThrough, this.headHeight);
-    while (this.chosen.has(through + 1) || through + 1 <= this.knownChosenThrough) through++;
-    const open = this.lowestOpenSlot();
-    if (open !== undefined && through >= open) through = open - 1;
-    if (through > this.chosenThrough) this.chosenThrough = through;
-    if (through > this.knownChosenThrough) this.knownChosenThrough = through;
-    this.appendChosen();
-  }
-
-  /** Leader: the lowest slot it proposed (or will propose next) without a majority yet. */
-  private lowestOpenSlot(): number | undefined {
+  private advanceCommitThrough(): void {
+    const before = this.commitThrough;
+    let through = Math.max(this.commitThrough, this.appliedThrough);
+    while (this.chosen.has(through + 1) || through + 1 <= this.commitMax) through++;
     const leadership = this.leadership;
-    if (!leadership) return undefined;
-    let lowest = leadership.nextSlot;
-    for (const slot of leadership.inFlight.keys()) if (slot < lowest) lowest = slot;
-    return lowest;
+    const open = leadership?.progress.lowestOpen(leadership.nextSlot);
+    if (open !== undefined && through >= open) through = open - 1;
+    if (through > this.commitThrough) this.commitThrough = through;
+    if (through > this.commitMax) this.commitMax = through;
+    assert(this.commitThrough >= before && this.commitThrough <= this.commitMax, () => `commitThrough ${before} -> ${this.commitThrough}, commitMax ${this.commitMax}`);
+    // Never raised over a slot of this leadership without a majority. (It may already cover a slot
+    // a new leadership re-proposes below an index it inherited: that slot was known chosen before
+    // phase 1, so P2c made the re-proposed value the chosen one.)
+    if (open !== undefined && this.commitThrough > before) assert(this.commitThrough < open, () => `commitThrough raised from ${before} to ${this.commitThrough}, over open slot ${open}`);
+    this.appendChosen();
   }
 
   /** Follower: the leader of `ballot` says every slot up to `through` is chosen. */
   private learnCommit(ballot: Ballot, through: number): void {
-    this.noteChosenThrough(through);
+    assert(ballot <= this.highestBallotSeen, 'learning a commit index of a ballot never seen');
+    this.raiseCommitMax(through);
     // Only a value accepted in the same ballot is known to be the chosen one. Contiguous from the
     // head: anything after a gap is looked at again once a fetch has filled the gap.
-    for (let slot = this.headHeight + 1; slot <= through; slot++) {
+    for (let slot = this.appliedThrough + 1; slot <= through; slot++) {
       if (this.chosen.has(slot)) continue;
       const entry = this.acceptor.entry(slot);
       if (!entry || entry.ballot !== ballot) break;
@@ -763,27 +699,23 @@ export class Replica {
     this.appendChosen();
   }
 
-  private noteChosenThrough(through: number): void {
-    if (through <= this.knownChosenThrough) return;
-    this.knownChosenThrough = through;
+  /** Raises commitMax to `through`; a leader that learns a slot of its own was chosen elsewhere steps down. */
+  private raiseCommitMax(through: number): void {
+    if (through <= this.commitMax) return;
+    this.commitMax = through;
     // A leader tells followers a slot of its own is chosen only once it is, so a peer holding a
     // new slot of this leadership (or one it has yet to use) got it from another, higher ballot.
     const leadership = this.currentRole === 'leader' ? this.leadership : undefined;
     if (!leadership) return;
-    let fresh = leadership.nextSlot;
-    for (const slot of leadership.inFlight.keys()) if (slot >= leadership.firstNewSlot && slot < fresh) fresh = slot;
+    const fresh = leadership.progress.lowestFresh(leadership.firstNewSlot, leadership.nextSlot);
     if (through >= fresh) this.becomeFollower(`slot ${fresh} was chosen without this leadership: a higher ballot leads`, true);
-  }
-
-  private get headHeight(): number {
-    return this.ledger.head?.height ?? -1;
   }
 
   /** Appends every chosen value that extends the head, in order. */
   private appendChosen(): void {
-    if (!this.ledger.hasGenesis || this.frozen) return;
+    if (!this.ledger.hasGenesis || this.heads.frozen) return;
     for (;;) {
-      const slot = this.headHeight + 1;
+      const slot = this.appliedThrough + 1;
       const value = this.chosen.get(slot);
       if (value === undefined) break;
       this.chosen.delete(slot);
@@ -795,43 +727,42 @@ export class Replica {
 
   /** `commandsOffset`: where the body's commands start, if the caller knows (else it is scanned for). */
   private afterAppend(height: number, hash: Uint8Array, record: Uint8Array, body: Uint8Array, results: readonly number[], commandsOffset?: number): void {
+    assert(height === this.appliedThrough, () => `appended block ${height} is not the head ${this.appliedThrough}`);
     this.ready.blocks.push(record);
     this.ready.blockHashes.push(hash);
     const dropped = this.acceptor.dropThrough(height);
     if (dropped.length > 0) this.ready.droppedAccepted.push(...dropped);
-    this.recentHashes.set(height, hash);
-    this.recentHashes.delete(height - this.config.recentHashesMax);
-    if (height > this.chosenThrough && this.currentRole !== 'leader') this.chosenThrough = height;
+    this.heads.recordOurs(height, hash);
+    if (height > this.commitThrough && this.currentRole !== 'leader') this.commitThrough = height;
     // A leader that appends (fetched) another value than the one it proposed for that slot has
     // met a higher ballot's choice: P2c would have made ours equal to any lower ballot's.
-    const proposed = this.leadership?.inFlight.get(height);
-    if (proposed && !bytesEqual(proposed.value, body)) {
+    const proposed = this.leadership?.progress.proposed(height);
+    if (proposed && !bytesEqual(proposed, body)) {
       this.becomeFollower(`block ${height} holds another value than this leadership proposed: a higher ballot chose it`, true);
     }
-    if (this.waiters.size > 0 && results.length > 0) this.answerWaiters(body, results, height, commandsOffset);
+    if (this.admission.waiterCount > 0 && results.length > 0) {
+      const sessions = (clientId: number) => this.ledger.state.session(clientId);
+      for (const reply of this.admission.answer(body, results, height, sessions, this.cursor, commandsOffset)) this.reply(reply);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
   // Leader duties
 
   private tickLeader(): void {
-    const leadership = this.leadership!;
+    const leadership = this.leadership;
+    assert(leadership !== undefined && this.leaderId === this.id, 'tickLeader without a leadership');
     const { heartbeatTicks, checkQuorumTicks, retransmitTicks } = this.config.timing;
     // Heartbeats repeat the open read round, so a round whose first heartbeats were lost still
     // completes once a majority hears one.
-    if (this.tickCount % heartbeatTicks === 0) this.broadcastHeartbeat(leadership.round?.round ?? 0);
-    let heard = 1;
-    for (const member of this.members) {
-      if (member !== this.id && this.tickCount - (leadership.lastAckTick.get(member) ?? -Infinity) < checkQuorumTicks) heard++;
-    }
+    if (this.tickCount % heartbeatTicks === 0) this.broadcastHeartbeat(leadership.reads.openRound);
+    const heard = leadership.progress.heardCount(this.tickCount, checkQuorumTicks);
     if (heard < majority(this.members.length) && this.tickCount - this.leaderSinceTick > checkQuorumTicks) {
       this.becomeFollower(`no majority heard for ${checkQuorumTicks} ticks`, false);
       return;
     }
-    for (const [slot, flight] of leadership.inFlight) {
-      if (this.tickCount - flight.sentTick < retransmitTicks) continue;
-      flight.sentTick = this.tickCount;
-      for (const member of this.members) if (!flight.acceptedBy.has(member)) this.sendAccept(member, slot, flight.value);
+    for (const due of leadership.progress.takeRetransmits(this.tickCount, retransmitTicks)) {
+      for (const member of due.to) this.sendAccept(member, due.slot, due.value);
     }
   }
 
@@ -840,7 +771,7 @@ export class Replica {
     const head = this.headRef();
     for (const member of this.members) {
       if (member === this.id) continue;
-      this.send({ type: 'heartbeat', from: this.id, to: member, ballot: leadership.ballot, chosenThrough: this.chosenThrough, head, round });
+      this.send({ type: 'heartbeat', from: this.id, to: member, ballot: leadership.ballot, chosenThrough: this.commitThrough, head, round });
     }
   }
 
@@ -849,26 +780,14 @@ export class Replica {
     return head ? { height: head.height, hash: head.hash } : { height: 0, hash: new Uint8Array(32) };
   }
 
-  private maybeProposeBatches(): void {
+  /** Proposes batches cut from the admission queue while the pipeline has room; returns whether it did. */
+  private maybeProposeBatches(): boolean {
     const leadership = this.leadership;
-    if (!leadership || this.currentRole !== 'leader') return;
-    const queue = this.pendingWrites;
-    // Batches are cut from the front of the queue; it is shortened once, after the loop.
-    let taken = 0;
-    while (taken < queue.length && leadership.inFlight.size < this.config.pipelineMax) {
-      const batch: CommandTuple[] = [];
-      let bytes = 0;
-      while (taken < queue.length && batch.length < this.config.batchCommandsMax) {
-        const write = queue[taken]!;
-        if (batch.length > 0 && bytes + write.bytes > this.config.batchBytesMax) break;
-        batch.push(write.command);
-        bytes += write.bytes;
-        taken++;
-      }
-      this.pendingWriteBytes -= bytes;
-      this.proposeSlot(leadership.nextSlot++, encodeBatchBody(this.clockMs, batch));
-    }
-    if (taken > 0) queue.splice(0, taken);
+    if (!leadership || this.currentRole !== 'leader' || this.admission.pendingCount === 0) return false;
+    const room = this.config.pipelineMax - leadership.progress.size;
+    const batches = this.admission.takeBatches(room, this.config.batchCommandsMax, this.config.batchBytesMax);
+    for (const batch of batches) this.proposeSlot(leadership.nextSlot++, encodeBatchBody(this.clockMs, batch));
+    return batches.length > 0;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -899,20 +818,15 @@ export class Replica {
   private onHeartbeatAck(message: HeartbeatAckMessage): void {
     if (message.head) this.notePeerHead(message.from, message.head);
     const leadership = this.leadership;
-    if (!leadership || message.ballot !== leadership.ballot || !message.voting) return;
-    leadership.lastAckTick.set(message.from, this.tickCount);
-    const round = leadership.round;
-    if (round && message.round === round.round && round.acks.add(message.from) && round.acks.size >= majority(this.members.length)) {
-      this.confirmReadRound();
-    }
+    if (!leadership || message.ballot !== leadership.ballot) return this.ignore(message, 'not leading with that ballot');
+    // A learner acks any ballot whatever it promised before it lost its disk: its acks confirm nothing.
+    if (!message.voting) return;
+    leadership.progress.noteAck(message.from, this.tickCount);
+    if (leadership.reads.maybeConfirm(message.from, message.round)) this.serveConfirmedReads();
   }
 
   private onStatus(message: StatusMessage): void {
-    const peer = this.peers.get(message.from);
-    if (peer) {
-      peer.voting = message.voting;
-      peer.genesis = message.genesis;
-    }
+    this.heads.noteStatus(message.from, message.voting, message.genesis);
     if (message.head) this.notePeerHead(message.from, message.head);
     if (message.promised > this.highestBallotSeen) this.highestBallotSeen = message.promised;
     // Deposed (as leader) or outbid (as candidate): a voter promised a higher ballot than ours
@@ -944,127 +858,103 @@ export class Replica {
     for (const member of this.members) if (member !== this.id) this.send(this.statusFor(member));
   }
 
-  /**
-   * Records a peer's head and compares it with our block at that height. Divergence is symmetric
-   * (each side sees the other's hash differ), so a node only condemns its own chain when a
-   * majority of the members hold another block there: at most one block per height can be backed
-   * by a majority, so that side is right. A single disagreeing peer is an alarm, not a verdict.
-   */
+  /** Records a peer's head (heads.ts compares it with ours); an agreeing peer's head is chosen. */
   private notePeerHead(node: NodeId, head: HeadRef): void {
-    const peer = this.peers.get(node);
-    if (!peer) return;
-    peer.head = head;
-    const ours = this.recentHashes.get(head.height);
-    if (ours) this.compareWithPeer(node, head.height, ours, head.hash);
-    // A peer whose chain differs from ours is no evidence of what is chosen, nor a source of
-    // blocks.
-    if (disagrees(peer)) return;
-    if (head.height > peer.height) peer.height = head.height;
-    this.noteChosenThrough(head.height);
+    const noted = this.heads.notePeerHead(node, head, this.members.length);
+    this.actOnComparison(node, noted);
+    if (noted.evidence) this.raiseCommitMax(head.height);
   }
 
-  private compareWithPeer(node: NodeId, height: number, ours: Uint8Array, theirs: Uint8Array): void {
-    const peer = this.peers.get(node)!;
-    if (bytesEqual(ours, theirs)) {
-      peer.agreement = 'same';
-      return;
-    }
-    const disagreement = { height, ours: toHex(ours), theirs: toHex(theirs) };
-    if (peer.agreement === undefined || peer.agreement === 'same') {
-      this.event('error', `node ${node} holds another block at height ${height}`, { peer: node, ...disagreement });
-    }
-    peer.agreement = disagreement;
-    if (this.divergence) return;
-    if (this.disagreeingPeerCount() >= majority(this.members.length)) {
-      this.divergence = { peer: node, ...disagreement };
-      this.acceptor.suspend();
-      this.event('error', 'DIVERGENCE: a majority holds other blocks than ours; refusing writes and votes', { ...this.divergence });
-      this.standDown('this chain diverged from the majority');
-    }
-  }
-
-  /** A leader or candidate whose chain cannot be trusted steps down, so a healthy node takes over. */
-  private standDown(reason: string): void {
-    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.becomeFollower(reason, false);
+  /** Raises the alarm for a new disagreement; on a verdict, stops voting and stands down. */
+  private actOnComparison(node: NodeId, comparison: Comparison): void {
+    if (comparison.alarm) this.event('error', `node ${node} holds another block at height ${comparison.alarm.height}`, { peer: node, ...comparison.alarm });
+    const verdict = comparison.verdict;
+    if (!verdict) return;
+    this.acceptor.suspend();
+    this.event('error', 'DIVERGENCE: a majority holds other blocks than ours; refusing writes and votes', { ...verdict });
+    this.maybeBecomeFollower('this chain diverged from the majority');
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Catch-up
+  // Divergence bisection (bisect.ts decides; peers' hosts and our own answer from disk)
 
-  private tickFetch(): void {
-    const burst = this.config.fetchBlocks * this.config.fetchPipelineMax;
-    this.catchupTokens = Math.min(burst, this.catchupTokens + this.config.catchupBlocksPerTick);
-    for (const [fromHeight, flight] of this.fetchesInFlight) {
-      if (this.tickCount - flight.sentTick < this.config.timing.fetchTimeoutTicks) continue;
-      this.fetchAvoid.set(flight.peer, this.tickCount + this.config.timing.fetchTimeoutTicks);
-      this.fetchesInFlight.delete(fromHeight);
-    }
-    this.maybeFetch();
+  private tickBisection(): void {
+    const divergence = this.heads.divergence;
+    if (!divergence) return;
+    this.actOnBisection(this.bisection.maybeStart(divergence.peer, divergence.height, this.tickCount));
+    this.actOnBisection(this.bisection.tick(this.tickCount, this.config.timing.fetchTimeoutTicks));
   }
 
-  /**
-   * Fetches missing blocks from peers that are ahead: up to fetchPipelineMax consecutive ranges
-   * in flight, applied in height order as they arrive.
-   */
-  private maybeFetch(): void {
-    if (this.frozen) return;
-    if (this.fetchedAhead.size > 0 && this.ledger.hasGenesis) {
+  private actOnBisection(step: BisectStep): void {
+    if (!step) return;
+    switch (step.kind) {
+      case 'ask':
+        // The same heights from our own store and the peer's; answers come back as `hashes`.
+        this.ready.hashServes.push({ to: this.id, heights: step.heights });
+        this.send({ type: 'hashes-request', from: this.id, to: step.peer, heights: step.heights });
+        return;
+      case 'found':
+        this.event('error', `DIVERGENCE: first divergent height ${step.first.height} with node ${step.first.peer}`, { ...step.first });
+        return;
+      case 'gave-up':
+        this.event('warn', `bisecting the divergence with node ${this.heads.divergence?.peer} failed: ${step.reason}`);
+        return;
+    }
+  }
+
+  private onHashesRequest(message: HashesRequestMessage): void {
+    this.ready.hashServes.push({ to: message.from, heights: message.heights });
+  }
+
+  private onHashes(message: HashesMessage): void {
+    if (!this.bisection.searching) return this.ignore(message, 'no bisection in progress');
+    this.actOnBisection(this.bisection.onHashes(message.from, this.id, message.heights, message.hashes, this.tickCount));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Catch-up (catch-up.ts decides which ranges, from whom; here they are verified and appended)
+
+  /** Asks peers ahead for missing blocks, applying kept replies first; returns whether it asked. */
+  private maybeFetch(): boolean {
+    if (this.heads.frozen) return false;
+    if (this.catchUp.aheadCount > 0 && this.ledger.hasGenesis) {
       this.drainFetchedAhead();
       this.appendChosen();
     }
     if (!this.ledger.hasGenesis) {
-      if (this.fetchesInFlight.size > 0 || this.agreedGenesis() === undefined) return;
+      if (this.catchUp.inFlightCount > 0 || this.agreedGenesis() === undefined) return false;
       const peer = this.pickFetchPeer(0);
-      if (peer !== undefined) this.requestBlocks(peer, 0);
-      return;
+      if (peer === undefined) return false;
+      this.requestBlocks(peer, 0);
+      return true;
     }
-    while (this.fetchesInFlight.size < this.config.fetchPipelineMax && this.catchupTokens >= this.config.fetchBlocks) {
-      const next = this.nextUnrequestedHeight();
-      if (next > this.knownChosenThrough) return;
+    let asked = false;
+    while (this.catchUp.canRequest) {
+      const next = this.catchUp.nextUnrequestedHeight(this.ledger.nextHeight);
+      if (next > this.commitMax) break;
       const peer = this.pickFetchPeer(next);
-      if (peer === undefined) return;
+      if (peer === undefined) break;
       this.requestBlocks(peer, next);
+      asked = true;
     }
-  }
-
-  /** The first height neither appended, nor buffered, nor asked for. */
-  private nextUnrequestedHeight(): number {
-    let cursor = this.ledger.nextHeight;
-    for (let step = 0; step <= 2 * this.config.fetchPipelineMax; step++) {
-      const flight = this.fetchesInFlight.get(cursor);
-      const ahead = this.fetchedAhead.get(cursor);
-      if (flight) cursor += flight.count;
-      else if (ahead && ahead.records.length > 0) cursor += ahead.records.length;
-      else break;
-    }
-    return cursor;
+    return asked;
   }
 
   private requestBlocks(peer: NodeId, fromHeight: number): void {
-    const count = this.config.fetchBlocks;
-    this.catchupTokens -= count;
-    this.fetchesInFlight.set(fromHeight, { peer, count, sentTick: this.tickCount });
+    const count = this.catchUp.recordRequest(peer, fromHeight, this.tickCount);
     this.send({ type: 'fetch', from: this.id, to: peer, fromHeight, maxBlocks: count });
   }
 
   private pickFetchPeer(next: number): NodeId | undefined {
-    const candidates: NodeId[] = [];
-    for (const [node, view] of this.peers) {
-      if (view.height < next) continue;
-      if (disagrees(view)) continue;
-      if ((this.fetchAvoid.get(node) ?? -1) > this.tickCount) continue;
-      candidates.push(node);
-    }
+    const candidates = this.heads.holdersOf(next, (node) => this.catchUp.isAvoided(node, this.tickCount));
     if (candidates.length === 0) {
       if (this.ledger.hasGenesis) return undefined;
       // A fresh learner: ask a peer that has the agreed genesis.
       const agreed = this.agreedGenesis();
-      const holders = [...this.peers].filter(([, view]) => view.genesis && agreed && bytesEqual(view.genesis, agreed)).map(([node]) => node);
+      const holders = agreed ? this.heads.genesisHolders(agreed) : [];
       return holders.length > 0 ? this.prng.pick(holders) : undefined;
     }
-    // Spare the leader when a follower can serve: its throughput is the cluster's.
-    const followers = candidates.filter((node) => node !== this.leaderId);
-    return this.prng.pick(followers.length > 0 ? followers : candidates);
+    return this.catchUp.pickPeer(candidates, this.leaderId, this.prng);
   }
 
   private onFetch(message: FetchMessage): void {
@@ -1073,17 +963,13 @@ export class Replica {
 
   private onBlocks(message: BlocksMessage): void {
     if (message.head) this.notePeerHead(message.from, message.head);
-    if (this.frozen) return;
-    const flight = this.fetchesInFlight.get(message.fromHeight);
-    if (flight?.peer === message.from) this.fetchesInFlight.delete(message.fromHeight);
-    if (message.fromHeight > this.ledger.nextHeight) {
-      // Ahead of a range still in flight: keep it until the range below is applied.
-      if (this.fetchedAhead.size < this.config.fetchPipelineMax && message.records.length > 0) this.fetchedAhead.set(message.fromHeight, message);
-      this.maybeFetch();
-      return;
+    if (this.heads.frozen) return this.ignore(message, 'frozen after a state digest mismatch');
+    const verdict = this.catchUp.onBlocks(message, this.ledger.nextHeight);
+    if (verdict === 'dropped') this.ignore(message, 'ahead of the chain and no room to keep it');
+    if (verdict === 'apply') {
+      this.applyFetched(message);
+      this.appendChosen();
     }
-    this.applyFetched(message);
-    this.appendChosen();
     this.maybeFetch();
   }
 
@@ -1092,11 +978,9 @@ export class Replica {
    * (an earlier range, or chosen slots learned from the leader).
    */
   private drainFetchedAhead(): void {
-    for (let step = 0; step < this.config.fetchPipelineMax && this.fetchedAhead.size > 0; step++) {
-      const next = [...this.fetchedAhead.keys()].find((from) => from <= this.ledger.nextHeight);
-      if (next === undefined) break;
-      const ahead = this.fetchedAhead.get(next)!;
-      this.fetchedAhead.delete(next);
+    for (let step = 0; step < this.config.fetchPipelineMax && this.catchUp.aheadCount > 0; step++) {
+      const ahead = this.catchUp.takeAhead(this.ledger.nextHeight);
+      if (!ahead) break;
       this.applyFetched(ahead);
     }
   }
@@ -1104,7 +988,8 @@ export class Replica {
   /** Verifies and appends the blocks of a reply that starts at or below the next height. */
   private applyFetched(message: BlocksMessage): void {
     const skip = this.ledger.nextHeight - message.fromHeight;
-    if (skip < 0 || skip >= message.records.length) return;
+    assert(skip >= 0, () => `applying blocks from ${message.fromHeight} above the next height ${this.ledger.nextHeight}`);
+    if (skip >= message.records.length) return;
     const records = skip === 0 ? message.records : message.records.slice(skip);
     let height = this.ledger.nextHeight;
     // Every fetched block is checked like a stored one (link, body hash, state digest) before it
@@ -1136,116 +1021,74 @@ export class Replica {
    * block disagrees with its header: both are divergence. Anything else is a bad reply.
    */
   private rejectFetched(from: NodeId, height: number, record: Uint8Array, problem: ChainProblem): void {
-    this.fetchAvoid.set(from, this.tickCount + this.config.timing.fetchTimeoutTicks);
+    this.catchUp.avoid(from, this.tickCount);
     this.event('warn', `block ${height} from node ${from} failed verification: ${problem.reason}`, { ...problem });
     const head = this.ledger.head;
     if (problem.reason === 'PREV_HASH_MISMATCH' && head) {
       // The peer's block at head+1 names another block at our head height as its parent.
-      this.compareWithPeer(from, head.height, head.hash, record.subarray(PREV_HASH_OFFSET, BODY_HASH_OFFSET));
+      this.actOnComparison(from, this.heads.compare(from, head.height, head.hash, record.subarray(PREV_HASH_OFFSET, BODY_HASH_OFFSET), this.members.length));
     }
     if (problem.reason === 'STATE_DIGEST_MISMATCH') {
-      this.frozen = true;
-      this.divergence ??= { height, peer: from, ours: 'state digest differs', theirs: toHex(record.subarray(STATE_DIGEST_OFFSET, HEADER_BYTES)) };
+      const divergence = this.heads.freeze(height, from, toHex(record.subarray(STATE_DIGEST_OFFSET, HEADER_BYTES)));
       this.acceptor.suspend();
-      this.event('error', 'DIVERGENCE: executing a peer\'s block gives another state digest; no more appends until restarted', { ...this.divergence });
-      this.standDown('frozen after a state digest mismatch');
+      this.event('error', 'DIVERGENCE: executing a peer\'s block gives another state digest; no more appends until restarted', { ...divergence });
+      this.maybeBecomeFollower('frozen after a state digest mismatch');
     }
   }
 
-  /**
-   * The genesis hash a majority of the members report (counting only peers: this node has none
-   * yet), or the pinned one once at least one peer has it. Trust is pinned to that hash, never to
-   * whichever peer answers a fetch.
-   */
   private agreedGenesis(): Uint8Array | undefined {
-    const counts = new Map<string, { hash: Uint8Array; count: number }>();
-    for (const peer of this.peers.values()) {
-      if (!peer.genesis) continue;
-      const key = toHex(peer.genesis);
-      const entry = counts.get(key) ?? { hash: peer.genesis, count: 0 };
-      entry.count++;
-      counts.set(key, entry);
-    }
-    const pinned = this.config.genesisHash;
-    if (pinned) return counts.has(toHex(pinned)) ? pinned : undefined;
-    for (const entry of counts.values()) if (entry.count >= majority(this.members.length)) return entry.hash;
-    return undefined;
+    return this.heads.agreedGenesis(this.config.genesisHash, this.members.length);
   }
 
   /** A learner without genesis adopts the cluster's genesis only if it is the one it expects. */
   private acceptableGenesis(record: Uint8Array, from: NodeId): boolean {
     const agreed = this.agreedGenesis();
-    const body = decodeBody(record.subarray(HEADER_BYTES));
-    const problem =
-      agreed === undefined
-        ? 'no majority of members agrees on a genesis yet'
-        : !bytesEqual(this.ledger.blockHash(record), agreed)
-          ? `its hash is not the genesis a majority of members (or the pinned hash) has: ${toHex(agreed).slice(0, 16)}`
-          : typeof body === 'string' || body.kind !== 'genesis'
-            ? 'not a genesis block'
-            : this.config.clusterId !== undefined && body.clusterId !== this.config.clusterId
-              ? `cluster id ${body.clusterId}, expected ${this.config.clusterId}`
-              : !body.members.includes(this.id)
-                ? `members ${body.members.join(',')} do not include node ${this.id}`
-                : undefined;
+    const problem = genesisRefusal(record, agreed && { agreed, hash: this.ledger.blockHash(record) }, this.config.clusterId, this.id);
     if (problem === undefined) return true;
-    this.fetchAvoid.set(from, this.tickCount + this.config.timing.fetchTimeoutTicks);
+    this.catchUp.avoid(from, this.tickCount);
     this.event('error', `refusing genesis from node ${from}: ${problem}`);
     return false;
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Wiped node: learner -> voter (ARCHITECTURE §4)
+  // Wiped node: learner -> voter (rejoin.ts decides)
 
   private tickLearner(): void {
     if (!this.ledger.hasGenesis || this.acceptor.voting) return;
-    const { rejoinDelayTicks, rejoinRetryTicks } = this.config.timing;
-    if (this.rejoinGrant && this.headHeight >= this.rejoinGrant.horizon) {
-      this.acceptor.grantVote(this.rejoinGrant.ballot);
-      this.event('info', 'rejoined as a voter', { ballot: formatBallot(this.rejoinGrant.ballot), horizon: this.rejoinGrant.horizon });
-      this.rejoinGrant = undefined;
+    const step = this.rejoin.tickLearner(this.tickCount, this.appliedThrough, this.leaderId);
+    if (step?.kind === 'request') {
+      this.send({ type: 'rejoin-request', from: this.id, to: this.leaderId, nonce: step.nonce });
+    } else if (step?.kind === 'vote') {
+      this.acceptor.grantVote(step.grant.ballot);
+      this.event('info', 'rejoined as a voter', { ballot: formatBallot(step.grant.ballot), horizon: step.grant.horizon });
       this.currentRole = 'follower';
       this.ticksSinceLeader = 0;
-      return;
     }
-    // A replica is a learner from its start (its vote is only ever lost with its disk), so the
-    // delay counts from tick 0.
-    if (this.rejoinGrant || this.tickCount < rejoinDelayTicks) return;
-    if (this.tickCount - this.lastRejoinRequestTick < rejoinRetryTicks || this.leaderId === 0) return;
-    this.lastRejoinRequestTick = this.tickCount;
-    this.send({ type: 'rejoin-request', from: this.id, to: this.leaderId, nonce: this.rejoinNonce });
   }
 
   private onRejoinRequest(message: RejoinRequestMessage): void {
-    if (this.currentRole !== 'leader' && this.currentRole !== 'candidate') return;
-    const granted = this.rejoinGranted.get(message.from);
-    if (granted && granted.nonce === message.nonce) {
-      // The same incarnation asking again: its grant's phase 1 already started after its wait.
-      this.send({ type: 'rejoin-grant', from: this.id, to: message.from, ...granted });
-      return;
+    if (this.currentRole !== 'leader' && this.currentRole !== 'candidate') return this.ignore(message, `not leading (${this.currentRole})`);
+    const step = this.rejoin.onRequest(message.from, message.nonce, this.currentRole === 'leader');
+    if (step?.kind === 'resend') {
+      this.send({ type: 'rejoin-grant', from: this.id, to: message.from, ...step.grant });
+    } else if (step?.kind === 'new-phase1') {
+      this.event('info', 'new phase 1 so that a wiped node can rejoin', { node: message.from });
+      this.becomeCandidate(`rejoin of node ${message.from}`);
     }
-    if (this.rejoinRequesters.has(message.from)) return;
-    this.rejoinRequesters.set(message.from, message.nonce);
-    // A phase 1 that starts after the request and cannot count the requester (it does not vote).
-    if (this.currentRole === 'leader') this.restartPhase1ForRejoin(message.from);
-  }
-
-  private restartPhase1ForRejoin(requester: NodeId): void {
-    this.event('info', 'new phase 1 so that a wiped node can rejoin', { node: requester });
-    this.startCandidacy(`rejoin of node ${requester}`);
   }
 
   private onRejoinGrant(message: RejoinGrantMessage): void {
-    if (this.acceptor.voting || message.nonce !== this.rejoinNonce) return;
-    if (!this.rejoinGrant || message.ballot > this.rejoinGrant.ballot) this.rejoinGrant = { ballot: message.ballot, horizon: message.horizon };
+    if (this.acceptor.voting) return this.ignore(message, 'already voting');
+    if (!this.rejoin.onGrant(message.nonce, { ballot: message.ballot, horizon: message.horizon })) return this.ignore(message, 'for another incarnation');
     this.followLeader(message.from, message.ballot);
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Clients
+  // Clients (admission.ts holds the queue and the waiters)
 
   private refuseClient(): { error: ReplyError; message: string } | undefined {
-    if (this.divergence) return { error: 'DIVERGED', message: `this node's chain diverged at height ${this.divergence.height}` };
+    const divergence = this.heads.divergence;
+    if (divergence) return { error: 'DIVERGED', message: `this node's chain diverged at height ${divergence.height}` };
     if (this.currentRole !== 'leader') {
       return { error: 'NOT_LEADER', message: this.leaderId ? `node ${this.leaderId} leads` : 'no leader known' };
     }
@@ -1260,103 +1103,25 @@ export class Replica {
     this.reply({ requestId, ok: false, error, message, leader: this.currentRole === 'leader' ? this.id : this.leaderId });
   }
 
-  /** Resolves waiters for the commands of an appended block. */
-  private answerWaiters(body: Uint8Array, results: readonly number[], height: number, commandsOffset?: number): void {
-    let from = commandsOffset;
-    if (from === undefined) {
-      const scan = scanBatchBody(body, this.cursor);
-      if (typeof scan === 'string') return;
-      from = scan.commandsOffset;
-    }
-    // The ledger applied this body: one result per command.
-    const cursor = this.cursor.reset(body, from);
-    for (let i = 0; i < results.length; i++) {
-      const start = cursor.position;
-      const fields = cursor.readArrayLength();
-      const clientId = fields >= 3 && cursor.readUint() >= 0 ? cursor.readUint() : -1;
-      const seq = clientId >= 0 ? cursor.readUint() : -1;
-      cursor.position = start;
-      cursor.skipValue();
-      if (clientId <= 0 || seq < 0) continue;
-      const key = sessionKey(clientId, seq);
-      const waiting = this.waiters.get(key);
-      if (!waiting) continue;
-      this.waiters.delete(key);
-      const result = results[i]!;
-      const session = this.ledger.state.session(clientId);
-      const firstHeight = (result & DUPLICATE_FLAG) !== 0 && session ? session.height : height;
-      for (const requestId of waiting) this.reply({ requestId, ok: true, kind: 'write', result, height: firstHeight });
-    }
-  }
-
-  private failClientsOnStepDown(): void {
-    const leader = this.leaderId === this.id ? 0 : this.leaderId;
-    for (const waiting of this.waiters.values()) {
-      for (const requestId of waiting) this.reply({ requestId, ok: false, error: 'NOT_LEADER', message: 'leader stepped down', leader });
-    }
-    this.waiters.clear();
-    this.pendingWrites = [];
-    this.pendingWriteBytes = 0;
-  }
-
-  /** Queues again the commands of a batch body that clients still wait for. */
-  private requeueWaitingCommands(body: Uint8Array): void {
-    const decoded = decodeBody(body);
-    if (typeof decoded === 'string' || decoded.kind !== 'batch') return;
-    // These commands were admitted once (the queue bounds held then, and a batch is bounded), so
-    // they go back at the front whatever the queue holds now.
-    const again: QueuedWrite[] = [];
-    for (const tuple of decoded.commands) {
-      const command = decodeCommand(tuple);
-      if (typeof command === 'string' || !this.waiters.has(sessionKey(command.clientId, command.seq))) continue;
-      const bytes = commandBytes(command);
-      again.push({ requestId: 0, command: tuple as CommandTuple, bytes });
-      this.pendingWriteBytes += bytes;
-    }
-    if (again.length > 0) this.pendingWrites = [...again, ...this.pendingWrites];
-  }
-
-  /** Answers every read a leadership still holds: it can no longer confirm them. */
-  private failReads(leadership: Leadership, message: string): void {
-    const rounds = [...leadership.confirmed, ...(leadership.round ? [leadership.round] : [])];
-    const reads = [...rounds.flatMap((round) => round.reads), ...leadership.queuedReads];
-    leadership.confirmed = [];
-    leadership.round = undefined;
-    leadership.queuedReads = [];
-    for (const read of reads) this.reply({ requestId: read.requestId, ok: false, error: 'NOT_LEADER', message, leader: 0 });
-  }
-
   // ---------------------------------------------------------------------------------------------
-  // Reads (ReadIndex)
+  // Reads (read-index.ts decides)
 
-  private maybeStartReadRound(): void {
+  /** Opens a read round once phase 1's re-proposals are chosen; returns whether it opened one. */
+  private maybeStartReadRound(): boolean {
     const leadership = this.leadership;
-    if (!leadership || leadership.round || leadership.queuedReads.length === 0) return;
     // A new leader serves reads only once everything phase 1 found is chosen (Raft §6.4's
     // "commit an entry of its own term first").
-    if (this.chosenThrough < leadership.horizon) return;
-    const round: ReadRound = { round: ++leadership.heartbeatRound, readIndex: this.chosenThrough, reads: leadership.queuedReads, acks: new NodeSet() };
-    leadership.queuedReads = [];
-    leadership.round = round;
-    round.acks.add(this.id);
-    if (round.acks.size >= majority(this.members.length)) return this.confirmReadRound();
-    this.broadcastHeartbeat(round.round);
-  }
-
-  private confirmReadRound(): void {
-    const leadership = this.leadership!;
-    leadership.confirmed.push(leadership.round!);
-    leadership.round = undefined;
-    this.serveConfirmedReads();
+    if (!leadership || this.commitThrough < leadership.horizon) return false;
+    const start = leadership.reads.maybeStartRound(this.commitThrough);
+    if (start.kind === 'broadcast') this.broadcastHeartbeat(start.round);
+    else if (start.kind === 'confirmed') this.serveConfirmedReads();
+    return start.kind !== 'none';
   }
 
   private serveConfirmedReads(): void {
     const leadership = this.leadership;
     if (!leadership) return;
-    while (leadership.confirmed.length > 0 && leadership.confirmed[0]!.readIndex <= this.headHeight) {
-      const round = leadership.confirmed.shift()!;
-      for (const read of round.reads) this.answerRead({ requestId: read.requestId, key: read.key, stale: false }, false);
-    }
+    for (const read of leadership.reads.takeServable(this.appliedThrough)) this.answerRead({ requestId: read.requestId, key: read.key, stale: false }, false);
   }
 
   private answerRead(request: ReadRequest, stale: boolean): void {
@@ -1373,21 +1138,12 @@ export class Replica {
     this.ready.messages.push(message);
   }
 
-  private event(level: EventLevel, message: string, fields?: Record<string, unknown>): void {
-    this.ready.events.push({ level, message, ballot: this.ballot, height: this.headHeight, fields });
+  /** An ignored message, logged at debug level with the reason (TigerBeetle's "ignoring (…)"). */
+  private ignore(message: Message, reason: string): void {
+    this.event('debug', `${message.type} from node ${message.from} ignored: ${reason}`);
   }
-}
 
-/** An upper estimate of a command's encoded size, for the batch byte bound. */
-function commandBytes(command: Command): number {
-  switch (command.op) {
-    case 'noop':
-      return 32;
-    case 'put':
-      return 32 + command.key.length * 3 + command.value.length;
-    case 'delete':
-      return 32 + command.key.length * 3;
-    case 'cas':
-      return 32 + command.key.length * 3 + (command.value?.length ?? 0) + (command.expect?.length ?? 0);
+  private event(level: EventLevel, message: string, fields?: Record<string, unknown>): void {
+    this.ready.events.push({ level, message, ballot: this.ballot, height: this.appliedThrough, fields });
   }
 }

@@ -4,6 +4,7 @@
  * about. Ready is applied as the driver would: persisted (here: recorded) before messages move.
  */
 import { Prng } from '../../src/lib/prng.js';
+import { hashRecord } from '../../src/chain/block.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { replicaConfig, type ReplicaConfig } from '../../src/replica/config.js';
@@ -65,16 +66,26 @@ export class Harness {
       }
       node.replies.push(...ready.replies);
       for (const serve of ready.serves) this.serve(id, serve.to, serve.fromHeight, serve.maxBlocks);
+      for (const serve of ready.hashServes) this.serveHashes(id, serve.to, serve.heights);
     }
   }
 
+  /** This node's chain as the driver would read it from disk: genesis plus every appended block. */
+  chainRecords(id: number): Uint8Array[] {
+    const records: Uint8Array[] = [Ledger.genesisRecord(fastSha256, { ...genesis, members: this.replica(id).memberIds as number[] })];
+    for (const ready of this.node(id).readies) records.push(...ready.blocks);
+    return records;
+  }
+
+  private serveHashes(from: number, to: number, heights: readonly number[]): void {
+    const chain = this.chainRecords(from);
+    const hashes = heights.map((height) => (chain[height] ? hashRecord(fastSha256, chain[height]) : new Uint8Array(0)));
+    this.queue.push({ type: 'hashes', from, to, heights, hashes });
+  }
+
   private serve(from: number, to: number, fromHeight: number, maxBlocks: number): void {
-    const ledger = this.replica(from).chain;
-    const records: Uint8Array[] = [];
-    for (const ready of this.node(from).readies) records.push(...ready.blocks);
-    const genesisRecord = Ledger.genesisRecord(fastSha256, { ...genesis, members: this.replica(from).memberIds as number[] });
-    const chain = [genesisRecord, ...records];
-    const head = ledger.head!;
+    const chain = this.chainRecords(from);
+    const head = this.replica(from).chain.head!;
     this.queue.push({ type: 'blocks', from, to, fromHeight, records: chain.slice(fromHeight, fromHeight + maxBlocks), head: { height: head.height, hash: head.hash } });
   }
 

@@ -1,7 +1,9 @@
 // A member whose chain forked (same genesis, other blocks) must neither stall the healthy
 // majority nor lead it; a node frozen by a bad digest serves nothing from its state.
 import { describe, expect, it } from 'vitest';
+import { hashRecord } from '../../src/chain/block.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
+import { toHex } from '../../src/lib/bytes.js';
 import { Prng } from '../../src/lib/prng.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { replicaConfig } from '../../src/replica/config.js';
@@ -12,17 +14,17 @@ import { genesis, Harness, isolating } from '../paxos/harness.js';
 
 /**
  * Node `id` of `harness`, restarted from a chain that shares genesis and then holds `blocks`
- * blocks of its own (`tag` makes them differ), as restore would give it: with its recent block
+ * blocks, those from `forkAt` on its own (`tag` makes them differ), as restore would give it: with its recent block
  * hashes, and with the records the harness serves fetches from.
  */
-function restartWithChain(harness: Harness, id: number, blocks: number, tag: string): void {
+function restartWithChain(harness: Harness, id: number, blocks: number, tag: string, forkAt = 1): void {
   const ledger = new Ledger(fastSha256);
   const genesisRecord = Ledger.genesisRecord(fastSha256, genesis);
   ledger.replay(0, genesisRecord);
   const records: Uint8Array[] = [];
   const recentHashes = [{ height: 0, hash: ledger.head!.hash }];
   for (let height = 1; height <= blocks; height++) {
-    const block = ledger.append(encodeBatchBody(height, [[1, 777, height, `${tag}/${height}`, new Uint8Array([1])]]));
+    const block = ledger.append(encodeBatchBody(height, [[1, 777, height, `${height < forkAt ? 'shared' : tag}/${height}`, new Uint8Array([1])]]));
     records.push(block.record);
     recentHashes.push({ height, hash: block.ref.hash });
   }
@@ -62,7 +64,7 @@ describe('a forked member', () => {
     // Node 1 leads from a forked chain; nodes 2 and 3 share another one.
     restartWithChain(harness, 1, 4, 'forged');
     for (const id of [2, 3]) restartWithChain(harness, id, 4, 'real');
-    (harness.replica(1) as unknown as { startCandidacy(reason: string): void }).startCandidacy('test');
+    (harness.replica(1) as unknown as { becomeCandidate(reason: string): void }).becomeCandidate('test');
     // The prepares and promises go through before any head is compared.
     harness.deliver((message) => message.type === 'prepare' || message.type === 'promise');
     expect(harness.replica(1).role).toBe('leader');
@@ -96,5 +98,25 @@ describe('a forked member', () => {
     replica.takeReady();
     replica.read({ requestId: 77, key: 'k', stale: true });
     expect(replica.takeReady().replies).toEqual([expect.objectContaining({ requestId: 77, ok: false, error: 'DIVERGED' })]);
+  });
+
+  it('a condemned node finds the first divergent height by asking its own store and a peer for block hashes', () => {
+    const harness = new Harness([1, 2, 3]);
+    const forkAt = 37;
+    for (const id of [1, 2]) restartWithChain(harness, id, 100, 'real', forkAt);
+    restartWithChain(harness, 3, 100, 'forged', forkAt);
+    for (let tick = 0; tick < 300 && harness.replica(3).firstDivergence === undefined; tick++) harness.tick(1);
+    const events = harness.node(3).readies.flatMap((ready) => ready.events.map((event) => event.message));
+    const asked = harness.node(3).readies.flatMap((ready) => ready.messages.filter((message) => message.type === 'hashes-request'));
+    const first = harness.replica(3).firstDivergence;
+    expect(harness.replica(3).diverged).toBeDefined();
+    expect(first).toMatchObject({ height: forkAt, ours: toHex(hashRecord(fastSha256, harness.chainRecords(3)[forkAt]!)), theirs: toHex(hashRecord(fastSha256, harness.chainRecords(first!.peer)[forkAt]!)) });
+    expect(first!.ours).not.toBe(first!.theirs);
+    expect(events).toContain(`DIVERGENCE: first divergent height ${forkAt} with node ${first!.peer}`);
+    // 100 heights, 16 samples a round: narrowed down in a few rounds, not one question per height.
+    expect(asked.length).toBeGreaterThanOrEqual(2);
+    expect(asked.length).toBeLessThanOrEqual(4);
+    // The healthy majority is not condemned, so it never searches.
+    for (const id of [1, 2]) expect(harness.replica(id).firstDivergence, `node ${id}`).toBeUndefined();
   });
 });

@@ -9,7 +9,7 @@ import { Harness, newReplica } from '../paxos/harness.js';
 
 const text = new TextDecoder();
 const inSet = (nodes: number[]) => (message: Message) => nodes.includes(message.from) && nodes.includes(message.to);
-const startCandidacy = (replica: Replica) => (replica as unknown as { startCandidacy(reason: string): void }).startCandidacy('test');
+const startCandidacy = (replica: Replica) => (replica as unknown as { becomeCandidate(reason: string): void }).becomeCandidate('test');
 
 /** Delivers queued messages round by round; `hold` keeps some back for later. */
 function pump(harness: Harness, keep: (message: Message) => boolean, hold: (message: Message) => boolean = () => false, held: Message[] = []): Message[] {

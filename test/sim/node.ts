@@ -176,6 +176,7 @@ export class SimNode {
     }
     this.persist(ready);
     for (const serve of ready.serves) this.serve(now, serve.to, serve.fromHeight, serve.maxBlocks);
+    for (const serve of ready.hashServes) this.serveHashes(now, serve.to, serve.heights);
     const mark = this.backend.unsyncedMark;
     if (this.options.bug === 'reply-before-persist') {
       // Planted bug: send first, make durable later; a crash in between loses promises.
@@ -247,6 +248,16 @@ export class SimNode {
     const head = this.store?.head;
     const message: Message = { type: 'blocks', from: this.id, to, fromHeight, records, head: head ? { height: head.height, hash: head.hash } : null };
     this.options.network.send(now, { kind: 'node', id: this.id }, { kind: 'node', id: to }, message);
+  }
+
+  /** Answers a bisection request from this node's disk, as the node driver does (to itself too). */
+  private serveHashes(now: number, to: number, heights: readonly number[]): void {
+    const hashes = heights.map((height) => {
+      const record = this.backend.getSync(blockKey(height));
+      return record ? hashRecord(this.options.sha256, record) : new Uint8Array(0);
+    });
+    const message: Message = { type: 'hashes', from: this.id, to, heights, hashes };
+    this.options.network.send(now, { kind: 'node', id: this.id }, { kind: 'node', id: to }, message, to === this.id);
   }
 
   note(now: number, line: string): void {
