@@ -143,6 +143,8 @@ export class NodeDriver {
       onClientClosed: (connection) => {
         for (const [requestId, pending] of this.pendingReplies) if (pending.connection === connection) this.pendingReplies.delete(requestId);
       },
+      // Floods and refusals, summed and rate-limited by the transport; counts are in status counters.
+      onLog: (level, message, fields) => this.options.log.log(level, message, this.context(), fields),
     });
     this.links = new PeerLinks({ ...credentials, peers: this.options.peers.map((peer) => ({ nodeId: peer.id, host: peer.host, port: peer.port })) });
     this.timer = setInterval(() => {
