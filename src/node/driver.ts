@@ -503,7 +503,8 @@ export class NodeDriver {
       disagreeingPeers: replica.disagreeingPeers,
       members,
       uptimeMs: Math.round(performance.now() - this.startedAt),
-      counters: { ...this.counters, ...this.server.stats() },
+      // Transport counters include refusals by connection class; RSS lets a remote probe watch memory.
+      counters: { ...this.counters, ...this.server.stats(), ...memoryCounters() },
     };
   }
 
@@ -522,6 +523,12 @@ export class NodeDriver {
     if (!this.options.trace) return;
     this.options.log.log('info', `trace ${describeMessage(message)}`, this.context());
   }
+}
+
+/** This process's memory (bytes): resident, V8 heap, and buffers outside the heap. */
+function memoryCounters(): { rssBytes: number; heapTotalBytes: number; arrayBufferBytes: number } {
+  const memory = process.memoryUsage();
+  return { rssBytes: memory.rss, heapTotalBytes: memory.heapTotal, arrayBufferBytes: memory.arrayBuffers };
 }
 
 /** Why a parsed peer message does not belong on the connection of `from` to node `self`, if so. */
