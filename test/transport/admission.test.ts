@@ -72,6 +72,8 @@ describe('TransportServer admission', () => {
       clientConnectionsMax: 2,
       pendingConnectionsMax: 3,
       pendingConnectionsPerAddressMax: 3,
+      // The silent sockets would hold their pending slots this long: longer than the test.
+      handshakeTimeoutMs: 30_000,
       refusalLogIntervalMs: 60_000,
       onLog: (_level, message) => logs.push(message),
     });
@@ -84,8 +86,8 @@ describe('TransportServer admission', () => {
     const refused = await rawConnect(port);
     refused.socket.write(clientHelloThen());
     await waitFor('a third client refused', () => refused.state.closed);
-    // Silent sockets fill the pending slots (they would sit out the handshake timeout).
-    for (let i = 0; i < 3; i++) await rawConnect(port);
+    // Silent sockets from another address fill the pending slots (they would sit out the handshake timeout).
+    for (let i = 0; i < 3; i++) await rawConnect(port, '127.0.0.2');
     await waitFor('pending full', () => recording.server.stats().pendingConnectionsOpen === 3);
     const links = new PeerLinks({ ...credentials(1), peers: [{ nodeId: 2, host: HOST, port }] });
     onCleanup(() => links.close());
