@@ -137,6 +137,8 @@ export class NodeDriver {
       onClientClosed: (connection) => {
         for (const [requestId, pending] of this.pendingReplies) if (pending.connection === connection) this.pendingReplies.delete(requestId);
       },
+      // Floods and refusals, summed and rate-limited by the transport; counts are in status counters.
+      onLog: (level, message, fields) => this.options.log.log(level, message, this.context(), fields),
     });
     this.links = new PeerLinks({ ...credentials, peers: this.options.peers.map((peer) => ({ nodeId: peer.id, host: peer.host, port: peer.port })) });
     this.timer = setInterval(() => {
@@ -468,7 +470,8 @@ export class NodeDriver {
       disagreeingPeers: replica.disagreeingPeers,
       members,
       uptimeMs: Math.round(performance.now() - this.startedAt),
-      counters: { ...this.counters, ...this.server.stats() },
+      // Transport counters include refusals by connection class; RSS lets a remote probe watch memory.
+      counters: { ...this.counters, ...this.server.stats(), ...memoryCounters() },
     };
   }
 
@@ -492,6 +495,12 @@ export class NodeDriver {
 /** The status fields of where the chain first differs, once bisection found it. */
 function firstDivergence(first: FirstDivergence | undefined): { firstHeight?: number; firstOurs?: string; firstTheirs?: string } {
   return first ? { firstHeight: first.height, firstOurs: first.ours, firstTheirs: first.theirs } : {};
+}
+
+/** This process's memory (bytes): resident, V8 heap, and buffers outside the heap. */
+function memoryCounters(): { rssBytes: number; heapTotalBytes: number; arrayBufferBytes: number } {
+  const memory = process.memoryUsage();
+  return { rssBytes: memory.rss, heapTotalBytes: memory.heapTotal, arrayBufferBytes: memory.arrayBuffers };
 }
 
 /** Why a parsed peer message does not belong on the connection of `from` to node `self`, if so. */

@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { Connection, newCounters, type TransportCounters } from './connection.js';
 import { buildClientHello } from './handshake.js';
-import { CLIENT_CONNECT_TIMEOUT_MS, CLIENT_IN_FLIGHT_MAX, CLIENT_REQUEST_TIMEOUT_MS, FRAME_BYTES_MAX } from './limits.js';
+import { CLIENT_CONNECT_TIMEOUT_MS, CLIENT_FRAME_BYTES_MAX, CLIENT_IN_FLIGHT_MAX, CLIENT_REQUEST_TIMEOUT_MS, FRAME_BYTES_MAX } from './limits.js';
 import { type ClientRequest, isClientMessage } from './server.js';
 
 export interface ClientConnectionOptions {
@@ -20,7 +20,7 @@ export interface ClientConnectionOptions {
   readonly requestTimeoutMs?: number;
   /** Default CLIENT_IN_FLIGHT_MAX; a request beyond it is rejected with OVERLOADED. */
   readonly inFlightMax?: number;
-  /** Largest frame either way. Default FRAME_BYTES_MAX. */
+  /** Largest reply frame. Default FRAME_BYTES_MAX. Requests are bounded by CLIENT_FRAME_BYTES_MAX (the node's bound). */
   readonly maxFrameBytes?: number;
 }
 
@@ -72,7 +72,8 @@ export class ClientConnection {
           else client.#failPending(reason);
         },
         // A client trusts the node it chose; the handshake deadline is the server's business.
-        { counters, maxFrameBytes: options.maxFrameBytes ?? FRAME_BYTES_MAX, handshakeTimeoutMs: 0 },
+        // A request over the node's client bound fails here with FRAME_TOO_LARGE instead of closing the connection.
+        { counters, maxFrameBytes: options.maxFrameBytes ?? FRAME_BYTES_MAX, sendFrameBytesMax: CLIENT_FRAME_BYTES_MAX, handshakeTimeoutMs: 0 },
       );
       connection.handshakeDone();
       socket.once('connect', () => {

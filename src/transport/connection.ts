@@ -2,7 +2,9 @@
  * One framed TCP connection: decodes incoming frames, queues outgoing ones (bounded), writes each
  * tick's frames with one corked socket write, respects socket backpressure, and closes itself on
  * any protocol error. It knows nothing about handshakes beyond a deadline and a smaller frame
- * bound until its owner calls `handshakeDone()`.
+ * bound until its owner calls `handshakeDone()`. It reports how many bytes of partial frames it
+ * holds (`onBufferedBytes`) and since when its current frame is incomplete, so its owner can bound
+ * memory across connections and close a connection that trickles a frame (src/transport/server.ts).
  */
 import type { Socket } from 'node:net';
 import { assert } from '../lib/assert.js';
@@ -44,6 +46,13 @@ export interface ConnectionOptions {
   readonly counters: TransportCounters;
   /** Largest frame sent, and received once the handshake is done. Default FRAME_BYTES_MAX. */
   readonly maxFrameBytes?: number;
+  /** Largest frame sent, if smaller than `maxFrameBytes` (a client sends requests only). */
+  readonly sendFrameBytesMax?: number;
+  /**
+   * Called with the bytes of partial frames this connection now holds, whenever that number
+   * changed after incoming data, and with 0 once it closed. Must not throw; may close connections.
+   */
+  readonly onBufferedBytes?: (connection: Connection, bufferedBytes: number) => void;
   /** Largest incoming frame before `handshakeDone()`. Default HANDSHAKE_FRAME_BYTES_MAX. */
   readonly handshakeFrameBytesMax?: number;
   /** Deadline for `handshakeDone()`, from construction; 0 = none. Default HANDSHAKE_TIMEOUT_MS. */
@@ -69,6 +78,14 @@ export class Connection {
   readonly #decoder: FrameDecoder;
   readonly #counters: TransportCounters;
   readonly #maxFrameBytes: number;
+  readonly #sendFrameBytesMax: number;
+  readonly #onBufferedBytes: ((connection: Connection, bufferedBytes: number) => void) | undefined;
+  /** Last value given to #onBufferedBytes. */
+  #reportedBytes = 0;
+  /** performance.now() when the current incomplete frame's first byte arrived; -1 = none. */
+  #partialFrameSinceMs = -1;
+  /** performance.now() of the last complete frame received (construction time before the first). */
+  #lastFrameAtMs = performance.now();
   readonly #sendQueueBytesMax: number;
   readonly #sendQueueFramesMax: number;
   /** Encoded frames not yet handed to the socket; bounded by the two send-queue limits. */
@@ -88,6 +105,8 @@ export class Connection {
     this.#onClose = onClose;
     this.#counters = options.counters;
     this.#maxFrameBytes = options.maxFrameBytes ?? FRAME_BYTES_MAX;
+    this.#sendFrameBytesMax = Math.min(options.sendFrameBytesMax ?? this.#maxFrameBytes, this.#maxFrameBytes);
+    this.#onBufferedBytes = options.onBufferedBytes;
     this.#decoder = new FrameDecoder(Math.min(options.handshakeFrameBytesMax ?? HANDSHAKE_FRAME_BYTES_MAX, this.#maxFrameBytes));
     this.#sendQueueBytesMax = options.sendQueueBytesMax ?? SEND_QUEUE_BYTES_MAX;
     this.#sendQueueFramesMax = options.sendQueueFramesMax ?? SEND_QUEUE_FRAMES_MAX;
@@ -125,6 +144,21 @@ export class Connection {
     return this.#queuedBytes;
   }
 
+  /** Bytes received and not yet delivered as frames (0 once closed). */
+  get bufferedBytes(): number {
+    return this.#reportedBytes;
+  }
+
+  /** performance.now() when the incomplete frame now buffered started arriving, or -1 if none. */
+  get partialFrameSinceMs(): number {
+    return this.#partialFrameSinceMs;
+  }
+
+  /** performance.now() of the last complete frame received, or of construction before the first. */
+  get lastFrameAtMs(): number {
+    return this.#lastFrameAtMs;
+  }
+
   /** Resolves once the socket has closed. */
   whenClosed(): Promise<void> {
     return this.#whenClosed;
@@ -135,11 +169,14 @@ export class Connection {
     this.#onMessage = handler;
   }
 
-  /** Stops the handshake deadline and admits frames up to the full frame size. */
-  handshakeDone(): void {
+  /**
+   * Stops the handshake deadline and admits incoming frames up to `frameBytesMax` (the bound of
+   * the class the handshake put this connection in; default and at most `maxFrameBytes`).
+   */
+  handshakeDone(frameBytesMax: number = this.#maxFrameBytes): void {
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
-    this.#decoder.maxFrameBytes = this.#maxFrameBytes;
+    this.#decoder.maxFrameBytes = Math.min(frameBytesMax, this.#maxFrameBytes);
   }
 
   /**
@@ -152,7 +189,7 @@ export class Connection {
       this.#counters.drops++;
       return false;
     }
-    return this.sendFrame(encodeFrame(message, this.#maxFrameBytes));
+    return this.sendFrame(encodeFrame(message, this.#sendFrameBytesMax));
   }
 
   /** `send()` of an already encoded frame (encode once, send to many). */
@@ -190,6 +227,7 @@ export class Connection {
     this.#closed = true;
     this.#closeReason = reason;
     this.#dropQueue();
+    this.#releaseBuffers();
     this.#socket.destroy();
   }
 
@@ -197,6 +235,7 @@ export class Connection {
   #finish(): void {
     this.#closed = true;
     this.#dropQueue();
+    this.#releaseBuffers();
     clearTimeout(this.#handshakeTimer);
     this.#onMessage = noDelivery;
     const onClose = this.#onClose;
@@ -207,6 +246,19 @@ export class Connection {
   #dropQueue(): void {
     this.#queue = [];
     this.#queuedBytes = 0;
+  }
+
+  /** Nothing received stays reachable from a closed connection (it may be referenced a while). */
+  #releaseBuffers(): void {
+    this.#decoder.release();
+    this.#partialFrameSinceMs = -1;
+    this.#reportBuffered(0);
+  }
+
+  #reportBuffered(bufferedBytes: number): void {
+    if (bufferedBytes === this.#reportedBytes) return;
+    this.#reportedBytes = bufferedBytes;
+    this.#onBufferedBytes?.(this, bufferedBytes);
   }
 
   #onData(chunk: Buffer): void {
@@ -226,7 +278,9 @@ export class Connection {
    * on the next turn of the event loop, so one busy connection cannot starve the others.
    */
   #deliver(): void {
-    for (let delivered = 0; delivered < FRAMES_PER_PUSH_MAX; delivered++) {
+    let delivered = 0;
+    let more = true;
+    for (; delivered < FRAMES_PER_PUSH_MAX; delivered++) {
       if (this.#closed) return;
       let message: unknown;
       try {
@@ -235,10 +289,33 @@ export class Connection {
         this.#failOn(error);
         return;
       }
-      if (message === NO_FRAME) return;
+      if (message === NO_FRAME) {
+        more = false;
+        break;
+      }
       this.#counters.framesIn++;
       this.#onMessage(message);
     }
+    if (this.#closed) return;
+    this.#noteProgress(delivered > 0);
+    if (more) this.#pauseAndContinue();
+  }
+
+  /** Updates the partial-frame clock and the buffered-bytes report after a round of delivery. */
+  #noteProgress(deliveredAny: boolean): void {
+    const bufferedBytes = this.#decoder.bufferedBytes;
+    if (deliveredAny || (bufferedBytes > 0 && this.#partialFrameSinceMs < 0)) {
+      const now = performance.now();
+      if (deliveredAny) this.#lastFrameAtMs = now;
+      // A frame completed in this round, so what is left (if anything) started in this round.
+      this.#partialFrameSinceMs = bufferedBytes > 0 ? now : -1;
+    } else if (bufferedBytes === 0) {
+      this.#partialFrameSinceMs = -1;
+    }
+    this.#reportBuffered(bufferedBytes);
+  }
+
+  #pauseAndContinue(): void {
     if (this.#closed || this.#readScheduled) return;
     this.#readScheduled = true;
     this.#socket.pause();

@@ -13,18 +13,21 @@
 import { readU32, writeU32 } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { pack, unpackSafe } from '../lib/msgpack.js';
-import { FRAME_BYTES_MAX, FRAMES_PER_PUSH_MAX } from './limits.js';
+import { FRAME_BYTES_MAX, FRAME_PREFIX_BYTES, FRAMES_PER_PUSH_MAX, SMALL_CHUNKS_BUFFER_BYTES } from './limits.js';
 
 export const FRAME_VERSION = 1;
-const FRAME_PREFIX_BYTES = 4;
 
 /** Returned by `FrameDecoder.next()` when no complete frame is buffered. */
 export const NO_FRAME: unique symbol = Symbol('NO_FRAME');
 
 /** Incoming chunks up to this size are copied into a shared buffer instead of kept one by one. */
 const SMALL_CHUNK_BYTES_MAX = 1024;
-/** Size of that shared buffer: a sender trickling 1-byte chunks costs 1 byte each, not an object. */
-const SMALL_CHUNKS_BUFFER_BYTES = 16 * 1024;
+/**
+ * A frame at least this long that is not complete when its prefix is read is assembled in one
+ * buffer of its own as its bytes arrive, instead of as a list of received chunks: a partial large
+ * frame then pins one allocation (released whole), not hundreds of socket chunks.
+ */
+const ASSEMBLY_FRAME_BYTES_MIN = 64 * 1024;
 /** Consumed chunk slots tolerated at the front of the chunk list before it is compacted. */
 const CONSUMED_CHUNKS_MAX = 1024;
 
@@ -58,8 +61,9 @@ function checkMaxFrameBytes(maxFrameBytes: number): void {
 /**
  * Turns a byte stream into messages. Each byte is copied at most once: a frame that lies inside
  * one received chunk is decoded in place, a frame spread over several chunks is assembled once
- * when its last byte arrives. The length prefix is checked as soon as its 4 bytes are here, so an
- * oversized frame is refused before its body is buffered.
+ * when its last byte arrives (a large one is assembled as it arrives, see ASSEMBLY_FRAME_BYTES_MIN).
+ * The length prefix is checked as soon as its 4 bytes are here, so an oversized frame is refused
+ * before its body is buffered.
  *
  * Decoded byte strings are views into the received bytes (src/lib/msgpack.ts copyBuffers: false);
  * the decoder never writes to bytes it has handed out.
@@ -75,6 +79,9 @@ export class FrameDecoder {
   #bufferedBytes = 0;
   /** N of the frame whose prefix was consumed, or -1 when the next bytes are a prefix. */
   #frameLength = -1;
+  /** The frame being assembled (length #frameLength), holding #assembled bytes; chunks are then empty. */
+  #assembly: Buffer | undefined;
+  #assembled = 0;
   #smallChunks: Buffer | undefined;
   #smallChunksUsed = 0;
   #maxFrameBytes: number;
@@ -97,7 +104,24 @@ export class FrameDecoder {
 
   /** Bytes received and not yet returned as frames. */
   get bufferedBytes(): number {
-    return this.#bufferedBytes + (this.#frameLength >= 0 ? FRAME_PREFIX_BYTES : 0);
+    return this.#bufferedBytes + this.#assembled + (this.#frameLength >= 0 ? FRAME_PREFIX_BYTES : 0);
+  }
+
+  /**
+   * Drops every buffered byte and the small-chunk slab, so nothing received stays reachable from
+   * this decoder (a closed connection may be referenced a while longer). Later calls throw CLOSED.
+   */
+  release(): void {
+    this.#chunks = [];
+    this.#chunksHead = 0;
+    this.#offset = 0;
+    this.#bufferedBytes = 0;
+    this.#frameLength = -1;
+    this.#assembly = undefined;
+    this.#assembled = 0;
+    this.#smallChunks = undefined;
+    this.#smallChunksUsed = 0;
+    this.#failure ??= new PaxchainError(ErrorCode.UNAVAILABLE, 'frame decoder released (connection closed)');
   }
 
   /**
@@ -119,6 +143,7 @@ export class FrameDecoder {
   /** Buffers `chunk` without decoding; the caller must not modify it afterwards. */
   append(chunk: Uint8Array): void {
     if (this.#failure) throw this.#failure;
+    if (this.#assembly !== undefined) chunk = this.#assemble(chunk);
     if (chunk.length === 0) return;
     if (chunk.length <= SMALL_CHUNK_BYTES_MAX) this.#appendSmall(chunk);
     else this.#chunks.push(chunk);
@@ -131,14 +156,44 @@ export class FrameDecoder {
    */
   next(): unknown {
     if (this.#failure) throw this.#failure;
+    if (this.#assembly !== undefined) {
+      if (this.#assembled < this.#frameLength) return NO_FRAME;
+      const assembled = this.#assembly;
+      this.#assembly = undefined;
+      this.#assembled = 0;
+      this.#frameLength = -1;
+      return this.#decodeBody(assembled);
+    }
     if (this.#frameLength < 0) {
       if (this.#bufferedBytes < FRAME_PREFIX_BYTES) return NO_FRAME;
       this.#frameLength = this.#readPrefix();
     }
-    if (this.#bufferedBytes < this.#frameLength) return NO_FRAME;
+    if (this.#bufferedBytes < this.#frameLength) {
+      if (this.#frameLength >= ASSEMBLY_FRAME_BYTES_MIN) this.#startAssembly();
+      return NO_FRAME;
+    }
     const body = this.#take(this.#frameLength);
     this.#frameLength = -1;
     return this.#decodeBody(body);
+  }
+
+  /** Moves the buffered part of the current (incomplete) frame into a buffer of its full length. */
+  #startAssembly(): void {
+    // allocUnsafeSlow: pages are only touched (resident) as bytes arrive, so a prefix alone costs
+    // address space, not memory; the buffer is not from the shared pool, so it is freed whole.
+    const assembly = Buffer.allocUnsafeSlow(this.#frameLength);
+    const buffered = this.#bufferedBytes;
+    if (buffered > 0) assembly.set(this.#take(buffered), 0);
+    this.#assembly = assembly;
+    this.#assembled = buffered;
+  }
+
+  /** Copies the bytes of `chunk` that belong to the frame being assembled; returns the rest. */
+  #assemble(chunk: Uint8Array): Uint8Array {
+    const count = Math.min(this.#frameLength - this.#assembled, chunk.length);
+    this.#assembly!.set(chunk.subarray(0, count), this.#assembled);
+    this.#assembled += count;
+    return chunk.subarray(count);
   }
 
   #readPrefix(): number {
@@ -169,6 +224,8 @@ export class FrameDecoder {
     this.#chunksHead = 0;
     this.#offset = 0;
     this.#bufferedBytes = 0;
+    this.#assembly = undefined;
+    this.#assembled = 0;
     return this.#failure;
   }
 

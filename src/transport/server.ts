@@ -11,6 +11,14 @@
  * error (bad frame, oversized frame, failed handshake, client frame without an id, a peer message
  * the node refuses) closes that connection only and is counted in `stats()`.
  *
+ * Connection classes (src/transport/limits.ts, src/transport/admission.ts): a connection is
+ * pending until its Hello, then a client (frames up to CLIENT_FRAME_BYTES_MAX, counted against
+ * the client budgets) or, after its proof, a peer (frames up to FRAME_BYTES_MAX, its own slot).
+ * Unauthenticated connections share a bound on buffered partial-frame bytes
+ * (src/transport/buffer-budget.ts); a sweep closes those whose frame is not complete within
+ * FRAME_DEADLINE_MS and any connection without a complete frame for IDLE_TIMEOUT_MS. Refusals and
+ * such closes are counted in `stats()` and logged, rate-limited (src/transport/refusal-log.ts).
+ *
  * Handlers run synchronously inside the socket's data event and must not throw: an exception is a
  * bug of the node and escapes (a broken invariant should stop the process).
  */
@@ -29,7 +37,23 @@ import {
   readHello,
   verifyProof,
 } from './handshake.js';
-import { CONNECTIONS_MAX, FRAME_BYTES_MAX, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './limits.js';
+import { Admission } from './admission.js';
+import { BufferBudget } from './buffer-budget.js';
+import {
+  CLIENT_BUFFERED_BYTES_MAX,
+  CLIENT_CONNECTIONS_MAX,
+  CLIENT_CONNECTIONS_PER_ADDRESS_MAX,
+  CLIENT_FRAME_BYTES_MAX,
+  CONNECTION_SWEEP_INTERVAL_MS,
+  FRAME_BYTES_MAX,
+  FRAME_DEADLINE_MS,
+  HANDSHAKE_TIMEOUT_MS,
+  IDLE_TIMEOUT_MS,
+  PENDING_CONNECTIONS_MAX,
+  PENDING_CONNECTIONS_PER_ADDRESS_MAX,
+  REFUSAL_LOG_INTERVAL_MS,
+} from './limits.js';
+import { type RefusalReason, RefusalLog } from './refusal-log.js';
 
 const DEFAULT_HOST = '127.0.0.1';
 
@@ -49,14 +73,30 @@ export interface TransportServerOptions extends ClusterCredentials {
   readonly onClientRequest: (connectionId: number, request: ClientRequest) => void;
   /** A client connection closed; replies to it would be dropped. */
   readonly onClientClosed?: (connectionId: number) => void;
-  /** Default CONNECTIONS_MAX; further connections are closed at once and counted as refused. */
-  readonly connectionsMax?: number;
-  /** Default FRAME_BYTES_MAX. */
+  /** Defaults PENDING_CONNECTIONS_MAX and PENDING_CONNECTIONS_PER_ADDRESS_MAX (oldest closed). */
+  readonly pendingConnectionsMax?: number;
+  readonly pendingConnectionsPerAddressMax?: number;
+  /** Defaults CLIENT_CONNECTIONS_MAX and CLIENT_CONNECTIONS_PER_ADDRESS_MAX (a Hello beyond is refused). */
+  readonly clientConnectionsMax?: number;
+  readonly clientConnectionsPerAddressMax?: number;
+  /** Default CLIENT_BUFFERED_BYTES_MAX: partial-frame bytes of all unauthenticated connections. */
+  readonly clientBufferedBytesMax?: number;
+  /** Largest frame from a peer, and sent to anyone. Default FRAME_BYTES_MAX. */
   readonly maxFrameBytes?: number;
+  /** Largest frame from a client. Default CLIENT_FRAME_BYTES_MAX (at most maxFrameBytes). */
+  readonly clientFrameBytesMax?: number;
   /** Default HANDSHAKE_TIMEOUT_MS. */
   readonly handshakeTimeoutMs?: number;
-  /** Default IDLE_TIMEOUT_MS; 0 = never. */
+  /** Default FRAME_DEADLINE_MS; 0 = never. For pending and client connections. */
+  readonly frameDeadlineMs?: number;
+  /** Default IDLE_TIMEOUT_MS; 0 = never. Time without a complete frame received. */
   readonly idleTimeoutMs?: number;
+  /** Default CONNECTION_SWEEP_INTERVAL_MS. */
+  readonly sweepIntervalMs?: number;
+  /** Default REFUSAL_LOG_INTERVAL_MS. */
+  readonly refusalLogIntervalMs?: number;
+  /** Where refusal summaries go (a node logs them). Must not throw. Default: nowhere. */
+  readonly onLog?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
   /** Per-connection outgoing queue bounds (replies); defaults in src/transport/limits.ts. */
   readonly sendQueueBytesMax?: number;
   readonly sendQueueFramesMax?: number;
@@ -71,8 +111,26 @@ export interface ClientRequest {
 export interface ServerStats extends TransportCounters {
   connectionsOpen: number;
   connectionsAccepted: number;
-  /** Connections closed at once because `connectionsMax` were open or the server was closing. */
+  pendingConnectionsOpen: number;
+  clientConnectionsOpen: number;
+  peerConnectionsOpen: number;
+  /** Connections refused by admission (client budgets full, server closing) and pending evicted. */
   connectionsRefused: number;
+  /** ClientHellos refused: CLIENT_CONNECTIONS_MAX open. */
+  clientsRefusedFull: number;
+  /** ClientHellos refused: CLIENT_CONNECTIONS_PER_ADDRESS_MAX open from that address. */
+  clientsRefusedPerAddress: number;
+  /** Pending connections closed (the oldest) to admit newer ones. */
+  pendingEvicted: number;
+  /** Connections closed for a frame not complete within FRAME_DEADLINE_MS (slowloris). */
+  slowFramesClosed: number;
+  /** Connections closed after IDLE_TIMEOUT_MS without a complete frame. */
+  idleClosed: number;
+  /** Connections closed to bring partial-frame bytes back under CLIENT_BUFFERED_BYTES_MAX. */
+  bufferBudgetClosed: number;
+  /** Bytes of partial frames held for unauthenticated connections now, and the most ever. */
+  clientBufferedBytes: number;
+  clientBufferedBytesPeak: number;
 }
 
 export function isClientMessage(message: unknown): message is ClientRequest {
@@ -87,10 +145,27 @@ export class TransportServer {
   readonly #nonces = new NonceHistory();
   readonly #connections = new Set<Connection>();
   readonly #clients = new Map<number, Connection>();
+  readonly #admission: Admission<Connection>;
+  readonly #budget: BufferBudget<Connection>;
+  readonly #refusals: RefusalLog;
+  /** Connections that completed the peer proof (they leave the unauthenticated budgets). */
+  readonly #authenticated = new WeakSet<Connection>();
+  /** Source IP of each open connection (any class). */
+  readonly #addressOf = new Map<Connection, string>();
+  readonly #sweepTimer: NodeJS.Timeout;
+  readonly #refusalCounts = {
+    clientsRefusedFull: 0,
+    clientsRefusedPerAddress: 0,
+    pendingEvicted: 0,
+    slowFramesClosed: 0,
+    idleClosed: 0,
+    bufferBudgetClosed: 0,
+    refusedClosing: 0,
+  };
+  #clientBufferedBytesPeak = 0;
   /** The authenticated inbound connection of each peer; a newer one replaces an older one. */
   readonly #peers = new Map<number, Connection>();
   #connectionsAccepted = 0;
-  #connectionsRefused = 0;
   #closing: Promise<void> | undefined;
 
   private constructor(options: TransportServerOptions) {
@@ -98,7 +173,17 @@ export class TransportServer {
     if (!Array.isArray(options.peerIds) || !options.peerIds.every(isNodeId)) throw new TypeError('peerIds must be node ids');
     this.#options = options;
     this.#credentials = { clusterId: options.clusterId, nodeId: options.nodeId, secret: options.secret };
+    this.#admission = new Admission({
+      pendingMax: options.pendingConnectionsMax ?? PENDING_CONNECTIONS_MAX,
+      pendingPerAddressMax: options.pendingConnectionsPerAddressMax ?? PENDING_CONNECTIONS_PER_ADDRESS_MAX,
+      clientsMax: options.clientConnectionsMax ?? CLIENT_CONNECTIONS_MAX,
+      clientsPerAddressMax: options.clientConnectionsPerAddressMax ?? CLIENT_CONNECTIONS_PER_ADDRESS_MAX,
+    });
+    this.#budget = new BufferBudget(options.clientBufferedBytesMax ?? CLIENT_BUFFERED_BYTES_MAX);
+    const onLog = options.onLog;
+    this.#refusals = new RefusalLog(options.refusalLogIntervalMs ?? REFUSAL_LOG_INTERVAL_MS, (message, fields) => onLog?.('warn', message, fields));
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#sweepTimer = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? CONNECTION_SWEEP_INTERVAL_MS).unref();
   }
 
   /** Starts listening; resolves once the port is bound, rejects on e.g. EADDRINUSE. */
@@ -125,11 +210,18 @@ export class TransportServer {
   }
 
   stats(): ServerStats {
+    const { refusedClosing, ...refusals } = this.#refusalCounts;
     return {
       ...this.#counters,
       connectionsOpen: this.#connections.size,
       connectionsAccepted: this.#connectionsAccepted,
-      connectionsRefused: this.#connectionsRefused,
+      pendingConnectionsOpen: this.#admission.pendingOpen,
+      clientConnectionsOpen: this.#admission.clientsOpen,
+      peerConnectionsOpen: this.#peers.size,
+      connectionsRefused: refusedClosing + refusals.clientsRefusedFull + refusals.clientsRefusedPerAddress + refusals.pendingEvicted,
+      ...refusals,
+      clientBufferedBytes: this.#budget.totalBytes,
+      clientBufferedBytesPeak: this.#clientBufferedBytesPeak,
     };
   }
 
@@ -156,36 +248,94 @@ export class TransportServer {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#closing = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      clearInterval(this.#sweepTimer);
       for (const connection of this.#connections) connection.close();
+      this.#refusals.close();
     }
     return this.#closing;
   }
 
   #accept(socket: Socket): void {
-    const connectionsMax = this.#options.connectionsMax ?? CONNECTIONS_MAX;
-    if (this.#closing !== undefined || this.#connections.size >= connectionsMax) {
+    const address = socket.remoteAddress ?? '?';
+    if (this.#closing !== undefined) {
       socket.on('error', () => {});
       socket.destroy();
-      this.#connectionsRefused++;
+      this.#refuse('closing', address);
       return;
     }
     this.#connectionsAccepted++;
+    const maxFrameBytes = this.#options.maxFrameBytes ?? FRAME_BYTES_MAX;
     const connection: Connection = new Connection(socket, () => this.#forget(connection), {
       counters: this.#counters,
-      maxFrameBytes: this.#options.maxFrameBytes ?? FRAME_BYTES_MAX,
+      maxFrameBytes,
       handshakeTimeoutMs: this.#options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
-      idleTimeoutMs: this.#options.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
       sendQueueBytesMax: this.#options.sendQueueBytesMax,
       sendQueueFramesMax: this.#options.sendQueueFramesMax,
+      onBufferedBytes: (source, bytes) => this.#onBuffered(source, bytes),
     });
     this.#connections.add(connection);
+    this.#addressOf.set(connection, address);
+    for (const evicted of this.#admission.admitPending(connection, address)) {
+      this.#closeFor('pending-evicted', evicted, `closed: more than the pending-connection bound`);
+    }
     connection.setMessageHandler((message) => this.#onHello(connection, message));
   }
 
   #forget(connection: Connection): void {
     this.#connections.delete(connection);
+    this.#addressOf.delete(connection);
+    this.#admission.forget(connection);
+    this.#budget.update(connection, 0);
     if (this.#clients.delete(connection.id)) this.#options.onClientClosed?.(connection.id);
     for (const [nodeId, peer] of this.#peers) if (peer === connection) this.#peers.delete(nodeId);
+  }
+
+  /** A connection's partial-frame bytes changed; only unauthenticated ones count. */
+  #onBuffered(connection: Connection, bytes: number): void {
+    if (bytes > 0 && (this.#authenticated.has(connection) || !this.#addressOf.has(connection))) return;
+    const victims = this.#budget.update(connection, bytes);
+    this.#clientBufferedBytesPeak = Math.max(this.#clientBufferedBytesPeak, this.#budget.totalBytes);
+    for (const victim of victims) {
+      this.#closeFor('buffer-budget', victim, `closed: unauthenticated connections hold over ${this.#budget.bytesMax} bytes of partial frames`);
+    }
+  }
+
+  /** Closes frame-deadline and idle offenders; runs every CONNECTION_SWEEP_INTERVAL_MS. */
+  #sweep(): void {
+    const now = performance.now();
+    const frameDeadlineMs = this.#options.frameDeadlineMs ?? FRAME_DEADLINE_MS;
+    const idleTimeoutMs = this.#options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    for (const connection of this.#admission.unauthenticated()) {
+      const since = connection.partialFrameSinceMs;
+      if (frameDeadlineMs > 0 && since >= 0 && now - since >= frameDeadlineMs) {
+        this.#closeFor('frame-deadline', connection, `frame not complete within ${frameDeadlineMs} ms of its first byte`);
+      } else if (idleTimeoutMs > 0 && this.#admission.isClient(connection) && now - connection.lastFrameAtMs >= idleTimeoutMs) {
+        this.#closeFor('idle', connection, `no complete frame for ${idleTimeoutMs} ms`);
+      }
+    }
+    if (idleTimeoutMs <= 0) return;
+    for (const peer of this.#peers.values()) {
+      if (now - peer.lastFrameAtMs >= idleTimeoutMs) peer.close(new PaxchainError(ErrorCode.TIMEOUT, `peer idle for ${idleTimeoutMs} ms`));
+    }
+  }
+
+  #closeFor(reason: RefusalReason, connection: Connection, message: string): void {
+    if (connection.closed) return;
+    this.#refuse(reason, this.#addressOf.get(connection) ?? '?');
+    const code = reason === 'buffer-budget' || reason === 'pending-evicted' || reason.endsWith('-full') ? ErrorCode.OVERLOADED : ErrorCode.TIMEOUT;
+    connection.close(new PaxchainError(code, message));
+  }
+
+  #refuse(reason: RefusalReason, address: string): void {
+    const counts = this.#refusalCounts;
+    if (reason === 'clients-full') counts.clientsRefusedFull++;
+    else if (reason === 'address-full') counts.clientsRefusedPerAddress++;
+    else if (reason === 'pending-evicted') counts.pendingEvicted++;
+    else if (reason === 'frame-deadline') counts.slowFramesClosed++;
+    else if (reason === 'idle') counts.idleClosed++;
+    else if (reason === 'buffer-budget') counts.bufferBudgetClosed++;
+    else counts.refusedClosing++;
+    this.#refusals.note(reason, address);
   }
 
   #onHello(connection: Connection, message: unknown): void {
@@ -207,6 +357,10 @@ export class TransportServer {
     const verified = verifyProof(this.#credentials, hello, nonce, message);
     if (!verified.ok) return connection.fail(new PaxchainError(ErrorCode.AUTH_FAILED, verified.reason));
     const nodeId = verified.value;
+    // Authenticated: its own slot, the large frame bound, and out of the unauthenticated budgets.
+    this.#admission.admitPeer(connection);
+    this.#authenticated.add(connection);
+    this.#budget.update(connection, 0);
     connection.handshakeDone();
     this.#peers.get(nodeId)?.close();
     this.#peers.set(nodeId, connection);
@@ -217,7 +371,12 @@ export class TransportServer {
   }
 
   #admitClient(connection: Connection): void {
-    connection.handshakeDone();
+    const admitted = this.#admission.admitClient(connection);
+    if (admitted !== 'admitted') {
+      const bound = admitted === 'clients-full' ? `${this.#admission.limits.clientsMax} clients` : `${this.#admission.limits.clientsPerAddressMax} clients from this address`;
+      return this.#closeFor(admitted, connection, `refused: ${bound} already connected`);
+    }
+    connection.handshakeDone(this.#options.clientFrameBytesMax ?? CLIENT_FRAME_BYTES_MAX);
     this.#clients.set(connection.id, connection);
     connection.setMessageHandler((request) => {
       if (!isClientMessage(request)) {

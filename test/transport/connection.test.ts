@@ -2,8 +2,10 @@
 // backpressure, one socket write per batch of frames queued in a tick, bounded work per event-loop
 // turn, and timeouts that close the connection.
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { concatBytes } from '../../src/lib/bytes.js';
+import { concatBytes, writeU32 } from '../../src/lib/bytes.js';
 import { ErrorCode, isPaxchainError } from '../../src/lib/errors.js';
 import { Connection, type ConnectionOptions, newCounters } from '../../src/transport/connection.js';
 import { encodeFrame } from '../../src/transport/frame.js';
@@ -149,5 +151,30 @@ describe('Connection', () => {
     await waitFor('handshake timeout', () => outcome.reason !== undefined);
     expect(isPaxchainError(outcome.reason, ErrorCode.AUTH_FAILED)).toBe(true);
     expect(counters.authFailures).toBe(1);
+  });
+
+  it('a closed connection releases what it buffered, even while the Connection object is still referenced', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { far } = await socketPair();
+    const reports: number[] = [];
+    const receiver = wrap(far, { onBufferedBytes: (_connection, bytes) => reports.push(bytes) });
+    // A partial frame under the assembly size is kept as the received chunk itself.
+    let chunk: Buffer | undefined = Buffer.alloc(32 * 1024);
+    writeU32(chunk, 0, 60 * 1024);
+    const chunkRef = new WeakRef(chunk);
+    far.emit('data', chunk);
+    chunk = undefined;
+    expect(receiver.connection.bufferedBytes).toBe(32 * 1024);
+    receiver.connection.close();
+    await receiver.connection.whenClosed();
+    // deref() keeps its target alive until the end of the current job, so collect in fresh turns first.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await nextTurn();
+      gc();
+    }
+    expect(chunkRef.deref()).toBeUndefined();
+    expect(receiver.connection.bufferedBytes).toBe(0);
+    expect(reports).toEqual([32 * 1024, 0]);
   });
 });

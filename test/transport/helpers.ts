@@ -1,8 +1,8 @@
 /** Helpers for transport tests: bounded polling, raw sockets, servers that record what they got. */
 import { connect, type Socket } from 'node:net';
-import { writeU32 } from '../../src/lib/bytes.js';
-import { FRAME_VERSION } from '../../src/transport/frame.js';
-import type { ClusterCredentials } from '../../src/transport/handshake.js';
+import { concatBytes, writeU32 } from '../../src/lib/bytes.js';
+import { encodeFrame, FRAME_VERSION } from '../../src/transport/frame.js';
+import { buildClientHello, type ClusterCredentials } from '../../src/transport/handshake.js';
 import { type ClientRequest, TransportServer, type TransportServerOptions } from '../../src/transport/server.js';
 
 export const HOST = '127.0.0.1';
@@ -85,8 +85,9 @@ export interface RawSocket {
   readonly state: { closed: boolean };
 }
 
-export async function rawConnect(port: number): Promise<RawSocket> {
-  const socket = connect({ host: HOST, port });
+/** `localAddress` picks the source address (any of 127.0.0.0/8 works on loopback). */
+export async function rawConnect(port: number, localAddress?: string): Promise<RawSocket> {
+  const socket = connect({ host: HOST, port, ...(localAddress === undefined ? {} : { localAddress }) });
   const raw: RawSocket = { socket, received: [], state: { closed: false } };
   socket.on('data', (chunk: Buffer) => raw.received.push(chunk));
   socket.on('error', () => {});
@@ -108,4 +109,16 @@ export function rawFrame(payload: Uint8Array, options: { length?: number; versio
   frame[4] = options.version ?? FRAME_VERSION;
   frame.set(payload, 5);
   return frame;
+}
+
+/** Bytes of a raw client that sent ClientHello and then `request` frames (each `{ id, ... }`). */
+export function clientHelloThen(...requests: Uint8Array[]): Uint8Array {
+  return concatBytes(encodeFrame(buildClientHello()), ...requests);
+}
+
+/** Just a length prefix announcing a frame of `length` bytes (the body is up to the caller). */
+export function framePrefix(length: number): Uint8Array {
+  const prefix = new Uint8Array(4);
+  writeU32(prefix, 0, length);
+  return prefix;
 }

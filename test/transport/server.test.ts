@@ -6,11 +6,14 @@ import { concatBytes, writeU32 } from '../../src/lib/bytes.js';
 import { ClientConnection } from '../../src/transport/client-connection.js';
 import { encodeFrame, FrameDecoder } from '../../src/transport/frame.js';
 import { buildClientHello, buildPeerHello, type PeerChallenge, randomNonce } from '../../src/transport/handshake.js';
-import { HANDSHAKE_FRAME_BYTES_MAX } from '../../src/transport/limits.js';
+import { CLIENT_FRAME_BYTES_MAX, HANDSHAKE_FRAME_BYTES_MAX } from '../../src/transport/limits.js';
+import { limits } from '../../src/lib/limits.js';
 import { PeerLinks } from '../../src/transport/peer-links.js';
 import {
+  clientHelloThen,
   closeAll,
   credentials,
+  framePrefix,
   HOST,
   onCleanup,
   rawConnect,
@@ -116,16 +119,17 @@ describe('TransportServer: a bad connection is closed alone', () => {
     expect(recording.clientRequests).toEqual([]);
   });
 
-  it('connections beyond connectionsMax are closed at once and counted; the open ones keep working', async () => {
-    const recording = await startRecordingServer({ connectionsMax: 2 });
+  it('a ClientHello beyond clientConnectionsMax is refused and counted; the open clients keep working', async () => {
+    const recording = await startRecordingServer({ clientConnectionsMax: 2 });
     const first = await ClientConnection.connect(HOST, recording.server.port);
     onCleanup(() => first.close());
     const second = await ClientConnection.connect(HOST, recording.server.port);
     onCleanup(() => second.close());
-    await waitFor('two accepted', () => recording.server.stats().connectionsOpen === 2);
+    await waitFor('two clients admitted', () => recording.server.stats().clientConnectionsOpen === 2);
     const third = await rawConnect(recording.server.port);
+    third.socket.write(encodeFrame(buildClientHello()));
     await waitFor('third closed', () => third.state.closed);
-    expect(recording.server.stats()).toMatchObject({ connectionsRefused: 1, connectionsOpen: 2 });
+    expect(recording.server.stats()).toMatchObject({ connectionsRefused: 1, clientsRefusedFull: 1, connectionsOpen: 2 });
     expect(await first.request({ n: 1 })).toMatchObject({ echo: { n: 1 } });
     expect(await second.request({ n: 2 })).toMatchObject({ echo: { n: 2 } });
   });
@@ -189,5 +193,83 @@ describe('TransportServer: nothing from an unauthenticated peer is delivered', (
     await waitFor('stalled peer closed', () => stalled.state.closed);
     expect(recording.server.stats().authFailures).toBe(2);
     expect(recording.server.connectedPeers()).toEqual([]);
+  });
+});
+
+/** Waits `ms` of wall time (the server's sweep runs on real timers). */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe('TransportServer: frame bounds by connection class', () => {
+  it('a client frame over CLIENT_FRAME_BYTES_MAX is refused from its prefix, before and after ClientHello', async () => {
+    const recording = await startRecordingServer();
+    const healthy = await connectHealthy(recording);
+    const beforeHello = await rawConnect(recording.server.port);
+    beforeHello.socket.write(framePrefix(CLIENT_FRAME_BYTES_MAX));
+    const afterHello = await rawConnect(recording.server.port);
+    // Only the prefix is sent: a node that waited for the body would never close this socket.
+    afterHello.socket.write(clientHelloThen(framePrefix(CLIENT_FRAME_BYTES_MAX + 1)));
+    await waitFor('both oversized senders closed', () => beforeHello.state.closed && afterHello.state.closed);
+    expect(recording.server.stats()).toMatchObject({ oversizedFrames: 2, clientBufferedBytes: 0 });
+    await expectStillServing(recording, healthy, 'after-oversized-client');
+  });
+
+  it('the largest request a client can need (a cas of a largest key and two largest values) fits in a client frame', async () => {
+    const recording = await startRecordingServer();
+    const client = await ClientConnection.connect(HOST, recording.server.port);
+    onCleanup(() => client.close());
+    const value = new Uint8Array(limits.valueBytesMax).fill(7);
+    const command = [3, 2 ** 53 - 1, 2 ** 53 - 1, 'k'.repeat(limits.keyBytesMax), value, value];
+    const reply = await client.request({ op: 'write', command });
+    expect((reply['echo'] as { command: unknown[] }).command[3]).toBe('k'.repeat(limits.keyBytesMax));
+  });
+
+  it('an authenticated peer still gets frames above the client bound (up to FRAME_BYTES_MAX)', async () => {
+    const recording = await startRecordingServer();
+    const healthy = await connectHealthy(recording);
+    const big = new Uint8Array(CLIENT_FRAME_BYTES_MAX * 2).fill(1);
+    expect(healthy.links.send(2, { tag: 'big', big })).toBe(true);
+    await waitFor('big peer message', () => recording.peerMessages.some(({ message }) => (message as { tag?: string }).tag === 'big'));
+    expect(recording.server.stats().oversizedFrames).toBe(0);
+    expect(recording.server.connectedPeers()).toEqual([1]);
+  });
+});
+
+describe('TransportServer: slow and idle clients', () => {
+  it('a client that trickles a frame is closed once the frame misses its deadline (slowloris)', async () => {
+    const recording = await startRecordingServer({ frameDeadlineMs: 300, sweepIntervalMs: 20, idleTimeoutMs: 0 });
+    const healthy = await connectHealthy(recording);
+    const slow = await rawConnect(recording.server.port);
+    const request = encodeFrame({ id: 1, tag: 'never-complete' });
+    slow.socket.write(clientHelloThen(request.subarray(0, 1)));
+    const startedAt = Date.now();
+    for (let sent = 1; sent < request.length - 1 && !slow.state.closed; sent++) {
+      slow.socket.write(request.subarray(sent, sent + 1));
+      await sleep(40);
+    }
+    expect(slow.state.closed).toBe(true);
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    expect(recording.server.stats()).toMatchObject({ slowFramesClosed: 1, clientBufferedBytes: 0 });
+    expect(recording.clientRequests.map(({ request: r }) => r.tag)).toEqual([]);
+    await expectStillServing(recording, healthy, 'after-slowloris');
+  });
+
+  it('a client that only trickles partial frames is closed as idle; one sending complete requests stays', async () => {
+    const recording = await startRecordingServer({ idleTimeoutMs: 300, frameDeadlineMs: 0, sweepIntervalMs: 20 });
+    const trickler = await rawConnect(recording.server.port);
+    trickler.socket.write(clientHelloThen(framePrefix(1000)));
+    const watcher = await ClientConnection.connect(HOST, recording.server.port);
+    onCleanup(() => watcher.close());
+    // A byte every 40 ms keeps the socket busy, but never completes a frame. The watcher's
+    // requests go on for 800 ms, well past the idle bound.
+    for (let rounds = 0; rounds < 20; rounds++) {
+      if (!trickler.state.closed) trickler.socket.write(new Uint8Array([0]));
+      expect(await watcher.request({ op: 'status' })).toMatchObject({ echo: { op: 'status' } });
+      await sleep(40);
+    }
+    expect(trickler.state.closed).toBe(true);
+    expect(watcher.closed).toBe(false);
+    expect(recording.server.stats()).toMatchObject({ idleClosed: 1, slowFramesClosed: 0, clientConnectionsOpen: 1 });
   });
 });
