@@ -11,6 +11,11 @@
  *   message i is tag || buffers[i][starts[i], ends[i]) (block headers and bodies, hashed where
  *   they lie: no copy into a scratch buffer).
  * hashInto(data: Uint8Array, out: Uint8Array): undefined
+ * releaseFreeMemory(): boolean
+ *   glibc's malloc_trim(0): gives the free pages of every malloc arena back to the OS; true if it
+ *   released any. Why here: after a connection flood the node frees tens of MB of socket buffers
+ *   that glibc would otherwise keep for the life of the process (src/node/memory-reclaim.ts). On
+ *   other C libraries it does nothing and returns false.
  *
  * Every argument is checked before any byte is read; a bad call throws TypeError.
  */
@@ -18,6 +23,9 @@
 #include <openssl/sha.h>
 #include <stdint.h>
 #include <stddef.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static int typed_array(napi_env env, napi_value value, napi_typedarray_type want, uint8_t **data, size_t *length) {
   bool is_typed = false;
@@ -136,6 +144,17 @@ static napi_value HashInto(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value ReleaseFreeMemory(napi_env env, napi_callback_info info) {
+  (void)info;
+  int released = 0;
+#ifdef __GLIBC__
+  released = malloc_trim(0);
+#endif
+  napi_value result;
+  napi_get_boolean(env, released != 0, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "hashMany", NAPI_AUTO_LENGTH, HashMany, NULL, &fn);
@@ -144,5 +163,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "hashTagged", fn);
   napi_create_function(env, "hashInto", NAPI_AUTO_LENGTH, HashInto, NULL, &fn);
   napi_set_named_property(env, exports, "hashInto", fn);
+  napi_create_function(env, "releaseFreeMemory", NAPI_AUTO_LENGTH, ReleaseFreeMemory, NULL, &fn);
+  napi_set_named_property(env, exports, "releaseFreeMemory", fn);
   return exports;
 }

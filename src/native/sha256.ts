@@ -8,14 +8,8 @@
  * All three produce identical bytes (test/lib/sha256.test.ts).
  */
 import crypto from 'node:crypto';
-import { createRequire } from 'node:module';
+import { type NativeBinding, nativeAddon } from './addon.js';
 import { checkHashManyArguments, SHA256_BYTES, type Sha256, taggedViaCopy } from '../lib/sha256.js';
-
-interface NativeBinding {
-  hashMany(data: Uint8Array, starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void;
-  hashTagged(tag: Uint8Array, buffers: readonly Uint8Array[], starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void;
-  hashInto(data: Uint8Array, out: Uint8Array): void;
-}
 
 const nodeCryptoSha256: Sha256 = {
   name: 'node:crypto',
@@ -27,20 +21,6 @@ const nodeCryptoSha256: Sha256 = {
   hashTagged: taggedViaCopy((data) => crypto.hash('sha256', data, 'buffer')),
 };
 
-function loadNative(): NativeBinding | undefined {
-  if (process.env.PAXCHAIN_NATIVE === 'off') return undefined;
-  const require = createRequire(import.meta.url);
-  // Compiled code runs from dist/src/native; the addon is built next to the C source in src/native.
-  for (const path of ['../../../src/native/build/Release/paxchain_sha256.node', './build/Release/paxchain_sha256.node']) {
-    try {
-      return require(path) as NativeBinding;
-    } catch {
-      // Try the next location; fall back to node:crypto when none loads.
-    }
-  }
-  return undefined;
-}
-
 function nativeSha256(binding: NativeBinding): Sha256 {
   return {
     name: 'native',
@@ -51,7 +31,7 @@ function nativeSha256(binding: NativeBinding): Sha256 {
   };
 }
 
-const binding = loadNative();
+const binding = nativeAddon;
 
 /** The implementation the node, the CLI and the benchmarks use. */
 export const fastSha256: Sha256 = binding ? nativeSha256(binding) : nodeCryptoSha256;

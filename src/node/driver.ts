@@ -40,6 +40,7 @@ import {
   parseClientRequest,
 } from '../transport/protocol.js';
 import { NodeLog } from './log.js';
+import { MemoryReclaimer, type ReclaimReport } from './memory-reclaim.js';
 import { describeMessage } from './trace.js';
 
 export const TICK_MS = 10;
@@ -81,6 +82,7 @@ interface PendingReply {
 export class NodeDriver {
   private readonly replica: Replica;
   private server!: TransportServer;
+  private reclaimer: MemoryReclaimer | undefined;
   private links!: PeerLinks;
   private readonly startedAt = performance.now();
   private ticksDone = 0;
@@ -140,6 +142,15 @@ export class NodeDriver {
       // Floods and refusals, summed and rate-limited by the transport; counts are in status counters.
       onLog: (level, message, fields) => this.options.log.log(level, message, this.context(), fields),
     });
+    const server = this.server;
+    this.reclaimer = new MemoryReclaimer({
+      connections: () => {
+        const { connectionsAccepted, connectionsOpen } = server.stats();
+        return { accepted: connectionsAccepted, closed: connectionsAccepted - connectionsOpen };
+      },
+      onReclaim: (report) => this.options.log.log('info', describeReclaim(report), this.context(), { ...report }),
+    });
+    this.reclaimer.start();
     this.links = new PeerLinks({ ...credentials, peers: this.options.peers.map((peer) => ({ nodeId: peer.id, host: peer.host, port: peer.port })) });
     this.timer = setInterval(() => {
       this.advanceClock();
@@ -152,6 +163,7 @@ export class NodeDriver {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.reclaimer?.stop();
     await this.links?.close();
     await this.server?.close();
     while (this.writing) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -495,6 +507,12 @@ export class NodeDriver {
 /** The status fields of where the chain first differs, once bisection found it. */
 function firstDivergence(first: FirstDivergence | undefined): { firstHeight?: number; firstOurs?: string; firstTheirs?: string } {
   return first ? { firstHeight: first.height, firstOurs: first.ours, firstTheirs: first.theirs } : {};
+}
+
+function describeReclaim({ connections, before, after, trimmed }: ReclaimReport): string {
+  const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+  const trim = trimmed ? 'free pages returned to the OS' : 'no pages to return (or no native addon)';
+  return `memory reclaimed after a flood of ${connections} connections: rss ${mb(before.rssBytes)} -> ${mb(after.rssBytes)}, buffers ${mb(before.arrayBufferBytes)} -> ${mb(after.arrayBufferBytes)}; ${trim}`;
 }
 
 /** This process's memory (bytes): resident, V8 heap, and buffers outside the heap. */

@@ -187,7 +187,7 @@ function printCounters(after: ReadonlyArray<NodeStatus | undefined>): void {
 const NODE_LINES_SHOWN = 30;
 
 function printNodeLines(): void {
-  const shown = nodeLines.filter((line) => / (WARN|ERROR) |became|leader/.test(line)).slice(-NODE_LINES_SHOWN);
+  const shown = nodeLines.filter((line) => / (WARN|ERROR) |became|leader|reclaimed/.test(line)).slice(-NODE_LINES_SHOWN);
   if (shown.length === 0) return;
   console.log(`  node log lines (warnings and role changes, last ${NODE_LINES_SHOWN}):`);
   for (const line of shown) console.log(`    ${line}`);
