@@ -14,12 +14,13 @@ const layers: Record<string, string[]> = {
   replica: ['lib', 'chain', 'kv', 'paxos'],
   native: ['lib'],
   storage: ['lib', 'chain', 'kv', 'paxos', 'replica'],
+  host: ['lib', 'chain', 'kv', 'paxos', 'replica', 'storage'],
   transport: ['lib', 'chain'],
-  node: ['lib', 'chain', 'kv', 'paxos', 'replica', 'storage', 'transport', 'native'],
+  node: ['lib', 'chain', 'kv', 'paxos', 'replica', 'storage', 'host', 'transport', 'native'],
   client: ['lib', 'chain', 'kv', 'transport'],
-  cli: ['lib', 'chain', 'kv', 'paxos', 'replica', 'storage', 'transport', 'native', 'node', 'client'],
+  cli: ['lib', 'chain', 'kv', 'paxos', 'replica', 'storage', 'host', 'transport', 'native', 'node', 'client'],
 };
-const pure = ['lib', 'chain', 'kv', 'paxos', 'replica'];
+const pure = ['lib', 'chain', 'kv', 'paxos', 'replica', 'host'];
 const forbiddenInPure: Array<[RegExp, string]> = [
   [/from ['"]node:/, 'node:* import'],
   [/from ['"](level|classic-level)['"]/, 'LevelDB import'],

@@ -135,8 +135,8 @@ export class ChainStore {
     return { ops, head };
   }
 
-  /** Records the head after a batch built by prepareAppend() was written. */
-  committed(head: BlockRef): void {
+  /** Records the head after a batch built by prepareAppend() (or a repair) was written. */
+  committed(head: BlockRef | undefined): void {
     this.headRef = head;
   }
 
