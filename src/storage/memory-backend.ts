@@ -132,17 +132,17 @@ export class MemoryBackend implements Backend, SyncBackend {
   }
 
   /**
-   * Corruption at rest (the simulator's fault): flips one bit of the durable value at `key`, at
-   * byte `offset` modulo its length. The value is replaced, not changed in place, because
+   * Corruption at rest (the simulator's fault): flips bit `bit` (modulo the value's size in
+   * bits) of the durable value at `key`. The value is replaced, not changed in place, because
    * messages in flight may share the old bytes. Returns whether a value was there.
    */
-  flipDurableBit(key: Uint8Array, offset: number): boolean {
+  flipDurableBit(key: Uint8Array, bit: number): boolean {
     const name = keyString(key);
     const value = this.durable.get(name);
     if (value === undefined || value.length === 0) return false;
     const flipped = value.slice();
-    const at = offset % flipped.length;
-    flipped[at] = flipped[at]! ^ 1;
+    const at = bit % (flipped.length * 8);
+    flipped[at >> 3] = flipped[at >> 3]! ^ (1 << (at & 7));
     this.durable.put(name, flipped);
     if (this.view.get(name) === value) this.view.put(name, flipped);
     return true;

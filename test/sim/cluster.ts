@@ -1,8 +1,9 @@
 /**
  * One deterministic simulation of a whole cluster from one seed: N replicas running the
- * production Replica, a faulty network, crashes that lose unsynced writes (a minority at a time,
- * plus rare whole-cluster power losses), wipes (a minority at a time), partitions that change
- * over time, and clients recording a history. Then the faults stop and the cluster must
+ * production Replica and host, a faulty network, crashes that lose unsynced writes (a minority at
+ * a time, plus rare whole-cluster power losses), wipes and corruption at rest (a flipped bit in a
+ * stored block or the acceptor record of a crashed node, which restore must repair; a minority at
+ * a time), partitions that change over time, and clients recording a history. Then the faults stop and the cluster must
  * converge. Checkers:
  *
  * - safety, on every block any replica appends: one block (so one chosen value and one state
@@ -41,7 +42,7 @@ export interface SimulationOptions {
   readonly faults?: ReadonlySet<FaultKind>;
 }
 
-export type FaultKind = 'crash' | 'wipe' | 'partition' | 'loss' | 'power';
+export type FaultKind = 'crash' | 'wipe' | 'corrupt' | 'partition' | 'loss' | 'power';
 
 export interface SimulationReport {
   readonly seed: number;
@@ -55,6 +56,8 @@ export interface SimulationReport {
   readonly completed: number;
   readonly abandoned: number;
   readonly faultsInjected: Record<FaultKind, number>;
+  /** Restores that found corruption at rest and repaired it. */
+  readonly repairs: number;
   readonly linearizability?: LinearizabilityResult;
   readonly log?: string[];
 }
@@ -95,7 +98,7 @@ class Simulation {
   private readonly blockAt = new Map<number, { hash: string; node: number }>();
   private now = 0;
   private opIds = 0;
-  private readonly faultsInjected: Record<FaultKind, number> = { crash: 0, wipe: 0, partition: 0, loss: 0, power: 0 };
+  private readonly faultsInjected: Record<FaultKind, number> = { crash: 0, wipe: 0, corrupt: 0, partition: 0, loss: 0, power: 0 };
   private readonly downUntil = new Map<number, number>();
   private partitionUntil = 0;
   private nextFaultTick = 0;
@@ -111,7 +114,7 @@ class Simulation {
 
   constructor(private readonly options: SimulationOptions) {
     this.prng = new Prng(options.seed);
-    this.faultKinds = options.faults ?? new Set<FaultKind>(['crash', 'wipe', 'partition', 'loss', 'power']);
+    this.faultKinds = options.faults ?? new Set<FaultKind>(['crash', 'wipe', 'corrupt', 'partition', 'loss', 'power']);
     this.baseFaults = {
       loss: this.faultKinds.has('loss') ? this.prng.nextFloat() * 0.08 : 0,
       duplicate: this.faultKinds.has('loss') ? this.prng.nextFloat() * 0.04 : 0,
@@ -228,7 +231,7 @@ class Simulation {
     if (kinds.length === 0) return;
     const kind = this.prng.pick(kinds);
     if (kind === 'power') this.powerLoss();
-    else if (kind === 'crash' || kind === 'wipe') this.takeDown(kind);
+    else if (kind === 'crash' || kind === 'wipe' || kind === 'corrupt') this.takeDown(kind);
     else if (kind === 'partition') this.partition();
     else this.network.faults = { ...this.baseFaults, loss: this.prng.nextFloat() * 0.25 };
     if (kind === 'loss') this.faultsInjected.loss++;
@@ -238,7 +241,7 @@ class Simulation {
     return this.nodes.filter((node) => !node.up || !node.replica!.voting).length;
   }
 
-  private takeDown(kind: 'crash' | 'wipe'): void {
+  private takeDown(kind: 'crash' | 'wipe' | 'corrupt'): void {
     const minority = Math.floor((this.nodes.length - 1) / 2);
     if (this.impaired() >= minority) return;
     const candidates = this.nodes.filter((node) => node.up && node.replica!.voting);
@@ -248,6 +251,7 @@ class Simulation {
     const node = leader && this.prng.chance(0.5) ? leader : this.prng.pick(candidates);
     if (kind === 'wipe') node.wipe(this.now);
     else node.crash(this.now);
+    if (kind === 'corrupt') node.corrupt(this.now, this.prng);
     this.downUntil.set(node.id, this.now + this.prng.between(this.downTicks[0], this.downTicks[1]));
     this.faultsInjected[kind]++;
   }
@@ -338,6 +342,7 @@ class Simulation {
       completed: this.clients.reduce((sum, client) => sum + client.completed, 0),
       abandoned: this.clients.reduce((sum, client) => sum + client.abandoned, 0),
       faultsInjected: this.faultsInjected,
+      repairs: this.nodes.reduce((sum, node) => sum + node.repairs, 0),
       linearizability,
       log: failure === undefined ? undefined : this.nodes.flatMap((node) => node.log.slice(-60)),
     };

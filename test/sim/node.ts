@@ -64,6 +64,8 @@ export class SimNode {
   private readonly requestClients = new Map<number, number>();
   readonly log: string[] = [];
   wiped = false;
+  /** Restores that found corruption and repaired it (chain or acceptor record). */
+  repairs = 0;
 
   constructor(private readonly options: NodeOptions) {
     this.id = options.id;
@@ -87,6 +89,7 @@ export class SimNode {
       this.bootstrap(genesis);
     }
     const { store, outcome } = restoreSync(this.backend, this.options.sha256, { unsafeRepairKeepsVote: bug === 'repair-keeps-vote' });
+    if (outcome.repaired || outcome.acceptorRepaired) this.repairs++;
     if (outcome.repaired) this.note(now, `repaired: ${outcome.repaired.reason} at ${outcome.repaired.height} (${outcome.repaired.message})`);
     if (outcome.acceptorRepaired) this.note(now, 'repaired: unreadable acceptor record');
     this.store = store;
@@ -122,7 +125,7 @@ export class SimNode {
     const head = headBytes ? decodeHead(headBytes) : undefined;
     const target = !head || prng.chance(0.25) ? undefined : prng.between(Math.max(0, head.height - CORRUPT_DEPTH_BLOCKS + 1), head.height);
     const key = target === undefined ? ACCEPTOR_KEY : blockKey(target);
-    if (this.backend.flipDurableBit(key, prng.between(0, 1 << 20))) this.note(now, `corrupted at rest: ${target === undefined ? 'acceptor record' : `block ${target}`}`);
+    if (this.backend.flipDurableBit(key, prng.between(0, 1 << 24))) this.note(now, `corrupted at rest: ${target === undefined ? 'acceptor record' : `block ${target}`}`);
   }
 
   tick(now: number): void {
