@@ -12,8 +12,8 @@
  * count it, and a leader's own vote durable before it counts itself.
  *
  * Only votes depend on durability. A driver may send every other message (and the replies) at
- * once, without waiting for the write: mustPersistBeforeSending() says which is which, and both
- * the node driver and the simulator use it. Messages to oneself always wait.
+ * once, without waiting for the write: mustPersistBeforeSending() says which is which; the host's
+ * Ready loop (src/host/ready-loop.ts), which the node driver and the simulator both run, uses it. Messages to oneself always wait.
  */
 import type { Ballot, NodeId } from '../paxos/ballot.js';
 import type { AcceptedEntry } from '../paxos/messages.js';

@@ -8,8 +8,9 @@
  *
  * persistOps() turns one Ready into one batch: acceptor state, accepted entries, then blocks
  * with the head pointer (ChainStore.prepareAppend checks they extend the head), then deletes of
- * the accepted entries of slots that became blocks. The node driver writes the batch synced;
- * the simulator writes it to the memory backend and syncs it after a simulated fsync delay.
+ * the accepted entries of slots that became blocks. The host's Ready loop
+ * (src/host/ready-loop.ts) merges these batches (group commit) and decides when they need the
+ * fsync.
  */
 import { readU64, writeU64 } from '../lib/bytes.js';
 import { crc32 } from '../lib/crc32.js';
