@@ -9,7 +9,6 @@
 import { toHex } from '../../src/lib/bytes.js';
 import type { Prng } from '../../src/lib/prng.js';
 import type { Sha256 } from '../../src/lib/sha256.js';
-import { hashRecord } from '../../src/chain/block.js';
 import type { GenesisConfig } from '../../src/chain/body.js';
 import { bootstrapSync } from '../../src/host/genesis.js';
 import { ReadyLoop } from '../../src/host/ready-loop.js';
@@ -19,9 +18,8 @@ import type { ReplicaConfig } from '../../src/replica/config.js';
 import type { Message } from '../../src/replica/messages.js';
 import type { ClientReply } from '../../src/replica/ready.js';
 import { Replica } from '../../src/replica/replica.js';
-import type { ChainStore } from '../../src/storage/chain-store.js';
-import { decodeHead } from '../../src/storage/chain-store.js';
-import { ACCEPTOR_KEY, blockKey, blockKeyEnd, HEAD_KEY } from '../../src/storage/keys.js';
+import { type ChainStore, decodeHead } from '../../src/storage/chain-store.js';
+import { ACCEPTOR_KEY, blockKey, HEAD_KEY } from '../../src/storage/keys.js';
 import { MemoryBackend } from '../../src/storage/memory-backend.js';
 import { runPlanSync } from '../../src/storage/plan.js';
 import type { SimNetwork } from './network.js';
@@ -202,15 +200,6 @@ export class SimNode {
   note(now: number, line: string): void {
     this.log.push(`[t=${now} n${this.id}] ${line}`);
     if (this.log.length > LOG_LINES_MAX) this.log.shift();
-  }
-
-  /** Hashes of every block on this node's disk (durable or not), by height. */
-  chainHashes(): string[] {
-    const out: string[] = [];
-    for (const entries of this.backend.entriesSync({ gte: blockKey(0), lt: blockKeyEnd }, 4096)) {
-      for (const [, record] of entries) out.push(toHex(hashRecord(this.options.sha256, record)));
-    }
-    return out;
   }
 }
 
