@@ -64,6 +64,9 @@ export interface SimulationReport {
 
 class SafetyViolation extends Error {}
 
+/** Share of the (minority) crashes after which the node comes back with a flipped bit at rest. */
+const CORRUPT_SHARE = 0.4;
+
 export function replayCommand(options: Pick<SimulationOptions, 'seed' | 'nodes' | 'bug'>): string {
   return `npm run sim -- --seed ${options.seed} --nodes ${options.nodes}${options.bug ? ` --bug ${options.bug}` : ''}`;
 }
@@ -227,11 +230,12 @@ class Simulation {
     }
     if (now < this.nextFaultTick) return;
     this.nextFaultTick = now + this.prng.between(this.faultGapTicks[0], this.faultGapTicks[1]);
-    const kinds = [...this.faultKinds];
+    // Corruption at rest is not a fault of its own: it comes with a share of the crashes.
+    const kinds = [...this.faultKinds].filter((kind) => kind !== 'corrupt');
     if (kinds.length === 0) return;
     const kind = this.prng.pick(kinds);
     if (kind === 'power') this.powerLoss();
-    else if (kind === 'crash' || kind === 'wipe' || kind === 'corrupt') this.takeDown(kind);
+    else if (kind === 'crash' || kind === 'wipe') this.takeDown(kind);
     else if (kind === 'partition') this.partition();
     else this.network.faults = { ...this.baseFaults, loss: this.prng.nextFloat() * 0.25 };
     if (kind === 'loss') this.faultsInjected.loss++;
@@ -241,7 +245,7 @@ class Simulation {
     return this.nodes.filter((node) => !node.up || !node.replica!.voting).length;
   }
 
-  private takeDown(kind: 'crash' | 'wipe' | 'corrupt'): void {
+  private takeDown(kind: 'crash' | 'wipe'): void {
     const minority = Math.floor((this.nodes.length - 1) / 2);
     if (this.impaired() >= minority) return;
     const candidates = this.nodes.filter((node) => node.up && node.replica!.voting);
@@ -251,9 +255,9 @@ class Simulation {
     const node = leader && this.prng.chance(0.5) ? leader : this.prng.pick(candidates);
     if (kind === 'wipe') node.wipe(this.now);
     else node.crash(this.now);
-    if (kind === 'corrupt') node.corrupt(this.now, this.prng);
     this.downUntil.set(node.id, this.now + this.prng.between(this.downTicks[0], this.downTicks[1]));
     this.faultsInjected[kind]++;
+    if (kind === 'crash') this.maybeCorrupt(node);
   }
 
   /**
@@ -269,6 +273,9 @@ class Simulation {
       this.downUntil.set(node.id, this.now + this.prng.between(1, 40));
     }
     this.faultsInjected.power++;
+    // One disk (a minority) may come back corrupt: its repair then runs while the others restart
+    // without their unsynced blocks.
+    this.maybeCorrupt(this.prng.pick(this.nodes));
   }
 
   private crashNow(node: SimNode): void {
@@ -277,6 +284,13 @@ class Simulation {
     node.crash(this.now);
     this.downUntil.set(node.id, this.now + this.prng.between(this.downTicks[0], this.downTicks[1]));
     this.faultsInjected.crash++;
+  }
+
+  /** After a minority crash: sometimes the node's disk flips a bit at rest while it is down. */
+  private maybeCorrupt(node: SimNode): void {
+    if (!this.faultKinds.has('corrupt') || !this.prng.chance(CORRUPT_SHARE)) return;
+    node.corrupt(this.now, this.prng);
+    this.faultsInjected.corrupt++;
   }
 
   private partition(): void {

@@ -49,7 +49,7 @@ export interface NodeOptions {
 /** Log lines kept per node for failure reports. */
 const LOG_LINES_MAX = 400;
 /** Corruption at rest hits one of this many blocks below the durable head (where votes were). */
-const CORRUPT_DEPTH_BLOCKS = 8;
+const CORRUPT_DEPTH_BLOCKS = 3;
 
 export class SimNode {
   readonly id: number;
@@ -116,12 +116,12 @@ export class SimNode {
 
   /**
    * Corruption at rest while the node is down: flips one bit of a durable block near the head,
-   * or (a quarter of the time) of the acceptor record. Restore must find and repair it.
+   * or (a tenth of the time) of the acceptor record. Restore must find and repair it.
    */
   corrupt(now: number, prng: Prng): void {
     const headBytes = this.backend.getSync(HEAD_KEY);
     const head = headBytes ? decodeHead(headBytes) : undefined;
-    const target = !head || prng.chance(0.25) ? undefined : prng.between(Math.max(0, head.height - CORRUPT_DEPTH_BLOCKS + 1), head.height);
+    const target = !head || prng.chance(0.1) ? undefined : prng.between(Math.max(0, head.height - CORRUPT_DEPTH_BLOCKS + 1), head.height);
     const key = target === undefined ? ACCEPTOR_KEY : blockKey(target);
     if (this.backend.flipDurableBit(key, prng.between(0, 1 << 24))) this.note(now, `corrupted at rest: ${target === undefined ? 'acceptor record' : `block ${target}`}`);
   }
