@@ -1,10 +1,10 @@
 /**
  * One deterministic simulation of a whole cluster from one seed: N replicas running the
  * production Replica and host, a faulty network, crashes that lose unsynced writes (a minority at
- * a time, plus rare whole-cluster power losses), wipes and corruption at rest (a flipped bit in a
- * stored block or the acceptor record of a crashed node, which restore must repair; a minority at
- * a time), partitions that change over time, and clients recording a history. Then the faults stop and the cluster must
- * converge. Checkers:
+ * a time, plus rare whole-cluster power losses), wipes (a minority at a time), corruption at rest
+ * (a flipped bit in a stored block or the acceptor record of some crashed nodes, which the
+ * production restore must repair), partitions that change over time, and clients recording a
+ * history. Then the faults stop and the cluster must converge. Checkers:
  *
  * - safety, on every block any replica appends: one block (so one chosen value and one state
  *   digest) per height across all replicas, which also makes every chain a prefix of the longest;
