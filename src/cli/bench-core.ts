@@ -8,11 +8,11 @@ import { Prng } from '../lib/prng.js';
 import { OP_PUT } from '../kv/command.js';
 import { fastSha256 } from '../native/sha256.js';
 import { replicaConfig } from '../replica/config.js';
-import { Ledger } from '../replica/ledger.js';
 import type { Message } from '../replica/messages.js';
 import { Replica } from '../replica/replica.js';
-import { persistOps } from '../storage/acceptor-store.js';
-import { ChainStore } from '../storage/chain-store.js';
+import { bootstrapSync } from '../host/genesis.js';
+import { ReadyLoop } from '../host/ready-loop.js';
+import { restoreSync } from '../host/restore.js';
 import { MemoryBackend } from '../storage/memory-backend.js';
 
 export interface CoreBenchOptions {
@@ -36,7 +36,7 @@ export interface CoreBenchResult extends CoreBenchOptions {
 interface BenchNode {
   readonly replica: Replica;
   readonly backend: MemoryBackend;
-  readonly store: ChainStore;
+  readonly host: ReadyLoop;
 }
 
 export function benchCore(options: CoreBenchOptions): CoreBenchResult {
@@ -44,15 +44,11 @@ export function benchCore(options: CoreBenchOptions): CoreBenchResult {
   const genesis = { clusterId: 'bench', members, dedupCapacity: 100_000, createdAtMs: 0 };
   const nodes = new Map<number, BenchNode>();
   for (const id of members) {
-    const ledger = new Ledger(fastSha256);
-    const record = Ledger.genesisRecord(fastSha256, genesis);
-    ledger.replay(0, record);
     const backend = new MemoryBackend();
-    const store = ChainStore.withHead(backend, fastSha256, undefined);
-    backend.writeSync(store.prepareAppend([record]).ops, { sync: true });
-    store.committed(ledger.head!);
+    bootstrapSync(backend, fastSha256, genesis, true);
+    const { store, outcome } = restoreSync(backend, fastSha256);
     const config = replicaConfig(id, members, { pipelineMax: options.pipelineMax, batchCommandsMax: options.batchCommandsMax });
-    nodes.set(id, { replica: new Replica(config, new Prng(id), { ledger, acceptor: { promised: 0, voting: true }, accepted: [] }), backend, store });
+    nodes.set(id, { replica: new Replica(config, new Prng(id), outcome.restored), backend, host: new ReadyLoop(store, { nodeId: id }) });
   }
   let queue: Message[] = [];
   let completed = 0;
@@ -60,14 +56,17 @@ export function benchCore(options: CoreBenchOptions): CoreBenchResult {
   const flush = (): void => {
     for (const node of nodes.values()) {
       const ready = node.replica.takeReady();
-      const { ops, head } = persistOps(node.store, ready);
-      if (ops.length > 0) node.backend.writeSync(ops, { sync: true });
-      if (head) node.store.committed(head);
+      for (const message of node.host.plan(ready)) queue.push(message);
+      // Memory writes complete at once: each Ready's batch is written and released here.
+      const batch = node.host.nextBatch();
+      if (batch) {
+        if (batch.ops.length > 0) node.backend.writeSync(batch.ops, { sync: batch.sync });
+        for (const message of node.host.batchWritten()) queue.push(message);
+      }
       if (node.replica.role === 'leader') {
         blocks += ready.blocks.length;
         completed += ready.replies.length;
       }
-      queue.push(...ready.messages);
     }
   };
   const deliver = (): void => {

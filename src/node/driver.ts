@@ -5,33 +5,30 @@
  *   peer message / client request / timer  ->  replica.step() / propose() / read() / tick()
  *   setImmediate                            ->  flush(): replica.takeReady()
  *
- * flush() keeps Ready's order (src/replica/ready.ts): the durable changes of every Ready taken
- * while a write is in flight are merged into the next LevelDB batch (group commit, one fsync for
- * many promises, accepts and blocks); votes (promise, accepted) and messages to ourselves are
- * sent only after the batch that holds them is synced. Messages that claim nothing durable
- * (prepare, accept, heartbeat, fetch, status, ...) leave at once, so a leader's own fsync and its
- * followers' run in parallel. A failed write stops the process: continuing could vote twice.
+ * The Ready loop itself (what goes into which batch, what leaves now, what only after the fsync,
+ * group commit) is the host's (src/host/ready-loop.ts), as are block serving and chain reads
+ * (src/host/serve.ts); the driver performs the writes and reads on LevelDB, sends, and awaits.
+ * Messages that claim nothing durable leave at once, so a leader's own fsync and its followers'
+ * run in parallel. A failed write stops the process: continuing could vote twice.
  *
  * Time: a tick is TICK_MS of the monotonic clock. Before any message is handled the replica is
  * brought up to the current tick, so a node resumed from SIGSTOP first sees how much time passed
  * (its phase 1 times out) and only then reads the promises that queued up meanwhile.
  */
 import { toHex } from '../lib/bytes.js';
-import { limits } from '../lib/limits.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { Prng } from '../lib/prng.js';
-import { HEADER_BYTES, hashRecord } from '../chain/block.js';
-import { hashHeaders } from '../chain/hash-batch.js';
 import { describeResult } from '../kv/command.js';
 import { formatBallot } from '../paxos/ballot.js';
 import type { FirstDivergence } from '../replica/bisect.js';
 import type { ReplicaConfig } from '../replica/config.js';
 import { type Message, parseMessage } from '../replica/messages.js';
-import { type ClientReply, mustPersistBeforeSending, type Ready } from '../replica/ready.js';
+import type { ClientReply, FetchServe, HashServe, Ready } from '../replica/ready.js';
 import { Replica, type RestoredState } from '../replica/replica.js';
-import { persistOps } from '../storage/acceptor-store.js';
-import type { BatchOp } from '../storage/backend.js';
+import { ReadyLoop } from '../host/ready-loop.js';
+import { type ChainRead, chainReadPlan, fetchReplyPlan, hashesReplyPlan } from '../host/serve.js';
 import type { ChainStore } from '../storage/chain-store.js';
+import { runPlan } from '../storage/plan.js';
 import { type ClientRequest, PeerLinks, TransportServer } from '../transport/index.js';
 import {
   BLOCKS_PER_REQUEST_MAX,
@@ -88,12 +85,7 @@ export class NodeDriver {
   private ticksDone = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushScheduled = false;
-  private writing = false;
-  /** Ops and after-sync messages of Readys taken while a write was in flight. */
-  private batchOps: BatchOp[] = [];
-  private batchMessages: Message[] = [];
-  /** The batch holds a vote (promise, acceptance) or messages waiting for it: it must fsync. */
-  private batchNeedsSync = false;
+  private readonly host: ReadyLoop;
   private nextRequestId = 0;
   private readonly pendingReplies = new Map<number, PendingReply>();
   private servesInFlight = 0;
@@ -115,6 +107,7 @@ export class NodeDriver {
 
   constructor(private readonly options: DriverOptions) {
     this.replica = new Replica(options.config, new Prng(options.seed), options.restored);
+    this.host = new ReadyLoop(options.store, { nodeId: options.config.nodeId });
   }
 
   get endpoint(): string {
@@ -166,7 +159,7 @@ export class NodeDriver {
     this.reclaimer?.stop();
     await this.links?.close();
     await this.server?.close();
-    while (this.writing) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (this.host.writing) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.options.store.close();
   }
 
@@ -261,56 +254,31 @@ export class NodeDriver {
     if (this.stopped) return;
     const ready = this.replica.takeReady();
     this.logEvents(ready);
-    const { ops, head } = persistOps(this.options.store, ready);
-    if (head) {
-      // The store's head moves now: later Readys' blocks are prepared on top of this one, and
-      // the batches are written in order.
-      this.options.store.committed(head);
-      this.counters.blocksAppended += ready.blocks.length;
-    }
-    this.batchOps.push(...ops);
-    if (ready.acceptor || ready.accepted.length > 0) this.batchNeedsSync = true;
-    for (const message of ready.messages) {
-      if (mustPersistBeforeSending(message) || message.to === this.options.config.nodeId) {
-        this.batchMessages.push(message);
-        this.batchNeedsSync = true;
-      } else {
-        this.sendToPeer(message);
-      }
-    }
+    const sendable = this.host.plan(ready);
+    this.counters.blocksAppended += ready.blocks.length;
+    for (const message of sendable) this.sendToPeer(message);
     for (const reply of ready.replies) this.sendReply(reply);
-    for (const serve of ready.serves) void this.serveFetch(serve.to, serve.fromHeight, serve.maxBlocks);
-    for (const serve of ready.hashServes) void this.serveHashes(serve.to, serve.heights);
-    if (!this.writing) void this.writeBatch();
+    for (const serve of ready.serves) void this.serveFetch(serve);
+    for (const serve of ready.hashServes) void this.serveHashes(serve);
+    if (!this.host.writing) void this.writeBatch();
   }
 
-  /** Writes the merged batch (synced), then releases the messages that waited for it. */
+  /** Writes the host's next batch (synced if it says so), then releases what waited for it. */
   private async writeBatch(): Promise<void> {
-    if (this.batchOps.length === 0 && this.batchMessages.length === 0) return;
-    const ops = this.batchOps;
-    const messages = this.batchMessages;
-    // Only votes need the fsync. A batch of blocks alone (and the deletes of the accepted entries
-    // they replace) may sit in the OS cache: a crash loses it whole (LevelDB batches are atomic
-    // and ordered), leaving the accepted entries it would have replaced, from which the chosen
-    // values are learned again; the next synced batch makes it durable with itself.
-    const sync = this.batchNeedsSync;
-    this.batchOps = [];
-    this.batchMessages = [];
-    this.batchNeedsSync = false;
-    this.writing = true;
+    const batch = this.host.nextBatch();
+    if (!batch) return;
     try {
-      if (ops.length > 0) {
-        await this.options.store.backend.write(ops, { sync });
-        if (sync) this.counters.syncedBatches++;
+      if (batch.ops.length > 0) {
+        await this.options.store.backend.write(batch.ops, { sync: batch.sync });
+        if (batch.sync) this.counters.syncedBatches++;
       }
     } catch (error) {
       this.fatal(`write to disk failed: ${error instanceof Error ? error.message : String(error)}`);
-      return;
     }
-    this.writing = false;
+    const released = this.host.batchWritten();
     if (this.stopped) return;
     let toSelf = false;
-    for (const message of messages) {
+    for (const message of released) {
       if (message.to === this.options.config.nodeId) {
         this.trace(message);
         this.replica.step(message);
@@ -320,7 +288,7 @@ export class NodeDriver {
       }
     }
     if (toSelf) this.scheduleFlush();
-    if (this.batchOps.length > 0 || this.batchMessages.length > 0) void this.writeBatch();
+    void this.writeBatch();
   }
 
   private sendToPeer(message: Message): void {
@@ -357,67 +325,41 @@ export class NodeDriver {
   // ---------------------------------------------------------------------------------------------
   // Reading stored blocks for peers and clients
 
-  private async serveFetch(to: number, fromHeight: number, maxBlocks: number): Promise<void> {
+  private async serveFetch(serve: FetchServe): Promise<void> {
     if (this.servesInFlight >= SERVES_IN_FLIGHT_MAX) return;
     this.servesInFlight++;
     try {
       const store = this.options.store;
-      const head = store.head;
-      const records: Uint8Array[] = [];
-      let bytes = 0;
-      if (head && fromHeight <= head.height) {
-        outer: for await (const chunk of store.records(fromHeight, Math.min(head.height, fromHeight + maxBlocks - 1), 256)) {
-          for (let i = 0; i < chunk.records.length; i++) {
-            if (chunk.heights[i] !== fromHeight + records.length) break outer;
-            const record = chunk.records[i]!;
-            if (records.length > 0 && bytes + record.length > limits.fetchBytesMax) break outer;
-            records.push(record);
-            bytes += record.length;
-          }
-        }
-      }
-      if (this.stopped) return;
-      this.sendToPeer({
-        type: 'blocks',
-        from: this.options.config.nodeId,
-        to,
-        fromHeight,
-        records,
-        head: head ? { height: head.height, hash: head.hash } : null,
-      });
+      const message = await runPlan(fetchReplyPlan(this.options.config.nodeId, store.head, serve), store);
+      if (!this.stopped) this.sendToPeer(message);
     } catch (error) {
-      this.options.log.log('warn', `serving blocks to node ${to} failed: ${String(error)}`, this.context());
+      this.options.log.log('warn', `serving blocks to node ${serve.to} failed: ${String(error)}`, this.context());
     } finally {
       this.servesInFlight--;
     }
   }
 
   /**
-   * Answers a divergence bisection request (src/replica/bisect.ts): the hashes of our blocks at
-   * `heights`, empty where we hold none. Our own replica asks too; its answer goes straight back.
+   * Answers a divergence bisection request (src/replica/bisect.ts) from disk. Our own replica asks
+   * too; its answer goes straight back to it.
    */
-  private async serveHashes(to: number, heights: readonly number[]): Promise<void> {
+  private async serveHashes(serve: HashServe): Promise<void> {
     if (this.servesInFlight >= SERVES_IN_FLIGHT_MAX) return;
     this.servesInFlight++;
     try {
-      const hashes: Uint8Array[] = [];
-      for (const height of heights) {
-        const record = await this.options.store.getRecord(height);
-        hashes.push(record ? hashRecord(this.options.sha256, record) : new Uint8Array(0));
-      }
+      const message = await runPlan(hashesReplyPlan(this.options.config.nodeId, this.options.sha256, serve), this.options.store);
       if (this.stopped) return;
-      const message: Message = { type: 'hashes', from: this.options.config.nodeId, to, heights, hashes };
-      if (to !== this.options.config.nodeId) return this.sendToPeer(message);
+      if (serve.to !== this.options.config.nodeId) return this.sendToPeer(message);
       this.replica.step(message);
       this.scheduleFlush();
     } catch (error) {
-      this.options.log.log('warn', `serving block hashes to node ${to} failed: ${String(error)}`, this.context());
+      this.options.log.log('warn', `serving block hashes to node ${serve.to} failed: ${String(error)}`, this.context());
     } finally {
       this.servesInFlight--;
     }
   }
 
-  private async answerChainRead(connection: number, id: number, op: 'blocks' | 'hashes' | 'headers', from: number, to: number): Promise<void> {
+  private async answerChainRead(connection: number, id: number, op: ChainRead, from: number, to: number): Promise<void> {
     if (this.clientReadsInFlight >= CLIENT_READS_IN_FLIGHT_MAX) {
       this.server.replyToClient(connection, { id, ok: false, error: 'OVERLOADED', message: 'too many chain reads in flight' });
       return;
@@ -425,21 +367,9 @@ export class NodeDriver {
     this.clientReadsInFlight++;
     try {
       const store = this.options.store;
-      const head = store.head;
-      const last = Math.min(to, head?.height ?? -1, from + (op === 'blocks' ? BLOCKS_PER_REQUEST_MAX : HASHES_PER_REQUEST_MAX) - 1);
-      const records: Uint8Array[] = [];
-      if (last >= from) {
-        for await (const chunk of store.records(from, last, 256)) records.push(...chunk.records);
-      }
-      if (op === 'blocks') {
-        this.server.replyToClient(connection, { id, ok: true, from, records, head: head ? { height: head.height, hash: head.hash } : null });
-      } else if (op === 'headers') {
-        const headers = new Uint8Array(records.length * HEADER_BYTES);
-        records.forEach((record, i) => headers.set(record.subarray(0, HEADER_BYTES), i * HEADER_BYTES));
-        this.server.replyToClient(connection, { id, ok: true, from, headers });
-      } else {
-        this.server.replyToClient(connection, { id, ok: true, from, hashes: hashHeaders(this.options.sha256, records) });
-      }
+      const countMax = op === 'blocks' ? BLOCKS_PER_REQUEST_MAX : HASHES_PER_REQUEST_MAX;
+      const reply = await runPlan(chainReadPlan(this.options.sha256, store.head, op, from, to, countMax), store);
+      this.server.replyToClient(connection, { id, ...reply });
     } catch (error) {
       this.server.replyToClient(connection, { id, ok: false, error: 'UNAVAILABLE', message: `reading blocks failed: ${String(error)}` });
     } finally {

@@ -8,10 +8,9 @@ import { DEFAULT_DEDUP_CAPACITY, type GenesisConfig } from '../chain/body.js';
 import { fastSha256 } from '../native/sha256.js';
 import { replicaConfig } from '../replica/config.js';
 import { Ledger } from '../replica/ledger.js';
-import { encodeAcceptorState } from '../storage/acceptor-store.js';
+import { genesisBatch } from '../host/genesis.js';
 import type { ChainStore } from '../storage/chain-store.js';
 import { openDataDir } from '../storage/data-dir.js';
-import { ACCEPTOR_KEY } from '../storage/keys.js';
 import { ClientConnection } from '../transport/index.js';
 import type { NodeStatus } from '../transport/protocol.js';
 import { NodeDriver, type PeerConfig, TICK_MS } from './driver.js';
@@ -45,6 +44,9 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
     if (options.bootstrap) await bootstrap(store, options, members, log);
     const report = await restoreNode(store, fastSha256);
     const context = { ballot: '-', height: report.restored.ledger.head?.height ?? -1 };
+    if (report.acceptorRepaired) {
+      log.log('error', 'the stored acceptor state is unreadable; the promise it held is lost, so this node votes again only after rejoining', context);
+    }
     if (report.repaired) {
       log.log('error', `stored chain is corrupt at height ${report.repaired.height} (${report.repaired.reason}: ${report.repaired.message}); dropped blocks from there on, will refetch them from peers and vote again only after rejoining`, context);
     }
@@ -118,8 +120,7 @@ async function bootstrap(store: ChainStore, options: NodeOptions, members: numbe
     }
     if (status.promised !== '-') voting = false;
   }
-  const { ops, head } = store.prepareAppend([wanted]);
-  ops.push({ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState({ promised: 0, voting }) });
+  const { ops, head } = genesisBatch(store, fastSha256, config, voting);
   await store.backend.write(ops, { sync: true });
   store.committed(head);
   log.log('info', voting ? 'bootstrapped genesis for a new cluster' : 'bootstrapped genesis; peers already voted, so joining as a learner until rejoined', { ballot: '-', height: 0 }, {

@@ -14,8 +14,9 @@
  *
  * Step 2 after step 1 is what makes an acceptor's promise or acceptance durable before anyone can
  * count it, and a leader's own vote durable before it counts itself. Replies may go early because
- * a write is answered only once it is chosen, that is durable on a majority already. Both the
- * node driver and the simulator keep this order.
+ * a write is answered only once it is chosen, that is durable on a majority already. The host's
+ * Ready loop (src/host/ready-loop.ts), which the node driver and the simulator both run, keeps
+ * this order (mustPersistBeforeSending() says which messages wait).
  */
 import type { Ballot, NodeId } from '../paxos/ballot.js';
 import type { AcceptedEntry } from '../paxos/messages.js';

@@ -1,15 +1,19 @@
 /**
  * Persisting a replica's Ready (src/replica/ready.ts) and reading acceptor state back.
  *
- *   0x04            acceptor state: msgpack [1, promised ballot, voting]
+ *   0x04            acceptor state: msgpack [2, promised ballot, voting] || u32 CRC-32 of the
+ *                   msgpack bytes (a flipped bit is CORRUPT_DATA, never another promise);
+ *                   format 1, without the checksum, is still read
  *   0x05 || slot    accepted entry: u64 ballot || value bytes
  *
  * persistOps() turns one Ready into one batch: acceptor state, accepted entries, then blocks
  * with the head pointer (ChainStore.prepareAppend checks they extend the head), then deletes of
- * the accepted entries of slots that became blocks. The node driver writes the batch synced;
- * the simulator writes it to the memory backend and syncs it after a simulated fsync delay.
+ * the accepted entries of slots that became blocks. The host's Ready loop
+ * (src/host/ready-loop.ts) merges these batches (group commit) and decides when they need the
+ * fsync.
  */
 import { readU64, writeU64 } from '../lib/bytes.js';
+import { crc32 } from '../lib/crc32.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { pack, unpackSafe } from '../lib/msgpack.js';
 import type { BlockRef } from '../chain/block.js';
@@ -21,18 +25,31 @@ import type { BatchOp } from './backend.js';
 import type { ChainStore } from './chain-store.js';
 import { ACCEPTOR_KEY, acceptedKey, acceptedKeyEnd, acceptedSlotOfKey } from './keys.js';
 
-const ACCEPTOR_FORMAT = 1;
+const ACCEPTOR_FORMAT = 2;
+const ACCEPTOR_FORMAT_UNCHECKED = 1;
+const CHECKSUM_BYTES = 4;
 
 export function encodeAcceptorState(state: AcceptorDurableState): Uint8Array {
-  return pack([ACCEPTOR_FORMAT, state.promised, state.voting]);
+  const packed = pack([ACCEPTOR_FORMAT, state.promised, state.voting]);
+  const bytes = new Uint8Array(packed.length + CHECKSUM_BYTES);
+  bytes.set(packed, 0);
+  new DataView(bytes.buffer).setUint32(packed.length, crc32(packed), false);
+  return bytes;
 }
 
 export function decodeAcceptorState(bytes: Uint8Array): AcceptorDurableState {
-  const decoded = unpackSafe(bytes);
-  const value = decoded.ok ? decoded.value : undefined;
-  if (!Array.isArray(value) || value[0] !== ACCEPTOR_FORMAT || !isBallot(value[1]) || typeof value[2] !== 'boolean') {
-    throw new PaxchainError(ErrorCode.CORRUPT_DATA, 'acceptor state record is malformed');
+  const malformed = new PaxchainError(ErrorCode.CORRUPT_DATA, 'acceptor state record is malformed');
+  let body = bytes;
+  if (bytes[1] !== ACCEPTOR_FORMAT_UNCHECKED) {
+    if (bytes.length <= CHECKSUM_BYTES) throw malformed;
+    body = bytes.subarray(0, bytes.length - CHECKSUM_BYTES);
+    const stored = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(body.length, false);
+    if (stored !== crc32(body)) throw new PaxchainError(ErrorCode.CORRUPT_DATA, 'acceptor state record fails its checksum');
   }
+  const decoded = unpackSafe(body);
+  const value = decoded.ok ? decoded.value : undefined;
+  const format = body === bytes ? ACCEPTOR_FORMAT_UNCHECKED : ACCEPTOR_FORMAT;
+  if (!Array.isArray(value) || value.length !== 3 || value[0] !== format || !isBallot(value[1]) || typeof value[2] !== 'boolean') throw malformed;
   return { promised: value[1], voting: value[2] };
 }
 

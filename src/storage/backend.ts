@@ -29,3 +29,13 @@ export interface Backend {
   entries(range: Range, chunk: number): AsyncIterable<Array<[Uint8Array, Uint8Array]>>;
   close(): Promise<void>;
 }
+
+/**
+ * The same operations, synchronous: what the memory backend offers so that store plans
+ * (src/storage/plan.ts) run to completion inside one simulator step.
+ */
+export interface SyncBackend {
+  getSync(key: Uint8Array): Uint8Array | undefined;
+  writeSync(ops: readonly BatchOp[], options: WriteOptions): void;
+  entriesSync(range: Range, chunk: number): Iterable<Array<[Uint8Array, Uint8Array]>>;
+}

@@ -16,6 +16,7 @@ import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 import { BLOCK_FORMAT_VERSION, BODY_HASH_OFFSET, type BlockRef, hashRecord, HEADER_BYTES, HEIGHT_OFFSET, PREV_HASH_OFFSET, ZERO_HASH } from '../chain/block.js';
 import type { Backend, BatchOp } from './backend.js';
 import { blockHeightOfKey, blockKey, blockKeyEnd, HEAD_KEY, metaKey, STORE_FORMAT_VERSION } from './keys.js';
+import { entries, get, runPlan, type StorePlan, write } from './plan.js';
 
 /** Blocks deleted per batch when a suffix is dropped. */
 const TRUNCATE_BATCH_BLOCKS = 4096;
@@ -58,25 +59,27 @@ export class ChainStore {
    * the head pointer. A head pointer that cannot be decoded is CORRUPT_DATA.
    */
   static async open(backend: Backend, sha256: Sha256): Promise<ChainStore> {
-    const store = new ChainStore(backend, sha256);
-    const format = await backend.get(metaKey('format'));
+    return ChainStore.withHead(backend, sha256, await runPlan(ChainStore.openPlan(), { backend }));
+  }
+
+  /** open() as a store plan (src/storage/plan.ts): checks the format, returns the head pointer. */
+  static *openPlan(): StorePlan<BlockRef | undefined> {
+    const format = yield* get(metaKey('format'));
     if (format === undefined) {
-      await backend.write([{ type: 'put', key: metaKey('format'), value: Uint8Array.of(STORE_FORMAT_VERSION) }], { sync: true });
+      yield* write([{ type: 'put', key: metaKey('format'), value: Uint8Array.of(STORE_FORMAT_VERSION) }], true);
     } else if (format.length !== 1 || format[0] !== STORE_FORMAT_VERSION) {
       throw new PaxchainError(ErrorCode.NO_STORE, `unsupported store format ${String(format[0])}`);
     }
-    const head = await backend.get(HEAD_KEY);
-    if (head !== undefined) {
-      const ref = decodeHead(head);
-      if (!ref) throw new PaxchainError(ErrorCode.CORRUPT_DATA, 'head pointer is malformed', { height: -1 });
-      store.headRef = ref;
-    }
-    return store;
+    const head = yield* get(HEAD_KEY);
+    if (head === undefined) return undefined;
+    const ref = decodeHead(head);
+    if (!ref) throw new PaxchainError(ErrorCode.CORRUPT_DATA, 'head pointer is malformed', { height: -1 });
+    return ref;
   }
 
   /**
-   * A store whose format and head the caller has already read (the simulator reads its memory
-   * backend synchronously; nodes use open()).
+   * A store whose format and head the caller has already read (with openPlan() run on a memory
+   * backend, or a fresh one); nodes use open().
    */
   static withHead(backend: Backend, sha256: Sha256, head: BlockRef | undefined): ChainStore {
     const store = new ChainStore(backend, sha256);
@@ -132,8 +135,8 @@ export class ChainStore {
     return { ops, head };
   }
 
-  /** Records the head after a batch built by prepareAppend() was written. */
-  committed(head: BlockRef): void {
+  /** Records the head after a batch built by prepareAppend() (or a repair) was written. */
+  committed(head: BlockRef | undefined): void {
     this.headRef = head;
   }
 
@@ -166,21 +169,29 @@ export class ChainStore {
    * truncate removes.
    */
   async truncateFrom(height: number, newHead: BlockRef | undefined): Promise<void> {
-    assert(newHead === undefined ? height === 0 : newHead.height === height - 1, 'truncateFrom: head must be the block below');
-    await this.backend.write([newHead ? { type: 'put', key: HEAD_KEY, value: encodeHead(newHead) } : { type: 'del', key: HEAD_KEY }], {
-      sync: true,
-    });
+    await runPlan(truncatePlan(height, newHead), { backend: this.backend });
     this.headRef = newHead;
-    for await (const entries of this.backend.entries({ gte: blockKey(height), lt: blockKeyEnd }, TRUNCATE_BATCH_BLOCKS)) {
-      await this.backend.write(
-        entries.map(([key]) => ({ type: 'del', key })),
-        { sync: false },
-      );
-    }
-    await this.backend.write([], { sync: true });
   }
 
   async close(): Promise<void> {
     await this.backend.close();
   }
+}
+
+/**
+ * truncateFrom() as a store plan; the caller records `newHead` as the store's head afterwards.
+ * The head pointer moves first, durably, then the blocks go in bounded batches.
+ */
+export function* truncatePlan(height: number, newHead: BlockRef | undefined): StorePlan<void> {
+  assert(newHead === undefined ? height === 0 : newHead.height === height - 1, 'truncateFrom: head must be the block below');
+  yield* write([newHead ? { type: 'put', key: HEAD_KEY, value: encodeHead(newHead) } : { type: 'del', key: HEAD_KEY }], true);
+  // Each pass starts after the last block found (not at `height` again, which would make
+  // LevelDB skip every tombstone of the passes before).
+  for (let from = height; ; ) {
+    const found = yield* entries({ gte: blockKey(from), lt: blockKeyEnd }, TRUNCATE_BATCH_BLOCKS);
+    if (found.length === 0) break;
+    yield* write(found.map(([key]) => ({ type: 'del', key })), false);
+    from = blockHeightOfKey(found[found.length - 1]![0]) + 1;
+  }
+  yield* write([], true);
 }

@@ -6,7 +6,7 @@
  * Keys live in a Map keyed by a latin1 string of the key bytes (one char per byte, so string
  * order is byte order) plus a lazily sorted key list for range scans.
  */
-import type { Backend, BatchOp, Range, WriteOptions } from './backend.js';
+import type { Backend, BatchOp, Range, SyncBackend, WriteOptions } from './backend.js';
 
 function keyString(key: Uint8Array): string {
   let out = '';
@@ -58,7 +58,7 @@ class SortedTable {
   }
 }
 
-export class MemoryBackend implements Backend {
+export class MemoryBackend implements Backend, SyncBackend {
   private durable = new SortedTable();
   /**
    * Unsynced writes in order (value undefined = delete), keys already encoded; applied to the
@@ -129,6 +129,23 @@ export class MemoryBackend implements Backend {
     this.volatile = [];
     this.view = new SortedTable();
     for (const [key, value] of this.durable.map) this.view.put(key, value);
+  }
+
+  /**
+   * Corruption at rest (the simulator's fault): flips bit `bit` (modulo the value's size in
+   * bits) of the durable value at `key`. The value is replaced, not changed in place, because
+   * messages in flight may share the old bytes. Returns whether a value was there.
+   */
+  flipDurableBit(key: Uint8Array, bit: number): boolean {
+    const name = keyString(key);
+    const value = this.durable.get(name);
+    if (value === undefined || value.length === 0) return false;
+    const flipped = value.slice();
+    const at = bit % (flipped.length * 8);
+    flipped[at >> 3] = flipped[at >> 3]! ^ (1 << (at & 7));
+    this.durable.put(name, flipped);
+    if (this.view.get(name) === value) this.view.put(name, flipped);
+    return true;
   }
 
   /** Forgets everything, durable or not (a wiped disk). */

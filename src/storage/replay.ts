@@ -10,6 +10,7 @@ import type { BlockRef } from '../chain/block.js';
 import { hashRecords } from '../chain/hash-batch.js';
 import { type ChainProblem, Ledger } from '../replica/ledger.js';
 import type { RecordChunk } from './chain-store.js';
+import { record, records, runPlan, type StorePlan } from './plan.js';
 
 /**
  * Where replay reads blocks from: a node's store (ChainStore), or a running node over the client
@@ -49,53 +50,31 @@ export interface ReplayReport {
 }
 
 export async function replayStore(store: BlockSource, sha256: Sha256, options: ReplayOptions = {}): Promise<ReplayReport> {
+  return runPlan(replayPlan(store.head, sha256, options), store);
+}
+
+/**
+ * Replay as a store plan (src/storage/plan.ts): the node's restore runs it on LevelDB, the
+ * simulator's on memory, the tools on any BlockSource. `storedHead`: the store's head pointer.
+ */
+export function* replayPlan(storedHead: BlockRef | undefined, sha256: Sha256, options: ReplayOptions = {}): StorePlan<ReplayReport> {
   const ledger = new Ledger(sha256);
-  const storedHead = store.head;
   const upTo = Math.min(options.upTo ?? Number.MAX_SAFE_INTEGER, storedHead ? storedHead.height : -1);
-  let blocks = 0;
-  let commands = 0;
-  let bytes = 0;
+  const counts = { blocks: 0, commands: 0, bytes: 0, expectedSeen: false };
   let problem: ChainProblem | undefined;
-  let expectedSeen = false;
   if (!storedHead) {
     problem = { height: 0, reason: 'NO_GENESIS', message: 'the store has no blocks (no head pointer)' };
   }
-  if (!problem && upTo >= 0) {
-    outer: for await (const chunk of store.records(0, upTo, limits.replayChunkBlocks)) {
-      const hashes = hashRecords(sha256, chunk.records);
-      const precomputed = { blockHashes: hashes.blockHashes, bodyHashes: hashes.bodyHashes, index: 0 };
-      for (let i = 0; i < chunk.records.length; i++) {
-        const height = chunk.heights[i]!;
-        if (height > upTo) break outer;
-        const record = chunk.records[i]!;
-        precomputed.index = i;
-        const outcome = ledger.replay(height, record, precomputed);
-        if ('problem' in outcome) {
-          problem = outcome.problem;
-          break outer;
-        }
-        if (options.expectHead && height === options.expectHead.height) {
-          expectedSeen = true;
-          if (!bytesEqual(ledger.head!.hash, options.expectHead.hash)) {
-            problem = {
-              height,
-              reason: 'EXPECTED_HEAD_MISMATCH',
-              message: `block ${height} hashes to ${toHex(ledger.head!.hash).slice(0, 16)}, expected ${toHex(options.expectHead.hash).slice(0, 16)}`,
-            };
-            break outer;
-          }
-        }
-        blocks++;
-        bytes += record.length;
-        commands += outcome.results.length;
-        options.onBlock?.(height, record, outcome.results, ledger.head!.hash);
-      }
-      options.onProgress?.(ledger.head ? ledger.head.height : -1, upTo);
-    }
+  for (let from = 0; !problem && from <= upTo; ) {
+    const chunk = yield* records(from, upTo, limits.replayChunkBlocks);
+    if (chunk.records.length === 0) break;
+    problem = replayChunk(ledger, sha256, chunk, upTo, options, counts);
+    options.onProgress?.(ledger.head ? ledger.head.height : -1, upTo);
+    from = chunk.heights[chunk.heights.length - 1]! + 1;
   }
   if (!problem && storedHead) problem = checkEnd(ledger, storedHead, upTo);
   if (!problem && storedHead && upTo === storedHead.height) {
-    const extra = await store.getRecord(storedHead.height + 1);
+    const extra = yield* record(storedHead.height + 1);
     if (extra !== undefined) {
       problem = {
         height: storedHead.height + 1,
@@ -104,8 +83,44 @@ export async function replayStore(store: BlockSource, sha256: Sha256, options: R
       };
     }
   }
-  if (!problem && options.expectHead && !expectedSeen) problem = checkExpected(ledger, options.expectHead);
-  return { ledger, blocks, commands, bytes, storedHead, problem };
+  if (!problem && options.expectHead && !counts.expectedSeen) problem = checkExpected(ledger, options.expectHead);
+  return { ledger, blocks: counts.blocks, commands: counts.commands, bytes: counts.bytes, storedHead, problem };
+}
+
+/** Applies one chunk of records; returns the first problem, if any. */
+function replayChunk(
+  ledger: Ledger,
+  sha256: Sha256,
+  chunk: RecordChunk,
+  upTo: number,
+  options: ReplayOptions,
+  counts: { blocks: number; commands: number; bytes: number; expectedSeen: boolean },
+): ChainProblem | undefined {
+  const hashes = hashRecords(sha256, chunk.records);
+  const precomputed = { blockHashes: hashes.blockHashes, bodyHashes: hashes.bodyHashes, index: 0 };
+  for (let i = 0; i < chunk.records.length; i++) {
+    const height = chunk.heights[i]!;
+    if (height > upTo) return undefined;
+    const record = chunk.records[i]!;
+    precomputed.index = i;
+    const outcome = ledger.replay(height, record, precomputed);
+    if ('problem' in outcome) return outcome.problem;
+    if (options.expectHead && height === options.expectHead.height) {
+      counts.expectedSeen = true;
+      if (!bytesEqual(ledger.head!.hash, options.expectHead.hash)) {
+        return {
+          height,
+          reason: 'EXPECTED_HEAD_MISMATCH',
+          message: `block ${height} hashes to ${toHex(ledger.head!.hash).slice(0, 16)}, expected ${toHex(options.expectHead.hash).slice(0, 16)}`,
+        };
+      }
+    }
+    counts.blocks++;
+    counts.bytes += record.length;
+    counts.commands += outcome.results.length;
+    options.onBlock?.(height, record, outcome.results, ledger.head!.hash);
+  }
+  return undefined;
 }
 
 function checkEnd(ledger: Ledger, storedHead: BlockRef, upTo: number): ChainProblem | undefined {

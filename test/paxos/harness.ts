@@ -1,17 +1,24 @@
 /**
  * A hand-driven cluster for unit tests of the replica: messages wait in a queue until the test
  * delivers them (all, or filtered), so a test can build exactly the interleaving a Paxos rule is
- * about. Ready is applied as the driver would: persisted (here: recorded) before messages move.
+ * about. Each replica runs on a memory store through the host, like the node and the simulator:
+ * started by the host's bootstrap and restore, its Readys planned by the host's Ready loop
+ * (written and released at once), fetches served by the host.
  */
 import { Prng } from '../../src/lib/prng.js';
-import { hashRecord } from '../../src/chain/block.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
+import { bootstrapSync } from '../../src/host/genesis.js';
+import { ReadyLoop } from '../../src/host/ready-loop.js';
+import { restoreSync } from '../../src/host/restore.js';
+import { fetchReplyPlan, hashesReplyPlan } from '../../src/host/serve.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { replicaConfig, type ReplicaConfig } from '../../src/replica/config.js';
-import { Ledger } from '../../src/replica/ledger.js';
 import type { Message } from '../../src/replica/messages.js';
 import type { ClientReply, Ready } from '../../src/replica/ready.js';
 import { Replica } from '../../src/replica/replica.js';
+import type { ChainStore } from '../../src/storage/chain-store.js';
+import { MemoryBackend } from '../../src/storage/memory-backend.js';
+import { records, runPlanSync } from '../../src/storage/plan.js';
 
 export const genesis = { clusterId: 'unit', members: [1, 2, 3], dedupCapacity: 100, createdAtMs: 0 };
 
@@ -20,19 +27,36 @@ export interface HarnessNode {
   /** Every Ready taken from this node, in order. */
   readies: Ready[];
   replies: ClientReply[];
-  /** The order in which this node's effects happened: 'persist' entries precede 'send' ones. */
-  trace: string[];
 }
 
-export function newReplica(id: number, options: { members?: number[]; voting?: boolean; withGenesis?: boolean; config?: Partial<ReplicaConfig> } = {}): Replica {
+/** The store and Ready loop each replica made by newReplica() runs on. */
+interface Edge {
+  readonly backend: MemoryBackend;
+  readonly store: ChainStore;
+  readonly host: ReadyLoop;
+}
+const edges = new WeakMap<Replica, Edge>();
+
+/**
+ * A replica started by the host from a memory store: bootstrapped with genesis (unless
+ * `withGenesis: false`: a wiped node), then holding `records` (blocks 1.. on top of genesis, as
+ * a node restarted on its own chain would), with voting rights as given.
+ */
+export function newReplica(
+  id: number,
+  options: { members?: number[]; voting?: boolean; withGenesis?: boolean; config?: Partial<ReplicaConfig>; records?: Uint8Array[] } = {},
+): Replica {
   const members = options.members ?? genesis.members;
-  const ledger = new Ledger(fastSha256);
-  if (options.withGenesis !== false) ledger.replay(0, Ledger.genesisRecord(fastSha256, { ...genesis, members }));
-  return new Replica(replicaConfig(id, members, options.config), new Prng(id), {
-    ledger,
-    acceptor: { promised: 0, voting: options.voting ?? true },
-    accepted: [],
-  });
+  const backend = new MemoryBackend();
+  if (options.withGenesis !== false) bootstrapSync(backend, fastSha256, { ...genesis, members }, options.voting ?? true);
+  if (options.records?.length) {
+    const { store } = restoreSync(backend, fastSha256);
+    backend.writeSync(store.prepareAppend(options.records).ops, { sync: true });
+  }
+  const { store, outcome } = restoreSync(backend, fastSha256);
+  const replica = new Replica(replicaConfig(id, members, options.config), new Prng(id), { ...outcome.restored, acceptor: { promised: 0, voting: options.voting ?? true } });
+  edges.set(replica, { backend, store, host: new ReadyLoop(store, { nodeId: id }) });
+  return replica;
 }
 
 export class Harness {
@@ -43,7 +67,7 @@ export class Harness {
   private requestIds = 0;
 
   constructor(members: number[] = [1, 2, 3], options: { config?: Partial<ReplicaConfig> } = {}) {
-    for (const id of members) this.nodes.set(id, { replica: newReplica(id, { members, config: options.config }), readies: [], replies: [], trace: [] });
+    for (const id of members) this.nodes.set(id, { replica: newReplica(id, { members, config: options.config }), readies: [], replies: [] });
   }
 
   node(id: number): HarnessNode {
@@ -54,39 +78,28 @@ export class Harness {
     return this.node(id).replica;
   }
 
-  /** Takes every node's Ready: record persistence, then queue its messages. */
+  /** Takes every node's Ready through the host: write its batch, then queue what it released. */
   flush(): void {
     for (const [id, node] of this.nodes) {
+      const edge = edges.get(node.replica)!;
       const ready = node.replica.takeReady();
       node.readies.push(ready);
-      if (ready.acceptor || ready.accepted.length > 0 || ready.blocks.length > 0) node.trace.push('persist');
-      for (const message of ready.messages) {
-        node.trace.push(`send ${message.type}`);
-        this.queue.push(message);
-      }
+      for (const message of edge.host.plan(ready)) this.queue.push(message);
       node.replies.push(...ready.replies);
-      for (const serve of ready.serves) this.serve(id, serve.to, serve.fromHeight, serve.maxBlocks);
-      for (const serve of ready.hashServes) this.serveHashes(id, serve.to, serve.heights);
+      for (const serve of ready.serves) this.queue.push(runPlanSync(fetchReplyPlan(id, edge.store.head, serve), edge.backend));
+      for (const serve of ready.hashServes) this.queue.push(runPlanSync(hashesReplyPlan(id, fastSha256, serve), edge.backend));
+      const batch = edge.host.nextBatch();
+      if (!batch) continue;
+      if (batch.ops.length > 0) edge.backend.writeSync(batch.ops, { sync: batch.sync });
+      for (const message of edge.host.batchWritten()) this.queue.push(message);
     }
   }
 
-  /** This node's chain as the driver would read it from disk: genesis plus every appended block. */
+  /** Node `id`'s stored chain, genesis first, as its host serves it. */
   chainRecords(id: number): Uint8Array[] {
-    const records: Uint8Array[] = [Ledger.genesisRecord(fastSha256, { ...genesis, members: this.replica(id).memberIds as number[] })];
-    for (const ready of this.node(id).readies) records.push(...ready.blocks);
-    return records;
-  }
-
-  private serveHashes(from: number, to: number, heights: readonly number[]): void {
-    const chain = this.chainRecords(from);
-    const hashes = heights.map((height) => (chain[height] ? hashRecord(fastSha256, chain[height]) : new Uint8Array(0)));
-    this.queue.push({ type: 'hashes', from, to, heights, hashes });
-  }
-
-  private serve(from: number, to: number, fromHeight: number, maxBlocks: number): void {
-    const chain = this.chainRecords(from);
-    const head = this.replica(from).chain.head!;
-    this.queue.push({ type: 'blocks', from, to, fromHeight, records: chain.slice(fromHeight, fromHeight + maxBlocks), head: { height: head.height, hash: head.hash } });
+    const edge = edges.get(this.replica(id))!;
+    const head = edge.store.head?.height ?? -1;
+    return runPlanSync(records(0, head, head + 1), edge.backend).records;
   }
 
   /** Delivers queued messages (those passing `keep`; the rest are dropped) until quiet. */

@@ -4,33 +4,25 @@ import { describe, expect, it } from 'vitest';
 import { hashRecord } from '../../src/chain/block.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { toHex } from '../../src/lib/bytes.js';
-import { Prng } from '../../src/lib/prng.js';
 import { fastSha256 } from '../../src/native/sha256.js';
-import { replicaConfig } from '../../src/replica/config.js';
 import { Ledger } from '../../src/replica/ledger.js';
-import { emptyReady } from '../../src/replica/ready.js';
-import { Replica } from '../../src/replica/replica.js';
-import { genesis, Harness, isolating } from '../paxos/harness.js';
+import { genesis, Harness, isolating, newReplica } from '../paxos/harness.js';
 
 /**
  * Node `id` of `harness`, restarted from a chain that shares genesis and then holds `blocks`
- * blocks, those from `forkAt` on its own (`tag` makes them differ), as restore would give it: with its recent block
- * hashes, and with the records the harness serves fetches from.
+ * blocks, those from `forkAt` on its own (`tag` makes them differ), through the host's restore (so
+ * with its recent block hashes, and serving fetches from that chain).
  */
 function restartWithChain(harness: Harness, id: number, blocks: number, tag: string, forkAt = 1): void {
   const ledger = new Ledger(fastSha256);
-  const genesisRecord = Ledger.genesisRecord(fastSha256, genesis);
-  ledger.replay(0, genesisRecord);
+  ledger.replay(0, Ledger.genesisRecord(fastSha256, genesis));
   const records: Uint8Array[] = [];
-  const recentHashes = [{ height: 0, hash: ledger.head!.hash }];
   for (let height = 1; height <= blocks; height++) {
-    const block = ledger.append(encodeBatchBody(height, [[1, 777, height, `${height < forkAt ? 'shared' : tag}/${height}`, new Uint8Array([1])]]));
-    records.push(block.record);
-    recentHashes.push({ height, hash: block.ref.hash });
+    records.push(ledger.append(encodeBatchBody(height, [[1, 777, height, `${height < forkAt ? 'shared' : tag}/${height}`, new Uint8Array([1])]])).record);
   }
   const node = harness.node(id);
-  node.replica = new Replica(replicaConfig(id, genesis.members), new Prng(id), { ledger, acceptor: { promised: 0, voting: true }, accepted: [], recentHashes });
-  node.readies = [{ ...emptyReady(), blocks: records }];
+  node.replica = newReplica(id, { records });
+  node.readies = [];
 }
 
 describe('a forked member', () => {

@@ -1,9 +1,10 @@
 /**
  * One deterministic simulation of a whole cluster from one seed: N replicas running the
- * production Replica, a faulty network, crashes that lose unsynced writes (a minority at a time,
- * plus rare whole-cluster power losses), wipes (a minority at a time), partitions that change
- * over time, and clients recording a history. Then the faults stop and the cluster must
- * converge. Checkers:
+ * production Replica and host, a faulty network, crashes that lose unsynced writes (a minority at
+ * a time, plus rare whole-cluster power losses), wipes (a minority at a time), corruption at rest
+ * (a flipped bit in a stored block or the acceptor record of some crashed nodes, which the
+ * production restore must repair), partitions that change over time, and clients recording a
+ * history. Then the faults stop and the cluster must converge. Checkers:
  *
  * - safety, on every block any replica appends: one block (so one chosen value and one state
  *   digest) per height across all replicas, which also makes every chain a prefix of the longest;
@@ -41,7 +42,7 @@ export interface SimulationOptions {
   readonly faults?: ReadonlySet<FaultKind>;
 }
 
-export type FaultKind = 'crash' | 'wipe' | 'partition' | 'loss' | 'power';
+export type FaultKind = 'crash' | 'wipe' | 'corrupt' | 'partition' | 'loss' | 'power';
 
 export interface SimulationReport {
   readonly seed: number;
@@ -55,11 +56,16 @@ export interface SimulationReport {
   readonly completed: number;
   readonly abandoned: number;
   readonly faultsInjected: Record<FaultKind, number>;
+  /** Restores that found corruption at rest and repaired it. */
+  readonly repairs: number;
   readonly linearizability?: LinearizabilityResult;
   readonly log?: string[];
 }
 
 class SafetyViolation extends Error {}
+
+/** Share of the (minority) crashes after which the node comes back with a flipped bit at rest. */
+const CORRUPT_SHARE = 0.4;
 
 export function replayCommand(options: Pick<SimulationOptions, 'seed' | 'nodes' | 'bug'>): string {
   return `npm run sim -- --seed ${options.seed} --nodes ${options.nodes}${options.bug ? ` --bug ${options.bug}` : ''}`;
@@ -95,7 +101,7 @@ class Simulation {
   private readonly blockAt = new Map<number, { hash: string; node: number }>();
   private now = 0;
   private opIds = 0;
-  private readonly faultsInjected: Record<FaultKind, number> = { crash: 0, wipe: 0, partition: 0, loss: 0, power: 0 };
+  private readonly faultsInjected: Record<FaultKind, number> = { crash: 0, wipe: 0, corrupt: 0, partition: 0, loss: 0, power: 0 };
   private readonly downUntil = new Map<number, number>();
   private partitionUntil = 0;
   private nextFaultTick = 0;
@@ -111,7 +117,7 @@ class Simulation {
 
   constructor(private readonly options: SimulationOptions) {
     this.prng = new Prng(options.seed);
-    this.faultKinds = options.faults ?? new Set<FaultKind>(['crash', 'wipe', 'partition', 'loss', 'power']);
+    this.faultKinds = options.faults ?? new Set<FaultKind>(['crash', 'wipe', 'corrupt', 'partition', 'loss', 'power']);
     this.baseFaults = {
       loss: this.faultKinds.has('loss') ? this.prng.nextFloat() * 0.08 : 0,
       duplicate: this.faultKinds.has('loss') ? this.prng.nextFloat() * 0.04 : 0,
@@ -224,7 +230,8 @@ class Simulation {
     }
     if (now < this.nextFaultTick) return;
     this.nextFaultTick = now + this.prng.between(this.faultGapTicks[0], this.faultGapTicks[1]);
-    const kinds = [...this.faultKinds];
+    // Corruption at rest is not a fault of its own: it comes with a share of the crashes.
+    const kinds = [...this.faultKinds].filter((kind) => kind !== 'corrupt');
     if (kinds.length === 0) return;
     const kind = this.prng.pick(kinds);
     if (kind === 'power') this.powerLoss();
@@ -250,6 +257,7 @@ class Simulation {
     else node.crash(this.now);
     this.downUntil.set(node.id, this.now + this.prng.between(this.downTicks[0], this.downTicks[1]));
     this.faultsInjected[kind]++;
+    if (kind === 'crash') this.maybeCorrupt(node);
   }
 
   /**
@@ -265,6 +273,8 @@ class Simulation {
       this.downUntil.set(node.id, this.now + this.prng.between(1, 40));
     }
     this.faultsInjected.power++;
+    // No corruption here: a node whose rejoin grant was not yet durable comes back a learner
+    // too, and two learners of three leave no majority (seed 201610).
   }
 
   private crashNow(node: SimNode): void {
@@ -273,6 +283,13 @@ class Simulation {
     node.crash(this.now);
     this.downUntil.set(node.id, this.now + this.prng.between(this.downTicks[0], this.downTicks[1]));
     this.faultsInjected.crash++;
+  }
+
+  /** After a minority crash: sometimes the node's disk flips a bit at rest while it is down. */
+  private maybeCorrupt(node: SimNode): void {
+    if (!this.faultKinds.has('corrupt') || !this.prng.chance(CORRUPT_SHARE)) return;
+    node.corrupt(this.now, this.prng);
+    this.faultsInjected.corrupt++;
   }
 
   private partition(): void {
@@ -338,6 +355,7 @@ class Simulation {
       completed: this.clients.reduce((sum, client) => sum + client.completed, 0),
       abandoned: this.clients.reduce((sum, client) => sum + client.abandoned, 0),
       faultsInjected: this.faultsInjected,
+      repairs: this.nodes.reduce((sum, node) => sum + node.repairs, 0),
       linearizability,
       log: failure === undefined ? undefined : this.nodes.flatMap((node) => node.log.slice(-60)),
     };

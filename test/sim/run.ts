@@ -24,7 +24,7 @@ const { values } = parseArgs({
 });
 
 const bug = values.bug as PlantedBug | undefined;
-if (bug && !['reply-before-persist', 'ignore-phase1-values', 'wiped-votes-at-once'].includes(bug)) {
+if (bug && !['reply-before-persist', 'ignore-phase1-values', 'wiped-votes-at-once', 'repair-keeps-vote'].includes(bug)) {
   console.error(`unknown --bug ${bug}`);
   process.exit(2);
 }
@@ -35,6 +35,7 @@ const cpuStart = process.cpuUsage();
 let operations = 0;
 let violations = 0;
 let unknown = 0;
+let repairs = 0;
 let run = 0;
 let firstCaught: SimulationReport | undefined;
 for (const seed of seeds) {
@@ -42,6 +43,7 @@ for (const seed of seeds) {
   const report = runSimulation({ seed, nodes, bug });
   run++;
   operations += report.operations;
+  repairs += report.repairs;
   if (report.linearizability?.verdict === 'unknown') unknown++;
   if (!report.ok) {
     violations++;
@@ -62,6 +64,7 @@ const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 console.log(`seeds run: ${run}`);
 console.log(`operations checked: ${operations}`);
 console.log(`violations: ${violations}`);
+console.log(`restores that repaired corruption at rest: ${repairs}`);
 if (unknown) console.log(`linearizability unknown (search budget): ${unknown} seeds`);
 console.log(`simulated operations per CPU-second: ${Math.round(operations / cpuSeconds)}`);
 if (bug) {

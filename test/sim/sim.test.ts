@@ -1,9 +1,10 @@
 // The deterministic simulator in the default test run: 300 seeds over 3-, 5- and 7-replica
 // clusters with every fault type (loss, duplication, reordering, partitions, crashes losing
-// unsynced writes, wipes), checked for one block per height, linearizable client histories and
+// unsynced writes, wipes, corruption at rest), checked for one block per height, linearizable client histories and
 // convergence once faults stop. Long soaks: `npm run sim -- --seeds 10000`.
 import { describe, expect, it } from 'vitest';
 import { runSimulation, type SimulationReport } from './cluster.js';
+import type { PlantedBug } from './node.js';
 
 const SEEDS = 300;
 const SIZES = [3, 5, 7];
@@ -15,13 +16,15 @@ function describeFailure(report: SimulationReport): string {
 describe('deterministic cluster simulation', () => {
   it(`${SEEDS} seeds across 3/5/7 replicas with every fault type: safe, linearizable, live`, () => {
     const failures: string[] = [];
-    const faults = { crash: 0, wipe: 0, partition: 0, loss: 0, power: 0 };
+    const faults = { crash: 0, wipe: 0, corrupt: 0, partition: 0, loss: 0, power: 0 };
     let operations = 0;
     let abandoned = 0;
+    let repairs = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const report = runSimulation({ seed, nodes: SIZES[(seed - 1) % SIZES.length]! });
       operations += report.operations;
       abandoned += report.abandoned;
+      repairs += report.repairs;
       for (const kind of Object.keys(faults) as Array<keyof typeof faults>) faults[kind] += report.faultsInjected[kind];
       if (!report.ok) failures.push(describeFailure(report));
     }
@@ -30,6 +33,8 @@ describe('deterministic cluster simulation', () => {
     for (const kind of Object.keys(faults) as Array<keyof typeof faults>) expect(faults[kind], kind).toBeGreaterThan(kind === 'power' ? SEEDS / 10 : SEEDS / 2);
     expect(operations).toBeGreaterThan(SEEDS * 50);
     expect(abandoned).toBeGreaterThan(0);
+    // Corruption at rest went through the production restore and its repair.
+    expect(repairs).toBeGreaterThan(SEEDS / 2);
   }, 300_000);
 
   it('a seed replays exactly: same blocks, same history', () => {
@@ -41,7 +46,8 @@ describe('deterministic cluster simulation', () => {
     expect(second.faultsInjected).toEqual(first.faultsInjected);
   });
 
-  // Planted bugs (test-only switches in test/sim): the checkers must catch each one.
+  // Planted bugs: the checkers must catch each one. reply-before-persist and repair-keeps-vote
+  // are test-only switches in the shared host (src/host), the others in test/sim.
   it('catches a leader that ignores the values phase 1 reported', () => {
     const caught = firstFailingSeed('ignore-phase1-values', 60);
     expect(caught, 'not caught in 60 seeds').toBeDefined();
@@ -54,6 +60,12 @@ describe('deterministic cluster simulation', () => {
     expect(caught!.failure).toMatch(/safety|linearizability/);
   }, 120_000);
 
+  it('catches a repair that drops a corrupt suffix without first giving up the vote', () => {
+    const caught = firstFailingSeed('repair-keeps-vote', 300);
+    expect(caught, 'not caught in 300 seeds').toBeDefined();
+    expect(caught!.failure).toMatch(/safety|linearizability/);
+  }, 120_000);
+
   it('catches a wiped replica that votes at once', () => {
     const caught = firstFailingSeed('wiped-votes-at-once', 120);
     expect(caught, 'not caught in 120 seeds').toBeDefined();
@@ -61,7 +73,7 @@ describe('deterministic cluster simulation', () => {
   }, 120_000);
 });
 
-function firstFailingSeed(bug: 'ignore-phase1-values' | 'reply-before-persist' | 'wiped-votes-at-once', seedsMax: number): SimulationReport | undefined {
+function firstFailingSeed(bug: PlantedBug, seedsMax: number): SimulationReport | undefined {
   for (let seed = 1; seed <= seedsMax; seed++) {
     const report = runSimulation({ seed, nodes: SIZES[(seed - 1) % SIZES.length]!, bug });
     if (!report.ok) return report;
