@@ -17,6 +17,7 @@
  * (its phase 1 times out) and only then reads the promises that queued up meanwhile.
  */
 import { toHex } from '../lib/bytes.js';
+import { formatEndpoint } from '../lib/endpoint.js';
 import { limits } from '../lib/limits.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { Prng } from '../lib/prng.js';
@@ -122,7 +123,7 @@ export class NodeDriver {
   }
 
   get endpoint(): string {
-    return `${this.options.host}:${this.server?.port ?? this.options.port}`;
+    return formatEndpoint({ host: this.options.host, port: this.server?.port ?? this.options.port });
   }
 
   get port(): number {
@@ -378,7 +379,7 @@ export class NodeDriver {
     let body: Record<string, unknown>;
     if (!reply.ok) {
       const leader = this.options.peers.find((peer) => peer.id === reply.leader);
-      body = { id, ok: false, error: reply.error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? `${leader.host}:${leader.port}` : undefined };
+      body = { id, ok: false, error: reply.error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? formatEndpoint(leader) : undefined };
     } else if (reply.kind === 'write') {
       const described = describeResult(reply.result);
       body = { id, ok: true, result: described.code, code: reply.result, duplicate: described.duplicate, height: reply.height };
@@ -473,7 +474,7 @@ export class NodeDriver {
       const peerHead = replica.peerHead(id);
       return {
         id,
-        endpoint: id === this.options.config.nodeId ? this.endpoint : peer ? `${peer.host}:${peer.port}` : '?',
+        endpoint: id === this.options.config.nodeId ? this.endpoint : peer ? formatEndpoint(peer) : '?',
         link: id === this.options.config.nodeId ? ('self' as const) : (links.get(id) ?? 'down'),
         head: id === this.options.config.nodeId ? (head ? { height: head.height, hash: toHex(head.hash) } : null) : peerHead ? { height: peerHead.height, hash: toHex(peerHead.hash) } : null,
       };

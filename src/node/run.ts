@@ -4,6 +4,7 @@
  */
 import { bytesEqual, toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import { formatEndpoint } from '../lib/endpoint.js';
 import { DEFAULT_DEDUP_CAPACITY, type GenesisConfig } from '../chain/body.js';
 import { fastSha256 } from '../native/sha256.js';
 import { replicaConfig } from '../replica/config.js';
@@ -113,7 +114,7 @@ async function bootstrap(store: ChainStore, options: NodeOptions, members: numbe
     if ((status.head?.height ?? 0) > 0) {
       throw new PaxchainError(
         ErrorCode.ALREADY_EXISTS,
-        `node ${peer.id} (${peer.host}:${peer.port}) already runs a chain at height ${status.head!.height}: refusing --bootstrap; start without it to rejoin as a learner`,
+        `node ${peer.id} (${formatEndpoint(peer)}) already runs a chain at height ${status.head!.height}: refusing --bootstrap; start without it to rejoin as a learner`,
       );
     }
     if (status.promised !== '-') voting = false;

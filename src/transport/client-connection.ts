@@ -7,6 +7,7 @@
  * UNAVAILABLE and later requests fail the same way; the client library opens a new one.
  */
 import { connect } from 'node:net';
+import { formatEndpoint } from '../lib/endpoint.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { Connection, newCounters, type TransportCounters } from './connection.js';
 import { buildClientHello } from './handshake.js';
@@ -160,5 +161,5 @@ export class ClientConnection {
 
 function unavailable(host: string, port: number, reason: Error | undefined): PaxchainError {
   const cause = reason?.message ?? 'connection closed';
-  return new PaxchainError(ErrorCode.UNAVAILABLE, `connection to ${host}:${port} unavailable: ${cause}`, { host, port, cause });
+  return new PaxchainError(ErrorCode.UNAVAILABLE, `connection to ${formatEndpoint({ host, port })} unavailable: ${cause}`, { host, port, cause });
 }
