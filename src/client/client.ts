@@ -209,7 +209,7 @@ export class PaxchainClient {
           return { reply: reply as Reply, endpoint };
         }
         const error = reply as ErrorReply;
-        lastError = new PaxchainError(error.error as ErrorCode, `${endpoint}: ${error.message}`, { endpoint, leader: error.leader });
+        lastError = new PaxchainError(error.error, `${endpoint}: ${error.message}`, { endpoint, leader: error.leader });
         if (error.error === 'INVALID_ARGUMENT' || error.error === 'NOT_FOUND') throw lastError;
         if (error.error === 'NOT_LEADER') {
           this.leaderEndpoint = error.leaderEndpoint && error.leaderEndpoint !== endpoint ? error.leaderEndpoint : undefined;

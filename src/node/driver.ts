@@ -35,6 +35,7 @@ import type { ChainStore } from '../storage/chain-store.js';
 import { ClientConnection, type ClientRequest, PeerLinks, TransportServer } from '../transport/index.js';
 import {
   BLOCKS_PER_REQUEST_MAX,
+  type ErrorReplyCode,
   HASHES_PER_REQUEST_MAX,
   type NodeStatus,
   parseClientRequest,
@@ -379,7 +380,8 @@ export class NodeDriver {
     let body: Record<string, unknown>;
     if (!reply.ok) {
       const leader = this.options.peers.find((peer) => peer.id === reply.leader);
-      body = { id, ok: false, error: reply.error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? formatEndpoint(leader) : undefined };
+      const error: ErrorReplyCode = reply.error; // the replica's codes are wire codes (a type check)
+      body = { id, ok: false, error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? formatEndpoint(leader) : undefined };
     } else if (reply.kind === 'write') {
       const described = describeResult(reply.result);
       body = { id, ok: true, result: described.code, code: reply.result, duplicate: described.duplicate, height: reply.height };

@@ -4,6 +4,7 @@
  * a request before the node acts on it; anything malformed is answered INVALID_ARGUMENT.
  */
 import { isU53 } from '../lib/bytes.js';
+import type { ErrorCode } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 
 /** Most blocks one `blocks` request returns, and most hashes one `hashes` request returns. */
@@ -18,7 +19,11 @@ export type ClientRequestBody =
   | { readonly op: 'hashes'; readonly from: number; readonly to: number }
   | { readonly op: 'headers'; readonly from: number; readonly to: number };
 
-export type ErrorReplyCode = 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY' | 'NOT_FOUND' | 'UNAVAILABLE';
+/**
+ * The codes a node answers on the wire: a subset of the one vocabulary (src/lib/errors.ts), and a
+ * superset of the replica's own (ReplyError in src/replica/ready.ts).
+ */
+export type ErrorReplyCode = Extract<ErrorCode, 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY' | 'NOT_FOUND' | 'UNAVAILABLE'>;
 
 export interface ErrorReply {
   readonly ok: false;
