@@ -5,7 +5,9 @@
  * Corruption at rest: if replay finds a bad block at height h, the node keeps blocks 0..h-1,
  * drops h and above (they are refetched from peers and verified again), and, because the dropped
  * blocks may have held votes the cluster counted, it stops voting until it has rejoined like a
- * wiped node (ARCHITECTURE §4). It never serves the bad part.
+ * wiped node (ARCHITECTURE §4). It never serves the bad part. A lost head pointer with intact
+ * blocks (NO_HEAD_POINTER) takes the same path: the blocks are verified, the pointer is written
+ * above the last good one (truncateFrom), and the node rejoins before it votes.
  */
 import type { Sha256 } from '../lib/sha256.js';
 import type { AcceptorDurableState } from '../paxos/acceptor.js';

@@ -46,7 +46,9 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
     if (options.bootstrap) await bootstrap(store, options, members, log);
     const report = await restoreNode(store, fastSha256);
     const context = { ballot: '-', height: report.restored.ledger.head?.height ?? -1 };
-    if (report.repaired) {
+    if (report.repaired?.reason === 'NO_HEAD_POINTER') {
+      log.log('error', `the head pointer of the stored chain was missing; rebuilt it at height ${report.repaired.height - 1} from the stored blocks, all verified; will vote again only after rejoining`, context);
+    } else if (report.repaired) {
       log.log('error', `stored chain is corrupt at height ${report.repaired.height} (${report.repaired.reason}: ${report.repaired.message}); dropped blocks from there on, will refetch them from peers and vote again only after rejoining`, context);
     }
     const genesis = report.restored.ledger.genesis;
@@ -96,7 +98,7 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
 async function bootstrap(store: ChainStore, options: NodeOptions, members: number[], log: NodeLog): Promise<void> {
   const config: GenesisConfig = { clusterId: options.clusterId, members, dedupCapacity: DEFAULT_DEDUP_CAPACITY, createdAtMs: options.genesisTimeMs };
   const wanted = Ledger.genesisRecord(fastSha256, config);
-  if (store.head) {
+  if (store.head || (await store.headPointerMissing())) {
     const existing = await store.getRecord(0);
     if (!existing || !bytesEqual(existing, wanted)) {
       throw new PaxchainError(ErrorCode.ALREADY_EXISTS, `${options.dataDir} already holds a different genesis; refusing to bootstrap over it`);

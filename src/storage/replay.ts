@@ -51,13 +51,16 @@ export interface ReplayReport {
 export async function replayStore(store: BlockSource, sha256: Sha256, options: ReplayOptions = {}): Promise<ReplayReport> {
   const ledger = new Ledger(sha256);
   const storedHead = store.head;
-  const upTo = Math.min(options.upTo ?? Number.MAX_SAFE_INTEGER, storedHead ? storedHead.height : -1);
+  // No head pointer: an empty store, or blocks whose pointer was lost (they are replayed and
+  // verified all the same, so that the report says how much of the chain is intact).
+  const headless = !storedHead && (await store.getRecord(0)) !== undefined;
+  const upTo = Math.min(options.upTo ?? Number.MAX_SAFE_INTEGER, storedHead ? storedHead.height : headless ? Number.MAX_SAFE_INTEGER : -1);
   let blocks = 0;
   let commands = 0;
   let bytes = 0;
   let problem: ChainProblem | undefined;
   let expectedSeen = false;
-  if (!storedHead) {
+  if (!storedHead && !headless) {
     problem = { height: 0, reason: 'NO_GENESIS', message: 'the store has no blocks (no head pointer)' };
   }
   if (!problem && upTo >= 0) {
@@ -93,6 +96,7 @@ export async function replayStore(store: BlockSource, sha256: Sha256, options: R
       options.onProgress?.(ledger.head ? ledger.head.height : -1, upTo);
     }
   }
+  if (!problem && headless) problem = headPointerMissing(ledger);
   if (!problem && storedHead) problem = checkEnd(ledger, storedHead, upTo);
   if (!problem && storedHead && upTo === storedHead.height) {
     const extra = await store.getRecord(storedHead.height + 1);
@@ -106,6 +110,16 @@ export async function replayStore(store: BlockSource, sha256: Sha256, options: R
   }
   if (!problem && options.expectHead && !expectedSeen) problem = checkExpected(ledger, options.expectHead);
   return { ledger, blocks, commands, bytes, storedHead, problem };
+}
+
+/** The problem of a store whose blocks 0..head verified but whose head pointer is gone. */
+function headPointerMissing(ledger: Ledger): ChainProblem {
+  const top = ledger.head!.height;
+  return {
+    height: top + 1,
+    reason: 'NO_HEAD_POINTER',
+    message: `the head pointer is missing, but blocks 0..${top} are stored and verify (a node started on this store rebuilds the pointer from them)`,
+  };
 }
 
 function checkEnd(ledger: Ledger, storedHead: BlockRef, upTo: number): ChainProblem | undefined {
