@@ -32,7 +32,7 @@ import { Replica, type RestoredState } from '../replica/replica.js';
 import { persistOps } from '../storage/acceptor-store.js';
 import type { BatchOp } from '../storage/backend.js';
 import type { ChainStore } from '../storage/chain-store.js';
-import { ClientConnection, type ClientRequest, PeerLinks, TransportServer } from '../transport/index.js';
+import { ClientConnection, type ClientRequest, type LinkStatus, PeerLinks, TransportServer } from '../transport/index.js';
 import {
   BLOCKS_PER_REQUEST_MAX,
   type ErrorReplyCode,
@@ -40,6 +40,7 @@ import {
   type NodeStatus,
   parseClientRequest,
 } from '../transport/protocol.js';
+import { AuthFailureLog } from './auth-log.js';
 import { NodeLog } from './log.js';
 import { describeMessage } from './trace.js';
 
@@ -85,6 +86,8 @@ export class NodeDriver {
   private readonly replica: Replica;
   private server!: TransportServer;
   private links!: PeerLinks;
+  /** Authentication failures of both directions, in the log at a bounded rate. */
+  private readonly authLog: AuthFailureLog;
   private readonly startedAt = performance.now();
   private ticksDone = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -121,6 +124,7 @@ export class NodeDriver {
 
   constructor(private readonly options: DriverOptions) {
     this.replica = new Replica(options.config, new Prng(options.seed), options.restored);
+    this.authLog = new AuthFailureLog(options.log, () => this.context());
   }
 
   get endpoint(): string {
@@ -141,12 +145,17 @@ export class NodeDriver {
       peerIds: this.options.peers.map((peer) => peer.id),
       onPeerMessage: (from, message) => this.onPeerMessage(from, message),
       onClientRequest: (connection, request) => this.onClientRequest(connection, request),
+      onAuthFailure: (reason, remote) => this.authLog.connectionRefused(reason, remote),
       // The replica still answers those requests; the answers have nowhere to go.
       onClientClosed: (connection) => {
         for (const [requestId, pending] of this.pendingReplies) if (pending.connection === connection) this.pendingReplies.delete(requestId);
       },
     });
-    this.links = new PeerLinks({ ...credentials, peers: this.options.peers.map((peer) => ({ nodeId: peer.id, host: peer.host, port: peer.port })) });
+    this.links = new PeerLinks({
+      ...credentials,
+      peers: this.options.peers.map((peer) => ({ nodeId: peer.id, host: peer.host, port: peer.port })),
+      onLinkChange: (link) => this.authLog.linkChanged(link),
+    });
     this.timer = setInterval(() => {
       this.advanceClock();
       this.scheduleFlush();
@@ -470,7 +479,9 @@ export class NodeDriver {
   status(): NodeStatus {
     const replica = this.replica;
     const head = replica.head;
-    const links = new Map(this.links.status().map((link) => [link.nodeId, link.state]));
+    const linkStatus = this.links.status();
+    const links = new Map(linkStatus.map((link) => [link.nodeId, link.state]));
+    const linkErrors = new Map(linkStatus.map((link) => [link.nodeId, link.state === 'connected' ? undefined : link.lastError]));
     const members = replica.memberIds.map((id) => {
       const peer = this.options.peers.find((candidate) => candidate.id === id);
       const peerHead = replica.peerHead(id);
@@ -478,6 +489,7 @@ export class NodeDriver {
         id,
         endpoint: id === this.options.config.nodeId ? this.endpoint : peer ? formatEndpoint(peer) : '?',
         link: id === this.options.config.nodeId ? ('self' as const) : (links.get(id) ?? 'down'),
+        ...(linkErrors.get(id) ? { linkError: linkErrors.get(id) } : {}),
         head: id === this.options.config.nodeId ? (head ? { height: head.height, hash: toHex(head.hash) } : null) : peerHead ? { height: peerHead.height, hash: toHex(peerHead.hash) } : null,
       };
     });
@@ -503,8 +515,11 @@ export class NodeDriver {
         : null,
       disagreeingPeers: replica.disagreeingPeers,
       members,
+      cutOff: cutOff(linkStatus),
       uptimeMs: Math.round(performance.now() - this.startedAt),
-      counters: { ...this.counters, ...this.server.stats() },
+      // Auth failures of both directions: incoming handshakes refused, and outgoing links whose
+      // peer failed this node's check (a peer with another secret shows up there).
+      counters: { ...this.counters, ...this.server.stats(), authFailures: this.server.stats().authFailures + this.links.stats().authFailures },
     };
   }
 
@@ -523,6 +538,12 @@ export class NodeDriver {
     if (!this.options.trace) return;
     this.options.log.log('info', `trace ${describeMessage(message)}`, this.context());
   }
+}
+
+/** Cut off: peers exist and every link to them has been tried and is not up (see NodeStatus.cutOff). */
+function cutOff(links: readonly LinkStatus[]): { reason: string } | null {
+  if (links.length === 0 || links.some((link) => link.state === 'connected' || link.failedAttempts === 0)) return null;
+  return { reason: links.map((link) => `node ${link.nodeId}: ${link.lastError ?? 'not connected'}`).join('; ') };
 }
 
 /** Why a parsed peer message does not belong on the connection of `from` to node `self`, if so. */

@@ -151,7 +151,7 @@ export function answerChallenge(
   if (!isBytes(remoteNonce, NONCE_BYTES)) return failed(`Challenge nonce is not ${NONCE_BYTES} bytes`);
   if (bytesEqual(remoteNonce, nonce)) return failed('Challenge echoes our nonce');
   const expected = computeProof(local, ACCEPT_TAG, local.nodeId, remoteNodeId, nonce, remoteNonce);
-  if (!proofMatches(fields['proof'], expected)) return failed('Challenge proof does not match (wrong cluster secret?)');
+  if (!proofMatches(fields['proof'], expected)) return failed(`node ${remoteNodeId}'s Challenge proof does not match: its cluster secret differs from this node's`);
   const proof = computeProof(local, CONNECT_TAG, local.nodeId, remoteNodeId, nonce, remoteNonce);
   return { ok: true, value: { v: HANDSHAKE_VERSION, kind: 'proof', proof } };
 }
@@ -161,7 +161,7 @@ export function verifyProof(local: ClusterCredentials, hello: PeerHello, nonce: 
   const fields = handshakeFields(message);
   if (fields === undefined || fields['kind'] !== 'proof') return failed('expected a version 1 Proof');
   const expected = computeProof(local, CONNECT_TAG, hello.nodeId, local.nodeId, hello.nonce, nonce);
-  if (!proofMatches(fields['proof'], expected)) return failed(`Proof of node ${hello.nodeId} does not match (wrong cluster secret?)`);
+  if (!proofMatches(fields['proof'], expected)) return failed(`the Proof of node ${hello.nodeId} does not match: its cluster secret differs from this node's`);
   return { ok: true, value: hello.nodeId };
 }
 

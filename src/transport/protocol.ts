@@ -57,6 +57,8 @@ export interface MemberStatus {
   readonly endpoint: string;
   /** This node's link to the member (or 'self'). */
   readonly link: 'self' | 'connected' | 'connecting' | 'down';
+  /** Why this node's link to the member last failed (e.g. "AUTH_FAILED: ..."), while it is not connected. */
+  readonly linkError?: string;
   readonly head: { readonly height: number; readonly hash: string } | null;
 }
 
@@ -86,6 +88,11 @@ export interface NodeStatus {
   /** Peers whose block at some height has another hash than this node's (alarm, not verdict). */
   readonly disagreeingPeers?: ReadonlyArray<{ readonly peer: number; readonly height: number; readonly ours: string; readonly theirs: string }>;
   readonly members: readonly MemberStatus[];
+  /**
+   * Set when this node has peers but no working link to any of them (each tried and failed):
+   * whatever its role says, it takes no part in the cluster. `reason` gives each link's error.
+   */
+  readonly cutOff?: { readonly reason: string } | null;
   readonly uptimeMs: number;
   readonly counters: Readonly<Record<string, number>>;
 }
