@@ -41,7 +41,7 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
       'yes',
     ];
   });
-  return [...formatTable(header, lines), ...cutOffLines(rows), ...chainAlarms(rows)];
+  return [...formatTable(header, lines), ...unreachableLines(rows), ...cutOffLines(rows), ...chainAlarms(rows)];
 }
 
 /** The first node asked that says it leads. */
@@ -75,4 +75,9 @@ export function chainAlarms(rows: readonly NodeRow[]): string[] {
 /** One line per node that has no working link to any of its peers, with each link's error. */
 export function cutOffLines(rows: readonly NodeRow[]): string[] {
   return rows.filter((row) => row.status?.cutOff).map((row) => `CUT OFF node ${row.status!.nodeId}: no working link to any peer (${row.status!.cutOff!.reason})`);
+}
+
+/** Why each node that did not answer did not (refused, timed out, not a paxchain node, ...). */
+export function unreachableLines(rows: readonly NodeRow[]): string[] {
+  return rows.filter((row) => !row.reachable).map((row) => `UNREACHABLE ${row.endpoint}: ${row.error ?? 'no answer'}`);
 }

@@ -216,6 +216,24 @@ export class NonceHistory {
   }
 }
 
+/** Bytes of a non-paxchain peer's first answer kept to say what it speaks. */
+export const FOREIGN_PREVIEW_BYTES = 24;
+
+/**
+ * What a node's address answered instead of paxchain frames, for the error: "HTTP" when it starts
+ * like an HTTP response, otherwise the first bytes as text or hex. (A paxchain frame never starts
+ * with printable text: its first byte is the frame version.)
+ */
+export function describeForeignBytes(bytes: Uint8Array): string {
+  const preview = bytes.subarray(0, FOREIGN_PREVIEW_BYTES);
+  const text = String.fromCharCode(...preview);
+  const printable = /^[\x20-\x7e\r\n\t]*$/.test(text);
+  const shown = printable ? JSON.stringify(text.replace(/[\r\n].*$/s, '')) : `0x${toHex(preview)}`;
+  if (/^HTTP\/\d/.test(text)) return `not a paxchain node (got bytes that look like HTTP: ${shown})`;
+  if (text.startsWith('SSH-')) return `not a paxchain node (got bytes that look like SSH: ${shown})`;
+  return `not a paxchain node (its first bytes are ${shown})`;
+}
+
 function handshakeFields(message: unknown): Record<string, unknown> | undefined {
   if (typeof message !== 'object' || message === null || Array.isArray(message) || message instanceof Uint8Array) return undefined;
   const fields = message as Record<string, unknown>;
