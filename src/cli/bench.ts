@@ -62,6 +62,8 @@ export interface BenchResult {
   /** Milliseconds. */
   readonly latency: LatencySummary;
   readonly errors: Record<string, number>;
+  /** Set when no endpoint answered before the run: why each did not (the run was not started). */
+  readonly unreachable?: readonly string[];
   /** Leader and ballot before and after the run: a changed ballot means an election happened. */
   readonly leadership: { readonly before: LeaderView | null; readonly after: LeaderView | null; readonly changed: boolean };
 }
@@ -79,8 +81,7 @@ export interface LeaderView {
 async function leaderView(client: PaxchainClient, endpoints: readonly string[], requireOne = false): Promise<LeaderView | null> {
   const answers = await Promise.all(endpoints.map((endpoint) => client.status(endpoint).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
   if (requireOne && answers.every((answer) => answer instanceof Error)) {
-    const why = answers.map((answer, index) => `${endpoints[index]}: ${(answer as Error).message}`).join('; ');
-    throw new PaxchainError(ErrorCode.UNAVAILABLE, `no endpoint answered, nothing to benchmark (${why})`, { endpoints });
+    throw new PaxchainError(ErrorCode.UNAVAILABLE, 'no endpoint answered', { why: answers.map((answer, index) => `${endpoints[index]}: ${(answer as Error).message}`) });
   }
   const leader = answers.find((answer) => !(answer instanceof Error) && answer.role === 'leader');
   return leader && !(leader instanceof Error) ? { leader: leader.nodeId, ballot: leader.ballot } : null;
@@ -99,6 +100,22 @@ export function summarize(samples: Float64Array, count: number): LatencySummary 
 /** An operation unanswered this long counts as stalled in the progress line. */
 const STALLED_MS = 1000;
 
+function notStarted(options: BenchOptions, unreachable: string[]): BenchResult {
+  return {
+    clients: options.clients,
+    connections: options.connections,
+    durationSeconds: 0,
+    valueBytes: options.valueBytes,
+    mix: options.mix,
+    operations: 0,
+    throughput: 0,
+    latency: summarize(new Float64Array(0), 0),
+    errors: { [ErrorCode.UNAVAILABLE]: unreachable.length },
+    unreachable,
+    leadership: { before: null, after: null, changed: false },
+  };
+}
+
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const clients = Array.from({ length: options.connections }, () => new PaxchainClient({ endpoints: options.endpoints, timeoutMs: options.timeoutMs }));
   let before: LeaderView | null;
@@ -106,7 +123,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     before = await leaderView(clients[0]!, options.endpoints, true);
   } catch (error) {
     await Promise.all(clients.map((client) => client.close()));
-    throw error;
+    if (!isPaxchainError(error, ErrorCode.UNAVAILABLE)) throw error;
+    // Nothing to measure: say so now, with each endpoint's error, instead of running the whole
+    // duration with every operation waiting out its deadline.
+    return notStarted(options, error.details.why as string[]);
   }
   const samples = new Float64Array(Math.min(LATENCY_SAMPLES_MAX, Math.max(1024, options.clients * options.durationSeconds * 2000)));
   let count = 0;
