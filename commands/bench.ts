@@ -45,8 +45,10 @@ throughput, p50/p90/p99/max latency and errors by code.`;
       timeoutMs: flags.timeout,
       seed: flags.seed,
       onProgress: (snapshot) =>
-        process.stderr.write(`bench: ${snapshot.elapsedSeconds.toFixed(0)}s ${formatCount(snapshot.operations)} ops, ${formatCount(snapshot.lastSecondOps)} ops/s, ${snapshot.errors} errors\n`),
+        process.stderr.write(`bench: ${snapshot.elapsedSeconds.toFixed(0)}s ${formatCount(snapshot.operations)} ops, ${formatCount(snapshot.lastSecondOps)} ops/s, ${snapshot.errors} errors${snapshot.stalled > 0 ? `, ${snapshot.stalled} waiting > 1 s for an answer` : ''}\n`),
     });
+    for (const why of result.unreachable ?? []) this.say(`no answer from ${why}`);
+    if (result.unreachable) this.say('bench not started: no endpoint answered');
     const latency = result.latency;
     this.say(`${result.clients} clients, ${result.connections} connections, ${result.durationSeconds}s, ${result.valueBytes}-byte values, mix ${flags.mix}`);
     this.say(`throughput  ${formatCount(result.throughput)} ops/s (${formatCount(result.operations)} ops)`);

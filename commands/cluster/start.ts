@@ -1,13 +1,21 @@
+import { join } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
-import { LocalCluster } from '../../src/cli/local-cluster.js';
+import { LocalCluster, SECRET_FILE } from '../../src/cli/local-cluster.js';
+
+/** Restarts of one dead node allowed per window before `cluster start` leaves it down. */
+const RESTARTS_PER_WINDOW_MAX = 5;
+const RESTART_WINDOW_MS = 60_000;
 
 export default class ClusterStart extends BaseCommand {
   static override summary = 'Run a local cluster of N nodes on 127.0.0.1 in the foreground.';
   static override description = `Starts N \`paxchain node start\` processes with data under --data (data/node1, data/node2, ...)
 and ports --base-port, --base-port + 1, ..., and prints their logs prefixed with the node name.
-The first start creates the cluster (genesis); a second start reuses the data. Ctrl-C or SIGTERM
-stops all nodes cleanly. With --json, node logs are JSON lines.`;
+The first start creates the cluster (genesis) and writes its secret to DATA/secret (mode 0600); a
+later start reuses the data. A node that dies is restarted after a back-off (at most
+${RESTARTS_PER_WINDOW_MAX} times per ${RESTART_WINDOW_MS / 1000} s; then the log says how to start it by hand). A start on a cluster
+that is already running is refused (STORE_LOCKED). Ctrl-C or SIGTERM stops all nodes cleanly.
+With --json, node logs are JSON lines.`;
 
   static override examples = ['<%= config.bin %> cluster start', '<%= config.bin %> cluster start --nodes 5 --base-port 7101 --data /tmp/five'];
   static override flags = {
@@ -30,6 +38,8 @@ stops all nodes cleanly. With --json, node logs are JSON lines.`;
       logFormat: json ? 'json' : 'text',
       onLine: (node, line) => process.stdout.write(json ? `${line}\n` : `[node${node}] ${line}\n`),
       onExit: (node, code, signal) => process.stderr.write(`[cluster] node ${node} exited (${signal ?? `code ${code}`})\n`),
+      restart: { maxPerWindow: RESTARTS_PER_WINDOW_MAX, windowMs: RESTART_WINDOW_MS },
+      onNotice: (line) => process.stderr.write(`[cluster] ${line}\n`),
     });
     let stopping = false;
     const stop = async (signal: string) => {
@@ -44,7 +54,8 @@ stops all nodes cleanly. With --json, node logs are JSON lines.`;
     await cluster.start();
     const endpoints = cluster.endpoints.join(',');
     process.stderr.write(
-      `[cluster] ${cluster.file.nodes} nodes up (cluster ${cluster.file.clusterId}), data in ${flags.data}\n` +
+      `[cluster] ${cluster.file.nodes} nodes up (cluster ${cluster.file.clusterId}), data in ${flags.data}, secret in ${join(flags.data, SECRET_FILE)}\n` +
+        `[cluster] pids ${cluster.ids.map((id) => `node${id}=${cluster.pid(id)}`).join(' ')}\n` +
         `[cluster] endpoints ${endpoints}\n` +
         `[cluster] try: npx paxchain put fruit/apple 1.20 && npx paxchain get fruit/apple && npx paxchain status` +
         (flags['base-port'] === 7001 ? '\n' : ` (with --endpoints ${endpoints})\n`),

@@ -4,7 +4,7 @@
  * keys, --value-size values); clients share --connections client-library instances. Reports
  * throughput and latency percentiles over the whole run, and errors by code.
  */
-import { ErrorCode, isPaxchainError } from '../lib/errors.js';
+import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { Prng } from '../lib/prng.js';
 import { PaxchainClient } from '../client/client.js';
 
@@ -39,6 +39,8 @@ export interface BenchSnapshot {
   readonly operations: number;
   readonly errors: number;
   readonly lastSecondOps: number;
+  /** Operations waiting longer than STALLED_MS for an answer now (errors show only at their deadline). */
+  readonly stalled: number;
 }
 
 export interface LatencySummary {
@@ -60,6 +62,8 @@ export interface BenchResult {
   /** Milliseconds. */
   readonly latency: LatencySummary;
   readonly errors: Record<string, number>;
+  /** Set when no endpoint answered before the run: why each did not (the run was not started). */
+  readonly unreachable?: readonly string[];
   /** Leader and ballot before and after the run: a changed ballot means an election happened. */
   readonly leadership: { readonly before: LeaderView | null; readonly after: LeaderView | null; readonly changed: boolean };
 }
@@ -69,12 +73,18 @@ export interface LeaderView {
   readonly ballot: string;
 }
 
-async function leaderView(client: PaxchainClient, endpoints: readonly string[]): Promise<LeaderView | null> {
-  for (const endpoint of endpoints) {
-    const status = await client.status(endpoint).catch(() => undefined);
-    if (status?.role === 'leader') return { leader: status.nodeId, ballot: status.ballot };
+/**
+ * The leader among `endpoints`, asked in parallel. With `requireOne`, no endpoint answering at all
+ * is UNAVAILABLE at once, naming each endpoint's error: otherwise every operation would wait out
+ * its whole deadline before the first error shows.
+ */
+async function leaderView(client: PaxchainClient, endpoints: readonly string[], requireOne = false): Promise<LeaderView | null> {
+  const answers = await Promise.all(endpoints.map((endpoint) => client.status(endpoint).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
+  if (requireOne && answers.every((answer) => answer instanceof Error)) {
+    throw new PaxchainError(ErrorCode.UNAVAILABLE, 'no endpoint answered', { why: answers.map((answer, index) => `${endpoints[index]}: ${(answer as Error).message}`) });
   }
-  return null;
+  const leader = answers.find((answer) => !(answer instanceof Error) && answer.role === 'leader');
+  return leader && !(leader instanceof Error) ? { leader: leader.nodeId, ballot: leader.ballot } : null;
 }
 
 export function summarize(samples: Float64Array, count: number): LatencySummary {
@@ -87,9 +97,37 @@ export function summarize(samples: Float64Array, count: number): LatencySummary 
   return { p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), max: round(sorted[count - 1]!), mean: round(sum / count) };
 }
 
+/** An operation unanswered this long counts as stalled in the progress line. */
+const STALLED_MS = 1000;
+
+function notStarted(options: BenchOptions, unreachable: string[]): BenchResult {
+  return {
+    clients: options.clients,
+    connections: options.connections,
+    durationSeconds: 0,
+    valueBytes: options.valueBytes,
+    mix: options.mix,
+    operations: 0,
+    throughput: 0,
+    latency: summarize(new Float64Array(0), 0),
+    errors: { [ErrorCode.UNAVAILABLE]: unreachable.length },
+    unreachable,
+    leadership: { before: null, after: null, changed: false },
+  };
+}
+
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const clients = Array.from({ length: options.connections }, () => new PaxchainClient({ endpoints: options.endpoints, timeoutMs: options.timeoutMs }));
-  const before = await leaderView(clients[0]!, options.endpoints);
+  let before: LeaderView | null;
+  try {
+    before = await leaderView(clients[0]!, options.endpoints, true);
+  } catch (error) {
+    await Promise.all(clients.map((client) => client.close()));
+    if (!isPaxchainError(error, ErrorCode.UNAVAILABLE)) throw error;
+    // Nothing to measure: say so now, with each endpoint's error, instead of running the whole
+    // duration with every operation waiting out its deadline.
+    return notStarted(options, error.details.why as string[]);
+  }
   const samples = new Float64Array(Math.min(LATENCY_SAMPLES_MAX, Math.max(1024, options.clients * options.durationSeconds * 2000)));
   let count = 0;
   let operations = 0;
@@ -99,8 +137,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const started = performance.now();
   const deadline = started + options.durationSeconds * 1000;
   let lastOps = 0;
+  /** Per client loop: when its operation in flight began (0: none). */
+  const inFlightSince = new Float64Array(options.clients);
   const progress = setInterval(() => {
-    options.onProgress?.({ elapsedSeconds: (performance.now() - started) / 1000, operations, errors: errorCount, lastSecondOps: operations - lastOps });
+    const now = performance.now();
+    const stalled = inFlightSince.reduce((sum, since) => sum + (since > 0 && now - since > STALLED_MS ? 1 : 0), 0);
+    options.onProgress?.({ elapsedSeconds: (now - started) / 1000, operations, errors: errorCount, lastSecondOps: operations - lastOps, stalled });
     lastOps = operations;
   }, 1000);
   const loop = async (index: number): Promise<void> => {
@@ -110,6 +152,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       const key = `bench/${prng.nextInt(options.keys)}`;
       const roll = prng.nextInt(100);
       const begin = performance.now();
+      inFlightSince[index] = begin;
       try {
         if (roll < options.mix.put) await client.put(key, value);
         else if (roll < options.mix.put + options.mix.get) await client.get(key, { stale: options.stale });
@@ -122,6 +165,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         errors[code] = (errors[code] ?? 0) + 1;
         errorCount++;
         if (code === ErrorCode.UNAVAILABLE) await new Promise((resolve) => setTimeout(resolve, 100));
+      } finally {
+        inFlightSince[index] = 0;
       }
     }
   };
@@ -133,7 +178,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     clearInterval(progress);
     await Promise.all(clients.map((client) => client.close()));
   }
-  const seconds = (performance.now() - started) / 1000;
+  return benchResult(options, (performance.now() - started) / 1000, operations, summarize(samples, count), errors, before, after);
+}
+
+function benchResult(options: BenchOptions, seconds: number, operations: number, latency: LatencySummary, errors: Record<string, number>, before: LeaderView | null, after: LeaderView | null): BenchResult {
   return {
     clients: options.clients,
     connections: options.connections,
@@ -142,7 +190,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     mix: options.mix,
     operations,
     throughput: Math.round(operations / seconds),
-    latency: summarize(samples, count),
+    latency,
     errors,
     leadership: { before, after, changed: before?.ballot !== after?.ballot || before?.leader !== after?.leader },
   };

@@ -104,10 +104,25 @@ export interface HeadResult extends BlockSummary {
   readonly clusterId: string;
 }
 
+/**
+ * The head pointer; undefined for an empty store. Blocks without a head pointer are CORRUPT_DATA
+ * (reason NO_HEAD_POINTER), never "no blocks": that store is not empty, and a node started on it
+ * rebuilds the pointer.
+ */
+async function storedHead(target: ChainTarget, store: BlockSource): Promise<BlockRef | undefined> {
+  if (store.head || (await store.getRecord(0)) === undefined) return store.head;
+  const where = describeTarget(target, store);
+  throw new PaxchainError(
+    ErrorCode.CORRUPT_DATA,
+    `${where} holds blocks but its head pointer is missing (NO_HEAD_POINTER); \`paxchain chain verify --data ${where}\` checks the blocks, and a node started on it rebuilds the pointer from them`,
+    { reason: 'NO_HEAD_POINTER' },
+  );
+}
+
 /** The head block as stored (not verified: run `chain verify` for that). */
 export async function headOf(target: ChainTarget): Promise<HeadResult> {
   return withSource(target, async (store) => {
-    const head = store.head;
+    const head = await storedHead(target, store);
     if (!head) throw new PaxchainError(ErrorCode.NOT_FOUND, `${describeTarget(target, store)} has no blocks`);
     const genesis = summarize(await requireRecord(store, 0), 0);
     const summary = summarize(await requireRecord(store, head.height), head.height);
@@ -171,7 +186,7 @@ export async function listBlocks(target: ChainTarget, range: { from?: number; to
     throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `--from ${range.from} is above --to ${range.to}`);
   }
   return withSource(target, async (store) => {
-    const head = store.head;
+    const head = await storedHead(target, store);
     if (!head) return { from: 0, to: -1, blocks: [] };
     const to = Math.min(range.to ?? head.height, head.height);
     const from = range.from ?? Math.max(0, to - 19);

@@ -27,7 +27,8 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
   const lines = rows.map((row) => {
     const status = row.status;
     if (!status) return ['?', row.endpoint, '-', '-', '-', '-', '-', '-', 'no'];
-    const role = status.diverged ? `${status.role} DIVERGED@${status.diverged.firstHeight ?? status.diverged.height}` : status.role;
+    // A node with no working link to any peer is no healthy follower, whatever its role says.
+    const role = status.diverged ? `${status.role} DIVERGED@${status.diverged.firstHeight ?? status.diverged.height}` : status.cutOff ? `${status.role} CUT-OFF` : status.role;
     return [
       String(status.nodeId),
       status.endpoint,
@@ -40,7 +41,7 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
       'yes',
     ];
   });
-  return [...formatTable(header, lines), ...chainAlarms(rows)];
+  return [...formatTable(header, lines), ...unreachableLines(rows), ...cutOffLines(rows), ...chainAlarms(rows)];
 }
 
 /** The first node asked that says it leads. */
@@ -69,4 +70,14 @@ function chainAlarms(rows: readonly NodeRow[]): string[] {
     }
   }
   return alarms;
+}
+
+/** One line per node that has no working link to any of its peers, with each link's error. */
+function cutOffLines(rows: readonly NodeRow[]): string[] {
+  return rows.filter((row) => row.status?.cutOff).map((row) => `CUT OFF node ${row.status!.nodeId}: no working link to any peer (${row.status!.cutOff!.reason})`);
+}
+
+/** Why each node that did not answer did not (refused, timed out, not a paxchain node, ...). */
+function unreachableLines(rows: readonly NodeRow[]): string[] {
+  return rows.filter((row) => !row.reachable).map((row) => `UNREACHABLE ${row.endpoint}: ${row.error ?? 'no answer'}`);
 }

@@ -13,10 +13,12 @@
  */
 import { randomInt } from 'node:crypto';
 import { utf8 } from '../lib/bytes.js';
+import { normalizeEndpoint, parseEndpoint, parseEndpointList } from '../lib/endpoint.js';
 import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import { checkKey, OP_CAS, OP_DELETE, OP_PUT, utf8Length } from '../kv/command.js';
 import { ClientConnection } from '../transport/index.js';
+import { resolveHost } from './resolve.js';
 import type { BlocksReply, ErrorReply, HashesReply, HeadersReply, NodeStatus, ReadReply, WriteReply } from '../transport/protocol.js';
 
 const DEFAULT_ENDPOINTS = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
@@ -81,7 +83,8 @@ export class PaxchainClient {
 
   constructor(options: ClientOptions) {
     if (options.endpoints.length === 0) throw new TypeError('at least one endpoint is needed');
-    this.endpoints = [...options.endpoints];
+    // One spelling per endpoint (IPv6 in brackets), so NOT_LEADER hints match the list.
+    this.endpoints = options.endpoints.map((endpoint) => normalizeEndpoint(endpoint));
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? Math.min(1500, this.timeoutMs);
   }
@@ -206,7 +209,7 @@ export class PaxchainClient {
           return { reply: reply as Reply, endpoint };
         }
         const error = reply as ErrorReply;
-        lastError = new PaxchainError(error.error as ErrorCode, `${endpoint}: ${error.message}`, { endpoint, leader: error.leader });
+        lastError = new PaxchainError(error.error, `${endpoint}: ${error.message}`, { endpoint, leader: error.leader });
         if (error.error === 'INVALID_ARGUMENT' || error.error === 'NOT_FOUND') throw lastError;
         if (error.error === 'NOT_LEADER') {
           this.leaderEndpoint = error.leaderEndpoint && error.leaderEndpoint !== endpoint ? error.leaderEndpoint : undefined;
@@ -257,8 +260,13 @@ export class PaxchainClient {
         return this.connection(endpoint, timeoutMs);
       });
     }
-    const [host, port] = splitEndpoint(endpoint);
-    pending = ClientConnection.connect(host, port, { connectTimeoutMs: timeoutMs, requestTimeoutMs: this.attemptTimeoutMs });
+    const { host, port } = parseEndpoint(endpoint);
+    const started = performance.now();
+    // Resolve within the attempt's time (getaddrinfo could outlast the whole deadline), then
+    // connect with what is left of it.
+    pending = resolveHost(host, timeoutMs).then((address) =>
+      ClientConnection.connect(address, port, { connectTimeoutMs: Math.max(1, timeoutMs - (performance.now() - started)), requestTimeoutMs: this.attemptTimeoutMs }),
+    );
     this.connections.set(endpoint, pending);
     pending.catch(() => this.connections.delete(endpoint));
     return pending;
@@ -269,15 +277,6 @@ export class PaxchainClient {
     this.connections.delete(endpoint);
     pending?.then((connection) => connection.close()).catch(() => undefined);
   }
-}
-
-function splitEndpoint(endpoint: string): [string, number] {
-  const index = endpoint.lastIndexOf(':');
-  const port = Number(endpoint.slice(index + 1));
-  if (index <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `endpoint must be HOST:PORT, got "${endpoint}"`);
-  }
-  return [endpoint.slice(0, index).replace(/^\[|\]$/g, ''), port];
 }
 
 function checkInput(key: string, value?: Value): void {
@@ -293,11 +292,10 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
-/** Parses a comma-separated endpoint list (the --endpoints flag and PAXCHAIN_ENDPOINTS). */
+/**
+ * Parses a comma-separated endpoint list (the --endpoints flag and PAXCHAIN_ENDPOINTS): absent
+ * means the local cluster, empty is refused (src/lib/endpoint.ts).
+ */
 export function parseEndpoints(text: string | undefined): string[] {
-  if (!text) return [...DEFAULT_ENDPOINTS];
-  const endpoints = text.split(',').map((part) => part.trim()).filter(Boolean);
-  for (const endpoint of endpoints) splitEndpoint(endpoint);
-  if (endpoints.length === 0) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'no endpoints given');
-  return endpoints;
+  return parseEndpointList(text, DEFAULT_ENDPOINTS);
 }

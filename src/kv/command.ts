@@ -102,6 +102,8 @@ export function decodeCommand(tuple: unknown): Command | string {
   if (!isU53(clientId) || !isU53(seq)) return 'clientId and seq must be integers in [0, 2^53)';
   if (clientId !== 0 && seq === 0) return 'seq must start at 1';
   if (op === OP_NOOP) return tuple.length === 3 ? { op: 'noop', clientId, seq } : 'noop takes no arguments';
+  // The opcode first: a command of an unknown kind has no key to complain about.
+  if (op !== OP_PUT && op !== OP_DELETE && op !== OP_CAS) return `unknown opcode ${JSON.stringify(op) ?? String(op)} (known: ${OP_NOOP} noop, ${OP_PUT} put, ${OP_DELETE} delete, ${OP_CAS} cas)`;
   const key = tuple[3];
   const keyProblem = checkKey(key);
   if (keyProblem) return keyProblem;
@@ -111,19 +113,16 @@ export function decodeCommand(tuple: unknown): Command | string {
     return checkValue(tuple[4]) ?? { op: 'put', clientId, seq, key: k, value: tuple[4] as Uint8Array };
   }
   if (op === OP_DELETE) return tuple.length === 4 ? { op: 'delete', clientId, seq, key: k } : 'delete is [2, clientId, seq, key]';
-  if (op === OP_CAS) {
-    if (tuple.length !== 6) return 'cas is [3, clientId, seq, key, expect, value]';
-    const expect = tuple[4];
-    const value = tuple[5];
-    if (expect !== null) {
-      const problem = checkValue(expect);
-      if (problem) return `expect: ${problem}`;
-    }
-    if (value !== null) {
-      const problem = checkValue(value);
-      if (problem) return `value: ${problem}`;
-    }
-    return { op: 'cas', clientId, seq, key: k, expect: expect as Uint8Array | null, value: value as Uint8Array | null };
+  if (tuple.length !== 6) return 'cas is [3, clientId, seq, key, expect, value]';
+  const expect = tuple[4];
+  const value = tuple[5];
+  if (expect !== null) {
+    const problem = checkValue(expect);
+    if (problem) return `expect: ${problem}`;
   }
-  return `unknown op ${String(op)}`;
+  if (value !== null) {
+    const problem = checkValue(value);
+    if (problem) return `value: ${problem}`;
+  }
+  return { op: 'cas', clientId, seq, key: k, expect: expect as Uint8Array | null, value: value as Uint8Array | null };
 }

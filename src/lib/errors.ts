@@ -6,6 +6,10 @@
  * - Programming mistakes (wrong argument types, calls out of order) are plain `TypeError`s.
  * - Broken invariants are `AssertionError`s from `assert()` (src/lib/assert.ts): they crash the
  *   process on purpose, because writing a wrong block is worse than stopping.
+ *
+ * This is the one vocabulary: the codes a replica answers (ReplyError, src/replica/ready.ts) and
+ * a node puts on the wire (ErrorReplyCode, src/transport/protocol.ts) are subsets of it, so the
+ * client passes them on unchanged.
  */
 export const ErrorCode = {
   /** A CLI argument or API input is malformed or out of range. */

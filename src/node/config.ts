@@ -2,6 +2,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8 } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import { parseEndpoint } from '../lib/endpoint.js';
 import { NODE_ID_MAX } from '../paxos/ballot.js';
 import type { PeerConfig } from './driver.js';
 
@@ -9,17 +10,8 @@ export const DEFAULT_CLUSTER_ID = 'paxchain';
 /** Used when no --secret / PAXCHAIN_SECRET is given: fine on one machine, never in production. */
 export const DEVELOPMENT_SECRET = 'paxchain-local-development-secret';
 
-export interface Endpoint {
-  readonly host: string;
-  readonly port: number;
-}
-
-export function parseEndpoint(text: string, what = 'endpoint'): Endpoint {
-  const match = /^([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(text.trim());
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port < 1 || port > 65_535) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `${what} must be HOST:PORT, got "${text}"`);
-  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
-}
+// One endpoint rule for nodes and clients (IPv6 in brackets): src/lib/endpoint.ts.
+export { parseEndpoint } from '../lib/endpoint.js';
 
 /** Parses "2=127.0.0.1:7002,3=127.0.0.1:7003". */
 export function parsePeers(text: string, self: number): PeerConfig[] {

@@ -16,6 +16,7 @@
  * (its phase 1 times out) and only then reads the promises that queued up meanwhile.
  */
 import { toHex } from '../lib/bytes.js';
+import { formatEndpoint } from '../lib/endpoint.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { Prng } from '../lib/prng.js';
 import { describeResult } from '../kv/command.js';
@@ -29,13 +30,15 @@ import { ReadyLoop } from '../host/ready-loop.js';
 import { type ChainRead, chainReadPlan, fetchReplyPlan, hashesReplyPlan } from '../host/serve.js';
 import type { ChainStore } from '../storage/chain-store.js';
 import { runPlan } from '../storage/plan.js';
-import { type ClientRequest, PeerLinks, TransportServer } from '../transport/index.js';
+import { type ClientRequest, type LinkStatus, PeerLinks, TransportServer } from '../transport/index.js';
 import {
   BLOCKS_PER_REQUEST_MAX,
+  type ErrorReplyCode,
   HASHES_PER_REQUEST_MAX,
   type NodeStatus,
   parseClientRequest,
 } from '../transport/protocol.js';
+import { AuthFailureLog } from './auth-log.js';
 import { NodeLog } from './log.js';
 import { MemoryReclaimer, type ReclaimReport } from './memory-reclaim.js';
 import { describeMessage } from './trace.js';
@@ -81,6 +84,8 @@ export class NodeDriver {
   private server!: TransportServer;
   private reclaimer: MemoryReclaimer | undefined;
   private links!: PeerLinks;
+  /** Authentication failures of both directions, in the log at a bounded rate. */
+  private readonly authLog: AuthFailureLog;
   private readonly startedAt = performance.now();
   private ticksDone = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -108,10 +113,11 @@ export class NodeDriver {
   constructor(private readonly options: DriverOptions) {
     this.replica = new Replica(options.config, new Prng(options.seed), options.restored);
     this.host = new ReadyLoop(options.store, { nodeId: options.config.nodeId });
+    this.authLog = new AuthFailureLog(options.log, () => this.context());
   }
 
   get endpoint(): string {
-    return `${this.options.host}:${this.server?.port ?? this.options.port}`;
+    return formatEndpoint({ host: this.options.host, port: this.server?.port ?? this.options.port });
   }
 
   get port(): number {
@@ -128,6 +134,7 @@ export class NodeDriver {
       peerIds: this.options.peers.map((peer) => peer.id),
       onPeerMessage: (from, message) => this.onPeerMessage(from, message),
       onClientRequest: (connection, request) => this.onClientRequest(connection, request),
+      onAuthFailure: (reason, remote) => this.authLog.connectionRefused(reason, remote),
       // The replica still answers those requests; the answers have nowhere to go.
       onClientClosed: (connection) => {
         for (const [requestId, pending] of this.pendingReplies) if (pending.connection === connection) this.pendingReplies.delete(requestId);
@@ -144,7 +151,11 @@ export class NodeDriver {
       onReclaim: (report) => this.options.log.log('info', describeReclaim(report), this.context(), { ...report }),
     });
     this.reclaimer.start();
-    this.links = new PeerLinks({ ...credentials, peers: this.options.peers.map((peer) => ({ nodeId: peer.id, host: peer.host, port: peer.port })) });
+    this.links = new PeerLinks({
+      ...credentials,
+      peers: this.options.peers.map((peer) => ({ nodeId: peer.id, host: peer.host, port: peer.port })),
+      onLinkChange: (link) => this.authLog.linkChanged(link),
+    });
     this.timer = setInterval(() => {
       this.advanceClock();
       this.scheduleFlush();
@@ -307,7 +318,8 @@ export class NodeDriver {
     let body: Record<string, unknown>;
     if (!reply.ok) {
       const leader = this.options.peers.find((peer) => peer.id === reply.leader);
-      body = { id, ok: false, error: reply.error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? `${leader.host}:${leader.port}` : undefined };
+      const error: ErrorReplyCode = reply.error; // the replica's codes are wire codes (a type check)
+      body = { id, ok: false, error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? formatEndpoint(leader) : undefined };
     } else if (reply.kind === 'write') {
       const described = describeResult(reply.result);
       body = { id, ok: true, result: described.code, code: reply.result, duplicate: described.duplicate, height: reply.height };
@@ -383,14 +395,17 @@ export class NodeDriver {
   status(): NodeStatus {
     const replica = this.replica;
     const head = replica.head;
-    const links = new Map(this.links.status().map((link) => [link.nodeId, link.state]));
+    const linkStatus = this.links.status();
+    const links = new Map(linkStatus.map((link) => [link.nodeId, link.state]));
+    const linkErrors = new Map(linkStatus.map((link) => [link.nodeId, link.state === 'connected' ? undefined : link.lastError]));
     const members = replica.memberIds.map((id) => {
       const peer = this.options.peers.find((candidate) => candidate.id === id);
       const peerHead = replica.peerHead(id);
       return {
         id,
-        endpoint: id === this.options.config.nodeId ? this.endpoint : peer ? `${peer.host}:${peer.port}` : '?',
+        endpoint: id === this.options.config.nodeId ? this.endpoint : peer ? formatEndpoint(peer) : '?',
         link: id === this.options.config.nodeId ? ('self' as const) : (links.get(id) ?? 'down'),
+        ...(linkErrors.get(id) ? { linkError: linkErrors.get(id) } : {}),
         head: id === this.options.config.nodeId ? (head ? { height: head.height, hash: toHex(head.hash) } : null) : peerHead ? { height: peerHead.height, hash: toHex(peerHead.hash) } : null,
       };
     });
@@ -411,9 +426,12 @@ export class NodeDriver {
       diverged: replica.diverged ? { ...replica.diverged, ...firstDivergence(replica.firstDivergence) } : null,
       disagreeingPeers: replica.disagreeingPeers,
       members,
+      cutOff: cutOff(linkStatus),
       uptimeMs: Math.round(performance.now() - this.startedAt),
       // Transport counters include refusals by connection class; RSS lets a remote probe watch memory.
-      counters: { ...this.counters, ...this.server.stats(), ...memoryCounters() },
+      // Auth failures of both directions: incoming handshakes refused, and outgoing links whose
+      // peer failed this node's check (a peer with another secret shows up there).
+      counters: { ...this.counters, ...this.server.stats(), authFailures: this.server.stats().authFailures + this.links.stats().authFailures, ...memoryCounters() },
     };
   }
 
@@ -449,6 +467,12 @@ function describeReclaim({ connections, before, after, trimmed }: ReclaimReport)
 function memoryCounters(): { rssBytes: number; heapTotalBytes: number; arrayBufferBytes: number } {
   const memory = process.memoryUsage();
   return { rssBytes: memory.rss, heapTotalBytes: memory.heapTotal, arrayBufferBytes: memory.arrayBuffers };
+}
+
+/** Cut off: peers exist and every link to them has been tried and is not up (see NodeStatus.cutOff). */
+function cutOff(links: readonly LinkStatus[]): { reason: string } | null {
+  if (links.length === 0 || links.some((link) => link.state === 'connected' || link.failedAttempts === 0)) return null;
+  return { reason: links.map((link) => `node ${link.nodeId}: ${link.lastError ?? 'not connected'}`).join('; ') };
 }
 
 /** Why a parsed peer message does not belong on the connection of `from` to node `self`, if so. */

@@ -1,6 +1,8 @@
 /**
  * Opening a node's data directory: runs the host's restore (src/host/restore.ts, the same plan
- * the simulator runs) on the LevelDB store, and records the head it leaves.
+ * the simulator runs) on the LevelDB store, and records the head it leaves. A lost head pointer
+ * with intact blocks (NO_HEAD_POINTER) takes the repair path of a corrupt block: the blocks are
+ * verified, the pointer is written above the last good one, and the node rejoins before it votes.
  */
 import type { Sha256 } from '../lib/sha256.js';
 import type { ChainProblem } from '../replica/ledger.js';

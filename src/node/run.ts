@@ -4,6 +4,7 @@
  */
 import { bytesEqual, toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import { formatEndpoint } from '../lib/endpoint.js';
 import { DEFAULT_DEDUP_CAPACITY, type GenesisConfig } from '../chain/body.js';
 import { fastSha256 } from '../native/sha256.js';
 import { replicaConfig } from '../replica/config.js';
@@ -47,7 +48,9 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
     if (report.acceptorRepaired) {
       log.log('error', 'the stored acceptor state is unreadable; the promise it held is lost, so this node votes again only after rejoining', context);
     }
-    if (report.repaired) {
+    if (report.repaired?.reason === 'NO_HEAD_POINTER') {
+      log.log('error', `the head pointer of the stored chain was missing; rebuilt it at height ${report.repaired.height - 1} from the stored blocks, all verified; will vote again only after rejoining`, context);
+    } else if (report.repaired) {
       log.log('error', `stored chain is corrupt at height ${report.repaired.height} (${report.repaired.reason}: ${report.repaired.message}); dropped blocks from there on, will refetch them from peers and vote again only after rejoining`, context);
     }
     const genesis = report.restored.ledger.genesis;
@@ -97,7 +100,7 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
 async function bootstrap(store: ChainStore, options: NodeOptions, members: number[], log: NodeLog): Promise<void> {
   const config: GenesisConfig = { clusterId: options.clusterId, members, dedupCapacity: DEFAULT_DEDUP_CAPACITY, createdAtMs: options.genesisTimeMs };
   const wanted = Ledger.genesisRecord(fastSha256, config);
-  if (store.head) {
+  if (store.head || (await store.headPointerMissing())) {
     const existing = await store.getRecord(0);
     if (!existing || !bytesEqual(existing, wanted)) {
       throw new PaxchainError(ErrorCode.ALREADY_EXISTS, `${options.dataDir} already holds a different genesis; refusing to bootstrap over it`);
@@ -115,7 +118,7 @@ async function bootstrap(store: ChainStore, options: NodeOptions, members: numbe
     if ((status.head?.height ?? 0) > 0) {
       throw new PaxchainError(
         ErrorCode.ALREADY_EXISTS,
-        `node ${peer.id} (${peer.host}:${peer.port}) already runs a chain at height ${status.head!.height}: refusing --bootstrap; start without it to rejoin as a learner`,
+        `node ${peer.id} (${formatEndpoint(peer)}) already runs a chain at height ${status.head!.height}: refusing --bootstrap; start without it to rejoin as a learner`,
       );
     }
     if (status.promised !== '-') voting = false;

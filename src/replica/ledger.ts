@@ -42,6 +42,8 @@ export type ProblemReason =
   | 'STATE_DIGEST_MISMATCH'
   | 'HEAD_MISMATCH'
   | 'BLOCK_AFTER_HEAD'
+  /** Blocks are stored but the head pointer is gone (the blocks themselves may be intact). */
+  | 'NO_HEAD_POINTER'
   | 'EXPECTED_HEAD_MISMATCH';
 
 /** The first thing wrong with a chain: where and why. */

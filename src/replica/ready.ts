@@ -18,12 +18,14 @@
  * Ready loop (src/host/ready-loop.ts), which the node driver and the simulator both run, keeps
  * this order (mustPersistBeforeSending() says which messages wait).
  */
+import type { ErrorCode } from '../lib/errors.js';
 import type { Ballot, NodeId } from '../paxos/ballot.js';
 import type { AcceptedEntry } from '../paxos/messages.js';
 import type { AcceptorDurableState } from '../paxos/acceptor.js';
 import type { Message } from './messages.js';
 
-export type ReplyError = 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY';
+/** The codes a replica answers a client with: a subset of the one vocabulary, src/lib/errors.ts. */
+export type ReplyError = Extract<ErrorCode, 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY'>;
 
 export type ClientReply =
   | {

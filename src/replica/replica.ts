@@ -835,6 +835,12 @@ export class Replica {
     const own = this.ownBallot;
     if (own !== undefined && message.promised > own && message.voting && message.leader !== 0 && message.leader !== this.id) {
       this.becomeFollower(`node ${message.from} promised ${formatBallot(message.promised)} and follows node ${message.leader}`, true);
+    } else if (this.currentRole === 'leader' && own !== undefined && message.promised > own && message.voting) {
+      // A voter that follows us (or nobody) but promised above our ballot: its own candidacy that
+      // lost the race to ours. It refuses our accepts and heartbeats for good, and with no other
+      // leader to outbid us nothing else would ever lift it: run phase 1 again above its promise.
+      this.event('info', 'new phase 1 above a follower\'s higher promise', { node: message.from, promised: formatBallot(message.promised) });
+      this.becomeCandidate(`node ${message.from} promised ${formatBallot(message.promised)}, above our ballot`);
     }
     if (this.leaderId === 0 && message.leader !== 0 && message.leader !== this.id) this.leaderId = message.leader;
     this.maybeFetch();

@@ -140,6 +140,15 @@ export class ChainStore {
     this.headRef = head;
   }
 
+  /**
+   * Whether blocks are stored although there is no head pointer (it was lost: the pointer is
+   * written in the same batch as its block, so an intact store never looks like this). Replay
+   * reports it as NO_HEAD_POINTER after verifying the blocks; restore rebuilds the pointer.
+   */
+  async headPointerMissing(): Promise<boolean> {
+    return this.headRef === undefined && (await this.getRecord(0)) !== undefined;
+  }
+
   async getRecord(height: number): Promise<Uint8Array | undefined> {
     return this.backend.get(blockKey(height));
   }

@@ -47,7 +47,7 @@ export class LevelBackend implements Backend {
     try {
       await db.open();
     } catch (error) {
-      throw translate(error, location);
+      throw translate(error, location, 'open');
     }
     return new LevelBackend(db, location);
   }
@@ -57,7 +57,7 @@ export class LevelBackend implements Backend {
       const value = await this.db.get(key);
       return value === undefined ? undefined : plain(value);
     } catch (error) {
-      throw translate(error, this.location);
+      throw translate(error, this.location, 'read');
     }
   }
 
@@ -65,7 +65,7 @@ export class LevelBackend implements Backend {
     try {
       await this.batch(ops as BatchOp[], { sync: options.sync });
     } catch (error) {
-      throw translate(error, this.location);
+      throw translate(error, this.location, 'write');
     }
   }
 
@@ -74,7 +74,7 @@ export class LevelBackend implements Backend {
     const iterator = this.db.iterator({ gte: range.gte, lt: range.lt, highWaterMarkBytes: ITERATOR_BUFFER_BYTES });
     const next = (): Promise<Array<[Uint8Array, Uint8Array]>> =>
       (iterator.nextv(chunk) as Promise<Array<[Uint8Array, Uint8Array]>>).catch((error: unknown) => {
-        throw translate(error, this.location);
+        throw translate(error, this.location, 'iterate');
       });
     // Read ahead by one chunk: LevelDB reads on the thread pool while the caller processes the
     // chunk it has (replay overlaps disk and CPU this way). At most two chunks are in memory.
@@ -111,16 +111,39 @@ function plain(bytes: Uint8Array): Uint8Array {
   return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function translate(error: unknown, location: string): Error {
+/**
+ * LevelDB's errors as PaxchainErrors that name the store and what failed, with LevelDB's own text
+ * (the cause, not abstract-level's "Database failed to open") kept at the end and in details:
+ *
+ * - LEVEL_LOCKED: STORE_LOCKED (another process has it open);
+ * - a directory with no database: NO_STORE (also checked before opening);
+ * - corruption, a missing or unreadable database file, any other IO error: CORRUPT_DATA. A
+ *   store that LevelDB cannot read is not one a node may start on; `chain verify` and a restore
+ *   from peers are the way out (README "Error codes").
+ */
+function translate(error: unknown, location: string, operation: 'open' | 'read' | 'write' | 'iterate'): Error {
   if (error instanceof PaxchainError) return error;
-  const code = (error as { code?: string; cause?: { code?: string } }).code;
-  const causeCode = (error as { cause?: { code?: string } }).cause?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  if (code === 'LEVEL_LOCKED' || causeCode === 'LEVEL_LOCKED') {
-    return new PaxchainError(ErrorCode.STORE_LOCKED, `store ${location} is in use by another process`, { location });
+  if (!(error instanceof Error)) return new PaxchainError(ErrorCode.CORRUPT_DATA, `${operation} of store ${location} failed: ${String(error)}`, { location });
+  const codes = [levelCode(error), levelCode(error.cause)];
+  const cause = error.cause instanceof Error ? error.cause.message : error.message;
+  const details = { location, operation, leveldb: cause };
+  if (codes.includes('LEVEL_LOCKED')) {
+    return new PaxchainError(ErrorCode.STORE_LOCKED, `store ${location} is in use by another process (stop it first)`, details);
   }
-  if (code === 'LEVEL_CORRUPTION' || causeCode === 'LEVEL_CORRUPTION' || /corrupt/i.test(message)) {
-    return new PaxchainError(ErrorCode.CORRUPT_DATA, `LevelDB reports corruption in ${location}: ${message}`, { location });
+  if (operation === 'open' && codes.includes('LEVEL_DATABASE_NOT_OPEN') && /does not exist|NotFound.*CURRENT/i.test(cause)) {
+    return new PaxchainError(ErrorCode.NO_STORE, `no paxchain store at ${location}`, details);
   }
-  return error instanceof Error ? error : new Error(message);
+  if (codes.includes('LEVEL_CORRUPTION') || /corrupt/i.test(cause)) {
+    return new PaxchainError(ErrorCode.CORRUPT_DATA, `store ${location} is damaged: LevelDB found corruption on ${operation} (${cause})`, details);
+  }
+  if (codes.includes('LEVEL_IO_ERROR') || codes.includes('LEVEL_DATABASE_NOT_OPEN')) {
+    return new PaxchainError(ErrorCode.CORRUPT_DATA, `store ${location} is damaged or unreadable: LevelDB ${operation} failed (${cause})`, details);
+  }
+  // Anything else is not LevelDB telling us about the files (a programming mistake): as it is.
+  return error;
+}
+
+function levelCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
 }

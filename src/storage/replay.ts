@@ -59,10 +59,13 @@ export async function replayStore(store: BlockSource, sha256: Sha256, options: R
  */
 export function* replayPlan(storedHead: BlockRef | undefined, sha256: Sha256, options: ReplayOptions = {}): StorePlan<ReplayReport> {
   const ledger = new Ledger(sha256);
-  const upTo = Math.min(options.upTo ?? Number.MAX_SAFE_INTEGER, storedHead ? storedHead.height : -1);
+  // No head pointer: an empty store, or blocks whose pointer was lost (they are replayed and
+  // verified all the same, so that the report says how much of the chain is intact).
+  const headless = !storedHead && (yield* record(0)) !== undefined;
+  const upTo = Math.min(options.upTo ?? Number.MAX_SAFE_INTEGER, storedHead ? storedHead.height : headless ? Number.MAX_SAFE_INTEGER : -1);
   const counts = { blocks: 0, commands: 0, bytes: 0, expectedSeen: false };
   let problem: ChainProblem | undefined;
-  if (!storedHead) {
+  if (!storedHead && !headless) {
     problem = { height: 0, reason: 'NO_GENESIS', message: 'the store has no blocks (no head pointer)' };
   }
   for (let from = 0; !problem && from <= upTo; ) {
@@ -72,6 +75,7 @@ export function* replayPlan(storedHead: BlockRef | undefined, sha256: Sha256, op
     options.onProgress?.(ledger.head ? ledger.head.height : -1, upTo);
     from = chunk.heights[chunk.heights.length - 1]! + 1;
   }
+  if (!problem && headless) problem = headPointerMissing(ledger);
   if (!problem && storedHead) problem = checkEnd(ledger, storedHead, upTo);
   if (!problem && storedHead && upTo === storedHead.height) {
     const extra = yield* record(storedHead.height + 1);
@@ -121,6 +125,16 @@ function replayChunk(
     options.onBlock?.(height, record, outcome.results, ledger.head!.hash);
   }
   return undefined;
+}
+
+/** The problem of a store whose blocks 0..head verified but whose head pointer is gone. */
+function headPointerMissing(ledger: Ledger): ChainProblem {
+  const top = ledger.head!.height;
+  return {
+    height: top + 1,
+    reason: 'NO_HEAD_POINTER',
+    message: `the head pointer is missing, but blocks 0..${top} are stored and verify (a node started on this store rebuilds the pointer from them)`,
+  };
 }
 
 function checkEnd(ledger: Ledger, storedHead: BlockRef, upTo: number): ChainProblem | undefined {

@@ -7,9 +7,10 @@
  * UNAVAILABLE and later requests fail the same way; the client library opens a new one.
  */
 import { connect } from 'node:net';
-import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import { formatEndpoint } from '../lib/endpoint.js';
+import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { Connection, newCounters, type TransportCounters } from './connection.js';
-import { buildClientHello } from './handshake.js';
+import { buildClientHello, describeForeignBytes, FOREIGN_PREVIEW_BYTES } from './handshake.js';
 import { CLIENT_CONNECT_TIMEOUT_MS, CLIENT_FRAME_BYTES_MAX, CLIENT_IN_FLIGHT_MAX, CLIENT_REQUEST_TIMEOUT_MS, FRAME_BYTES_MAX } from './limits.js';
 import { type ClientRequest, isClientMessage } from './server.js';
 
@@ -43,6 +44,8 @@ export class ClientConnection {
   #nextId = 1;
   /** Replies whose request had already timed out. */
   #lateReplies = 0;
+  /** Replies received: once one came, the other side speaks paxchain. */
+  #repliesSeen = 0;
 
   private constructor(host: string, port: number, connection: Connection, counters: TransportCounters, options: ClientConnectionOptions) {
     this.host = host;
@@ -61,13 +64,19 @@ export class ClientConnection {
     const counters = newCounters();
     const socket = connect({ host, port, noDelay: true });
     const connectTimeoutMs = options.connectTimeoutMs ?? CLIENT_CONNECT_TIMEOUT_MS;
+    // The first bytes the other side sends: if they are no paxchain frame, they say what it is.
+    let firstBytes: Uint8Array | undefined;
+    socket.once('data', (chunk: Buffer) => {
+      firstBytes = new Uint8Array(chunk.subarray(0, FOREIGN_PREVIEW_BYTES));
+    });
     return new Promise((resolve, reject) => {
       let client: ClientConnection | undefined;
       const timer = setTimeout(() => connection.close(new Error(`no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
       const connection: Connection = new Connection(
         socket,
-        (reason) => {
+        (closeReason) => {
           clearTimeout(timer);
+          const reason = client !== undefined && client.#repliesSeen > 0 ? closeReason : foreign(closeReason, firstBytes);
           if (client === undefined) reject(unavailable(host, port, reason));
           else client.#failPending(reason);
         },
@@ -138,6 +147,7 @@ export class ClientConnection {
     if (!isClientMessage(message)) {
       return this.#connection.fail(new PaxchainError(ErrorCode.BAD_FRAME, 'reply without a numeric id'));
     }
+    this.#repliesSeen++;
     const pending = this.#pending.get(message.id);
     if (pending === undefined) {
       this.#lateReplies++;
@@ -159,7 +169,14 @@ export class ClientConnection {
   }
 }
 
+/** A frame error before any reply, from a peer that sent bytes: say what it speaks instead. */
+function foreign(reason: Error | undefined, firstBytes: Uint8Array | undefined): Error | undefined {
+  const frameError = isPaxchainError(reason, ErrorCode.BAD_FRAME) || isPaxchainError(reason, ErrorCode.FRAME_TOO_LARGE);
+  if (!frameError || firstBytes === undefined) return reason;
+  return new PaxchainError(ErrorCode.BAD_FRAME, `${describeForeignBytes(firstBytes)}; the frame decoder said: ${reason.message}`);
+}
+
 function unavailable(host: string, port: number, reason: Error | undefined): PaxchainError {
   const cause = reason?.message ?? 'connection closed';
-  return new PaxchainError(ErrorCode.UNAVAILABLE, `connection to ${host}:${port} unavailable: ${cause}`, { host, port, cause });
+  return new PaxchainError(ErrorCode.UNAVAILABLE, `connection to ${formatEndpoint({ host, port })} unavailable: ${cause}`, { host, port, cause });
 }

@@ -151,7 +151,7 @@ export function answerChallenge(
   if (!isBytes(remoteNonce, NONCE_BYTES)) return failed(`Challenge nonce is not ${NONCE_BYTES} bytes`);
   if (bytesEqual(remoteNonce, nonce)) return failed('Challenge echoes our nonce');
   const expected = computeProof(local, ACCEPT_TAG, local.nodeId, remoteNodeId, nonce, remoteNonce);
-  if (!proofMatches(fields['proof'], expected)) return failed('Challenge proof does not match (wrong cluster secret?)');
+  if (!proofMatches(fields['proof'], expected)) return failed(`node ${remoteNodeId}'s Challenge proof does not match: its cluster secret differs from this node's`);
   const proof = computeProof(local, CONNECT_TAG, local.nodeId, remoteNodeId, nonce, remoteNonce);
   return { ok: true, value: { v: HANDSHAKE_VERSION, kind: 'proof', proof } };
 }
@@ -161,7 +161,7 @@ export function verifyProof(local: ClusterCredentials, hello: PeerHello, nonce: 
   const fields = handshakeFields(message);
   if (fields === undefined || fields['kind'] !== 'proof') return failed('expected a version 1 Proof');
   const expected = computeProof(local, CONNECT_TAG, hello.nodeId, local.nodeId, hello.nonce, nonce);
-  if (!proofMatches(fields['proof'], expected)) return failed(`Proof of node ${hello.nodeId} does not match (wrong cluster secret?)`);
+  if (!proofMatches(fields['proof'], expected)) return failed(`the Proof of node ${hello.nodeId} does not match: its cluster secret differs from this node's`);
   return { ok: true, value: hello.nodeId };
 }
 
@@ -214,6 +214,24 @@ export class NonceHistory {
     this.#seen.add(key);
     return true;
   }
+}
+
+/** Bytes of a non-paxchain peer's first answer kept to say what it speaks. */
+export const FOREIGN_PREVIEW_BYTES = 24;
+
+/**
+ * What a node's address answered instead of paxchain frames, for the error: "HTTP" when it starts
+ * like an HTTP response, otherwise the first bytes as text or hex. (A paxchain frame never starts
+ * with printable text: its first byte is the frame version.)
+ */
+export function describeForeignBytes(bytes: Uint8Array): string {
+  const preview = bytes.subarray(0, FOREIGN_PREVIEW_BYTES);
+  const text = String.fromCharCode(...preview);
+  const printable = /^[\x20-\x7e\r\n\t]*$/.test(text);
+  const shown = printable ? JSON.stringify(text.replace(/[\r\n].*$/s, '')) : `0x${toHex(preview)}`;
+  if (/^HTTP\/\d/.test(text)) return `not a paxchain node (got bytes that look like HTTP: ${shown})`;
+  if (text.startsWith('SSH-')) return `not a paxchain node (got bytes that look like SSH: ${shown})`;
+  return `not a paxchain node (its first bytes are ${shown})`;
 }
 
 function handshakeFields(message: unknown): Record<string, unknown> | undefined {

@@ -5,5 +5,5 @@
  */
 export { ClientConnection } from './client-connection.js';
 export * from './limits.js';
-export { PeerLinks } from './peer-links.js';
+export { type LinkStatus, PeerLinks } from './peer-links.js';
 export { type ClientRequest, TransportServer } from './server.js';

@@ -11,7 +11,16 @@ import { connect } from 'node:net';
 import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { Connection, newCounters, type TransportCounters } from './connection.js';
 import { encodeFrame } from './frame.js';
-import { answerChallenge, buildPeerHello, checkCredentials, type ClusterCredentials, isNodeId, randomNonce } from './handshake.js';
+import {
+  answerChallenge,
+  buildPeerHello,
+  checkCredentials,
+  type ClusterCredentials,
+  describeForeignBytes,
+  FOREIGN_PREVIEW_BYTES,
+  isNodeId,
+  randomNonce,
+} from './handshake.js';
 import { FRAME_BYTES_MAX, HANDSHAKE_TIMEOUT_MS, RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS } from './limits.js';
 
 export interface PeerAddress {
@@ -172,7 +181,12 @@ export class PeerLinks {
     const { host, port } = link.address;
     const socket = connect({ host, port, noDelay: true });
     const nonce = randomNonce();
-    const connection: Connection = new Connection(socket, (reason) => this.#onClosed(link, connection, reason), {
+    // A peer address that answers with something else than a Challenge frame: say what it is.
+    let firstBytes: Uint8Array | undefined;
+    socket.once('data', (chunk: Buffer) => {
+      firstBytes = new Uint8Array(chunk.subarray(0, FOREIGN_PREVIEW_BYTES));
+    });
+    const connection: Connection = new Connection(socket, (reason) => this.#onClosed(link, connection, foreignPeer(reason, link, firstBytes)), {
       counters: this.#counters,
       maxFrameBytes: this.#maxFrameBytes,
       handshakeTimeoutMs: this.#options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
@@ -223,6 +237,13 @@ export class PeerLinks {
 function statusOf(link: Link): LinkStatus {
   const { nodeId, host, port } = link.address;
   return { nodeId, host, port, state: link.state, lastError: link.lastError, failedAttempts: link.failedAttempts };
+}
+
+/** A frame error during the handshake from an address that sent bytes: not a paxchain node. */
+function foreignPeer(reason: Error | undefined, link: Link, firstBytes: Uint8Array | undefined): Error | undefined {
+  const frameError = isPaxchainError(reason, ErrorCode.BAD_FRAME) || isPaxchainError(reason, ErrorCode.FRAME_TOO_LARGE);
+  if (!frameError || link.state === 'connected' || firstBytes === undefined) return reason;
+  return new PaxchainError(ErrorCode.BAD_FRAME, `node ${link.address.nodeId}'s address: ${describeForeignBytes(firstBytes)}`);
 }
 
 function describeClose(reason: Error | undefined, wasConnected: boolean): string {

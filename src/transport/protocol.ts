@@ -4,6 +4,7 @@
  * a request before the node acts on it; anything malformed is answered INVALID_ARGUMENT.
  */
 import { isU53 } from '../lib/bytes.js';
+import type { ErrorCode } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 
 /** Most blocks one `blocks` request returns, and most hashes one `hashes` request returns. */
@@ -18,7 +19,11 @@ export type ClientRequestBody =
   | { readonly op: 'hashes'; readonly from: number; readonly to: number }
   | { readonly op: 'headers'; readonly from: number; readonly to: number };
 
-export type ErrorReplyCode = 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY' | 'NOT_FOUND' | 'UNAVAILABLE';
+/**
+ * The codes a node answers on the wire: a subset of the one vocabulary (src/lib/errors.ts), and a
+ * superset of the replica's own (ReplyError in src/replica/ready.ts).
+ */
+export type ErrorReplyCode = Extract<ErrorCode, 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY' | 'NOT_FOUND' | 'UNAVAILABLE'>;
 
 export interface ErrorReply {
   readonly ok: false;
@@ -52,6 +57,8 @@ export interface MemberStatus {
   readonly endpoint: string;
   /** This node's link to the member (or 'self'). */
   readonly link: 'self' | 'connected' | 'connecting' | 'down';
+  /** Why this node's link to the member last failed (e.g. "AUTH_FAILED: ..."), while it is not connected. */
+  readonly linkError?: string;
   readonly head: { readonly height: number; readonly hash: string } | null;
 }
 
@@ -81,6 +88,11 @@ export interface NodeStatus {
   /** Peers whose block at some height has another hash than this node's (alarm, not verdict). */
   readonly disagreeingPeers?: ReadonlyArray<{ readonly peer: number; readonly height: number; readonly ours: string; readonly theirs: string }>;
   readonly members: readonly MemberStatus[];
+  /**
+   * Set when this node has peers but no working link to any of them (each tried and failed):
+   * whatever its role says, it takes no part in the cluster. `reason` gives each link's error.
+   */
+  readonly cutOff?: { readonly reason: string } | null;
   readonly uptimeMs: number;
   readonly counters: Readonly<Record<string, number>>;
 }

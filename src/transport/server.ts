@@ -24,7 +24,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { isU53 } from '../lib/bytes.js';
-import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { Connection, newCounters, type TransportCounters } from './connection.js';
 import {
   answerHello,
@@ -71,6 +71,11 @@ export interface TransportServerOptions extends ClusterCredentials {
   readonly onPeerMessage: (fromNodeId: number, message: unknown) => string | void;
   /** A client request: an object with a non-negative integer `id`. */
   readonly onClientRequest: (connectionId: number, request: ClientRequest) => void;
+  /**
+   * An incoming connection failed the handshake (counted as authFailures); `remote` is its
+   * address. For the node's log, which rate-limits it. Must not throw.
+   */
+  readonly onAuthFailure?: (reason: string, remote: string) => void;
   /** A client connection closed; replies to it would be dropped. */
   readonly onClientClosed?: (connectionId: number) => void;
   /** Defaults PENDING_CONNECTIONS_MAX and PENDING_CONNECTIONS_PER_ADDRESS_MAX (oldest closed). */
@@ -265,7 +270,8 @@ export class TransportServer {
     }
     this.#connectionsAccepted++;
     const maxFrameBytes = this.#options.maxFrameBytes ?? FRAME_BYTES_MAX;
-    const connection: Connection = new Connection(socket, () => this.#forget(connection), {
+    const remote = `${address}:${socket.remotePort ?? '?'}`;
+    const connection: Connection = new Connection(socket, (reason) => this.#closed(connection, reason, remote), {
       counters: this.#counters,
       maxFrameBytes,
       handshakeTimeoutMs: this.#options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
@@ -279,6 +285,11 @@ export class TransportServer {
       this.#closeFor('pending-evicted', evicted, `closed: more than the pending-connection bound`);
     }
     connection.setMessageHandler((message) => this.#onHello(connection, message));
+  }
+
+  #closed(connection: Connection, reason: Error | undefined, remote: string): void {
+    if (isPaxchainError(reason, ErrorCode.AUTH_FAILED)) this.#options.onAuthFailure?.(reason.message, remote);
+    this.#forget(connection);
   }
 
   #forget(connection: Connection): void {

@@ -59,8 +59,13 @@ export async function startTestCluster(nodes: number): Promise<TestCluster> {
     try {
       await settled(test);
     } catch (error) {
+      // Say what the nodes looked like and logged, so that a cluster that never settles can be
+      // diagnosed from the failure alone.
+      const views = (await statuses(test)).map((status, index) =>
+        status ? `node ${status.nodeId}: ${status.role} ballot ${status.ballot} promised ${status.promised} voting ${status.voting} leader ${status.leader}` : `node ${index + 1}: no answer`,
+      );
       await test.close();
-      throw error;
+      throw new Error(`${String(error)}\n${views.join('\n')}\nlast log lines:\n${lines.slice(-60).join('\n')}`);
     }
     return test;
   }

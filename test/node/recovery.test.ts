@@ -153,7 +153,13 @@ describe('--bootstrap after the first election', () => {
     await waitFor('the bootstrap log line', async () => (test.lines.some((line) => line.startsWith(`[node${victim}]`) && line.includes('joining as a learner')) ? true : undefined));
     // It votes again only after the rejoin protocol, and then the cluster takes writes.
     await waitFor('the rejoin', async () => ((await test.client.status(test.cluster.endpoint(victim))).voting ? true : undefined));
-    expect(test.lines.some((line) => line.startsWith(`[node${victim}]`) && line.includes('rejoined as a voter'))).toBe(true);
+    // The log line can arrive after the status reply that shows the vote: the node answers status
+    // from memory as soon as the grant is taken (a timer tick), logs the event in the flush that
+    // follows, and the two reach this process on different channels (TCP and the stdout pipe),
+    // with no order between them. So wait for it, bounded, instead of expecting it already here.
+    await waitFor('the rejoin log line', async () =>
+      test.lines.some((line) => line.startsWith(`[node${victim}]`) && line.includes('rejoined as a voter')) ? true : undefined,
+    );
     expect((await test.client.put('after/rejoin', 'ok')).result).toBe('OK');
   }, 120_000);
 });

@@ -115,4 +115,17 @@ describe('ClientConnection', () => {
     expect(client.stats().badFrames).toBe(1);
     expect(client.closed).toBe(true);
   });
+
+  it('an HTTP server on the address is reported as not a paxchain node, not as a huge frame length', async () => {
+    const { createServer: createHttpServer } = await import('node:http');
+    const web = createHttpServer((_request, response) => response.end('hello'));
+    web.on('clientError', (_error, socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    onCleanup(() => new Promise((resolve) => web.close(resolve)));
+    await new Promise<void>((resolve) => web.listen(0, HOST, resolve));
+    const client = await ClientConnection.connect(HOST, (web.address() as AddressInfo).port);
+    onCleanup(() => client.close());
+    const error = await rejection(client.request({ op: 'status' }));
+    expect(isPaxchainError(error, ErrorCode.UNAVAILABLE)).toBe(true);
+    expect((error as Error).message).toMatch(/not a paxchain node \(got bytes that look like HTTP: "HTTP\/1\.1 400 Bad Request"\)/);
+  });
 });

@@ -41,6 +41,17 @@ describe('PeerLinks handshake', () => {
     expect(recording.server.connectedPeers()).toEqual([]);
   });
 
+  it('a peer address where an HTTP server listens is reported as not a paxchain node', async () => {
+    const { createServer } = await import('node:http');
+    const web = createServer((_request, response) => response.end('hello'));
+    web.on('clientError', (_error, socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    onCleanup(() => new Promise((resolve) => web.close(resolve)));
+    await new Promise<void>((resolve) => web.listen(0, HOST, resolve));
+    const links = openLinks((web.address() as { port: number }).port);
+    await waitFor('a failed attempt', () => linkTo2(links).failedAttempts >= 1);
+    expect(linkTo2(links).lastError).toMatch(/^BAD_FRAME: node 2's address: not a paxchain node \(got bytes that look like HTTP/);
+  });
+
   it('with a wrong cluster id the server refuses the Hello, counts it, and delivers nothing', async () => {
     const recording = await startRecordingServer();
     const links = openLinks(recording.server.port, { clusterId: 'another-cluster' });
