@@ -162,7 +162,7 @@ function sampleMemory(): MemorySample {
  * like any options object, runs only a scavenge (`node --trace-gc` shows it), which never frees a
  * buffer that has reached the old generation, as a flood's frame buffers have by the time it ends.
  */
-export function fullCollection(): () => void {
+function fullCollection(): () => void {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   return () => gc();

@@ -1,7 +1,7 @@
 // The reclaimer gives memory back once per flood, after it ends (src/node/memory-reclaim.ts).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runInNewContext } from 'node:vm';
-import { fullCollection, MemoryReclaimer, RECLAIM_CHECK_INTERVAL_MS, RECLAIM_FLOOD_CONNECTIONS_MIN, RECLAIM_ATTEMPTS_MAX, RECLAIM_INTERVAL_MIN_MS, RECLAIM_SETTLED_BUFFER_BYTES, type ReclaimReport } from '../../src/node/memory-reclaim.js';
+import { MemoryReclaimer, RECLAIM_CHECK_INTERVAL_MS, RECLAIM_FLOOD_CONNECTIONS_MIN, RECLAIM_ATTEMPTS_MAX, RECLAIM_INTERVAL_MIN_MS, RECLAIM_SETTLED_BUFFER_BYTES, type ReclaimReport } from '../../src/node/memory-reclaim.js';
 
 describe('MemoryReclaimer', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -125,12 +125,18 @@ describe('MemoryReclaimer', () => {
   });
 });
 
-describe('fullCollection (the collection a reclaim runs)', () => {
+describe('the collection a reclaim runs (the default collect)', () => {
   const nextTask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
   it('frees a dropped buffer that already lives in the old generation', async () => {
-    const collect = fullCollection();
-    // The flag is set by fullCollection(); any options object asks V8 for a scavenge (minor).
+    let accepted = 0;
+    const reclaimer = new MemoryReclaimer({
+      connections: () => ({ accepted, closed: 0 }),
+      onReclaim: () => {},
+      trim: () => false,
+      sample: () => ({ rssBytes: 1, heapUsedBytes: 1, arrayBufferBytes: 1 }),
+    });
+    // The constructor exposed gc; any options object asks V8 for a scavenge (minor).
     const scavenge = runInNewContext('gc') as (options: { type: 'minor' }) => void;
     let buffer: Buffer | undefined = Buffer.allocUnsafeSlow(2 * 2 ** 20);
     const ref = new WeakRef(buffer);
@@ -140,7 +146,10 @@ describe('fullCollection (the collection a reclaim runs)', () => {
     scavenge({ type: 'minor' });
     buffer = undefined;
     await nextTask(); // a WeakRef keeps its target alive until the end of the job that made it
-    collect();
+    accepted += RECLAIM_FLOOD_CONNECTIONS_MIN;
+    reclaimer.check(); // a flood
+    reclaimer.check(); // it ended: the reclaim's first collection runs now
+    reclaimer.stop();
     await nextTask();
     expect(ref.deref()).toBeUndefined();
   });
