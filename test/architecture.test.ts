@@ -14,7 +14,7 @@ const layers: Record<string, string[]> = {
   replica: ['lib', 'chain', 'kv', 'paxos'],
   native: ['lib'],
   storage: ['lib', 'chain', 'kv', 'paxos', 'replica'],
-  transport: ['lib', 'chain'],
+  transport: ['lib', 'chain', 'kv'],
   node: ['lib', 'chain', 'kv', 'paxos', 'replica', 'storage', 'transport', 'native'],
   client: ['lib', 'chain', 'kv', 'transport'],
   cli: ['lib', 'chain', 'kv', 'paxos', 'replica', 'storage', 'transport', 'native', 'node', 'client'],

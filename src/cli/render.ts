@@ -52,7 +52,8 @@ export function viewHeader(header: BlockHeader, hash: Uint8Array): HeaderView {
 
 export interface CommandView {
   readonly op: string;
-  readonly clientId: number;
+  /** Session id in hex (null: no session). */
+  readonly session: string | null;
   readonly seq: number;
   readonly key?: string;
   readonly value?: ValueView | null;
@@ -65,18 +66,18 @@ export interface CommandView {
 export function viewCommand(tuple: unknown, result?: number): CommandView {
   const decoded = decodeCommand(tuple);
   const outcome = result === undefined ? {} : { result: describeResult(result).code, duplicate: describeResult(result).duplicate };
-  if (typeof decoded === 'string') return { op: 'invalid', clientId: -1, seq: -1, invalid: decoded, ...outcome };
+  if (typeof decoded === 'string') return { op: 'invalid', session: null, seq: -1, invalid: decoded, ...outcome };
   switch (decoded.op) {
     case 'noop':
-      return { op: 'noop', clientId: decoded.clientId, seq: decoded.seq, ...outcome };
+      return { op: 'noop', session: decoded.session && toHex(decoded.session), seq: decoded.seq, ...outcome };
     case 'put':
-      return { op: 'put', clientId: decoded.clientId, seq: decoded.seq, key: decoded.key, value: viewValue(decoded.value), ...outcome };
+      return { op: 'put', session: decoded.session && toHex(decoded.session), seq: decoded.seq, key: decoded.key, value: viewValue(decoded.value), ...outcome };
     case 'delete':
-      return { op: 'delete', clientId: decoded.clientId, seq: decoded.seq, key: decoded.key, ...outcome };
+      return { op: 'delete', session: decoded.session && toHex(decoded.session), seq: decoded.seq, key: decoded.key, ...outcome };
     case 'cas':
       return {
         op: 'cas',
-        clientId: decoded.clientId,
+        session: decoded.session && toHex(decoded.session),
         seq: decoded.seq,
         key: decoded.key,
         expect: decoded.expect === null ? null : viewValue(decoded.expect),
@@ -87,7 +88,7 @@ export function viewCommand(tuple: unknown, result?: number): CommandView {
 }
 
 export function commandLine(view: CommandView): string {
-  const who = `client ${view.clientId} seq ${view.seq}`;
+  const who = view.session === null ? `no session seq ${view.seq}` : `session ${view.session} seq ${view.seq}`;
   const result = view.result ? ` -> ${view.result}${view.duplicate ? ' (duplicate, first result)' : ''}` : '';
   switch (view.op) {
     case 'put':

@@ -22,7 +22,6 @@ import type { Sha256 } from '../lib/sha256.js';
 import { Prng } from '../lib/prng.js';
 import { HEADER_BYTES, hashRecord } from '../chain/block.js';
 import { hashHeaders } from '../chain/hash-batch.js';
-import { describeResult } from '../kv/command.js';
 import { formatBallot } from '../paxos/ballot.js';
 import type { ReplicaConfig } from '../replica/config.js';
 import { type Message, parseMessage } from '../replica/messages.js';
@@ -34,9 +33,14 @@ import type { ChainStore } from '../storage/chain-store.js';
 import { ClientConnection, type ClientRequest, PeerLinks, TransportServer } from '../transport/index.js';
 import {
   BLOCKS_PER_REQUEST_MAX,
+  type ClientReplyBody,
+  decodeHashesReply,
+  encodeReply,
   HASHES_PER_REQUEST_MAX,
+  isErrorReply,
   type NodeStatus,
   parseClientRequest,
+  writeReply,
 } from '../transport/protocol.js';
 import { NodeLog } from './log.js';
 import { describeMessage } from './trace.js';
@@ -203,9 +207,9 @@ export class NodeDriver {
   private onClientRequest(connection: number, request: ClientRequest): void {
     if (this.stopped) return;
     this.counters.clientRequests++;
-    const body = parseClientRequest(request as Record<string, unknown>);
+    const body = parseClientRequest(request, this.options.sha256);
     if (typeof body === 'string') {
-      this.server.replyToClient(connection, { id: request.id, ok: false, error: 'INVALID_ARGUMENT', message: body });
+      this.server.replyToClient(connection, encodeReply(request.id, { ok: false, error: 'INVALID_ARGUMENT', message: body }));
       return;
     }
     this.advanceClock();
@@ -220,7 +224,7 @@ export class NodeDriver {
         this.replica.read({ requestId: this.track(connection, request.id), key: body.key, stale: body.stale });
         break;
       case 'status':
-        this.server.replyToClient(connection, { id: request.id, ok: true, status: this.status() });
+        this.server.replyToClient(connection, encodeReply(request.id, { ok: true, status: this.status() }));
         return;
       case 'blocks':
       case 'hashes':
@@ -293,8 +297,8 @@ export class NodeDriver {
     try {
       connection = await ClientConnection.connect(peer.host, peer.port, { requestTimeoutMs: 5000 });
       const theirs = async (at: number): Promise<string | undefined> => {
-        const reply = (await connection!.request({ op: 'hashes', from: at, to: at })) as unknown as { ok: boolean; hashes?: Uint8Array };
-        return reply.ok && reply.hashes && reply.hashes.length === 32 ? toHex(reply.hashes) : undefined;
+        const reply = decodeHashesReply(await connection!.request({ op: 'hashes', from: at, to: at }));
+        return typeof reply !== 'string' && !isErrorReply(reply) && reply.hashes.length === 32 ? toHex(reply.hashes) : undefined;
       };
       const ours = async (at: number): Promise<string | undefined> => {
         const record = await this.options.store.getRecord(at);
@@ -375,17 +379,16 @@ export class NodeDriver {
     if (!pending) return;
     this.pendingReplies.delete(reply.requestId);
     const id = pending.clientRequestId;
-    let body: Record<string, unknown>;
+    let body: ClientReplyBody;
     if (!reply.ok) {
       const leader = this.options.peers.find((peer) => peer.id === reply.leader);
-      body = { id, ok: false, error: reply.error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? `${leader.host}:${leader.port}` : undefined };
+      body = { ok: false, error: reply.error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? `${leader.host}:${leader.port}` : undefined };
     } else if (reply.kind === 'write') {
-      const described = describeResult(reply.result);
-      body = { id, ok: true, result: described.code, code: reply.result, duplicate: described.duplicate, height: reply.height };
+      body = writeReply(reply.result, reply.height);
     } else {
-      body = { id, ok: true, value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale };
+      body = { ok: true, value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale };
     }
-    this.server.replyToClient(pending.connection, body as { id: number });
+    this.server.replyToClient(pending.connection, encodeReply(id, body));
   }
 
   private fatal(message: string): never {
@@ -433,7 +436,7 @@ export class NodeDriver {
 
   private async answerChainRead(connection: number, id: number, op: 'blocks' | 'hashes' | 'headers', from: number, to: number): Promise<void> {
     if (this.clientReadsInFlight >= CLIENT_READS_IN_FLIGHT_MAX) {
-      this.server.replyToClient(connection, { id, ok: false, error: 'OVERLOADED', message: 'too many chain reads in flight' });
+      this.server.replyToClient(connection, encodeReply(id, { ok: false, error: 'OVERLOADED', message: 'too many chain reads in flight' }));
       return;
     }
     this.clientReadsInFlight++;
@@ -446,16 +449,16 @@ export class NodeDriver {
         for await (const chunk of store.records(from, last, 256)) records.push(...chunk.records);
       }
       if (op === 'blocks') {
-        this.server.replyToClient(connection, { id, ok: true, from, records, head: head ? { height: head.height, hash: head.hash } : null });
+        this.server.replyToClient(connection, encodeReply(id, { ok: true, from, records, head: head ? { height: head.height, hash: head.hash } : null }));
       } else if (op === 'headers') {
         const headers = new Uint8Array(records.length * HEADER_BYTES);
         records.forEach((record, i) => headers.set(record.subarray(0, HEADER_BYTES), i * HEADER_BYTES));
-        this.server.replyToClient(connection, { id, ok: true, from, headers });
+        this.server.replyToClient(connection, encodeReply(id, { ok: true, from, headers }));
       } else {
-        this.server.replyToClient(connection, { id, ok: true, from, hashes: hashHeaders(this.options.sha256, records) });
+        this.server.replyToClient(connection, encodeReply(id, { ok: true, from, hashes: hashHeaders(this.options.sha256, records) }));
       }
     } catch (error) {
-      this.server.replyToClient(connection, { id, ok: false, error: 'UNAVAILABLE', message: `reading blocks failed: ${String(error)}` });
+      this.server.replyToClient(connection, encodeReply(id, { ok: false, error: 'UNAVAILABLE', message: `reading blocks failed: ${String(error)}` }));
     } finally {
       this.clientReadsInFlight--;
     }

@@ -36,7 +36,7 @@ import { majority, NodeSet } from '../paxos/quorum.js';
 import { BODY_HASH_OFFSET, HEADER_BYTES, PREV_HASH_OFFSET, STATE_DIGEST_OFFSET } from '../chain/block.js';
 import { hashRecords } from '../chain/hash-batch.js';
 import { decodeBody, encodeBatchBody, scanBatchBody } from '../chain/body.js';
-import { type Command, decodeCommand, DUPLICATE_FLAG, type CommandTuple, ResultCode } from '../kv/command.js';
+import { commandBytes, CommandHead, decodeCommand, DUPLICATE_FLAG, type CommandTuple, readCommandHead, requestKey, ResultCode } from '../kv/command.js';
 import type { ReplicaConfig } from './config.js';
 import { type ChainProblem, Ledger } from './ledger.js';
 import type {
@@ -59,7 +59,7 @@ export type Role = 'learner' | 'follower' | 'candidate' | 'leader';
 export interface WriteRequest {
   /** Chosen by the driver; comes back in the reply. */
   readonly requestId: number;
-  /** A command tuple (src/kv/command.ts) with clientId != 0. */
+  /** A command tuple (src/kv/command.ts) with a session id (derived by the node from the client's secret). */
   readonly command: CommandTuple;
 }
 
@@ -151,7 +151,6 @@ interface QueuedWrite {
 /** Request ids waiting for one command (a client's retries of it); beyond this, OVERLOADED. */
 const WAITERS_PER_COMMAND_MAX = 64;
 
-const sessionKey = (clientId: number, seq: number): string => `${clientId}:${seq}`;
 
 export class Replica {
   readonly id: NodeId;
@@ -159,6 +158,8 @@ export class Replica {
   private readonly ledger: Ledger;
   private readonly acceptor: Acceptor;
   private readonly cursor = new MsgpackCursor();
+  /** Scratch for reading the session and seq of chosen commands (answerWaiters). */
+  private readonly commandHead = new CommandHead();
   private ready: Ready = emptyReady();
 
   private tickCount = 0;
@@ -403,15 +404,15 @@ export class Replica {
     const refusal = this.refuseClient();
     if (refusal) return this.replyError(request.requestId, refusal.error, refusal.message);
     const command = decodeCommand(request.command);
-    if (typeof command === 'string' || command.clientId === 0) {
-      return this.replyError(request.requestId, 'INVALID_ARGUMENT', typeof command === 'string' ? command : 'clientId must not be 0');
+    if (typeof command === 'string' || command.session === null) {
+      return this.replyError(request.requestId, 'INVALID_ARGUMENT', typeof command === 'string' ? command : 'a client write needs a session');
     }
-    const session = this.ledger.state.session(command.clientId);
+    const session = this.ledger.state.session(command.session);
     if (session !== undefined && command.seq <= session.seq) {
       const result = command.seq === session.seq ? session.result | DUPLICATE_FLAG : ResultCode.STALE;
       return this.reply({ requestId: request.requestId, ok: true, kind: 'write', result, height: command.seq === session.seq ? session.height : 0 });
     }
-    const key = sessionKey(command.clientId, command.seq);
+    const key = requestKey(command.session, command.seq);
     const waiting = this.waiters.get(key);
     if (waiting) {
       // The same command is already queued or in flight (a client retry): wait for it.
@@ -1270,20 +1271,19 @@ export class Replica {
     }
     // The ledger applied this body: one result per command.
     const cursor = this.cursor.reset(body, from);
+    const head = this.commandHead;
     for (let i = 0; i < results.length; i++) {
       const start = cursor.position;
-      const fields = cursor.readArrayLength();
-      const clientId = fields >= 3 && cursor.readUint() >= 0 ? cursor.readUint() : -1;
-      const seq = clientId >= 0 ? cursor.readUint() : -1;
+      const hasSession = readCommandHead(cursor, head) && head.sessionStart >= 0;
       cursor.position = start;
       cursor.skipValue();
-      if (clientId <= 0 || seq < 0) continue;
-      const key = sessionKey(clientId, seq);
+      if (!hasSession) continue;
+      const key = head.requestKey(body);
       const waiting = this.waiters.get(key);
       if (!waiting) continue;
       this.waiters.delete(key);
       const result = results[i]!;
-      const session = this.ledger.state.session(clientId);
+      const session = this.ledger.state.session(head.sessionId(body));
       const firstHeight = (result & DUPLICATE_FLAG) !== 0 && session ? session.height : height;
       for (const requestId of waiting) this.reply({ requestId, ok: true, kind: 'write', result, height: firstHeight });
     }
@@ -1308,7 +1308,7 @@ export class Replica {
     const again: QueuedWrite[] = [];
     for (const tuple of decoded.commands) {
       const command = decodeCommand(tuple);
-      if (typeof command === 'string' || !this.waiters.has(sessionKey(command.clientId, command.seq))) continue;
+      if (typeof command === 'string' || command.session === null || !this.waiters.has(requestKey(command.session, command.seq))) continue;
       const bytes = commandBytes(command);
       again.push({ requestId: 0, command: tuple as CommandTuple, bytes });
       this.pendingWriteBytes += bytes;
@@ -1375,19 +1375,5 @@ export class Replica {
 
   private event(level: EventLevel, message: string, fields?: Record<string, unknown>): void {
     this.ready.events.push({ level, message, ballot: this.ballot, height: this.headHeight, fields });
-  }
-}
-
-/** An upper estimate of a command's encoded size, for the batch byte bound. */
-function commandBytes(command: Command): number {
-  switch (command.op) {
-    case 'noop':
-      return 32;
-    case 'put':
-      return 32 + command.key.length * 3 + command.value.length;
-    case 'delete':
-      return 32 + command.key.length * 3;
-    case 'cas':
-      return 32 + command.key.length * 3 + (command.value?.length ?? 0) + (command.expect?.length ?? 0);
   }
 }

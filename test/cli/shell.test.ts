@@ -157,7 +157,7 @@ function fakeClient(status: (endpoint: string) => Promise<NodeStatus> = async ()
     await new Promise((resolve) => setTimeout(resolve, 1));
     calls.inFlight--;
     calls.height++;
-    return { result, duplicate: false, height: calls.height, clientId: 1, seq: calls.height };
+    return { result, duplicate: false, height: calls.height, session: '00'.repeat(16), seq: calls.height };
   };
   const client = {
     put: async (key: string, value: string) => {

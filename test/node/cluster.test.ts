@@ -3,7 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { isPaxchainError } from '../../src/lib/errors.js';
 import { PaxchainClient } from '../../src/client/client.js';
-import { runCli } from '../helpers.js';
+import { fromHex } from '../../src/lib/bytes.js';
+import { ClientConnection } from '../../src/transport/index.js';
+import { bytes, runCli } from '../helpers.js';
 import { converged, leaderOf, statuses, useTestCluster, waitFor } from './cluster-helpers.js';
 
 const text = (bytes: Uint8Array | null) => (bytes === null ? null : new TextDecoder().decode(bytes));
@@ -16,7 +18,7 @@ describe('3-node cluster of real processes', () => {
     const follower = test.cluster.ids.find((id) => id !== leader)!;
     const only = ['--endpoints', test.cluster.endpoint(follower), '--json'];
     // `duplicate` may be true: on a loaded machine the first attempt can time out right after the
-    // cluster starts, and the retry (same clientId and seq) is answered with the first result.
+    // cluster starts, and the retry (same session and seq) is answered with the first result.
     expect(runCli(['put', 'fruit/apple', '1.20', ...only]).json()).toMatchObject({ result: 'OK', duplicate: expect.any(Boolean) });
     expect(runCli(['get', 'fruit/apple', ...only]).json()).toMatchObject({ found: true, value: '1.20', stale: false });
     expect(runCli(['cas', 'fruit/apple', '1.25', '--expect', '1.20', ...only]).json()).toMatchObject({ matched: true, result: 'OK' });
@@ -75,7 +77,7 @@ describe('3-node cluster of real processes', () => {
     const writes = Array.from({ length: 200 }, (_, i) => test.client.put(`lib/${i}`, `v${i}`));
     const results = await Promise.all(writes);
     expect(results.every((result) => result.result === 'OK' && !result.duplicate)).toBe(true);
-    expect(new Set(results.map((result) => `${result.clientId}:${result.seq}`)).size).toBe(200);
+    expect(new Set(results.map((result) => `${result.session}:${result.seq}`)).size).toBe(200);
     for (const i of [0, 99, 199]) expect(text((await test.client.get(`lib/${i}`)).value)).toBe(`v${i}`);
   });
 
@@ -116,6 +118,35 @@ describe('3-node cluster of real processes', () => {
     }
     expect(failures).toBeLessThan(acknowledged.size);
   }, 90_000);
+
+  it('a session the chain shows cannot be taken over: the forged write is refused and the real client keeps writing (issue 10, finding 3)', async () => {
+    const victim = new PaxchainClient({ endpoints: test.cluster.endpoints });
+    const attacker = await ClientConnection.connect('127.0.0.1', Number(test.cluster.endpoint(await leaderOf(test)).split(':')[1]));
+    try {
+      const first = await victim.put('hijack/k', 'mine-1');
+      // What anyone can read: chain show prints the writer's session id and seq.
+      const shown = runCli(['chain', 'show', String(first.height), '--endpoints', test.cluster.endpoints.join(','), '--json']).json();
+      const command = shown.commands.find((entry: { key?: string }) => entry.key === 'hijack/k');
+      expect(command).toMatchObject({ session: first.session, seq: first.seq });
+      // The hijack of the issue: a write in that session with a far higher seq.
+      const forged = await attacker.request({ op: 'write', command: [1, fromHex(first.session), 1_000_000, 'hijack/k', bytes('evil')] });
+      expect(forged).toMatchObject({ ok: false, error: 'INVALID_ARGUMENT', message: expect.stringMatching(/session secret/) });
+      // Whatever the attacker sends as a secret lands in a session of its own.
+      const padded = new Uint8Array(32);
+      padded.set(fromHex(first.session)!);
+      const own = await attacker.request({ op: 'write', command: [1, padded, 1_000_000, 'hijack/other', bytes('evil')] });
+      expect(own).toMatchObject({ ok: true, result: 'OK', duplicate: false });
+      // The same (secret, seq) again is answered from the dedup table with the first result.
+      const again = await attacker.request({ op: 'write', command: [1, padded, 1_000_000, 'hijack/other', bytes('evil')] });
+      expect(again).toMatchObject({ ok: true, result: 'OK', duplicate: true });
+      // The real client's session is untouched: its next writes succeed (before: STALE_REQUEST).
+      for (let i = 2; i <= 4; i++) expect(await victim.put('hijack/k', `mine-${i}`)).toMatchObject({ result: 'OK', session: first.session, seq: i });
+      expect(text((await victim.get('hijack/k')).value)).toBe('mine-4');
+    } finally {
+      await attacker.close();
+      await victim.close();
+    }
+  });
 
   it('garbage bytes and an oversized frame close only that connection; the node keeps serving', async () => {
     const { connect } = await import('node:net');

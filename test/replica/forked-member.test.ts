@@ -9,6 +9,7 @@ import { Ledger } from '../../src/replica/ledger.js';
 import { emptyReady } from '../../src/replica/ready.js';
 import { Replica } from '../../src/replica/replica.js';
 import { genesis, Harness, isolating } from '../paxos/harness.js';
+import { sid } from '../helpers.js';
 
 /**
  * Node `id` of `harness`, restarted from a chain that shares genesis and then holds `blocks`
@@ -22,7 +23,7 @@ function restartWithChain(harness: Harness, id: number, blocks: number, tag: str
   const records: Uint8Array[] = [];
   const recentHashes = [{ height: 0, hash: ledger.head!.hash }];
   for (let height = 1; height <= blocks; height++) {
-    const block = ledger.append(encodeBatchBody(height, [[1, 777, height, `${tag}/${height}`, new Uint8Array([1])]]));
+    const block = ledger.append(encodeBatchBody(height, [[1, sid(777), height, `${tag}/${height}`, new Uint8Array([1])]]));
     records.push(block.record);
     recentHashes.push({ height, hash: block.ref.hash });
   }
@@ -88,7 +89,7 @@ describe('a forked member', () => {
     chain.replay(0, Ledger.genesisRecord(fastSha256, genesis));
     const records = harness.node(leader).readies.flatMap((ready) => ready.blocks);
     for (const [index, record] of records.entries()) chain.replay(index + 1, record);
-    const next = chain.append(encodeBatchBody(99, [[1, 5, 2, 'k', new TextEncoder().encode('evil')]])).record.slice();
+    const next = chain.append(encodeBatchBody(99, [[1, sid(5), 2, 'k', new TextEncoder().encode('evil')]])).record.slice();
     next[80] ^= 1; // inside the state digest field (bytes 73..105)
     replica.step({ type: 'status', from: leader, to: follower, promised: replica.promised, leader, voting: true, head: { height: chain.head!.height, hash: chain.head!.hash }, genesis: null });
     replica.step({ type: 'blocks', from: leader, to: follower, fromHeight: chain.head!.height, records: [next], head: { height: chain.head!.height, hash: chain.head!.hash } });

@@ -11,6 +11,7 @@ import type { Sha256 } from '../../src/lib/sha256.js';
 import { hashRecord } from '../../src/chain/block.js';
 import type { GenesisConfig } from '../../src/chain/body.js';
 import type { ReplicaConfig } from '../../src/replica/config.js';
+import { sealWireCommand } from '../../src/kv/command.js';
 import { Ledger } from '../../src/replica/ledger.js';
 import type { Message } from '../../src/replica/messages.js';
 import { type ClientReply, mustPersistBeforeSending, type Ready } from '../../src/replica/ready.js';
@@ -158,7 +159,12 @@ export class SimNode {
     const replica = this.replica;
     if (!replica) return;
     this.requestClients.set(payload.requestId, clientId);
-    if (payload.kind === 'write') replica.propose({ requestId: payload.requestId, command: payload.command! });
+    if (payload.kind === 'write') {
+      // As the node's request decoding does: the chain records the id derived from the secret.
+      const command = sealWireCommand(payload.command, this.options.sha256);
+      if (typeof command === 'string') throw new Error(`sim client sent a bad write: ${command}`);
+      replica.propose({ requestId: payload.requestId, command });
+    }
     else replica.read({ requestId: payload.requestId, key: payload.key!, stale: false });
   }
 
