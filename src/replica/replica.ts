@@ -218,7 +218,7 @@ export class Replica {
 
   private pendingWrites: QueuedWrite[] = [];
   private pendingWriteBytes = 0;
-  /** (clientId:seq) -> request ids waiting for that command's result. */
+  /** requestKey(session, seq) -> request ids waiting for that command's result. */
   private readonly waiters = new Map<string, number[]>();
 
   constructor(

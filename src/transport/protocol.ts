@@ -46,7 +46,7 @@ export interface WriteReply {
   readonly ok: true;
   readonly result: WriteResultName;
   readonly code: number;
-  /** Answered from the dedup table: the first result of this (clientId, seq). */
+  /** Answered from the dedup table: the first result of this (session, seq). */
   readonly duplicate: boolean;
   readonly height: number;
 }

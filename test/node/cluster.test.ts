@@ -5,7 +5,10 @@ import { isPaxchainError } from '../../src/lib/errors.js';
 import { PaxchainClient } from '../../src/client/client.js';
 import { fromHex } from '../../src/lib/bytes.js';
 import { ClientConnection } from '../../src/transport/index.js';
-import { bytes, runCli } from '../helpers.js';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytes, cliPath, runCli, tempDir } from '../helpers.js';
 import { converged, leaderOf, statuses, useTestCluster, waitFor } from './cluster-helpers.js';
 
 const text = (bytes: Uint8Array | null) => (bytes === null ? null : new TextDecoder().decode(bytes));
@@ -35,6 +38,33 @@ describe('3-node cluster of real processes', () => {
     const stale = runCli(['get', 'fruit/kiwi', '--stale', ...only]).json();
     expect(stale).toMatchObject({ stale: true, found: false, node: test.cluster.endpoint(follower) });
     expect(stale.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('binary forms round-trip any bytes: --key-hex, --value-hex/-base64/-file in, get --raw/--base64/--json out (issue 10, finding 4)', async () => {
+    const target = ['--endpoints', test.cluster.endpoints.join(',')];
+    const binary = Uint8Array.of(0x00, 0xff, 0x0a, 0xfe, 0x41);
+    expect(runCli(['put', '--key-hex', '62696e2fefbfbd', '--value-hex', Buffer.from(binary).toString('hex'), ...target]).status).toBe(0);
+    const file = tempDir('paxchain-bytes-');
+    try {
+      writeFileSync(join(file.path, 'value'), Buffer.from([0xfe, 0x01]));
+      expect(runCli(['put', 'bin/file', '--value-file', join(file.path, 'value'), ...target]).status).toBe(0);
+    } finally {
+      file.cleanup();
+    }
+    expect(runCli(['put', 'bin/b64', '--value-base64', 'base64/text+==', ...target]).status).toBe(2);
+    expect(runCli(['put', 'bin/b64', '--value-base64', Buffer.from('(not found)').toString('base64'), ...target]).status).toBe(0);
+    // The key given as hex is the real U+FFFD character, which KEY itself could not carry.
+    const raw = spawnSync(process.execPath, [cliPath, 'get', 'bin/\ufffd', '--raw', ...target]);
+    expect(raw.stderr.toString()).toMatch(/KEY is not valid UTF-8/);
+    const rawHex = spawnSync(process.execPath, [cliPath, 'get', '--key-hex', '62696e2fefbfbd', '--raw', ...target]);
+    expect(new Uint8Array(rawHex.stdout)).toEqual(binary);
+    expect(runCli(['get', '--key-hex', '62696e2fefbfbd', '--base64', ...target]).stdout.trim()).toBe(Buffer.from(binary).toString('base64'));
+    expect(runCli(['get', '--key-hex', '62696e2fefbfbd', '--json', ...target]).json()).toMatchObject({ found: true, encoding: 'base64', value: Buffer.from(binary).toString('base64') });
+    expect(runCli(['get', 'bin/file', '--raw', ...target]).status).toBe(0);
+    expect(runCli(['get', 'bin/file', ...target]).stdout.trim()).toBe('base64:/gE=');
+    // A text value that looks like the not-found marker prints quoted; a missing key does not.
+    expect(runCli(['get', 'bin/b64', ...target]).stdout.trim()).toBe('"(not found)"');
+    expect(runCli(['get', 'bin/missing', ...target]).stdout.trim()).toBe('(not found)');
   });
 
   it('status shows every node with role, ballot, chosen and applied heights', async () => {
