@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
 import { withClient, writeLine } from '../src/cli/client-ops.js';
 import { endpointsFlag, timeoutFlag } from '../src/cli/flags.js';
+import { keyHexFlag, keyInput, valueFlags, valueInput } from '../src/cli/input.js';
 import type { WriteResult } from '../src/client/client.js';
 import { ErrorCode, PaxchainError } from '../src/lib/errors.js';
 
@@ -17,23 +18,30 @@ CAS_MISMATCH otherwise; a mismatch exits 1.`;
     '<%= config.bin %> cas lock/owner --delete --expect me --json',
   ];
 
-  static override args = { key: Args.string({ required: true }), new: Args.string({ required: false, description: 'New value (omit with --delete).' }) };
+  static override args = { key: Args.string({ required: false }), new: Args.string({ required: false, description: 'New value (omit with --delete).' }) };
   static override flags = {
     endpoints: endpointsFlag,
     timeout: timeoutFlag,
-    expect: Flags.string({ summary: 'The value KEY must hold now.', exclusive: ['absent'] }),
+    expect: Flags.string({ summary: 'The value KEY must hold now.', exclusive: ['absent', 'expect-hex'] }),
+    'expect-hex': Flags.string({ summary: 'The value KEY must hold now, as hex.', exclusive: ['absent'] }),
+    'key-hex': keyHexFlag,
+    ...valueFlags,
     absent: Flags.boolean({ default: false, summary: 'KEY must not exist now.' }),
     delete: Flags.boolean({ default: false, summary: 'Delete KEY on a match instead of setting NEW.' }),
   };
 
   async run(): Promise<WriteResult & { key: string; matched: boolean }> {
     const { args, flags } = await this.parse(Cas);
-    if (flags.expect === undefined && !flags.absent) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'give --expect OLD or --absent');
-    if (flags.delete === (args.new !== undefined)) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'give either NEW or --delete');
-    const result = await withClient(flags, (client) => client.cas(args.key, flags.absent ? null : flags.expect!, flags.delete ? null : args.new!));
+    const [keyArgument, newArgument] = flags['key-hex'] !== undefined && args.new === undefined ? [undefined, args.key] : [args.key, args.new];
+    const key = keyInput(keyArgument, flags['key-hex']);
+    const expect = flags.absent ? null : valueInput('EXPECT', flags.expect, { 'value-hex': flags['expect-hex'] });
+    if (expect === undefined) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'give --expect OLD, --expect-hex or --absent');
+    const value = valueInput('NEW', newArgument, flags);
+    if (flags.delete === (value !== undefined)) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'give either NEW (or a --value-… form) or --delete');
+    const result = await withClient(flags, (client) => client.cas(key, expect, value ?? null));
     const matched = result.result !== 'CAS_MISMATCH';
     if (!matched) this.fail();
     this.say(writeLine(result));
-    return { key: args.key, matched, ...result };
+    return { key, matched, ...result };
   }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256 as nobleDigest } from '@noble/hashes/sha2.js';
 import type { KvState } from '../src/kv/state.js';
+import { fixedSessionId } from '../src/kv/session.js';
 
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 export const cliPath = join(projectRoot, 'bin', 'run.js');
@@ -72,8 +73,8 @@ export function referenceDigest(state: KvState): string {
     const element = new Uint8Array([0x01, keyBytes.length >> 8, keyBytes.length & 0xff, ...keyBytes, ...value]);
     sum += littleEndian(nobleDigest(element));
   }
-  for (const [clientId, session] of state.allSessions()) {
-    const element = new Uint8Array([0x02, ...u64(clientId), ...u64(session.seq), session.result, ...u64(session.height)]);
+  for (const session of state.allSessions()) {
+    const element = new Uint8Array([0x02, ...session.id, ...u64(session.seq), session.result, ...u64(session.height)]);
     sum += littleEndian(nobleDigest(element));
   }
   sum %= TWO_POW_256;
@@ -83,6 +84,11 @@ export function referenceDigest(state: KvState): string {
     sum >>= 8n;
   }
   return Buffer.from(out).toString('hex');
+}
+
+/** Session id number n for hand-built commands (fixedSessionId); 0 = no session (nil). */
+export function sid(n: number): Uint8Array | null {
+  return n === 0 ? null : fixedSessionId(n);
 }
 
 export function hex(bytes: Uint8Array): string {

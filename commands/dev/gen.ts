@@ -7,7 +7,7 @@ import { formatCount, withProgress } from '../../src/cli/progress.js';
 export default class DevGen extends BaseCommand {
   static override summary = 'Generate a valid chain locally (for tests, benchmarks and demos).';
   static override description = `Builds genesis and N blocks of M commands from a seeded synthetic workload (puts, deletes, cas,
-and a few retried (clientId, seq) duplicates) through the same ledger code a node uses. The same
+and a few retried (session, seq) duplicates) through the same ledger code a node uses. The same
 flags always produce the same chain.`;
 
   static override examples = [

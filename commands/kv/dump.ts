@@ -3,12 +3,14 @@ import { BaseCommand } from '../../src/cli/base.js';
 import { type DumpResult, dumpState } from '../../src/cli/dump.js';
 import { dataFlag, endpointsFlag, timeoutFlag } from '../../src/cli/flags.js';
 import { withProgress } from '../../src/cli/progress.js';
+import { keyText, valueText } from '../../src/cli/render.js';
 
 export default class KvDump extends BaseCommand {
   static override summary = 'Print the key-value state at a height, with its height and state digest.';
   static override description = `Rebuilds the state by replaying the chain of a running node (--endpoints: blocks are fetched
 and verified here) or of a stopped node's data directory (--data), up to --at HEIGHT (default:
-the head). Prints one \`key = value\` line per key (base64: prefix for bytes that are not text),
+the head). Prints one \`key = value\` line per key (base64: prefix for bytes that are not UTF-8, text
+quoted as a JSON string when it has control characters or looks like a marker),
 sorted, after a line naming the height, block hash and state digest.`;
 
   static override examples = [
@@ -29,7 +31,7 @@ sorted, after a line naming the height, block hash and state digest.`;
     const { flags } = await this.parse(KvDump);
     const result = await withProgress({ label: 'replay', unit: 'blocks' }, (progress) => dumpState(flags, { at: flags.at, prefix: flags.prefix, onProgress: progress.onHeight }));
     this.say(`# height ${result.height} hash ${result.hash} state digest ${result.stateDigest}, ${result.keys} keys`);
-    for (const entry of result.entries) this.say(`${entry.key} = ${entry.encoding === 'base64' ? `base64:${entry.value}` : entry.value}`);
+    for (const entry of result.entries) this.say(`${keyText(entry.key)} = ${valueText({ encoding: entry.encoding, data: entry.value })}`);
     return result;
   }
 }

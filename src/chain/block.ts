@@ -1,10 +1,11 @@
 /**
- * Block format, version 1.
+ * Block format, version 2 (version 1 had integer client ids in commands where version 2 has
+ * 16-byte session ids, src/kv/session.ts; same header layout).
  *
  * A stored block record is `header || body`:
  *
  *   offset  size  field
- *   0       1     format version (= 1)
+ *   0       1     format version (= 2)
  *   1       8     height, unsigned big-endian (height = Paxos slot; 0 = genesis)
  *   9       32    prevHash: block hash of height - 1 (32 zero bytes for genesis)
  *   41      32    bodyHash: SHA-256(BODY_TAG || body)
@@ -19,7 +20,7 @@ import { assert } from '../lib/assert.js';
 import { readU64, utf8, writeU64 } from '../lib/bytes.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 
-export const BLOCK_FORMAT_VERSION = 1;
+export const BLOCK_FORMAT_VERSION = 2;
 export const HEADER_BYTES = 1 + 8 + 3 * SHA256_BYTES;
 export const HEADER_TAG = utf8('paxchain/header/1\0');
 export const BODY_TAG = utf8('paxchain/body/1\0');

@@ -5,7 +5,8 @@
  * code itself (the upper bound the node driver can reach before sockets and fsync).
  */
 import { Prng } from '../lib/prng.js';
-import { OP_PUT } from '../kv/command.js';
+import { encodeCommand } from '../kv/command.js';
+import { fixedSessionId } from '../kv/session.js';
 import { fastSha256 } from '../native/sha256.js';
 import { replicaConfig } from '../replica/config.js';
 import type { Message } from '../replica/messages.js';
@@ -87,11 +88,12 @@ export function benchCore(options: CoreBenchOptions): CoreBenchResult {
   if (!leader) throw new Error('bench-core: no leader elected');
   const value = new Uint8Array(options.valueBytes).fill(0x61);
   const seqs = new Array<number>(options.outstanding).fill(0);
+  const sessions = Array.from({ length: options.outstanding }, (_, client) => fixedSessionId(client + 1));
   let issued = 0;
   let requestId = 0;
   const issue = (client: number): void => {
     issued++;
-    leader!.propose({ requestId: ++requestId, command: [OP_PUT, client + 1, ++seqs[client]!, `key-${issued % 100_000}`, value] });
+    leader!.propose({ requestId: ++requestId, command: encodeCommand({ op: 'put', session: sessions[client]!, seq: ++seqs[client]!, key: `key-${issued % 100_000}`, value }) });
   };
   const cpuStart = process.cpuUsage();
   const wallStart = performance.now();

@@ -8,11 +8,11 @@ import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { fastSha256 } from '../native/sha256.js';
 import { replayStore } from '../storage/replay.js';
 import { type ChainTarget, withSource } from './chain-ops.js';
-import { displayValue } from './client-ops.js';
+import { viewValue } from './render.js';
 
 export interface DumpEntry {
   readonly key: string;
-  readonly value: string | null;
+  readonly value: string;
   readonly encoding: 'utf8' | 'base64';
 }
 
@@ -43,7 +43,10 @@ export async function dumpState(
     const entries = [...state.allEntries()]
       .filter(([key]) => key.startsWith(prefix))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, value]) => ({ key, ...displayValue(value) }));
+      .map(([key, value]) => {
+        const view = viewValue(value);
+        return { key, value: view.data, encoding: view.encoding };
+      });
     return { height: head.height, hash: toHex(head.hash), stateDigest: toHex(state.digest()), keys: state.keyCount, entries };
   });
 }

@@ -7,6 +7,7 @@ import { type BlockHeader, decodeHeader, HEADER_BYTES } from '../chain/block.js'
 import { decodeBody } from '../chain/body.js';
 import { decodeCommand, describeResult } from '../kv/command.js';
 
+/** A value for --json: its text (encoding utf8) or its bytes in base64; say which, always. */
 export interface ValueView {
   readonly encoding: 'utf8' | 'base64';
   readonly data: string;
@@ -14,20 +15,28 @@ export interface ValueView {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-function viewValue(bytes: Uint8Array): ValueView {
+/** THE value renderer of every command (get, kv dump, chain show, shell): UTF-8 text or base64. */
+export function viewValue(bytes: Uint8Array): ValueView {
   try {
-    const text = strictUtf8.decode(bytes);
-    // eslint-disable-next-line no-control-regex
-    if (!/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text)) return { encoding: 'utf8', data: text };
+    return { encoding: 'utf8', data: strictUtf8.decode(bytes) };
   } catch {
-    // Not UTF-8: fall through to base64.
+    return { encoding: 'base64', data: Buffer.from(bytes).toString('base64') };
   }
-  return { encoding: 'base64', data: Buffer.from(bytes).toString('base64') };
 }
 
-function valueText(view: ValueView | null | undefined): string {
-  if (view === null || view === undefined) return '(absent)';
-  return view.encoding === 'utf8' ? JSON.stringify(view.data) : `base64:${view.data}`;
+// eslint-disable-next-line no-control-regex
+const NEEDS_QUOTES = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufffd"\\]|^\s|\s$|^base64:|^\(/;
+
+/**
+ * A value for people, on one line and unambiguous: bytes that are not UTF-8 as `base64:…`
+ * (unquoted), text as itself when it is plain, else as a JSON string literal, control characters
+ * escaped. So a text value that merely looks like `base64:…`, `(not found)` or `(absent)`
+ * prints quoted, and an unquoted `base64:` or `(…)` is never text.
+ */
+export function valueText(view: ValueView | null | undefined, absent = '(absent)'): string {
+  if (view === null || view === undefined) return absent;
+  if (view.encoding === 'base64') return `base64:${view.data}`;
+  return view.data.length === 0 || NEEDS_QUOTES.test(view.data) ? JSON.stringify(view.data) : view.data;
 }
 
 export interface HeaderView {
@@ -52,7 +61,8 @@ function viewHeader(header: BlockHeader, hash: Uint8Array): HeaderView {
 
 export interface CommandView {
   readonly op: string;
-  readonly clientId: number;
+  /** Session id in hex (null: no session). */
+  readonly session: string | null;
   readonly seq: number;
   readonly key?: string;
   readonly value?: ValueView | null;
@@ -65,18 +75,18 @@ export interface CommandView {
 export function viewCommand(tuple: unknown, result?: number): CommandView {
   const decoded = decodeCommand(tuple);
   const outcome = result === undefined ? {} : { result: describeResult(result).code, duplicate: describeResult(result).duplicate };
-  if (typeof decoded === 'string') return { op: 'invalid', clientId: -1, seq: -1, invalid: decoded, ...outcome };
+  if (typeof decoded === 'string') return { op: 'invalid', session: null, seq: -1, invalid: decoded, ...outcome };
   switch (decoded.op) {
     case 'noop':
-      return { op: 'noop', clientId: decoded.clientId, seq: decoded.seq, ...outcome };
+      return { op: 'noop', session: decoded.session && toHex(decoded.session), seq: decoded.seq, ...outcome };
     case 'put':
-      return { op: 'put', clientId: decoded.clientId, seq: decoded.seq, key: decoded.key, value: viewValue(decoded.value), ...outcome };
+      return { op: 'put', session: decoded.session && toHex(decoded.session), seq: decoded.seq, key: decoded.key, value: viewValue(decoded.value), ...outcome };
     case 'delete':
-      return { op: 'delete', clientId: decoded.clientId, seq: decoded.seq, key: decoded.key, ...outcome };
+      return { op: 'delete', session: decoded.session && toHex(decoded.session), seq: decoded.seq, key: decoded.key, ...outcome };
     case 'cas':
       return {
         op: 'cas',
-        clientId: decoded.clientId,
+        session: decoded.session && toHex(decoded.session),
         seq: decoded.seq,
         key: decoded.key,
         expect: decoded.expect === null ? null : viewValue(decoded.expect),
@@ -87,15 +97,15 @@ export function viewCommand(tuple: unknown, result?: number): CommandView {
 }
 
 export function commandLine(view: CommandView): string {
-  const who = `client ${view.clientId} seq ${view.seq}`;
+  const who = view.session === null ? `no session seq ${view.seq}` : `session ${view.session} seq ${view.seq}`;
   const result = view.result ? ` -> ${view.result}${view.duplicate ? ' (duplicate, first result)' : ''}` : '';
   switch (view.op) {
     case 'put':
-      return `put ${JSON.stringify(view.key)} = ${valueText(view.value)}  [${who}]${result}`;
+      return `put ${keyText(view.key)} = ${valueText(view.value)}  [${who}]${result}`;
     case 'delete':
-      return `delete ${JSON.stringify(view.key)}  [${who}]${result}`;
+      return `delete ${keyText(view.key)}  [${who}]${result}`;
     case 'cas':
-      return `cas ${JSON.stringify(view.key)}: ${valueText(view.expect)} -> ${view.value === null ? '(delete)' : valueText(view.value)}  [${who}]${result}`;
+      return `cas ${keyText(view.key)}: ${valueText(view.expect)} -> ${view.value === null ? '(delete)' : valueText(view.value)}  [${who}]${result}`;
     case 'noop':
       return `noop  [${who}]${result}`;
     default:
@@ -140,4 +150,9 @@ export function shortHash(hex: string): string {
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+}
+
+/** A key for people, by the value rules (keys are UTF-8 text: plain, or quoted and escaped). */
+export function keyText(key: string | undefined): string {
+  return valueText({ encoding: 'utf8', data: key ?? '' });
 }

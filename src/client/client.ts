@@ -3,23 +3,41 @@
  *
  * - Talks to any list of endpoints; finds the leader from NOT_LEADER replies (which name it) and
  *   otherwise tries the next endpoint.
- * - Every write carries (clientId, seq) from a session; a retry (after a timeout, a dropped
+ * - Every write carries (session secret, seq) from a session; a retry (after a timeout, a dropped
  *   connection or a leader change) reuses them, so the write is applied once and the retry gets
- *   the first result. Sessions are one request at a time, so concurrent writes use a pool.
+ *   the first result. The secret (32 random bytes) never leaves this process except in writes;
+ *   nodes record only the session id derived from it (src/kv/session.ts), so nobody who reads
+ *   the chain can write in this session. Sessions are one request at a time, so concurrent
+ *   writes use a pool.
  * - One deadline per operation (`timeoutMs`); each attempt gets at most `attemptTimeoutMs`.
  * - Errors are PaxchainErrors with stable codes: TIMEOUT (no answer in time; a write may or may
  *   not have been applied), UNAVAILABLE (no leader with a majority could be reached),
  *   INVALID_ARGUMENT, DIVERGED, OVERLOADED (only after retries ran out).
  */
-import { randomInt } from 'node:crypto';
-import { utf8 } from '../lib/bytes.js';
+import { randomBytes } from 'node:crypto';
+import { toHex, utf8 } from '../lib/bytes.js';
 import { normalizeEndpoint, parseEndpoint, parseEndpointList } from '../lib/endpoint.js';
 import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
-import { checkKey, OP_CAS, OP_DELETE, OP_PUT, utf8Length } from '../kv/command.js';
+import { nobleSha256 } from '../lib/sha256.js';
+import { checkKey, type Command, encodeCommand, utf8Length } from '../kv/command.js';
+import { deriveSessionId, SESSION_SECRET_BYTES } from '../kv/session.js';
 import { ClientConnection } from '../transport/index.js';
 import { resolveHost } from './resolve.js';
-import type { BlocksReply, ErrorReply, HashesReply, HeadersReply, NodeStatus, ReadReply, WriteReply } from '../transport/protocol.js';
+import {
+  type BlocksReply,
+  decodeBlocksReply,
+  decodeHashesReply,
+  decodeHeadersReply,
+  decodeReadReply,
+  type Decoded,
+  decodeStatusReply,
+  decodeWriteReply,
+  type HashesReply,
+  type HeadersReply,
+  isErrorReply,
+  type NodeStatus,
+} from '../transport/protocol.js';
 
 const DEFAULT_ENDPOINTS = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
 /** Sessions (concurrent writes) one client keeps at most. */
@@ -46,7 +64,8 @@ export interface WriteResult {
   readonly duplicate: boolean;
   /** Height of the block that applied it. */
   readonly height: number;
-  readonly clientId: number;
+  /** The session id (hex) the chain records for this write, and its seq there. */
+  readonly session: string;
   readonly seq: number;
 }
 
@@ -60,12 +79,16 @@ export interface ReadResult {
 }
 
 interface Session {
-  readonly clientId: number;
+  /** Sent with every write; only this process knows it. */
+  readonly secret: Uint8Array;
+  /** The id nodes derive from the secret (hex), for results and errors. */
+  readonly id: string;
   seq: number;
   busy: boolean;
 }
 
-type Reply = { ok: true } & Record<string, unknown>;
+/** A write's command with the session fields still to fill in. */
+type WriteCommand = Command extends infer C ? (C extends Command ? Omit<C, 'session' | 'seq'> : never) : never;
 
 function toBytes(value: Value): Uint8Array {
   return typeof value === 'string' ? utf8(value) : value;
@@ -91,52 +114,48 @@ export class PaxchainClient {
 
   put(key: string, value: Value): Promise<WriteResult> {
     checkInput(key, value);
-    return this.write((clientId, seq) => [OP_PUT, clientId, seq, key, toBytes(value)]);
+    return this.write({ op: 'put', key, value: toBytes(value) });
   }
 
   delete(key: string): Promise<WriteResult> {
     checkInput(key);
-    return this.write((clientId, seq) => [OP_DELETE, clientId, seq, key]);
+    return this.write({ op: 'delete', key });
   }
 
   /** Compare-and-set: `expect` null = "key absent"; `value` null = delete on match. */
   cas(key: string, expect: Value | null, value: Value | null): Promise<WriteResult> {
     checkInput(key, expect ?? undefined);
     checkInput(key, value ?? undefined);
-    return this.write((clientId, seq) => [OP_CAS, clientId, seq, key, expect === null ? null : toBytes(expect), value === null ? null : toBytes(value)]);
+    return this.write({ op: 'cas', key, expect: expect === null ? null : toBytes(expect), value: value === null ? null : toBytes(value) });
   }
 
   /** Linearizable read (at the leader), or with `stale` a local read at any node. */
   async get(key: string, options: { stale?: boolean; endpoint?: string } = {}): Promise<ReadResult> {
     checkInput(key);
     const stale = options.stale === true;
-    const { reply, endpoint } = await this.request({ op: 'read', key, stale }, { anyNode: stale, endpoint: options.endpoint });
-    const read = reply as unknown as ReadReply;
-    return { value: read.value ?? null, height: read.height, hash: read.hash, stale: read.stale, endpoint };
+    const { reply, endpoint } = await this.request({ op: 'read', key, stale }, decodeReadReply, { anyNode: stale, endpoint: options.endpoint });
+    return { value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale, endpoint };
   }
 
   /** The status of one node (no retries elsewhere). */
   async status(endpoint: string): Promise<NodeStatus> {
-    const { reply } = await this.request({ op: 'status' }, { endpoint, attempts: 1 });
-    return reply.status as NodeStatus;
+    const { reply } = await this.request({ op: 'status' }, decodeStatusReply, { endpoint, attempts: 1 });
+    return reply.status;
   }
 
   /** Block records [from, to] (at most BLOCKS_PER_REQUEST_MAX) as stored by one node. */
   async blocks(from: number, to: number, endpoint?: string): Promise<BlocksReply> {
-    const { reply } = await this.request({ op: 'blocks', from, to }, { endpoint, anyNode: true, attempts: endpoint ? 1 : undefined });
-    return reply as unknown as BlocksReply;
+    return (await this.request({ op: 'blocks', from, to }, decodeBlocksReply, { endpoint, anyNode: true, attempts: endpoint ? 1 : undefined })).reply;
   }
 
   /** Block headers [from, to] (at most HASHES_PER_REQUEST_MAX) as stored by one node. */
   async headers(from: number, to: number, endpoint: string): Promise<HeadersReply> {
-    const { reply } = await this.request({ op: 'headers', from, to }, { endpoint, attempts: 1 });
-    return reply as unknown as HeadersReply;
+    return (await this.request({ op: 'headers', from, to }, decodeHeadersReply, { endpoint, attempts: 1 })).reply;
   }
 
   /** Block hashes [from, to] (at most HASHES_PER_REQUEST_MAX) as stored by one node. */
   async hashes(from: number, to: number, endpoint: string): Promise<HashesReply> {
-    const { reply } = await this.request({ op: 'hashes', from, to }, { endpoint, attempts: 1 });
-    return reply as unknown as HashesReply;
+    return (await this.request({ op: 'hashes', from, to }, decodeHashesReply, { endpoint, attempts: 1 })).reply;
   }
 
   async close(): Promise<void> {
@@ -148,22 +167,23 @@ export class PaxchainClient {
 
   // ---------------------------------------------------------------------------------------------
 
-  private async write(build: (clientId: number, seq: number) => unknown[]): Promise<WriteResult> {
+  private async write(write: WriteCommand): Promise<WriteResult> {
     const session = this.takeSession();
     session.seq++;
     try {
-      const { reply } = await this.request({ op: 'write', command: build(session.clientId, session.seq) }, {});
-      const write = reply as unknown as WriteReply;
-      if (write.result === 'STALE' || write.result === 'INVALID') {
-        throw new PaxchainError(write.result === 'INVALID' ? ErrorCode.INVALID_ARGUMENT : ErrorCode.STALE_REQUEST, `write answered ${write.result}`);
+      // On the wire the session field carries the secret; the node derives the id (sealWireCommand).
+      const command = encodeCommand({ ...write, session: session.secret, seq: session.seq } as Command);
+      const { reply } = await this.request({ op: 'write', command }, decodeWriteReply, {});
+      if (reply.result === 'STALE' || reply.result === 'INVALID') {
+        throw new PaxchainError(reply.result === 'INVALID' ? ErrorCode.INVALID_ARGUMENT : ErrorCode.STALE_REQUEST, `write answered ${reply.result}`);
       }
-      return { result: write.result, duplicate: write.duplicate, height: write.height, clientId: session.clientId, seq: session.seq };
+      return { result: reply.result, duplicate: reply.duplicate, height: reply.height, session: session.id, seq: session.seq };
     } catch (error) {
       // Once a write has been sent, only a definite answer says whether it was applied: a leader
       // that stepped down, or ran out of time, may still have had it chosen.
       if (isPaxchainError(error) && OUTCOME_UNKNOWN.has(error.code)) {
         const note = error.message.includes('may or may not') ? error.message : `${error.message}; the write may or may not have been applied`;
-        throw new PaxchainError(error.code, note, { ...error.details, outcome: 'unknown', clientId: session.clientId, seq: session.seq });
+        throw new PaxchainError(error.code, note, { ...error.details, outcome: 'unknown', session: session.id, seq: session.seq });
       }
       throw error;
     } finally {
@@ -178,8 +198,8 @@ export class PaxchainClient {
       return free;
     }
     if (this.sessions.length >= SESSIONS_MAX) throw new PaxchainError(ErrorCode.OVERLOADED, `more than ${SESSIONS_MAX} writes in flight from one client`);
-    // ~48 random bits: collisions between clients are negligible, and the id is a safe integer.
-    const session = { clientId: randomInt(1, 2 ** 48 - 1), seq: 0, busy: true };
+    const secret = new Uint8Array(randomBytes(SESSION_SECRET_BYTES));
+    const session = { secret, id: toHex(deriveSessionId(nobleSha256, secret)), seq: 0, busy: true };
     this.sessions.push(session);
     return session;
   }
@@ -188,10 +208,11 @@ export class PaxchainClient {
    * Sends a request, retrying at other nodes until it is answered or the deadline passes.
    * `anyNode`: no need for the leader (stale reads, block reads).
    */
-  private async request(
+  private async request<T>(
     body: Record<string, unknown>,
+    decode: (frame: unknown) => Decoded<T>,
     options: { anyNode?: boolean; endpoint?: string; attempts?: number },
-  ): Promise<{ reply: Reply; endpoint: string }> {
+  ): Promise<{ reply: T; endpoint: string }> {
     if (this.closed) throw new TypeError('client is closed');
     const deadline = performance.now() + this.timeoutMs;
     let lastError: PaxchainError | undefined;
@@ -203,13 +224,14 @@ export class PaxchainClient {
       const endpoint = options.endpoint ?? (options.anyNode ? this.pick() : (this.leaderEndpoint ?? this.pick()));
       try {
         const connection = await this.connection(endpoint, Math.min(remaining, this.attemptTimeoutMs));
-        const reply = (await connection.request(body, Math.min(remaining, this.attemptTimeoutMs))) as unknown as Reply | (ErrorReply & { id: number });
-        if (reply.ok) {
+        const reply = decode(await connection.request(body, Math.min(remaining, this.attemptTimeoutMs)));
+        if (typeof reply === 'string') throw new PaxchainError(ErrorCode.BAD_FRAME, `${endpoint}: ${reply}`, { endpoint });
+        if (!isErrorReply(reply)) {
           if (!options.anyNode && !options.endpoint) this.leaderEndpoint = endpoint;
-          return { reply: reply as Reply, endpoint };
+          return { reply, endpoint };
         }
-        const error = reply as ErrorReply;
-        lastError = new PaxchainError(error.error, `${endpoint}: ${error.message}`, { endpoint, leader: error.leader });
+        const error = reply;
+        lastError = new PaxchainError(error.error as ErrorCode, `${endpoint}: ${error.message}`, { endpoint, leader: error.leader });
         if (error.error === 'INVALID_ARGUMENT' || error.error === 'NOT_FOUND') throw lastError;
         if (error.error === 'NOT_LEADER') {
           this.leaderEndpoint = error.leaderEndpoint && error.leaderEndpoint !== endpoint ? error.leaderEndpoint : undefined;

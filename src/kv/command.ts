@@ -1,37 +1,46 @@
 /**
- * Client commands as they are stored in block bodies: compact msgpack tuples.
+ * Client commands as they are stored in block bodies: compact msgpack tuples. This file is the
+ * only one that knows the layout; the state machine (src/kv/state.ts), the replica and the client
+ * go through its functions.
  *
- *   noop    [0, clientId, seq]
- *   put     [1, clientId, seq, key, value]
- *   delete  [2, clientId, seq, key]
- *   cas     [3, clientId, seq, key, expect, value]   expect null = "key absent";
- *                                                    value null = delete on match
+ *   noop    [0, session, seq]
+ *   put     [1, session, seq, key, value]
+ *   delete  [2, session, seq, key]
+ *   cas     [3, session, seq, key, expect, value]   expect nil = "key absent";
+ *                                                    value nil = delete on match
  *
- * clientId and seq are integers in [0, 2^53). clientId 0 means "no session" (leader no-ops,
- * tools); every other client must number its commands from seq 1 upwards. Keys are non-empty
- * UTF-8 strings of at most limits.keyBytesMax bytes; values are byte arrays of at most
- * limits.valueBytesMax bytes.
+ * session is a SESSION_ID_BYTES session id (src/kv/session.ts), or nil for "no session" (tools
+ * that build chains; a client write always has one). seq is an integer in [0, 2^53); a session
+ * numbers its commands from 1 upwards. Keys are non-empty UTF-8 strings of at most
+ * limits.keyBytesMax bytes; values are byte arrays of at most limits.valueBytesMax bytes.
+ *
+ * On the wire a client sends the same tuple with its 32-byte session secret in place of the id;
+ * sealWireCommand() turns it into the tuple the chain records.
  */
 import { isU53 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
+import type { MsgpackCursor } from '../lib/msgpack-cursor.js';
+import type { Sha256 } from '../lib/sha256.js';
+import { deriveSessionId, SESSION_ID_BYTES, SESSION_SECRET_BYTES, sessionKey, sessionKeyAt } from './session.js';
 
 export const OP_NOOP = 0;
 export const OP_PUT = 1;
 export const OP_DELETE = 2;
 export const OP_CAS = 3;
+/** Most fields of any command tuple (cas has 6). */
+const COMMAND_FIELDS_MAX = 6;
+
+interface CommandHeader {
+  /** Session id (chain) or session secret (wire); null = no session. */
+  readonly session: Uint8Array | null;
+  readonly seq: number;
+}
 
 export type Command =
-  | { readonly op: 'noop'; readonly clientId: number; readonly seq: number }
-  | { readonly op: 'put'; readonly clientId: number; readonly seq: number; readonly key: string; readonly value: Uint8Array }
-  | { readonly op: 'delete'; readonly clientId: number; readonly seq: number; readonly key: string }
-  | {
-      readonly op: 'cas';
-      readonly clientId: number;
-      readonly seq: number;
-      readonly key: string;
-      readonly expect: Uint8Array | null;
-      readonly value: Uint8Array | null;
-    };
+  | (CommandHeader & { readonly op: 'noop' })
+  | (CommandHeader & { readonly op: 'put'; readonly key: string; readonly value: Uint8Array })
+  | (CommandHeader & { readonly op: 'delete'; readonly key: string })
+  | (CommandHeader & { readonly op: 'cas'; readonly key: string; readonly expect: Uint8Array | null; readonly value: Uint8Array | null });
 
 export type CommandTuple = readonly unknown[];
 
@@ -49,7 +58,7 @@ export const ResultCode = {
   CAS_MISMATCH: 3,
   /** malformed command in a chosen block: nothing changed. */
   INVALID: 4,
-  /** seq older than this client's last applied seq: not applied, its result is gone. */
+  /** seq older than this session's last applied seq: not applied, its result is gone. */
   STALE: 5,
 } as const;
 export type ResultCode = (typeof ResultCode)[keyof typeof ResultCode];
@@ -68,7 +77,7 @@ export function describeResult(code: number): { code: string; duplicate: boolean
   return { code: resultNames[code & ~DUPLICATE_FLAG] ?? `UNKNOWN_${code}`, duplicate: (code & DUPLICATE_FLAG) !== 0 };
 }
 
-/** UTF-8 length of a string without allocating. */
+/** UTF-8 length of a string without allocating (a lone surrogate counts as U+FFFD, 3 bytes). */
 export function utf8Length(text: string): number {
   let length = 0;
   for (let i = 0; i < text.length; i++) {
@@ -83,9 +92,17 @@ export function utf8Length(text: string): number {
   return length;
 }
 
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * THE key rule, for every path (client library, wire requests, chosen commands): a non-empty,
+ * well-formed string of at most limits.keyBytesMax UTF-8 bytes. A lone surrogate is refused: it
+ * would be stored as U+FFFD, so two different strings would name one key.
+ */
 export function checkKey(key: unknown): string | undefined {
   if (typeof key !== 'string' || key.length === 0) return 'key must be a non-empty string';
   if (key.length > limits.keyBytesMax || utf8Length(key) > limits.keyBytesMax) return `key longer than ${limits.keyBytesMax} bytes`;
+  if (LONE_SURROGATE.test(key)) return 'key is not well-formed Unicode (it has a lone surrogate)';
   return undefined;
 }
 
@@ -95,13 +112,31 @@ function checkValue(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Full validation with a reason; the apply path uses the same rules inline (src/kv/state.ts). */
+/** The tuple of a command (its session field as given: id for the chain, secret on the wire). */
+export function encodeCommand(command: Command): CommandTuple {
+  switch (command.op) {
+    case 'noop':
+      return [OP_NOOP, command.session, command.seq];
+    case 'put':
+      return [OP_PUT, command.session, command.seq, command.key, command.value];
+    case 'delete':
+      return [OP_DELETE, command.session, command.seq, command.key];
+    case 'cas':
+      return [OP_CAS, command.session, command.seq, command.key, command.expect, command.value];
+  }
+}
+
+/** Full validation of a chain tuple, with a reason; the apply path reads the same layout below. */
 export function decodeCommand(tuple: unknown): Command | string {
   if (!Array.isArray(tuple) || tuple.length < 3) return 'command is not a tuple';
-  const [op, clientId, seq] = tuple as unknown[];
-  if (!isU53(clientId) || !isU53(seq)) return 'clientId and seq must be integers in [0, 2^53)';
-  if (clientId !== 0 && seq === 0) return 'seq must start at 1';
-  if (op === OP_NOOP) return tuple.length === 3 ? { op: 'noop', clientId, seq } : 'noop takes no arguments';
+  const [op, session, seq] = tuple as unknown[];
+  if (session !== null && !(session instanceof Uint8Array && session.length === SESSION_ID_BYTES)) {
+    return `session must be a ${SESSION_ID_BYTES}-byte session id or nil`;
+  }
+  if (!isU53(seq)) return 'seq must be an integer in [0, 2^53)';
+  if (session !== null && seq === 0) return 'seq must start at 1';
+  const header = { session: session === null ? null : new Uint8Array(session), seq };
+  if (op === OP_NOOP) return tuple.length === 3 ? { op: 'noop', ...header } : 'noop takes no arguments';
   // The opcode first: a command of an unknown kind has no key to complain about.
   if (op !== OP_PUT && op !== OP_DELETE && op !== OP_CAS) return `unknown opcode ${JSON.stringify(op) ?? String(op)} (known: ${OP_NOOP} noop, ${OP_PUT} put, ${OP_DELETE} delete, ${OP_CAS} cas)`;
   const key = tuple[3];
@@ -109,20 +144,131 @@ export function decodeCommand(tuple: unknown): Command | string {
   if (keyProblem) return keyProblem;
   const k = key as string;
   if (op === OP_PUT) {
-    if (tuple.length !== 5) return 'put is [1, clientId, seq, key, value]';
-    return checkValue(tuple[4]) ?? { op: 'put', clientId, seq, key: k, value: tuple[4] as Uint8Array };
+    if (tuple.length !== 5) return 'put is [1, session, seq, key, value]';
+    return checkValue(tuple[4]) ?? { op: 'put', ...header, key: k, value: tuple[4] as Uint8Array };
   }
-  if (op === OP_DELETE) return tuple.length === 4 ? { op: 'delete', clientId, seq, key: k } : 'delete is [2, clientId, seq, key]';
-  if (tuple.length !== 6) return 'cas is [3, clientId, seq, key, expect, value]';
-  const expect = tuple[4];
-  const value = tuple[5];
-  if (expect !== null) {
-    const problem = checkValue(expect);
-    if (problem) return `expect: ${problem}`;
+  if (op === OP_DELETE) return tuple.length === 4 ? { op: 'delete', ...header, key: k } : 'delete is [2, session, seq, key]';
+  if (op === OP_CAS) {
+    if (tuple.length !== 6) return 'cas is [3, session, seq, key, expect, value]';
+    const [expect, value] = [tuple[4], tuple[5]];
+    const problem = (expect === null ? undefined : checkValue(expect)) ?? (value === null ? undefined : checkValue(value));
+    if (problem) return `cas: ${problem}`;
+    return { op: 'cas', ...header, key: k, expect: expect as Uint8Array | null, value: value as Uint8Array | null };
   }
-  if (value !== null) {
-    const problem = checkValue(value);
-    if (problem) return `value: ${problem}`;
+  return `unknown opcode ${String(op)}`;
+}
+
+/**
+ * A write as a client sends it (the tuple with its session secret in the session field) turned
+ * into the tuple the chain records (the derived session id there), or why it is refused.
+ */
+export function sealWireCommand(tuple: unknown, sha256: Sha256): CommandTuple | string {
+  if (!Array.isArray(tuple) || tuple.length < 3 || tuple.length > COMMAND_FIELDS_MAX) return 'write needs a command tuple';
+  const secret: unknown = tuple[1];
+  if (!(secret instanceof Uint8Array) || secret.length !== SESSION_SECRET_BYTES) {
+    return `a write carries its ${SESSION_SECRET_BYTES}-byte session secret (a session id as the chain shows it is not one)`;
   }
-  return { op: 'cas', clientId, seq, key: k, expect: expect as Uint8Array | null, value: value as Uint8Array | null };
+  const sealed = [...(tuple as unknown[])];
+  sealed[1] = deriveSessionId(sha256, secret);
+  const command = decodeCommand(sealed);
+  return typeof command === 'string' ? command : sealed;
+}
+
+/** An upper estimate of a command's encoded size, for the leader's batch byte bound. */
+export function commandBytes(command: Command): number {
+  const header = 8 + SESSION_ID_BYTES + 9;
+  switch (command.op) {
+    case 'noop':
+      return header;
+    case 'put':
+      return header + command.key.length * 3 + command.value.length + 10;
+    case 'delete':
+      return header + command.key.length * 3 + 5;
+    case 'cas':
+      return header + command.key.length * 3 + (command.value?.length ?? 0) + (command.expect?.length ?? 0) + 15;
+  }
+}
+
+/** Names one (session, seq): the replica's key for the requests waiting on that command. */
+export function requestKey(session: Uint8Array, seq: number): string {
+  return `${sessionKey(session)}:${seq}`;
+}
+
+/**
+ * Fields 0-2 of a command read at a cursor; one instance is reused for every command, so reading
+ * allocates nothing.
+ */
+export class CommandHead {
+  fields = 0;
+  op = -1;
+  /** Offset of the session id in the cursor's bytes, or -1 for no session. */
+  sessionStart = -1;
+  seq = -1;
+
+  /** The session id in `bytes` (a view; the command must have a session). */
+  sessionId(bytes: Uint8Array): Uint8Array {
+    return bytes.subarray(this.sessionStart, this.sessionStart + SESSION_ID_BYTES);
+  }
+
+  /** `requestKey()` of this command (it must have a session). */
+  requestKey(bytes: Uint8Array): string {
+    return `${sessionKeyAt(bytes, this.sessionStart)}:${this.seq}`;
+  }
+}
+
+/**
+ * Reads a command's op, session and seq into `head`, leaving the cursor at its 4th field.
+ * Returns false for a malformed head (the caller skips the command from where it started).
+ */
+export function readCommandHead(cursor: MsgpackCursor, head: CommandHead): boolean {
+  head.fields = cursor.readArrayLength();
+  if (head.fields < 3 || head.fields > COMMAND_FIELDS_MAX) return false;
+  head.op = cursor.readUint();
+  if (head.op < 0) return false;
+  if (cursor.readNil()) head.sessionStart = -1;
+  else if (cursor.readBin() && cursor.length === SESSION_ID_BYTES) head.sessionStart = cursor.start;
+  else return false;
+  head.seq = cursor.readUint();
+  return head.seq >= 0 && !(head.sessionStart >= 0 && head.seq === 0);
+}
+
+/** Byte ranges of a command's arguments in the cursor's bytes (-1 start = nil). Reused. */
+export class CommandArguments {
+  keyStart = 0;
+  keyLength = 0;
+  expectStart = -1;
+  expectLength = 0;
+  valueStart = -1;
+  valueLength = 0;
+}
+
+/**
+ * Reads the arguments after a head (the cursor at field 4) into `out`, leaving the cursor after
+ * the command. Returns false if they do not fit the op (the caller skips the command).
+ */
+export function readCommandArguments(cursor: MsgpackCursor, head: CommandHead, out: CommandArguments): boolean {
+  const { op, fields } = head;
+  if (op === OP_NOOP) return fields === 3;
+  if (fields < 4 || !cursor.readStr()) return false;
+  out.keyStart = cursor.start;
+  out.keyLength = cursor.length;
+  if (out.keyLength === 0 || out.keyLength > limits.keyBytesMax) return false;
+  out.expectStart = -1;
+  out.valueStart = -1;
+  if (op === OP_PUT) return fields === 5 && readBytes(cursor, out, 'value', false);
+  if (op === OP_DELETE) return fields === 4;
+  return op === OP_CAS && fields === 6 && readBytes(cursor, out, 'expect', true) && readBytes(cursor, out, 'value', true);
+}
+
+function readBytes(cursor: MsgpackCursor, out: CommandArguments, field: 'expect' | 'value', nilAllowed: boolean): boolean {
+  if (nilAllowed && cursor.readNil()) return true;
+  if (!cursor.readBin() || cursor.length > limits.valueBytesMax) return false;
+  if (field === 'expect') {
+    out.expectStart = cursor.start;
+    out.expectLength = cursor.length;
+  } else {
+    out.valueStart = cursor.start;
+    out.valueLength = cursor.length;
+  }
+  return true;
 }

@@ -7,14 +7,14 @@
  *
  * Digest elements (one byte of domain tag each, so the two kinds can never hash alike):
  *   KV entry   0x01 || u16 keyBytes || key || value                 (big-endian lengths)
- *   session    0x02 || u64 clientId || u64 seq || u8 result || u64 height
+ *   session    0x02 || session id (16 bytes) || u64 seq || u8 result || u64 height
  *
  * Commands are read straight from block bodies with a msgpack cursor (src/lib/msgpack-cursor.ts)
  * and keys and values are copied into the KV table's arena (src/kv/table.ts): no object per
  * command or per entry, which is what makes replay fast.
  *
- * Dedup (exactly-once): each clientId != 0 has one session holding the seq, result and height of
- * its last applied command. A command with that seq again is not applied and is answered with the
+ * Dedup (exactly-once): each session id (src/kv/session.ts) has one session record holding the
+ * seq, result and height of its last applied command. A command with that seq again is not applied and is answered with the
  * stored result (DUPLICATE_FLAG set); an older seq is answered STALE. The table holds at most
  * `dedupCapacity` sessions (from genesis); past that the least recently active session is
  * evicted: sessions form a list in order of their last applied command, which every replica
@@ -26,15 +26,18 @@ import { limits } from '../lib/limits.js';
 import { pack } from '../lib/msgpack.js';
 import { MalformedMsgpack, MsgpackCursor } from '../lib/msgpack-cursor.js';
 import type { Sha256 } from '../lib/sha256.js';
-import { DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_NOOP, OP_PUT, ResultCode } from './command.js';
+import { CommandArguments, CommandHead, DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_PUT, readCommandArguments, readCommandHead, ResultCode } from './command.js';
 import { Accumulator256, copyHash, ScratchDigest, WORDS } from './digest.js';
+import { SESSION_ID_BYTES, sessionKey, sessionKeyAt } from './session.js';
 import { KeyValueTable } from './table.js';
 
 const SESSION_TAG = 0x02;
-const SESSION_ELEMENT_BYTES = 1 + 8 + 8 + 1 + 8;
+const SESSION_ELEMENT_BYTES = 1 + SESSION_ID_BYTES + 8 + 1 + 8;
 
 export interface Session {
-  readonly clientId: number;
+  /** The session id (SESSION_ID_BYTES) and its map key (sessionKey()). */
+  readonly id: Uint8Array;
+  readonly key: string;
   seq: number;
   result: number;
   height: number;
@@ -51,7 +54,7 @@ export interface KvStateOptions {
 
 export class KvState {
   private readonly table: KeyValueTable;
-  private readonly sessions = new Map<number, Session>();
+  private readonly sessions = new Map<string, Session>();
   /** Least and most recently active sessions: the ends of the activity list. */
   private oldest: Session | null = null;
   private newest: Session | null = null;
@@ -71,6 +74,9 @@ export class KvState {
   private jobOutWords = new Uint32Array(this.jobOut.buffer);
   /** Cursor for apply(tuple); applyCommands() reads from the caller's cursor. */
   private readonly ownCursor = new MsgpackCursor();
+  /** Scratch for reading one command (src/kv/command.ts owns the layout). */
+  private readonly head = new CommandHead();
+  private readonly arguments = new CommandArguments();
 
   /**
    * @param sha256 hash implementation (all produce the same bytes)
@@ -95,8 +101,8 @@ export class KvState {
     return at < 0 ? undefined : this.table.value(at);
   }
 
-  session(clientId: number): Readonly<Session> | undefined {
-    return this.sessions.get(clientId);
+  session(id: Uint8Array): Readonly<Session> | undefined {
+    return id.length === SESSION_ID_BYTES ? this.sessions.get(sessionKey(id)) : undefined;
   }
 
   get keyCount(): number {
@@ -113,8 +119,8 @@ export class KvState {
   }
 
   /** Sessions from least to most recently active (the eviction order). */
-  *allSessions(): IterableIterator<[number, Readonly<Session>]> {
-    for (let session = this.oldest; session !== null; session = session.newer) yield [session.clientId, session];
+  *allSessions(): IterableIterator<Readonly<Session>> {
+    for (let session = this.oldest; session !== null; session = session.newer) yield session;
   }
 
   /** The 32-byte state digest now. */
@@ -220,27 +226,25 @@ export class KvState {
   /** Applies the command at the cursor and leaves the cursor after it. */
   private applyNext(cursor: MsgpackCursor, height: number): number {
     const start = cursor.position;
+    const head = this.head;
     try {
-      const fields = cursor.readArrayLength();
-      if (fields < 3) return skipInvalid(cursor, start);
-      const op = cursor.readUint();
-      const clientId = op < 0 ? -1 : cursor.readUint();
-      const seq = clientId < 0 ? -1 : cursor.readUint();
-      if (seq < 0 || (clientId !== 0 && seq === 0)) return skipInvalid(cursor, start);
-      if (clientId !== 0) {
-        const session = this.sessions.get(clientId);
-        if (session !== undefined && seq <= session.seq) {
+      if (!readCommandHead(cursor, head)) return skipInvalid(cursor, start);
+      const source = cursor.bytes;
+      const key = head.sessionStart < 0 ? undefined : sessionKeyAt(source, head.sessionStart);
+      if (key !== undefined) {
+        const session = this.sessions.get(key);
+        if (session !== undefined && head.seq <= session.seq) {
           cursor.position = start;
           cursor.skipValue();
-          return seq === session.seq ? session.result | DUPLICATE_FLAG : ResultCode.STALE;
+          return head.seq === session.seq ? session.result | DUPLICATE_FLAG : ResultCode.STALE;
         }
       }
-      const result = this.execute(cursor, op, fields);
+      const result = readCommandArguments(cursor, head, this.arguments) ? this.execute(source, head.op) : ResultCode.INVALID;
       if (result === ResultCode.INVALID) {
         cursor.position = start;
         cursor.skipValue();
       }
-      if (clientId !== 0) this.recordSession(clientId, seq, result, height);
+      if (key !== undefined) this.recordSession(key, source, head.sessionStart, head.seq, result, height);
       return result;
     } catch (error) {
       // scanBatchBody checked the structure; truncation here means the caller skipped that.
@@ -249,34 +253,12 @@ export class KvState {
     }
   }
 
-  /** Runs a command whose op, clientId and seq were read; the cursor is at its 4th field. */
-  private execute(cursor: MsgpackCursor, op: number, fields: number): number {
-    if (op === OP_NOOP) return fields === 3 ? ResultCode.OK : ResultCode.INVALID;
-    if (fields < 4 || !cursor.readStr()) return ResultCode.INVALID;
-    const keyStart = cursor.start;
-    const keyLength = cursor.length;
-    if (keyLength === 0 || keyLength > limits.keyBytesMax) return ResultCode.INVALID;
-    const source = cursor.bytes;
-    if (op === OP_PUT) {
-      if (fields !== 5 || !cursor.readBin() || cursor.length > limits.valueBytesMax) return ResultCode.INVALID;
-      return this.write(source, keyStart, keyLength, cursor.start, cursor.length);
-    }
-    if (op === OP_DELETE) return fields === 4 ? this.remove(source, keyStart, keyLength) : ResultCode.INVALID;
-    if (op !== OP_CAS || fields !== 6) return ResultCode.INVALID;
-    let expectStart = -1;
-    let expectLength = 0;
-    if (!cursor.readNil()) {
-      if (!cursor.readBin() || cursor.length > limits.valueBytesMax) return ResultCode.INVALID;
-      expectStart = cursor.start;
-      expectLength = cursor.length;
-    }
-    let valueStart = -1;
-    let valueLength = 0;
-    if (!cursor.readNil()) {
-      if (!cursor.readBin() || cursor.length > limits.valueBytesMax) return ResultCode.INVALID;
-      valueStart = cursor.start;
-      valueLength = cursor.length;
-    }
+  /** Runs a well-formed command whose arguments are in this.arguments (ranges of `source`). */
+  private execute(source: Uint8Array, op: number): number {
+    const { keyStart, keyLength, expectStart, expectLength, valueStart, valueLength } = this.arguments;
+    if (op === OP_PUT) return this.write(source, keyStart, keyLength, valueStart, valueLength);
+    if (op === OP_DELETE) return this.remove(source, keyStart, keyLength);
+    if (op !== OP_CAS) return ResultCode.OK; // a no-op
     const at = this.table.find(source, keyStart, keyLength);
     const matches = expectStart < 0 ? at < 0 : at >= 0 && this.table.valueEquals(at, source, expectStart, expectLength);
     if (!matches) return ResultCode.CAS_MISMATCH;
@@ -305,21 +287,26 @@ export class KvState {
     return ResultCode.DELETED;
   }
 
-  private recordSession(clientId: number, seq: number, result: number, height: number): void {
+  /** `key` names the session id at `source[idStart, idStart + SESSION_ID_BYTES)`. */
+  private recordSession(key: string, source: Uint8Array, idStart: number, seq: number, result: number, height: number): void {
     const set = this.sessionDigest;
     const at = set.begin(SESSION_ELEMENT_BYTES);
     const scratch = set.scratch;
     scratch[at] = SESSION_TAG;
-    writeU64(scratch, at + 1, clientId);
-    writeU64(scratch, at + 9, seq);
-    scratch[at + 17] = result;
-    writeU64(scratch, at + 18, height);
-    const slot = set.finish(at + SESSION_ELEMENT_BYTES);
+    scratch.set(source.subarray(idStart, idStart + SESSION_ID_BYTES), at + 1);
+    let offset = at + 1 + SESSION_ID_BYTES;
+    writeU64(scratch, offset, seq);
+    scratch[offset + 8] = result;
+    writeU64(scratch, offset + 9, height);
+    offset += 17;
+    const slot = set.finish(offset);
     const sessions = this.sessions;
-    let session = sessions.get(clientId);
+    let session = sessions.get(key);
     if (session === undefined) {
-      session = { clientId, seq, result, height, slot, older: null, newer: null };
-      sessions.set(clientId, session);
+      // A copy (not a view that would pin the block body; Buffer's slice() is a view).
+      const id = new Uint8Array(source.subarray(idStart, idStart + SESSION_ID_BYTES));
+      session = { id, key, seq, result, height, slot, older: null, newer: null };
+      sessions.set(key, session);
     } else {
       set.remove(session.slot);
       session.seq = seq;
@@ -334,7 +321,7 @@ export class KvState {
       const oldest = this.oldest!;
       set.remove(oldest.slot);
       this.unlink(oldest);
-      sessions.delete(oldest.clientId);
+      sessions.delete(oldest.key);
     }
   }
 

@@ -3,7 +3,8 @@
  * for a given seed and options, so a generated chain is reproducible byte for byte.
  */
 import { Prng } from '../lib/prng.js';
-import { OP_CAS, OP_DELETE, OP_PUT, type CommandTuple } from './command.js';
+import { type CommandTuple, encodeCommand } from './command.js';
+import { fixedSessionId } from './session.js';
 
 export interface WorkloadOptions {
   readonly seed: number;
@@ -14,7 +15,7 @@ export interface WorkloadOptions {
   readonly clients: number;
   /** Percent of commands of each kind; must sum to 100. */
   readonly mix: { readonly put: number; readonly delete: number; readonly cas: number };
-  /** Probability that a command re-sends the client's previous (clientId, seq): a retry. */
+  /** Probability that a command re-sends the client's previous (session, seq): a retry. */
   readonly duplicateRate: number;
 }
 
@@ -25,6 +26,7 @@ export class Workload {
   /** A pool of values to draw from (random bytes are the slow part of generating). */
   private readonly values: Uint8Array[];
   private readonly known = new Map<string, Uint8Array>();
+  private readonly sessions: Uint8Array[];
 
   constructor(readonly options: WorkloadOptions) {
     const { put, delete: del, cas } = options.mix;
@@ -33,6 +35,7 @@ export class Workload {
     this.prng = new Prng(options.seed);
     this.seqs = new Array<number>(options.clients).fill(0);
     this.last = new Array<CommandTuple | undefined>(options.clients).fill(undefined);
+    this.sessions = Array.from({ length: options.clients }, (_, index) => Workload.sessionId(index));
     this.values = Array.from({ length: 256 }, () => {
       const value = new Uint8Array(options.valueBytes);
       for (let i = 0; i < value.length; i++) value[i] = 0x61 + this.prng.nextInt(26);
@@ -40,9 +43,9 @@ export class Workload {
     });
   }
 
-  /** The client id used for client index i (ids start at 1; 0 means "no session"). */
-  static clientId(index: number): number {
-    return index + 1;
+  /** The session id used for client index i (fixedSessionId(i + 1)). */
+  static sessionId(index: number): Uint8Array {
+    return fixedSessionId(index + 1);
   }
 
   next(): CommandTuple {
@@ -50,17 +53,17 @@ export class Workload {
     const previous = this.last[client];
     if (previous !== undefined && this.prng.chance(this.options.duplicateRate)) return previous;
     const seq = ++this.seqs[client]!;
-    const clientId = Workload.clientId(client);
+    const session = this.sessions[client]!;
     const key = `key-${this.prng.nextInt(this.options.keys)}`;
     const roll = this.prng.nextInt(100);
     const { put, delete: del } = this.options.mix;
     let command: CommandTuple;
     if (roll < put) {
       const value = this.values[this.prng.nextInt(this.values.length)]!;
-      command = [OP_PUT, clientId, seq, key, value];
+      command = encodeCommand({ op: 'put', session, seq, key, value });
       this.known.set(key, value);
     } else if (roll < put + del) {
-      command = [OP_DELETE, clientId, seq, key];
+      command = encodeCommand({ op: 'delete', session, seq, key });
       this.known.delete(key);
     } else {
       // Half the cas commands expect what this generator last wrote (usually a match), half a
@@ -68,7 +71,7 @@ export class Workload {
       const current = this.known.get(key) ?? null;
       const expect = this.prng.chance(0.5) ? current : this.values[this.prng.nextInt(this.values.length)]!;
       const value = this.values[this.prng.nextInt(this.values.length)]!;
-      command = [OP_CAS, clientId, seq, key, expect, value];
+      command = encodeCommand({ op: 'cas', session, seq, key, expect, value });
     }
     this.last[client] = command;
     return command;

@@ -19,7 +19,6 @@ import { toHex } from '../lib/bytes.js';
 import { formatEndpoint } from '../lib/endpoint.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { Prng } from '../lib/prng.js';
-import { describeResult } from '../kv/command.js';
 import { formatBallot } from '../paxos/ballot.js';
 import type { FirstDivergence } from '../replica/bisect.js';
 import type { ReplicaConfig } from '../replica/config.js';
@@ -33,10 +32,12 @@ import { runPlan } from '../storage/plan.js';
 import { type ClientRequest, type LinkStatus, PeerLinks, TransportServer } from '../transport/index.js';
 import {
   BLOCKS_PER_REQUEST_MAX,
-  type ErrorReplyCode,
+  type ClientReplyBody,
+  encodeReply,
   HASHES_PER_REQUEST_MAX,
   type NodeStatus,
   parseClientRequest,
+  writeReply,
 } from '../transport/protocol.js';
 import { AuthFailureLog } from './auth-log.js';
 import { NodeLog } from './log.js';
@@ -215,9 +216,9 @@ export class NodeDriver {
   private onClientRequest(connection: number, request: ClientRequest): void {
     if (this.stopped) return;
     this.counters.clientRequests++;
-    const body = parseClientRequest(request as Record<string, unknown>);
+    const body = parseClientRequest(request, this.options.sha256);
     if (typeof body === 'string') {
-      this.server.replyToClient(connection, { id: request.id, ok: false, error: 'INVALID_ARGUMENT', message: body });
+      this.server.replyToClient(connection, encodeReply(request.id, { ok: false, error: 'INVALID_ARGUMENT', message: body }));
       return;
     }
     this.advanceClock();
@@ -232,7 +233,7 @@ export class NodeDriver {
         this.replica.read({ requestId: this.track(connection, request.id), key: body.key, stale: body.stale });
         break;
       case 'status':
-        this.server.replyToClient(connection, { id: request.id, ok: true, status: this.status() });
+        this.server.replyToClient(connection, encodeReply(request.id, { ok: true, status: this.status() }));
         return;
       case 'blocks':
       case 'hashes':
@@ -315,18 +316,16 @@ export class NodeDriver {
     if (!pending) return;
     this.pendingReplies.delete(reply.requestId);
     const id = pending.clientRequestId;
-    let body: Record<string, unknown>;
+    let body: ClientReplyBody;
     if (!reply.ok) {
       const leader = this.options.peers.find((peer) => peer.id === reply.leader);
-      const error: ErrorReplyCode = reply.error; // the replica's codes are wire codes (a type check)
-      body = { id, ok: false, error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? formatEndpoint(leader) : undefined };
+      body = { ok: false, error: reply.error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? formatEndpoint(leader) : undefined };
     } else if (reply.kind === 'write') {
-      const described = describeResult(reply.result);
-      body = { id, ok: true, result: described.code, code: reply.result, duplicate: described.duplicate, height: reply.height };
+      body = writeReply(reply.result, reply.height);
     } else {
-      body = { id, ok: true, value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale };
+      body = { ok: true, value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale };
     }
-    this.server.replyToClient(pending.connection, body as { id: number });
+    this.server.replyToClient(pending.connection, encodeReply(id, body));
   }
 
   private fatal(message: string): never {
@@ -373,7 +372,7 @@ export class NodeDriver {
 
   private async answerChainRead(connection: number, id: number, op: ChainRead, from: number, to: number): Promise<void> {
     if (this.clientReadsInFlight >= CLIENT_READS_IN_FLIGHT_MAX) {
-      this.server.replyToClient(connection, { id, ok: false, error: 'OVERLOADED', message: 'too many chain reads in flight' });
+      this.server.replyToClient(connection, encodeReply(id, { ok: false, error: 'OVERLOADED', message: 'too many chain reads in flight' }));
       return;
     }
     this.clientReadsInFlight++;
@@ -381,9 +380,9 @@ export class NodeDriver {
       const store = this.options.store;
       const countMax = op === 'blocks' ? BLOCKS_PER_REQUEST_MAX : HASHES_PER_REQUEST_MAX;
       const reply = await runPlan(chainReadPlan(this.options.sha256, store.head, op, from, to, countMax), store);
-      this.server.replyToClient(connection, { id, ...reply });
+      this.server.replyToClient(connection, encodeReply(id, reply));
     } catch (error) {
-      this.server.replyToClient(connection, { id, ok: false, error: 'UNAVAILABLE', message: `reading blocks failed: ${String(error)}` });
+      this.server.replyToClient(connection, encodeReply(id, { ok: false, error: 'UNAVAILABLE', message: `reading blocks failed: ${String(error)}` }));
     } finally {
       this.clientReadsInFlight--;
     }

@@ -1,12 +1,12 @@
 /**
  * Client admission and waiters at the leader: the bounded queue of writes not yet proposed, and
- * who waits for each command's result (a client's retries of one (clientId, seq) share one
+ * who waits for each command's result (a client's retries of one (session, seq) share one
  * entry). It decides (queue, wait, refuse, answer from the session) and returns the replies; the
  * replica proposes the batches it cuts.
  */
 import type { MsgpackCursor } from '../lib/msgpack-cursor.js';
 import { decodeBody, scanBatchBody } from '../chain/body.js';
-import { type Command, type CommandTuple, decodeCommand, DUPLICATE_FLAG, ResultCode } from '../kv/command.js';
+import { type Command, commandBytes, CommandHead, type CommandTuple, decodeCommand, DUPLICATE_FLAG, readCommandHead, requestKey, ResultCode } from '../kv/command.js';
 import type { Session } from '../kv/state.js';
 import type { NodeId } from '../paxos/ballot.js';
 import type { ClientReply, ReplyError } from './ready.js';
@@ -31,17 +31,17 @@ export type AdmissionDecision =
   | { readonly kind: 'refused'; readonly error: ReplyError; readonly message: string }
   | { readonly kind: 'answered'; readonly result: number; readonly height: number };
 
-type SessionLookup = (clientId: number) => Readonly<Session> | undefined;
-
-const sessionKey = (clientId: number, seq: number): string => `${clientId}:${seq}`;
+type SessionLookup = (session: Uint8Array) => Readonly<Session> | undefined;
 
 export class Admission {
   /** Writes not yet proposed, oldest first: length <= pendingWritesMax (requeued ones aside). */
   private pending: QueuedWrite[] = [];
   /** Sum of `pending[i].bytes`; <= pendingWriteBytesMax unless one write alone exceeds it. */
   private pendingBytes = 0;
-  /** (clientId:seq) -> request ids waiting for that command (1..WAITERS_PER_COMMAND_MAX). */
+  /** requestKey(session, seq) -> request ids waiting for that command (1..WAITERS_PER_COMMAND_MAX). */
   private readonly waiters = new Map<string, number[]>();
+  /** Scratch for reading the session and seq of chosen commands (answer). */
+  private readonly commandHead = new CommandHead();
 
   constructor(private readonly limits: AdmissionLimits) {}
 
@@ -53,13 +53,13 @@ export class Admission {
     return this.waiters.size;
   }
 
-  /** Decides what to do with a decoded write (clientId != 0) given its client's session. */
+  /** Decides what to do with a decoded write (with a session) given that session's state. */
   admit(requestId: number, tuple: CommandTuple, command: Command, session: Readonly<Session> | undefined): AdmissionDecision {
     if (session !== undefined && command.seq <= session.seq) {
       if (command.seq === session.seq) return { kind: 'answered', result: session.result | DUPLICATE_FLAG, height: session.height };
       return { kind: 'answered', result: ResultCode.STALE, height: 0 };
     }
-    const key = sessionKey(command.clientId, command.seq);
+    const key = requestKey(command.session!, command.seq);
     const waiting = this.waiters.get(key);
     if (waiting) {
       // The same command is already queued or in flight (a client retry): wait for it.
@@ -123,20 +123,19 @@ export class Admission {
     }
     // The ledger applied this body: one result per command.
     cursor.reset(body, from);
+    const head = this.commandHead;
     for (let i = 0; i < results.length; i++) {
       const start = cursor.position;
-      const fields = cursor.readArrayLength();
-      const clientId = fields >= 3 && cursor.readUint() >= 0 ? cursor.readUint() : -1;
-      const seq = clientId >= 0 ? cursor.readUint() : -1;
+      const hasSession = readCommandHead(cursor, head) && head.sessionStart >= 0;
       cursor.position = start;
       cursor.skipValue();
-      if (clientId <= 0 || seq < 0) continue;
-      const key = sessionKey(clientId, seq);
+      if (!hasSession) continue;
+      const key = head.requestKey(body);
       const waiting = this.waiters.get(key);
       if (!waiting) continue;
       this.waiters.delete(key);
       const result = results[i]!;
-      const session = sessions(clientId);
+      const session = sessions(head.sessionId(body));
       const firstHeight = (result & DUPLICATE_FLAG) !== 0 && session ? session.height : height;
       for (const requestId of waiting) replies.push({ requestId, ok: true, kind: 'write', result, height: firstHeight });
     }
@@ -164,25 +163,11 @@ export class Admission {
     const again: QueuedWrite[] = [];
     for (const tuple of decoded.commands) {
       const command = decodeCommand(tuple);
-      if (typeof command === 'string' || !this.waiters.has(sessionKey(command.clientId, command.seq))) continue;
+      if (typeof command === 'string' || command.session === null || !this.waiters.has(requestKey(command.session, command.seq))) continue;
       const bytes = commandBytes(command);
       again.push({ requestId: 0, command: tuple as CommandTuple, bytes });
       this.pendingBytes += bytes;
     }
     if (again.length > 0) this.pending = [...again, ...this.pending];
-  }
-}
-
-/** An upper estimate of a command's encoded size, for the batch byte bound. */
-function commandBytes(command: Command): number {
-  switch (command.op) {
-    case 'noop':
-      return 32;
-    case 'put':
-      return 32 + command.key.length * 3 + command.value.length;
-    case 'delete':
-      return 32 + command.key.length * 3;
-    case 'cas':
-      return 32 + command.key.length * 3 + (command.value?.length ?? 0) + (command.expect?.length ?? 0);
   }
 }

@@ -82,7 +82,7 @@ export type { PeerDisagreement } from './heads.js';
 export interface WriteRequest {
   /** Chosen by the driver; comes back in the reply. */
   readonly requestId: number;
-  /** A command tuple (src/kv/command.ts) with clientId != 0. */
+  /** A command tuple (src/kv/command.ts) with a session id (derived by the node from the client's secret). */
   readonly command: CommandTuple;
 }
 
@@ -354,10 +354,10 @@ export class Replica {
     const refusal = this.refuseClient();
     if (refusal) return this.replyError(request.requestId, refusal.error, refusal.message);
     const command = decodeCommand(request.command);
-    if (typeof command === 'string' || command.clientId === 0) {
-      return this.replyError(request.requestId, 'INVALID_ARGUMENT', typeof command === 'string' ? command : 'clientId must not be 0');
+    if (typeof command === 'string' || command.session === null) {
+      return this.replyError(request.requestId, 'INVALID_ARGUMENT', typeof command === 'string' ? command : 'a client write needs a session');
     }
-    const decision = this.admission.admit(request.requestId, request.command, command, this.ledger.state.session(command.clientId));
+    const decision = this.admission.admit(request.requestId, request.command, command, this.ledger.state.session(command.session));
     if (decision.kind === 'refused') return this.replyError(request.requestId, decision.error, decision.message);
     if (decision.kind === 'answered') this.reply({ requestId: request.requestId, ok: true, kind: 'write', result: decision.result, height: decision.height });
   }
@@ -741,7 +741,7 @@ export class Replica {
       this.becomeFollower(`block ${height} holds another value than this leadership proposed: a higher ballot chose it`, true);
     }
     if (this.admission.waiterCount > 0 && results.length > 0) {
-      const sessions = (clientId: number) => this.ledger.state.session(clientId);
+      const sessions = (session: Uint8Array) => this.ledger.state.session(session);
       for (const reply of this.admission.answer(body, results, height, sessions, this.cursor, commandsOffset)) this.reply(reply);
     }
   }

@@ -16,7 +16,8 @@
 import { assert } from '../lib/assert.js';
 import { readU64, writeU64 } from '../lib/bytes.js';
 
-export const STORE_FORMAT_VERSION = 1;
+/** 2: block format 2 (commands carry 16-byte session ids); a version-1 store is refused at open. */
+export const STORE_FORMAT_VERSION = 2;
 
 const Prefix = {
   META: 0x01,

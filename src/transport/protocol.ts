@@ -1,18 +1,26 @@
 /**
  * The client protocol spoken on a node's port after ClientHello: requests `{ id, op, ... }`,
- * replies `{ id, ok, ... }` echoing the id (src/transport/server.ts). parseClientRequest() checks
- * a request before the node acts on it; anything malformed is answered INVALID_ARGUMENT.
+ * replies `{ id, ok, ... }` echoing the id (src/transport/server.ts). This file is the one
+ * contract both sides use: parseClientRequest() checks a request before the node acts on it
+ * (anything malformed is answered INVALID_ARGUMENT), encodeReply() is the only way the node
+ * builds a reply frame, and the decode…Reply() functions are how the client reads one (a frame of
+ * the wrong shape is refused, never cast).
+ *
+ * A write carries the command tuple of src/kv/command.ts with the client's session secret in the
+ * session field; parsing it derives the session id the chain records (sealWireCommand).
  */
 import { isU53 } from '../lib/bytes.js';
 import type { ErrorCode } from '../lib/errors.js';
-import { limits } from '../lib/limits.js';
+import type { Sha256 } from '../lib/sha256.js';
+import { checkKey, type CommandTuple, describeResult, sealWireCommand } from '../kv/command.js';
 
 /** Most blocks one `blocks` request returns, and most hashes one `hashes` request returns. */
 export const BLOCKS_PER_REQUEST_MAX = 256;
 export const HASHES_PER_REQUEST_MAX = 65_536;
 
 export type ClientRequestBody =
-  | { readonly op: 'write'; readonly command: readonly unknown[] }
+  /** The command as the chain records it: the session id already derived from the secret. */
+  | { readonly op: 'write'; readonly command: CommandTuple }
   | { readonly op: 'read'; readonly key: string; readonly stale: boolean }
   | { readonly op: 'status' }
   | { readonly op: 'blocks'; readonly from: number; readonly to: number }
@@ -34,12 +42,16 @@ export interface ErrorReply {
   readonly leaderEndpoint?: string;
 }
 
+/** Result names a write reply may carry (src/kv/command.ts resultNames). */
+export type WriteResultName = 'OK' | 'DELETED' | 'NOT_FOUND' | 'CAS_MISMATCH' | 'INVALID' | 'STALE';
+const WRITE_RESULT_NAMES: ReadonlySet<string> = new Set<WriteResultName>(['OK', 'DELETED', 'NOT_FOUND', 'CAS_MISMATCH', 'INVALID', 'STALE']);
+const ERROR_REPLY_CODES: ReadonlySet<string> = new Set<ErrorReplyCode>(['NOT_LEADER', 'OVERLOADED', 'DIVERGED', 'INVALID_ARGUMENT', 'NOT_READY', 'NOT_FOUND', 'UNAVAILABLE']);
+
 export interface WriteReply {
   readonly ok: true;
-  /** Result name (OK, DELETED, NOT_FOUND, CAS_MISMATCH, INVALID, STALE). */
-  readonly result: string;
+  readonly result: WriteResultName;
   readonly code: number;
-  /** Answered from the dedup table: the first result of this (clientId, seq). */
+  /** Answered from the dedup table: the first result of this (session, seq). */
   readonly duplicate: boolean;
   readonly height: number;
 }
@@ -97,6 +109,11 @@ export interface NodeStatus {
   readonly counters: Readonly<Record<string, number>>;
 }
 
+export interface StatusReply {
+  readonly ok: true;
+  readonly status: NodeStatus;
+}
+
 export interface BlocksReply {
   readonly ok: true;
   readonly from: number;
@@ -118,13 +135,16 @@ export interface HashesReply {
   readonly hashes: Uint8Array;
 }
 
-export function parseClientRequest(request: Record<string, unknown>): ClientRequestBody | string {
+export function parseClientRequest(request: Readonly<Record<string, unknown>>, sha256: Sha256): ClientRequestBody | string {
   switch (request.op) {
-    case 'write':
-      return Array.isArray(request.command) && request.command.length <= 8 ? { op: 'write', command: request.command } : 'write needs a command tuple';
-    case 'read':
-      if (typeof request.key !== 'string' || request.key.length === 0 || request.key.length > limits.keyBytesMax) return 'read needs a key';
-      return { op: 'read', key: request.key, stale: request.stale === true };
+    case 'write': {
+      const command = sealWireCommand(request.command, sha256);
+      return typeof command === 'string' ? command : { op: 'write', command };
+    }
+    case 'read': {
+      const problem = checkKey(request.key);
+      return problem ? `read: ${problem}` : { op: 'read', key: request.key as string, stale: request.stale === true };
+    }
     case 'status':
       return { op: 'status' };
     case 'blocks':
@@ -137,4 +157,96 @@ export function parseClientRequest(request: Record<string, unknown>): ClientRequ
     default:
       return `unknown op ${String(request.op)}`;
   }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Replies
+
+export type ClientReplyBody = ErrorReply | WriteReply | ReadReply | StatusReply | BlocksReply | HeadersReply | HashesReply;
+
+/** The reply to a write the replica answered with result `code` (src/kv/command.ts ResultCode). */
+export function writeReply(code: number, height: number): WriteReply {
+  const described = describeResult(code);
+  if (!WRITE_RESULT_NAMES.has(described.code)) throw new TypeError(`writeReply: unknown result code ${code}`);
+  return { ok: true, result: described.code as WriteResultName, code, duplicate: described.duplicate, height };
+}
+
+/** The frame of a reply to request `id` (fields that are undefined are left out). */
+export function encodeReply(id: number, reply: ClientReplyBody): { readonly id: number } & Readonly<Record<string, unknown>> {
+  const frame: Record<string, unknown> = { id };
+  for (const [field, value] of Object.entries(reply)) if (value !== undefined) frame[field] = value;
+  return frame as { id: number };
+}
+
+/** A decoded reply: the expected success, the node's error, or why the frame is malformed. */
+export type Decoded<T> = T | ErrorReply | string;
+
+export function isErrorReply(reply: Decoded<unknown>): reply is ErrorReply {
+  return typeof reply === 'object' && reply !== null && (reply as { ok?: unknown }).ok === false;
+}
+
+type Fields = Readonly<Record<string, unknown>>;
+
+function decodeReply<T>(frame: unknown, what: string, decodeOk: (fields: Fields) => T | undefined): Decoded<T> {
+  if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return `${what} reply is not a map`;
+  const fields = frame as Fields;
+  if (fields.ok === false) return decodeErrorReply(fields) ?? `malformed error reply to ${what}`;
+  if (fields.ok !== true) return `${what} reply has no ok field`;
+  return decodeOk(fields) ?? `malformed ${what} reply`;
+}
+
+function decodeErrorReply(fields: Fields): ErrorReply | undefined {
+  const { error, message, leader, leaderEndpoint } = fields;
+  if (typeof error !== 'string' || !ERROR_REPLY_CODES.has(error) || typeof message !== 'string') return undefined;
+  if ((leader !== undefined && leader !== null && !isU53(leader)) || (leaderEndpoint !== undefined && leaderEndpoint !== null && typeof leaderEndpoint !== 'string')) return undefined;
+  return {
+    ok: false,
+    error: error as ErrorReplyCode,
+    message,
+    ...(isU53(leader) ? { leader } : {}),
+    ...(typeof leaderEndpoint === 'string' ? { leaderEndpoint } : {}),
+  };
+}
+
+const isBytes = (value: unknown): value is Uint8Array => value instanceof Uint8Array;
+const isHead = (value: unknown): value is { height: number; hash: Uint8Array } =>
+  typeof value === 'object' && value !== null && isU53((value as Fields).height) && isBytes((value as Fields).hash);
+
+export function decodeWriteReply(frame: unknown): Decoded<WriteReply> {
+  return decodeReply(frame, 'write', ({ result, code, duplicate, height }) => {
+    if (typeof result !== 'string' || !WRITE_RESULT_NAMES.has(result) || !isU53(code) || typeof duplicate !== 'boolean' || !isU53(height)) return undefined;
+    return { ok: true, result: result as WriteResultName, code, duplicate, height };
+  });
+}
+
+export function decodeReadReply(frame: unknown): Decoded<ReadReply> {
+  return decodeReply(frame, 'read', ({ value, height, hash, stale }) => {
+    if ((value !== null && !isBytes(value)) || !isU53(height) || !isBytes(hash) || typeof stale !== 'boolean') return undefined;
+    return { ok: true, value, height, hash, stale };
+  });
+}
+
+/** A status reply; its NodeStatus is checked for its identifying fields only (it is informational). */
+export function decodeStatusReply(frame: unknown): Decoded<StatusReply> {
+  return decodeReply(frame, 'status', ({ status }) => {
+    if (typeof status !== 'object' || status === null) return undefined;
+    const { nodeId, role, members } = status as Fields;
+    if (!isU53(nodeId) || typeof role !== 'string' || !Array.isArray(members)) return undefined;
+    return { ok: true, status: status as NodeStatus };
+  });
+}
+
+export function decodeBlocksReply(frame: unknown): Decoded<BlocksReply> {
+  return decodeReply(frame, 'blocks', ({ from, records, head }) => {
+    if (!isU53(from) || !Array.isArray(records) || !records.every(isBytes) || (head !== null && !isHead(head))) return undefined;
+    return { ok: true, from, records, head: head === null ? null : { height: head.height, hash: head.hash } };
+  });
+}
+
+export function decodeHeadersReply(frame: unknown): Decoded<HeadersReply> {
+  return decodeReply(frame, 'headers', ({ from, headers }) => (isU53(from) && isBytes(headers) ? { ok: true, from, headers } : undefined));
+}
+
+export function decodeHashesReply(frame: unknown): Decoded<HashesReply> {
+  return decodeReply(frame, 'hashes', ({ from, hashes }) => (isU53(from) && isBytes(hashes) ? { ok: true, from, hashes } : undefined));
 }

@@ -8,27 +8,32 @@ import { encodeBatchBody } from '../../src/chain/body.js';
 import { OP_CAS, OP_DELETE, OP_NOOP, OP_PUT, ResultCode } from '../../src/kv/command.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { Ledger } from '../../src/replica/ledger.js';
-import { bytes, hex } from '../helpers.js';
+import { bytes, hex, sid } from '../helpers.js';
 
+// Format 2 (commands carry 16-byte session ids instead of integer client ids): only the version
+// byte of genesis changed; block 1's body now holds bin16 session ids (c410...) and nil for "no
+// session", so its body hash, state digest (session elements hash the id) and hash changed.
 const GENESIS_RECORD =
-  '01' + '0000000000000000' + '00'.repeat(32) +
+  '02' + '0000000000000000' + '00'.repeat(32) +
   '2a0d2b08b998930dfe9b9686e5cbc27553c2f4b9071f1d0f43720975a7bc8e20' + '00'.repeat(32) +
   '960001a6676f6c64656e93010203cd03e8cb4278bcfe56800000';
-const GENESIS_HASH = 'f34ab30719bd80d39f29ba46f29e158bf3e6150fd0278cef0c60cc67c0a27d1a';
+const GENESIS_HASH = '4bef35d0945d687af9ac748d0a2c0a60636997bc2bc0a21218a4693ee465508c';
 const BLOCK1_RECORD =
-  '01' + '0000000000000001' + GENESIS_HASH +
-  '84768a8853b9f3afdae57e63bd861ba598c206f45bfb203113a8aab7928c22cf' +
-  '985dc431509c66c2727c86502980052864222264b7bfd7b9e622ada93f298123' +
-  '9301cb4278bcfe568010009495010701ab66727569742f6170706c65c404312e323096030702ab66727569742f6170706c65c404312e3230c404312e323594020801aa66727569742f6b69776993000000';
-const BLOCK1_HASH = 'd066323c34e5eeffd42cbf2ad85d623802037da0d6026638dda9d45172062136';
+  '02' + '0000000000000001' + GENESIS_HASH +
+  '21a02fea747b97dcdd53f8974491d4dc0869730749e866bc94a16e8e5bf0dc86' +
+  '294d21b64f9a6f2838b627f3abb81418b5c7f476ce391b9d18946711b638b50d' +
+  '9301cb4278bcfe56801000949501c4100000000000000000000000000000000701ab66727569742f6170706c65c404312e3230' +
+  '9603c4100000000000000000000000000000000702ab66727569742f6170706c65c404312e3230c404312e3235' +
+  '9402c4100000000000000000000000000000000801aa66727569742f6b697769' + '9300c000';
+const BLOCK1_HASH = '4c685b89568f90a11c259232b4cd8d821827f961da1f8ffaa3a8df75780fb2f1';
 
 const genesisConfig = { clusterId: 'golden', members: [1, 2, 3], dedupCapacity: 1000, createdAtMs: 1_700_000_000_000 };
 const block1Body = () =>
   encodeBatchBody(1_700_000_000_001, [
-    [OP_PUT, 7, 1, 'fruit/apple', bytes('1.20')],
-    [OP_CAS, 7, 2, 'fruit/apple', bytes('1.20'), bytes('1.25')],
-    [OP_DELETE, 8, 1, 'fruit/kiwi'],
-    [OP_NOOP, 0, 0],
+    [OP_PUT, sid(7), 1, 'fruit/apple', bytes('1.20')],
+    [OP_CAS, sid(7), 2, 'fruit/apple', bytes('1.20'), bytes('1.25')],
+    [OP_DELETE, sid(8), 1, 'fruit/kiwi'],
+    [OP_NOOP, null, 0],
   ]);
 
 describe('golden vectors', () => {

@@ -44,7 +44,7 @@ describe('PaxchainClient', () => {
     expect([ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT]).toContain(error.code);
     expect(error.message).toMatch(/may or may not have been applied/);
     expect(error.details).toMatchObject({ outcome: 'unknown', seq: 1 });
-    expect(error.details['clientId']).toEqual(expect.any(Number));
+    expect(error.details['session']).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('a read or a status request that gets no answer says so, without any note about writes', async () => {

@@ -7,40 +7,40 @@ import { DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_NOOP, OP_PUT, ResultCode } from '
 import { KvState } from '../../src/kv/state.js';
 import { Workload } from '../../src/kv/workload.js';
 import { fastSha256 } from '../../src/native/sha256.js';
-import { bytes, hex, referenceDigest } from '../helpers.js';
+import { bytes, hex, referenceDigest, sid } from '../helpers.js';
 
 const v = bytes;
 
 describe('KvState commands', () => {
   it('put, overwrite, delete and delete-absent', () => {
     const state = new KvState(fastSha256, 100);
-    expect(state.apply([OP_PUT, 1, 1, 'a', v('1')], 1)).toBe(ResultCode.OK);
+    expect(state.apply([OP_PUT, sid(1), 1, 'a', v('1')], 1)).toBe(ResultCode.OK);
     expect(state.get('a')).toEqual(v('1'));
-    expect(state.apply([OP_PUT, 1, 2, 'a', v('22')], 2)).toBe(ResultCode.OK);
+    expect(state.apply([OP_PUT, sid(1), 2, 'a', v('22')], 2)).toBe(ResultCode.OK);
     expect(state.get('a')).toEqual(v('22'));
-    expect(state.apply([OP_DELETE, 1, 3, 'a'], 3)).toBe(ResultCode.DELETED);
+    expect(state.apply([OP_DELETE, sid(1), 3, 'a'], 3)).toBe(ResultCode.DELETED);
     expect(state.get('a')).toBeUndefined();
-    expect(state.apply([OP_DELETE, 1, 4, 'a'], 4)).toBe(ResultCode.NOT_FOUND);
+    expect(state.apply([OP_DELETE, sid(1), 4, 'a'], 4)).toBe(ResultCode.NOT_FOUND);
     expect(state.keyCount).toBe(0);
   });
 
   it('cas: expected value, expected absence, mismatch, and cas to deleted', () => {
     const state = new KvState(fastSha256, 100);
-    expect(state.apply([OP_CAS, 1, 1, 'k', null, v('x')], 1)).toBe(ResultCode.OK); // absent -> x
-    expect(state.apply([OP_CAS, 1, 2, 'k', null, v('y')], 1)).toBe(ResultCode.CAS_MISMATCH); // not absent
-    expect(state.apply([OP_CAS, 1, 3, 'k', v('nope'), v('y')], 1)).toBe(ResultCode.CAS_MISMATCH);
+    expect(state.apply([OP_CAS, sid(1), 1, 'k', null, v('x')], 1)).toBe(ResultCode.OK); // absent -> x
+    expect(state.apply([OP_CAS, sid(1), 2, 'k', null, v('y')], 1)).toBe(ResultCode.CAS_MISMATCH); // not absent
+    expect(state.apply([OP_CAS, sid(1), 3, 'k', v('nope'), v('y')], 1)).toBe(ResultCode.CAS_MISMATCH);
     expect(state.get('k')).toEqual(v('x'));
-    expect(state.apply([OP_CAS, 1, 4, 'k', v('x'), v('y')], 1)).toBe(ResultCode.OK);
+    expect(state.apply([OP_CAS, sid(1), 4, 'k', v('x'), v('y')], 1)).toBe(ResultCode.OK);
     expect(state.get('k')).toEqual(v('y'));
-    expect(state.apply([OP_CAS, 1, 5, 'k', v('y'), null], 1)).toBe(ResultCode.DELETED);
+    expect(state.apply([OP_CAS, sid(1), 5, 'k', v('y'), null], 1)).toBe(ResultCode.DELETED);
     expect(state.get('k')).toBeUndefined();
-    expect(state.apply([OP_CAS, 1, 6, 'missing', v('y'), null], 1)).toBe(ResultCode.CAS_MISMATCH);
+    expect(state.apply([OP_CAS, sid(1), 6, 'missing', v('y'), null], 1)).toBe(ResultCode.CAS_MISMATCH);
   });
 
   it('binary values and non-ASCII keys round-trip', () => {
     const state = new KvState(fastSha256, 100);
     const value = Uint8Array.from({ length: 256 }, (_, i) => i);
-    expect(state.apply([OP_PUT, 0, 0, 'ключ/🔑', value], 1)).toBe(ResultCode.OK);
+    expect(state.apply([OP_PUT, null, 0, 'ключ/🔑', value], 1)).toBe(ResultCode.OK);
     expect(state.get('ключ/🔑')).toEqual(value);
     expect([...state.allEntries()]).toEqual([['ключ/🔑', value]]);
   });
@@ -53,59 +53,59 @@ describe('KvState commands', () => {
       [OP_PUT, 1],
       [OP_PUT, -1, 1, 'k', v('x')],
       [9, 0, 0, 'k'],
-      [OP_PUT, 0, 0, '', v('x')],
-      [OP_PUT, 0, 0, 'k'.repeat(1025), v('x')],
-      [OP_PUT, 0, 0, 'k', 'a string, not bytes'],
-      [OP_PUT, 0, 0, 'k', v('x'), 'extra'],
-      [OP_DELETE, 0, 0],
-      [OP_CAS, 0, 0, 'k', 5, v('x')],
-      [OP_NOOP, 0, 0, 'extra'],
-      [OP_PUT, 7, 0, 'k', v('x')], // seq 0 with a session
+      [OP_PUT, null, 0, '', v('x')],
+      [OP_PUT, null, 0, 'k'.repeat(1025), v('x')],
+      [OP_PUT, null, 0, 'k', 'a string, not bytes'],
+      [OP_PUT, null, 0, 'k', v('x'), 'extra'],
+      [OP_DELETE, null, 0],
+      [OP_CAS, null, 0, 'k', 5, v('x')],
+      [OP_NOOP, null, 0, 'extra'],
+      [OP_PUT, sid(7), 0, 'k', v('x')], // seq 0 with a session
     ];
     for (const command of invalid) expect(state.apply(command, 1)).toBe(ResultCode.INVALID);
     expect(hex(state.digest())).toBe(before);
     expect(state.keyCount).toBe(0);
     // With a valid (clientId, seq), the INVALID result is remembered like any other.
-    expect(state.apply([OP_PUT, 5, 1, '', v('x')], 2)).toBe(ResultCode.INVALID);
-    expect(state.apply([OP_PUT, 5, 1, '', v('x')], 3)).toBe(ResultCode.INVALID | DUPLICATE_FLAG);
+    expect(state.apply([OP_PUT, sid(5), 1, '', v('x')], 2)).toBe(ResultCode.INVALID);
+    expect(state.apply([OP_PUT, sid(5), 1, '', v('x')], 3)).toBe(ResultCode.INVALID | DUPLICATE_FLAG);
   });
 });
 
 describe('KvState exactly-once (dedup table)', () => {
   it('a repeated (clientId, seq) is applied once and answered with its first result', () => {
     const state = new KvState(fastSha256, 100);
-    expect(state.apply([OP_CAS, 9, 1, 'k', null, v('first')], 10)).toBe(ResultCode.OK);
+    expect(state.apply([OP_CAS, sid(9), 1, 'k', null, v('first')], 10)).toBe(ResultCode.OK);
     const digest = hex(state.digest());
     // The retry would now fail the cas; it must instead get the first result, and change nothing.
-    expect(state.apply([OP_CAS, 9, 1, 'k', null, v('first')], 11)).toBe(ResultCode.OK | DUPLICATE_FLAG);
+    expect(state.apply([OP_CAS, sid(9), 1, 'k', null, v('first')], 11)).toBe(ResultCode.OK | DUPLICATE_FLAG);
     expect(hex(state.digest())).toBe(digest);
-    expect(state.session(9)).toMatchObject({ seq: 1, result: ResultCode.OK, height: 10 });
+    expect(state.session(sid(9)!)).toMatchObject({ seq: 1, result: ResultCode.OK, height: 10 });
   });
 
   it('an older seq is STALE and not applied', () => {
     const state = new KvState(fastSha256, 100);
-    state.apply([OP_PUT, 9, 5, 'k', v('five')], 1);
-    expect(state.apply([OP_PUT, 9, 4, 'k', v('four')], 2)).toBe(ResultCode.STALE);
+    state.apply([OP_PUT, sid(9), 5, 'k', v('five')], 1);
+    expect(state.apply([OP_PUT, sid(9), 4, 'k', v('four')], 2)).toBe(ResultCode.STALE);
     expect(state.get('k')).toEqual(v('five'));
   });
 
   it('clientId 0 has no session: the same command applies every time', () => {
     const state = new KvState(fastSha256, 100);
-    state.apply([OP_PUT, 0, 0, 'k', v('a')], 1);
-    expect(state.apply([OP_DELETE, 0, 0, 'k'], 2)).toBe(ResultCode.DELETED);
-    expect(state.apply([OP_DELETE, 0, 0, 'k'], 3)).toBe(ResultCode.NOT_FOUND);
+    state.apply([OP_PUT, null, 0, 'k', v('a')], 1);
+    expect(state.apply([OP_DELETE, null, 0, 'k'], 2)).toBe(ResultCode.DELETED);
+    expect(state.apply([OP_DELETE, null, 0, 'k'], 3)).toBe(ResultCode.NOT_FOUND);
     expect(state.sessionCount).toBe(0);
   });
 
   it('is bounded: past capacity the least recently applied session is evicted, deterministically', () => {
     const state = new KvState(fastSha256, 3);
-    for (const client of [1, 2, 3]) state.apply([OP_NOOP, client, 1], 1);
-    state.apply([OP_NOOP, 1, 2], 2); // client 1 is now the most recent
-    state.apply([OP_NOOP, 4, 1], 3); // evicts client 2
-    expect([...state.allSessions()].map(([id]) => id)).toEqual([3, 1, 4]);
-    expect(state.session(2)).toBeUndefined();
+    for (const client of [1, 2, 3]) state.apply([OP_NOOP, sid(client), 1], 1);
+    state.apply([OP_NOOP, sid(1), 2], 2); // client 1 is now the most recent
+    state.apply([OP_NOOP, sid(4), 1], 3); // evicts client 2
+    expect([...state.allSessions()].map((session) => session.id)).toEqual([3, 1, 4].map(sid));
+    expect(state.session(sid(2)!)).toBeUndefined();
     // Evicted: a retry of client 2's command is applied again (documented trade-off).
-    expect(state.apply([OP_NOOP, 2, 1], 4)).toBe(ResultCode.OK);
+    expect(state.apply([OP_NOOP, sid(2), 1], 4)).toBe(ResultCode.OK);
     expect(state.sessionCount).toBe(3);
   });
 });
@@ -127,15 +127,15 @@ describe('KvState digest', () => {
   it('is order-independent: different histories that reach the same state digest the same', () => {
     const a = new KvState(fastSha256, 10);
     const b = new KvState(fastSha256, 10);
-    a.apply([OP_PUT, 0, 0, 'x', v('1')], 1);
-    a.apply([OP_PUT, 0, 0, 'y', v('2')], 1);
-    b.apply([OP_PUT, 0, 0, 'y', v('0')], 1);
-    b.apply([OP_PUT, 0, 0, 'z', v('9')], 1);
-    b.apply([OP_PUT, 0, 0, 'x', v('1')], 1);
-    b.apply([OP_PUT, 0, 0, 'y', v('2')], 1);
-    b.apply([OP_DELETE, 0, 0, 'z'], 1);
+    a.apply([OP_PUT, null, 0, 'x', v('1')], 1);
+    a.apply([OP_PUT, null, 0, 'y', v('2')], 1);
+    b.apply([OP_PUT, null, 0, 'y', v('0')], 1);
+    b.apply([OP_PUT, null, 0, 'z', v('9')], 1);
+    b.apply([OP_PUT, null, 0, 'x', v('1')], 1);
+    b.apply([OP_PUT, null, 0, 'y', v('2')], 1);
+    b.apply([OP_DELETE, null, 0, 'z'], 1);
     expect(hex(a.digest())).toBe(hex(b.digest()));
-    b.apply([OP_PUT, 0, 0, 'y', v('3')], 1);
+    b.apply([OP_PUT, null, 0, 'y', v('3')], 1);
     expect(hex(a.digest())).not.toBe(hex(b.digest()));
   });
 
@@ -154,7 +154,7 @@ describe('KvState digest', () => {
     const prng = new Prng(17);
     for (let i = 0; i < 30_000; i++) {
       const size = prng.chance(0.5) ? 20 : 2000;
-      state.apply([OP_PUT, 0, 0, `key-${prng.nextInt(200)}`, new Uint8Array(size).fill(i & 0xff)], 1);
+      state.apply([OP_PUT, null, 0, `key-${prng.nextInt(200)}`, new Uint8Array(size).fill(i & 0xff)], 1);
       if (i % 1000 === 0) expect(hex(state.digest())).toBe(referenceDigest(state));
     }
     expect(hex(state.digest())).toBe(referenceDigest(state));

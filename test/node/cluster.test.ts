@@ -3,7 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { isPaxchainError } from '../../src/lib/errors.js';
 import { PaxchainClient } from '../../src/client/client.js';
-import { runCli } from '../helpers.js';
+import { fromHex } from '../../src/lib/bytes.js';
+import { ClientConnection } from '../../src/transport/index.js';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytes, cliPath, runCli, tempDir } from '../helpers.js';
 import { converged, leaderOf, statuses, useTestCluster, waitFor } from './cluster-helpers.js';
 
 const text = (bytes: Uint8Array | null) => (bytes === null ? null : new TextDecoder().decode(bytes));
@@ -16,7 +21,7 @@ describe('3-node cluster of real processes', () => {
     const follower = test.cluster.ids.find((id) => id !== leader)!;
     const only = ['--endpoints', test.cluster.endpoint(follower), '--json'];
     // `duplicate` may be true: on a loaded machine the first attempt can time out right after the
-    // cluster starts, and the retry (same clientId and seq) is answered with the first result.
+    // cluster starts, and the retry (same session and seq) is answered with the first result.
     expect(runCli(['put', 'fruit/apple', '1.20', ...only]).json()).toMatchObject({ result: 'OK', duplicate: expect.any(Boolean) });
     expect(runCli(['get', 'fruit/apple', ...only]).json()).toMatchObject({ found: true, value: '1.20', stale: false });
     expect(runCli(['cas', 'fruit/apple', '1.25', '--expect', '1.20', ...only]).json()).toMatchObject({ matched: true, result: 'OK' });
@@ -33,6 +38,33 @@ describe('3-node cluster of real processes', () => {
     const stale = runCli(['get', 'fruit/kiwi', '--stale', ...only]).json();
     expect(stale).toMatchObject({ stale: true, found: false, node: test.cluster.endpoint(follower) });
     expect(stale.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('binary forms round-trip any bytes: --key-hex, --value-hex/-base64/-file in, get --raw/--base64/--json out (issue 10, finding 4)', async () => {
+    const target = ['--endpoints', test.cluster.endpoints.join(',')];
+    const binary = Uint8Array.of(0x00, 0xff, 0x0a, 0xfe, 0x41);
+    expect(runCli(['put', '--key-hex', '62696e2fefbfbd', '--value-hex', Buffer.from(binary).toString('hex'), ...target]).status).toBe(0);
+    const file = tempDir('paxchain-bytes-');
+    try {
+      writeFileSync(join(file.path, 'value'), Buffer.from([0xfe, 0x01]));
+      expect(runCli(['put', 'bin/file', '--value-file', join(file.path, 'value'), ...target]).status).toBe(0);
+    } finally {
+      file.cleanup();
+    }
+    expect(runCli(['put', 'bin/b64', '--value-base64', 'base64/text+==', ...target]).status).toBe(2);
+    expect(runCli(['put', 'bin/b64', '--value-base64', Buffer.from('(not found)').toString('base64'), ...target]).status).toBe(0);
+    // The key given as hex is the real U+FFFD character, which KEY itself could not carry.
+    const raw = spawnSync(process.execPath, [cliPath, 'get', 'bin/\ufffd', '--raw', ...target]);
+    expect(raw.stderr.toString()).toMatch(/KEY is not valid UTF-8/);
+    const rawHex = spawnSync(process.execPath, [cliPath, 'get', '--key-hex', '62696e2fefbfbd', '--raw', ...target]);
+    expect(new Uint8Array(rawHex.stdout)).toEqual(binary);
+    expect(runCli(['get', '--key-hex', '62696e2fefbfbd', '--base64', ...target]).stdout.trim()).toBe(Buffer.from(binary).toString('base64'));
+    expect(runCli(['get', '--key-hex', '62696e2fefbfbd', '--json', ...target]).json()).toMatchObject({ found: true, encoding: 'base64', value: Buffer.from(binary).toString('base64') });
+    expect(runCli(['get', 'bin/file', '--raw', ...target]).status).toBe(0);
+    expect(runCli(['get', 'bin/file', ...target]).stdout.trim()).toBe('base64:/gE=');
+    // A text value that looks like the not-found marker prints quoted; a missing key does not.
+    expect(runCli(['get', 'bin/b64', ...target]).stdout.trim()).toBe('"(not found)"');
+    expect(runCli(['get', 'bin/missing', ...target]).stdout.trim()).toBe('(not found)');
   });
 
   it('status shows every node with role, ballot, chosen and applied heights', async () => {
@@ -75,7 +107,7 @@ describe('3-node cluster of real processes', () => {
     const writes = Array.from({ length: 200 }, (_, i) => test.client.put(`lib/${i}`, `v${i}`));
     const results = await Promise.all(writes);
     expect(results.every((result) => result.result === 'OK' && !result.duplicate)).toBe(true);
-    expect(new Set(results.map((result) => `${result.clientId}:${result.seq}`)).size).toBe(200);
+    expect(new Set(results.map((result) => `${result.session}:${result.seq}`)).size).toBe(200);
     for (const i of [0, 99, 199]) expect(text((await test.client.get(`lib/${i}`)).value)).toBe(`v${i}`);
   });
 
@@ -116,6 +148,35 @@ describe('3-node cluster of real processes', () => {
     }
     expect(failures).toBeLessThan(acknowledged.size);
   }, 90_000);
+
+  it('a session the chain shows cannot be taken over: the forged write is refused and the real client keeps writing (issue 10, finding 3)', async () => {
+    const victim = new PaxchainClient({ endpoints: test.cluster.endpoints });
+    const attacker = await ClientConnection.connect('127.0.0.1', Number(test.cluster.endpoint(await leaderOf(test)).split(':')[1]));
+    try {
+      const first = await victim.put('hijack/k', 'mine-1');
+      // What anyone can read: chain show prints the writer's session id and seq.
+      const shown = runCli(['chain', 'show', String(first.height), '--endpoints', test.cluster.endpoints.join(','), '--json']).json();
+      const command = shown.commands.find((entry: { key?: string }) => entry.key === 'hijack/k');
+      expect(command).toMatchObject({ session: first.session, seq: first.seq });
+      // The hijack of the issue: a write in that session with a far higher seq.
+      const forged = await attacker.request({ op: 'write', command: [1, fromHex(first.session), 1_000_000, 'hijack/k', bytes('evil')] });
+      expect(forged).toMatchObject({ ok: false, error: 'INVALID_ARGUMENT', message: expect.stringMatching(/session secret/) });
+      // Whatever the attacker sends as a secret lands in a session of its own.
+      const padded = new Uint8Array(32);
+      padded.set(fromHex(first.session)!);
+      const own = await attacker.request({ op: 'write', command: [1, padded, 1_000_000, 'hijack/other', bytes('evil')] });
+      expect(own).toMatchObject({ ok: true, result: 'OK', duplicate: false });
+      // The same (secret, seq) again is answered from the dedup table with the first result.
+      const again = await attacker.request({ op: 'write', command: [1, padded, 1_000_000, 'hijack/other', bytes('evil')] });
+      expect(again).toMatchObject({ ok: true, result: 'OK', duplicate: true });
+      // The real client's session is untouched: its next writes succeed (before: STALE_REQUEST).
+      for (let i = 2; i <= 4; i++) expect(await victim.put('hijack/k', `mine-${i}`)).toMatchObject({ result: 'OK', session: first.session, seq: i });
+      expect(text((await victim.get('hijack/k')).value)).toBe('mine-4');
+    } finally {
+      await attacker.close();
+      await victim.close();
+    }
+  });
 
   it('garbage bytes and an oversized frame close only that connection; the node keeps serving', async () => {
     const { connect } = await import('node:net');

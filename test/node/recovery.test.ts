@@ -8,7 +8,7 @@ import { fastSha256 } from '../../src/native/sha256.js';
 import { ChainStore } from '../../src/storage/chain-store.js';
 import { blockKey } from '../../src/storage/keys.js';
 import { LevelBackend } from '../../src/storage/level-backend.js';
-import { runCli, tempDir } from '../helpers.js';
+import { runCli, tempDir, sid } from '../helpers.js';
 import { converged, leaderOf, statuses, type TestCluster, useTestCluster, waitFor } from './cluster-helpers.js';
 
 async function writeMany(test: TestCluster, count: number, prefix: string): Promise<void> {
@@ -207,7 +207,7 @@ describe('divergence (3 real nodes)', () => {
     await store.truncateFrom(forkAt, ledger.head!);
     const forged: Uint8Array[] = [];
     for (let height = forkAt; height <= head.height; height++) {
-      forged.push(ledger.append(encodeBatchBody(height, [[1, 424242, height, `forged/${height}`, new TextEncoder().encode('x')]])).record);
+      forged.push(ledger.append(encodeBatchBody(height, [[1, sid(424242), height, `forged/${height}`, new TextEncoder().encode('x')]])).record);
     }
     await store.append(forged, { sync: true });
     await backend.close();

@@ -11,6 +11,7 @@ import type { BatchOp, WriteOptions } from '../../src/storage/backend.js';
 import { ChainStore } from '../../src/storage/chain-store.js';
 import { ACCEPTOR_KEY, blockKey, HEAD_KEY } from '../../src/storage/keys.js';
 import { MemoryBackend } from '../../src/storage/memory-backend.js';
+import { sid } from '../helpers.js';
 
 /** Records which keys each write touched, in order. */
 class RecordingBackend extends MemoryBackend {
@@ -27,7 +28,7 @@ async function votingNode(blocks: number): Promise<{ backend: RecordingBackend; 
   const ledger = new Ledger(fastSha256);
   const records = [Ledger.genesisRecord(fastSha256, { clusterId: 'restore', members: [1, 2, 3], dedupCapacity: 100, createdAtMs: 1 })];
   ledger.replay(0, records[0]!);
-  for (let height = 1; height <= blocks; height++) records.push(ledger.append(encodeBatchBody(height, [[1, 9, height, `k${height}`, new Uint8Array([height])]])).record);
+  for (let height = 1; height <= blocks; height++) records.push(ledger.append(encodeBatchBody(height, [[1, sid(9), height, `k${height}`, new Uint8Array([height])]])).record);
   const backend = new RecordingBackend();
   const store = await ChainStore.open(backend, fastSha256);
   await store.append(records, { sync: true });

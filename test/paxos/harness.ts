@@ -19,6 +19,8 @@ import { Replica } from '../../src/replica/replica.js';
 import type { ChainStore } from '../../src/storage/chain-store.js';
 import { MemoryBackend } from '../../src/storage/memory-backend.js';
 import { records, runPlanSync } from '../../src/storage/plan.js';
+import { encodeCommand } from '../../src/kv/command.js';
+import { fixedSessionId } from '../../src/kv/session.js';
 
 export const genesis = { clusterId: 'unit', members: [1, 2, 3], dedupCapacity: 100, createdAtMs: 0 };
 
@@ -137,9 +139,11 @@ export class Harness {
     throw new Error('no leader elected');
   }
 
-  put(node: number, clientId: number, seq: number, key: string, value: string): number {
+  /** A write of session fixedSessionId(client). */
+  put(node: number, client: number, seq: number, key: string, value: string): number {
     const requestId = ++this.requestIds;
-    this.replica(node).propose({ requestId, command: [1, clientId, seq, key, new TextEncoder().encode(value)] });
+    const command = encodeCommand({ op: 'put', session: fixedSessionId(client), seq, key, value: new TextEncoder().encode(value) });
+    this.replica(node).propose({ requestId, command });
     return requestId;
   }
 

@@ -7,6 +7,7 @@ import { toHex } from '../../src/lib/bytes.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { Ledger } from '../../src/replica/ledger.js';
 import { genesis, Harness, isolating, newReplica } from '../paxos/harness.js';
+import { sid } from '../helpers.js';
 
 /**
  * Node `id` of `harness`, restarted from a chain that shares genesis and then holds `blocks`
@@ -18,7 +19,7 @@ function restartWithChain(harness: Harness, id: number, blocks: number, tag: str
   ledger.replay(0, Ledger.genesisRecord(fastSha256, genesis));
   const records: Uint8Array[] = [];
   for (let height = 1; height <= blocks; height++) {
-    records.push(ledger.append(encodeBatchBody(height, [[1, 777, height, `${height < forkAt ? 'shared' : tag}/${height}`, new Uint8Array([1])]])).record);
+    records.push(ledger.append(encodeBatchBody(height, [[1, sid(777), height, `${height < forkAt ? 'shared' : tag}/${height}`, new Uint8Array([1])]])).record);
   }
   const node = harness.node(id);
   node.replica = newReplica(id, { records });
@@ -82,7 +83,7 @@ describe('a forked member', () => {
     chain.replay(0, Ledger.genesisRecord(fastSha256, genesis));
     const records = harness.node(leader).readies.flatMap((ready) => ready.blocks);
     for (const [index, record] of records.entries()) chain.replay(index + 1, record);
-    const next = chain.append(encodeBatchBody(99, [[1, 5, 2, 'k', new TextEncoder().encode('evil')]])).record.slice();
+    const next = chain.append(encodeBatchBody(99, [[1, sid(5), 2, 'k', new TextEncoder().encode('evil')]])).record.slice();
     next[80] ^= 1; // inside the state digest field (bytes 73..105)
     replica.step({ type: 'status', from: leader, to: follower, promised: replica.promised, leader, voting: true, head: { height: chain.head!.height, hash: chain.head!.hash }, genesis: null });
     replica.step({ type: 'blocks', from: leader, to: follower, fromHeight: chain.head!.height, records: [next], head: { height: chain.head!.height, hash: chain.head!.hash } });

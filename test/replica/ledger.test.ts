@@ -1,13 +1,13 @@
 // The ledger builds and replays blocks with one set of rules (ARCHITECTURE §2).
 import { describe, expect, it } from 'vitest';
-import { encodeRecord, hashBody } from '../../src/chain/block.js';
+import { BLOCK_FORMAT_VERSION, encodeRecord, hashBody } from '../../src/chain/block.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { DUPLICATE_FLAG, OP_PUT, ResultCode } from '../../src/kv/command.js';
 import { KvState } from '../../src/kv/state.js';
 import { Workload } from '../../src/kv/workload.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { Ledger } from '../../src/replica/ledger.js';
-import { bytes, hex, referenceDigest } from '../helpers.js';
+import { bytes, hex, referenceDigest, sid } from '../helpers.js';
 
 const genesis = { clusterId: 't', members: [1, 2, 3], dedupCapacity: 64, createdAtMs: 1 };
 
@@ -56,22 +56,22 @@ describe('Ledger', () => {
   it('a repeated (clientId, seq) inside the chain is applied once and answered with its first result', () => {
     const ledger = new Ledger(fastSha256);
     ledger.replay(0, Ledger.genesisRecord(fastSha256, genesis));
-    const first = ledger.append(encodeBatchBody(2, [[OP_PUT, 5, 1, 'k', bytes('v1')]]));
+    const first = ledger.append(encodeBatchBody(2, [[OP_PUT, sid(5), 1, 'k', bytes('v1')]]));
     // A retry of the same request lands in a later block, after another client changed the key.
-    const second = ledger.append(encodeBatchBody(3, [[OP_PUT, 6, 1, 'k', bytes('other')], [OP_PUT, 5, 1, 'k', bytes('v1')]]));
+    const second = ledger.append(encodeBatchBody(3, [[OP_PUT, sid(6), 1, 'k', bytes('other')], [OP_PUT, sid(5), 1, 'k', bytes('v1')]]));
     expect(first.results).toEqual([ResultCode.OK]);
     expect(second.results).toEqual([ResultCode.OK, ResultCode.OK | DUPLICATE_FLAG]);
     expect(ledger.state.get('k')).toEqual(bytes('other'));
-    expect(ledger.state.session(5)).toMatchObject({ seq: 1, height: first.ref.height });
+    expect(ledger.state.session(sid(5)!)).toMatchObject({ seq: 1, height: first.ref.height });
   });
 
   it('rejects a block whose state digest disagrees with this replica\'s execution', () => {
     const ledger = new Ledger(fastSha256);
     const genesisRecord = Ledger.genesisRecord(fastSha256, genesis);
     ledger.replay(0, genesisRecord);
-    const body = encodeBatchBody(2, [[OP_PUT, 0, 0, 'k', bytes('v')]]);
+    const body = encodeBatchBody(2, [[OP_PUT, null, 0, 'k', bytes('v')]]);
     const lying = encodeRecord(
-      { version: 1, height: 1, prevHash: ledger.head!.hash, bodyHash: hashBody(fastSha256, body), stateDigest: new Uint8Array(32).fill(1) },
+      { version: BLOCK_FORMAT_VERSION, height: 1, prevHash: ledger.head!.hash, bodyHash: hashBody(fastSha256, body), stateDigest: new Uint8Array(32).fill(1) },
       body,
     );
     const outcome = ledger.replay(1, lying);
@@ -81,7 +81,7 @@ describe('Ledger', () => {
   it('a block with a well-formed envelope but a malformed command tuple still verifies: the command is INVALID', () => {
     const ledger = new Ledger(fastSha256);
     ledger.replay(0, Ledger.genesisRecord(fastSha256, genesis));
-    const block = ledger.append(encodeBatchBody(2, [['garbage'], [OP_PUT, 0, 0, 'k', bytes('v')]]));
+    const block = ledger.append(encodeBatchBody(2, [['garbage'], [OP_PUT, null, 0, 'k', bytes('v')]]));
     expect(block.results).toEqual([ResultCode.INVALID, ResultCode.OK]);
     const replayed = new Ledger(fastSha256);
     replayed.replay(0, Ledger.genesisRecord(fastSha256, genesis));

@@ -6,6 +6,9 @@ import { decodeBody, encodeBatchBody } from '../../src/chain/body.js';
 import type { Message } from '../../src/replica/messages.js';
 import type { Replica } from '../../src/replica/replica.js';
 import { Harness, newReplica } from '../paxos/harness.js';
+import { bytesEqual } from '../../src/lib/bytes.js';
+import { fixedSessionId } from '../../src/kv/session.js';
+import { sid } from '../helpers.js';
 
 const text = new TextDecoder();
 const inSet = (nodes: number[]) => (message: Message) => nodes.includes(message.from) && nodes.includes(message.to);
@@ -192,7 +195,7 @@ describe('stale leaders and learners', () => {
     expect(harness.reply(1, write)).toMatchObject({ ok: true });
     const copies = harness.node(1).readies.flatMap((ready) => ready.blocks).filter((record) => {
       const body = decodeBody(record.subarray(HEADER_BYTES));
-      return typeof body !== 'string' && body.kind === 'batch' && body.commands.some((command) => (command as unknown[])[1] === 11);
+      return typeof body !== 'string' && body.kind === 'batch' && body.commands.some((command) => bytesEqual((command as unknown[])[1] as Uint8Array, fixedSessionId(11)));
     });
     expect(copies).toHaveLength(1);
   });
@@ -208,7 +211,7 @@ describe('stale leaders and learners', () => {
     harness.put(1, 12, 1, 'a', '1');
     harness.put(1, 13, 1, 'b', '2');
     // Meanwhile node 2 holds another value for slot 1 from a higher ballot than any phase 1 saw.
-    harness.replica(2).step({ type: 'accept', from: 3, to: 2, ballot: harness.replica(1).ballot + 1, slot: 1, value: encodeBatchBody(1, [[1, 99, 1, 'k', new Uint8Array([9])]]), chosenThrough: 0 });
+    harness.replica(2).step({ type: 'accept', from: 3, to: 2, ballot: harness.replica(1).ballot + 1, slot: 1, value: encodeBatchBody(1, [[1, sid(99), 1, 'k', new Uint8Array([9])]]), chosenThrough: 0 });
     harness.node(2).replica.takeReady();
     // Node 2 then hears nothing for a while, so it no longer vouches for that leader.
     for (let tick = 0; tick < 40; tick++) {

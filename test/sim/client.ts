@@ -1,12 +1,13 @@
 /**
  * A simulated client session: one operation at a time (put, get, delete, cas on a few keys),
  * sent to the node it believes leads; follows NOT_LEADER hints, retries on timeout with the
- * same (clientId, seq) so a retried write applies once, and records every operation's call and
+ * same (session secret, seq) so a retried write applies once, and records every operation's call and
  * return ticks for the linearizability checker. During faults it may give up on an operation
  * (recorded without a return: maybe applied); once faults stop it retries until answered.
  */
 import type { Prng } from '../../src/lib/prng.js';
-import { DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_PUT, ResultCode } from '../../src/kv/command.js';
+import { DUPLICATE_FLAG, encodeCommand, ResultCode } from '../../src/kv/command.js';
+import { SESSION_SECRET_BYTES } from '../../src/kv/session.js';
 import type { HistoryOp } from '../../src/kv/linearizability.js';
 import type { ClientReply } from '../../src/replica/ready.js';
 import type { SimNetwork } from './network.js';
@@ -62,6 +63,11 @@ export class SimClient {
     return this.options.id;
   }
 
+  /** The session secret sent with every write, as a real client does (the node derives the id). */
+  private get secret(): Uint8Array {
+    return new Uint8Array(SESSION_SECRET_BYTES).fill(this.options.id);
+  }
+
   get busy(): boolean {
     return this.current !== undefined;
   }
@@ -113,15 +119,18 @@ export class SimClient {
       if (roll < 65) {
         const value = this.freshValue();
         op = { id, process: this.id, kind: 'put', key, value, call: now };
-        payload = { kind: 'write', command: [OP_PUT, this.id, seq, key, encoder.encode(value)] };
+        payload = { kind: 'write', command: encodeCommand({ op: 'put', session: this.secret, seq, key, value: encoder.encode(value) }) };
       } else if (roll < 75) {
         op = { id, process: this.id, kind: 'delete', key, call: now };
-        payload = { kind: 'write', command: [OP_DELETE, this.id, seq, key] };
+        payload = { kind: 'write', command: encodeCommand({ op: 'delete', session: this.secret, seq, key }) };
       } else {
         const expect = prng.chance(0.3) ? null : this.recentValue(key);
         const value = prng.chance(0.1) ? null : this.freshValue();
         op = { id, process: this.id, kind: 'cas', key, expect, value, call: now };
-        payload = { kind: 'write', command: [OP_CAS, this.id, seq, key, expect === null ? null : encoder.encode(expect), value === null ? null : encoder.encode(value)] };
+        payload = {
+          kind: 'write',
+          command: encodeCommand({ op: 'cas', session: this.secret, seq, key, expect: expect === null ? null : encoder.encode(expect), value: value === null ? null : encoder.encode(value) }),
+        };
       }
     }
     this.current = { op, payload, requestId: 0, attempts: 0, deadline: 0, target: 0 };

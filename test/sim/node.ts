@@ -15,6 +15,7 @@ import { ReadyLoop } from '../../src/host/ready-loop.js';
 import { restoreSync } from '../../src/host/restore.js';
 import { fetchReplyPlan, hashesReplyPlan } from '../../src/host/serve.js';
 import type { ReplicaConfig } from '../../src/replica/config.js';
+import { sealWireCommand } from '../../src/kv/command.js';
 import type { Message } from '../../src/replica/messages.js';
 import type { ClientReply } from '../../src/replica/ready.js';
 import { Replica } from '../../src/replica/replica.js';
@@ -138,7 +139,12 @@ export class SimNode {
     const replica = this.replica;
     if (!replica) return;
     this.requestClients.set(payload.requestId, clientId);
-    if (payload.kind === 'write') replica.propose({ requestId: payload.requestId, command: payload.command! });
+    if (payload.kind === 'write') {
+      // As the node's request decoding does: the chain records the id derived from the secret.
+      const command = sealWireCommand(payload.command, this.options.sha256);
+      if (typeof command === 'string') throw new Error(`sim client sent a bad write: ${command}`);
+      replica.propose({ requestId: payload.requestId, command });
+    }
     else replica.read({ requestId: payload.requestId, key: payload.key!, stale: false });
   }
 

@@ -43,7 +43,7 @@ function chain(blocks: number, tag = 'v'): Uint8Array[] {
   const ledger = new Ledger(fastSha256);
   const records = [Ledger.genesisRecord(fastSha256, { clusterId: 'c', members: [1], dedupCapacity: 10, createdAtMs: 0 })];
   ledger.replay(0, records[0]!);
-  for (let h = 1; h <= blocks; h++) records.push(ledger.append(encodeBatchBody(h, [[OP_PUT, 0, 0, `k${h}`, bytes(`${tag}${h}`)]])).record);
+  for (let h = 1; h <= blocks; h++) records.push(ledger.append(encodeBatchBody(h, [[OP_PUT, null, 0, `k${h}`, bytes(`${tag}${h}`)]])).record);
   return records;
 }
 
