@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
-import { type BenchResult, runBench } from '../src/cli/bench.js';
+import { type BenchResult, runBench } from '../src/tools/bench.js';
 import { endpointsFlag, parseMix } from '../src/cli/flags.js';
 import { formatCount } from '../src/cli/progress.js';
 import { parseEndpoints } from '../src/client/client.js';

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
-import { type DemoResult, runDemo } from '../src/cli/demo.js';
+import { type DemoResult, runDemo } from '../src/tools/demo.js';
 
 export default class Demo extends BaseCommand {
   static override summary = 'Watch a local cluster work under load, optionally while acceptors fail at random.';

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
 import { withClient } from '../src/cli/client-ops.js';
 import { endpointsFlag, timeoutFlag } from '../src/cli/flags.js';
-import { type LoadResult, loadEntries, readEntries } from '../src/cli/load.js';
+import { type LoadResult, loadEntries, readEntries } from '../src/tools/load.js';
 import { formatCount, withProgress } from '../src/cli/progress.js';
 
 export default class Load extends BaseCommand {

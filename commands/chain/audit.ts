@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { type AuditReport, audit } from '../../src/cli/audit.js';
+import { type AuditReport, audit } from '../../src/tools/audit.js';
 import { BaseCommand } from '../../src/cli/base.js';
 import { endpointsFlag } from '../../src/cli/flags.js';
 import { withProgress } from '../../src/cli/progress.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
-import { LocalCluster, SECRET_FILE } from '../../src/cli/local-cluster.js';
+import { LocalCluster, SECRET_FILE } from '../../src/tools/local-cluster.js';
 
 /** Restarts of one dead node allowed per window before `cluster start` leaves it down. */
 const RESTARTS_PER_WINDOW_MAX = 5;

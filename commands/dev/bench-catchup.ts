@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
-import { benchCatchup, type CatchupResult } from '../../src/cli/bench-catchup.js';
+import { benchCatchup, type CatchupResult } from '../../src/tools/bench-catchup.js';
 import { formatCount } from '../../src/cli/progress.js';
 
 export default class DevBenchCatchup extends BaseCommand {

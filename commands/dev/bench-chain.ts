@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
-import { benchShape, CHAIN_SHAPES, type ShapeReport } from '../../src/cli/bench-chain.js';
+import { benchShape, CHAIN_SHAPES, type ShapeReport } from '../../src/tools/bench-chain.js';
 import { formatCount, Progress } from '../../src/cli/progress.js';
 
 export default class DevBenchChain extends BaseCommand {

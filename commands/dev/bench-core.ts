@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
-import { benchCore, type CoreBenchResult } from '../../src/cli/bench-core.js';
+import { benchCore, type CoreBenchResult } from '../../src/tools/bench-core.js';
 import { formatCount } from '../../src/cli/progress.js';
 
 export default class DevBenchCore extends BaseCommand {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
-import { benchFailover, type FailoverResult } from '../../src/cli/bench-failover.js';
+import { benchFailover, type FailoverResult } from '../../src/tools/bench-failover.js';
 
 export default class DevBenchFailover extends BaseCommand {
   static override summary = 'Measure failover: kill -9 of the leader to the first acknowledged write.';

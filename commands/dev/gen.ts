@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { parseMix, requiredDataFlag } from '../../src/cli/flags.js';
-import { type GenResult, generateDataDir, parseMembers } from '../../src/cli/gen-ops.js';
+import { type GenResult, generateDataDir, parseMembers } from '../../src/tools/gen-ops.js';
 import { formatCount, withProgress } from '../../src/cli/progress.js';
 
 export default class DevGen extends BaseCommand {

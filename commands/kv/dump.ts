@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
-import { type DumpResult, dumpState } from '../../src/cli/dump.js';
+import { type DumpResult, dumpState } from '../../src/tools/dump.js';
 import { dataFlag, endpointsFlag, timeoutFlag } from '../../src/cli/flags.js';
 import { withProgress } from '../../src/cli/progress.js';
 import { keyText, valueText } from '../../src/cli/render.js';

@@ -14,7 +14,7 @@ import { openDataDir } from '../storage/data-dir.js';
 import { type BlockSource, replayStore } from '../storage/replay.js';
 import { withClient } from './client-ops.js';
 import { RemoteBlockSource } from './remote-chain.js';
-import type { ChainProblem } from '../replica/ledger.js';
+import type { ChainProblem } from '../ledger/ledger.js';
 import { type BlockSummary, type CommandView, summarizeRecord, viewCommand } from './render.js';
 
 export async function withStore<T>(dataDir: string, work: (store: ChainStore) => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@
 import type { Sha256 } from '../lib/sha256.js';
 import type { BlockRef } from '../chain/block.js';
 import type { GenesisConfig } from '../chain/body.js';
-import { Ledger } from '../replica/ledger.js';
+import { Ledger } from '../ledger/ledger.js';
 import { encodeAcceptorState } from '../storage/acceptor-store.js';
 import type { Backend, BatchOp, SyncBackend } from '../storage/backend.js';
 import { ChainStore } from '../storage/chain-store.js';

@@ -19,7 +19,7 @@ import type { BlockRef } from '../chain/block.js';
 import type { AcceptorDurableState } from '../paxos/acceptor.js';
 import type { AcceptedEntry } from '../paxos/messages.js';
 import { RECENT_HASHES_MAX } from '../replica/config.js';
-import type { ChainProblem } from '../replica/ledger.js';
+import type { ChainProblem } from '../ledger/ledger.js';
 import type { RestoredState } from '../replica/replica.js';
 import { acceptedRange, decodeAcceptedEntry, decodeAcceptorState, encodeAcceptorState } from '../storage/acceptor-store.js';
 import type { SyncBackend, Backend } from '../storage/backend.js';

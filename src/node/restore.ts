@@ -5,7 +5,7 @@
  * verified, the pointer is written above the last good one, and the node rejoins before it votes.
  */
 import type { Sha256 } from '../lib/sha256.js';
-import type { ChainProblem } from '../replica/ledger.js';
+import type { ChainProblem } from '../ledger/ledger.js';
 import type { RestoredState } from '../replica/replica.js';
 import { restorePlan } from '../host/restore.js';
 import type { ChainStore } from '../storage/chain-store.js';

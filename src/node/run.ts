@@ -8,7 +8,7 @@ import { formatEndpoint } from '../lib/endpoint.js';
 import { DEFAULT_DEDUP_CAPACITY, type GenesisConfig } from '../chain/body.js';
 import { fastSha256 } from '../native/sha256.js';
 import { replicaConfig } from '../replica/config.js';
-import { Ledger } from '../replica/ledger.js';
+import { Ledger } from '../ledger/ledger.js';
 import { genesisBatch } from '../host/genesis.js';
 import type { ChainStore } from '../storage/chain-store.js';
 import { openDataDir } from '../storage/data-dir.js';

@@ -55,7 +55,7 @@ import { type BisectStep, Bisection, type FirstDivergence } from './bisect.js';
 import { CatchUp, genesisRefusal } from './catch-up.js';
 import type { ReplicaConfig } from './config.js';
 import { type Comparison, type Divergence, Heads, type PeerDisagreement } from './heads.js';
-import { type ChainProblem, Ledger } from './ledger.js';
+import { type ChainProblem, Ledger } from '../ledger/ledger.js';
 import type {
   BlocksMessage,
   FetchMessage,

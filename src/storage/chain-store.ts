@@ -6,7 +6,7 @@
  *   batch as that block;
  * - an appended block's height is head.height + 1 and its prevHash is head.hash.
  * The store does not verify bodies or state digests: the Ledger did that before the block got
- * here (src/replica/ledger.ts), and replay does it again on every open.
+ * here (src/ledger/ledger.ts), and replay does it again on every open.
  */
 import { assert } from '../lib/assert.js';
 import { equalAt, readU64, toHex, writeU64 } from '../lib/bytes.js';

@@ -7,8 +7,8 @@ import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import type { Sha256 } from '../lib/sha256.js';
 import type { BlockRef } from '../chain/block.js';
 import { encodeBatchBody, type GenesisConfig } from '../chain/body.js';
-import { Workload, type WorkloadOptions } from '../kv/workload.js';
-import { Ledger } from '../replica/ledger.js';
+import { Workload, type WorkloadOptions } from '../check/workload.js';
+import { Ledger } from '../ledger/ledger.js';
 import type { ChainStore } from './chain-store.js';
 
 /** Blocks per store batch while generating (bounds memory: ~bytes per block × this). */

@@ -1,5 +1,5 @@
 /**
- * Replay: read a store's chain from genesis, check every block (src/replica/ledger.ts) and
+ * Replay: read a store's chain from genesis, check every block (src/ledger/ledger.ts) and
  * rebuild the KV state. Records are read `limits.replayChunkBlocks` at a time and their header
  * and body hashes computed in batches, which is what makes verify fast.
  */
@@ -8,7 +8,7 @@ import { limits } from '../lib/limits.js';
 import type { Sha256 } from '../lib/sha256.js';
 import type { BlockRef } from '../chain/block.js';
 import { hashRecords } from '../chain/hash-batch.js';
-import { type ChainProblem, Ledger } from '../replica/ledger.js';
+import { type ChainProblem, Ledger } from '../ledger/ledger.js';
 import type { RecordChunk } from './chain-store.js';
 import { record, records, runPlan, type StorePlan } from './plan.js';
 

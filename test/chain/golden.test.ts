@@ -7,7 +7,7 @@ import { hashRecord } from '../../src/chain/block.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { OP_CAS, OP_DELETE, OP_NOOP, OP_PUT, ResultCode } from '../../src/kv/command.js';
 import { fastSha256 } from '../../src/native/sha256.js';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { bytes, hex, sid } from '../helpers.js';
 
 // Format 2 (commands carry 16-byte session ids instead of integer client ids): only the version

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalCluster, SECRET_FILE } from '../../src/cli/local-cluster.js';
+import { LocalCluster, SECRET_FILE } from '../../src/tools/local-cluster.js';
 import { PaxchainClient } from '../../src/client/client.js';
 import { projectRoot, runCli, tempDir } from '../helpers.js';
 import { freeBasePort, waitFor } from '../node/cluster-helpers.js';

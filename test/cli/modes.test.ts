@@ -1,7 +1,7 @@
 // The demo, load and dump, and --trace, through the real CLI and real node processes.
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LocalCluster } from '../../src/cli/local-cluster.js';
+import { LocalCluster } from '../../src/tools/local-cluster.js';
 import { PaxchainClient } from '../../src/client/client.js';
 import { runCli, tempDir } from '../helpers.js';
 import { freeBasePort, useTestCluster, waitFor } from '../node/cluster-helpers.js';

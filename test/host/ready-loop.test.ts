@@ -6,7 +6,7 @@ import { bootstrapSync } from '../../src/host/genesis.js';
 import { ReadyLoop } from '../../src/host/ready-loop.js';
 import { restoreSync } from '../../src/host/restore.js';
 import { fastSha256 } from '../../src/native/sha256.js';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import type { Message } from '../../src/replica/messages.js';
 import { emptyReady, type Ready } from '../../src/replica/ready.js';
 import { ACCEPTOR_KEY, acceptedKey } from '../../src/storage/keys.js';

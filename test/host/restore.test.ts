@@ -7,7 +7,7 @@ import { bootstrapSync } from '../../src/host/genesis.js';
 import { restoreSync } from '../../src/host/restore.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { restoreNode } from '../../src/node/restore.js';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { decodeAcceptorState, encodeAcceptorState } from '../../src/storage/acceptor-store.js';
 import { ChainStore } from '../../src/storage/chain-store.js';
 import { ACCEPTOR_KEY, blockKey } from '../../src/storage/keys.js';

@@ -16,7 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { LocalCluster } from '../../src/cli/local-cluster.js';
+import { LocalCluster } from '../../src/tools/local-cluster.js';
 import { PaxchainClient } from '../../src/client/client.js';
 import type { NodeStatus } from '../../src/transport/protocol.js';
 import { closeHostile, HOSTILE_MIX, type HostileSocket, openHostile } from './attackers.js';

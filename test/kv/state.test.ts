@@ -5,7 +5,7 @@ import { nobleSha256 } from '../../src/lib/sha256.js';
 import { Prng } from '../../src/lib/prng.js';
 import { DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_NOOP, OP_PUT, ResultCode } from '../../src/kv/command.js';
 import { KvState } from '../../src/kv/state.js';
-import { Workload } from '../../src/kv/workload.js';
+import { Workload } from '../../src/check/workload.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { bytes, hex, referenceDigest, sid } from '../helpers.js';
 

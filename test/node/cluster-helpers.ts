@@ -1,7 +1,7 @@
 /** Real-process test clusters: temp data dirs, free ports, bounded waits, cleanup by PID. */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
-import { LocalCluster } from '../../src/cli/local-cluster.js';
+import { LocalCluster } from '../../src/tools/local-cluster.js';
 import { PaxchainClient } from '../../src/client/client.js';
 import type { NodeStatus } from '../../src/transport/protocol.js';
 import { tempDir } from '../helpers.js';

@@ -197,7 +197,7 @@ describe('divergence (3 real nodes)', () => {
     // Rewrite the victim's last 10 blocks as a valid but different chain: every link and digest
     // checks out locally, only comparing with the peers shows the fork.
     const forkAt = head.height - 9;
-    const { Ledger } = await import('../../src/replica/ledger.js');
+    const { Ledger } = await import('../../src/ledger/ledger.js');
     const { encodeBatchBody } = await import('../../src/chain/body.js');
     const { replayStore } = await import('../../src/storage/replay.js');
     const backend = await LevelBackend.open(join(test.cluster.dataDir(victim), 'db'), { create: false });

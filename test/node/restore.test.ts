@@ -5,7 +5,7 @@ import { hashRecord } from '../../src/chain/block.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { restoreNode } from '../../src/node/restore.js';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { decodeAcceptorState, encodeAcceptorState } from '../../src/storage/acceptor-store.js';
 import type { BatchOp, WriteOptions } from '../../src/storage/backend.js';
 import { ChainStore } from '../../src/storage/chain-store.js';

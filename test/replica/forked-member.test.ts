@@ -5,7 +5,7 @@ import { hashRecord } from '../../src/chain/block.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { toHex } from '../../src/lib/bytes.js';
 import { fastSha256 } from '../../src/native/sha256.js';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { genesis, Harness, isolating, newReplica } from '../paxos/harness.js';
 import { sid } from '../helpers.js';
 

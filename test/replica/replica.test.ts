@@ -5,7 +5,7 @@ import { HEADER_BYTES } from '../../src/chain/block.js';
 import { decodeBody, encodeBatchBody } from '../../src/chain/body.js';
 import { DUPLICATE_FLAG, ResultCode } from '../../src/kv/command.js';
 import { fastSha256 } from '../../src/native/sha256.js';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import type { Message } from '../../src/replica/messages.js';
 import { genesis, Harness, isolating, newReplica } from '../paxos/harness.js';
 

@@ -8,7 +8,7 @@
 import type { Prng } from '../../src/lib/prng.js';
 import { DUPLICATE_FLAG, encodeCommand, ResultCode } from '../../src/kv/command.js';
 import { SESSION_SECRET_BYTES } from '../../src/kv/session.js';
-import type { HistoryOp } from '../../src/kv/linearizability.js';
+import type { HistoryOp } from '../../src/check/linearizability.js';
 import type { ClientReply } from '../../src/replica/ready.js';
 import type { SimNetwork } from './network.js';
 import type { ClientRequestPayload } from './node.js';

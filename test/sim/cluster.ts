@@ -8,7 +8,7 @@
  *
  * - safety, on every block any replica appends: one block (so one chosen value and one state
  *   digest) per height across all replicas, which also makes every chain a prefix of the longest;
- * - the client history is linearizable (src/kv/linearizability.ts), timed-out operations counted
+ * - the client history is linearizable (src/check/linearizability.ts), timed-out operations counted
  *   as maybe-applied;
  * - liveness: after the faults stop, every replica reaches the same head, wiped replicas vote
  *   again, and every client operation gets an answer, within a bounded number of ticks.
@@ -19,7 +19,7 @@ import { readU64, toHex } from '../../src/lib/bytes.js';
 import { Prng } from '../../src/lib/prng.js';
 import { hashRecord } from '../../src/chain/block.js';
 import type { GenesisConfig } from '../../src/chain/body.js';
-import { checkLinearizability, type HistoryOp, type LinearizabilityResult } from '../../src/kv/linearizability.js';
+import { checkLinearizability, type HistoryOp, type LinearizabilityResult } from '../../src/check/linearizability.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { Phase1 } from '../../src/paxos/phase1.js';
 import { replicaConfig } from '../../src/replica/config.js';

@@ -1,7 +1,7 @@
 // One compliance suite for every Backend (abstract-level's approach): the LevelDB store nodes use
 // and the memory store the simulator uses must behave the same, and so must a ChainStore on each.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { OP_PUT } from '../../src/kv/command.js';
 import { fastSha256 } from '../../src/native/sha256.js';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { restoreNode } from '../../src/node/restore.js';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { decodeAcceptorState, encodeAcceptorState } from '../../src/storage/acceptor-store.js';
 import { ChainStore } from '../../src/storage/chain-store.js';
 import { ACCEPTOR_KEY, HEAD_KEY } from '../../src/storage/keys.js';

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { OP_PUT } from '../../src/kv/command.js';
 import { fastSha256 } from '../../src/native/sha256.js';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { ChainStore, truncatePlan } from '../../src/storage/chain-store.js';
 import { blockKey } from '../../src/storage/keys.js';
 import { LevelBackend } from '../../src/storage/level-backend.js';

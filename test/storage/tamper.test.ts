@@ -2,9 +2,9 @@
 // never as a crash or a hang: flipped bytes, deleted, swapped and spliced-in blocks.
 import { describe, expect, it } from 'vitest';
 import { encodeBatchBody } from '../../src/chain/body.js';
-import { Workload } from '../../src/kv/workload.js';
+import { Workload } from '../../src/check/workload.js';
 import { fastSha256 } from '../../src/native/sha256.js';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { ChainStore } from '../../src/storage/chain-store.js';
 import { blockKey, HEAD_KEY } from '../../src/storage/keys.js';
 import { MemoryBackend } from '../../src/storage/memory-backend.js';

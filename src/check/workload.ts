@@ -3,8 +3,8 @@
  * for a given seed and options, so a generated chain is reproducible byte for byte.
  */
 import { Prng } from '../lib/prng.js';
-import { type CommandTuple, encodeCommand } from './command.js';
-import { fixedSessionId } from './session.js';
+import { type CommandTuple, encodeCommand } from '../kv/command.js';
+import { fixedSessionId } from '../kv/session.js';
 
 export interface WorkloadOptions {
   readonly seed: number;

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { fromUtf8 } from '../lib/bytes.js';
 import { isPaxchainError } from '../lib/errors.js';
 import { Prng } from '../lib/prng.js';
-import { checkLinearizability, type HistoryOp, type LinearizabilityResult } from '../kv/linearizability.js';
+import { checkLinearizability, type HistoryOp, type LinearizabilityResult } from '../check/linearizability.js';
 import { PaxchainClient } from '../client/client.js';
 import { majority } from '../paxos/quorum.js';
 import { type AuditReport, audit } from './audit.js';

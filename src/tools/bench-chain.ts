@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fastSha256 } from '../native/sha256.js';
 import { replayStore } from '../storage/replay.js';
-import { withStore } from './chain-ops.js';
+import { withStore } from '../cli/chain-ops.js';
 import { generateDataDir } from './gen-ops.js';
 
 export interface ChainShape {

@@ -3,7 +3,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { checkGenesisConfig, DEFAULT_DEDUP_CAPACITY, type GenesisConfig } from '../chain/body.js';
-import type { WorkloadOptions } from '../kv/workload.js';
+import type { WorkloadOptions } from '../check/workload.js';
 import { fastSha256 } from '../native/sha256.js';
 import { openDataDir } from '../storage/data-dir.js';
 import { generateChain } from '../storage/generate.js';

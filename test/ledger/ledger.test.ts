@@ -4,9 +4,9 @@ import { BLOCK_FORMAT_VERSION, encodeRecord, hashBody } from '../../src/chain/bl
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { DUPLICATE_FLAG, OP_PUT, ResultCode } from '../../src/kv/command.js';
 import { KvState } from '../../src/kv/state.js';
-import { Workload } from '../../src/kv/workload.js';
+import { Workload } from '../../src/check/workload.js';
 import { fastSha256 } from '../../src/native/sha256.js';
-import { Ledger } from '../../src/replica/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { bytes, hex, referenceDigest, sid } from '../helpers.js';
 
 const genesis = { clusterId: 't', members: [1, 2, 3], dedupCapacity: 64, createdAtMs: 1 };

@@ -7,8 +7,8 @@ import { toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { fastSha256 } from '../native/sha256.js';
 import { replayStore } from '../storage/replay.js';
-import { type ChainTarget, withSource } from './chain-ops.js';
-import { viewValue } from './render.js';
+import { type ChainTarget, withSource } from '../cli/chain-ops.js';
+import { viewValue } from '../cli/render.js';
 
 export interface DumpEntry {
   readonly key: string;

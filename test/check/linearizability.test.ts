@@ -3,7 +3,7 @@
 // take effect once at any time after its call, or never (Herlihy & Wing 1990; Wing & Gong 1993).
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../src/lib/prng.js';
-import { checkLinearizability, type HistoryOp } from '../../src/kv/linearizability.js';
+import { checkLinearizability, type HistoryOp } from '../../src/check/linearizability.js';
 
 let ids = 0;
 
