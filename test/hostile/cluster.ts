@@ -1,34 +1,18 @@
 /** The cluster the hostile script attacks (a local one on free ports) and its honest clients. */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../../src/tools/local-cluster.js';
 import { PaxchainClient } from '../../src/client/client.js';
+import { freeBasePort } from '../ports.js';
 
 /** Honest client loops running beside the attack. */
 const HONEST_CLIENTS = 4;
 /** Pause between two operations of one honest client. */
 const HONEST_PAUSE_MS = 20;
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
 /** A base port with `count` free consecutive ports (never 7001-7003, reserved for the lead). */
-export async function freePorts(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let free = true;
-    for (let i = 0; i < count && free; i++) free = await portFree(base + i);
-    if (free) return base;
-  }
-  throw new Error('no free ports found');
-}
+export const freePorts = freeBasePort;
 
 /** Node log lines kept (newest), for the run's summary of warnings and role changes. */
 const NODE_LINES_KEPT = 2_000;

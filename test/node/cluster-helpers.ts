@@ -1,29 +1,12 @@
 /** Real-process test clusters: temp data dirs, free ports, bounded waits, cleanup by PID. */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
 import { LocalCluster } from '../../src/tools/local-cluster.js';
 import { PaxchainClient } from '../../src/client/client.js';
 import type { NodeStatus } from '../../src/transport/protocol.js';
 import { tempDir } from '../helpers.js';
+import { freeBasePort } from '../ports.js';
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A base port with `count` free consecutive ports after it. */
-export async function freeBasePort(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error('no free ports');
-}
+export { freeBasePort } from '../ports.js';
 
 export interface TestCluster {
   readonly cluster: LocalCluster;
