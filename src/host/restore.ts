@@ -30,6 +30,8 @@ import { replayPlan } from '../storage/replay.js';
 
 export interface RestoreOptions {
   readonly onProgress?: (height: number, target: number) => void;
+  /** Seed of the state's in-memory hash indexes (KvStateOptions.hashSeed); a node passes a random one. */
+  readonly hashSeed?: number;
   /**
    * TEST ONLY, the simulator's planted bug `repair-keeps-vote`: repairing a corrupt chain drops
    * the bad suffix without giving up the vote (what a crash between the truncation and a later
@@ -56,7 +58,7 @@ export function* restorePlan(storedHead: BlockRef | undefined, sha256: Sha256, o
   const onBlock = (height: number, _record: Uint8Array, _results: readonly number[], hash: Uint8Array): void => {
     if (height > top - RECENT_HASHES_MAX) recentHashes.push({ height, hash });
   };
-  let report = yield* replayPlan(storedHead, sha256, { onProgress: options.onProgress, onBlock });
+  let report = yield* replayPlan(storedHead, sha256, { onProgress: options.onProgress, onBlock, hashSeed: options.hashSeed });
   let { acceptor, repaired: acceptorRepaired } = yield* readAcceptor();
   let repaired: ChainProblem | undefined;
   if (report.problem?.reason === 'NO_GENESIS' && acceptor.voting) acceptor = yield* giveUpVote(acceptor);
@@ -70,12 +72,12 @@ export function* restorePlan(storedHead: BlockRef | undefined, sha256: Sha256, o
     let head: BlockRef | undefined;
     if (keep > 0) {
       // Replay the good prefix again: after a state digest mismatch the state ran past it.
-      head = (yield* replayPlan(storedHead, sha256, { upTo: keep - 1 })).ledger.head!;
+      head = (yield* replayPlan(storedHead, sha256, { upTo: keep - 1, hashSeed: options.hashSeed })).ledger.head!;
     }
     yield* truncatePlan(keep, head);
     recentHashes = [];
     top = head?.height ?? -1;
-    report = yield* replayPlan(head, sha256, { onProgress: options.onProgress, onBlock });
+    report = yield* replayPlan(head, sha256, { onProgress: options.onProgress, onBlock, hashSeed: options.hashSeed });
   }
   const headHeight = report.ledger.head?.height ?? -1;
   const accepted = yield* readAccepted(headHeight);

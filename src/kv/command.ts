@@ -21,7 +21,7 @@ import { isU53 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import type { MsgpackCursor } from '../lib/msgpack-cursor.js';
 import type { Sha256 } from '../lib/sha256.js';
-import { deriveSessionId, SESSION_ID_BYTES, SESSION_SECRET_BYTES, sessionKey, sessionKeyAt } from './session.js';
+import { deriveSessionId, SESSION_ID_BYTES, SESSION_SECRET_BYTES } from './session.js';
 
 export const OP_NOOP = 0;
 export const OP_PUT = 1;
@@ -189,11 +189,6 @@ export function commandBytes(command: Command): number {
   }
 }
 
-/** Names one (session, seq): the replica's key for the requests waiting on that command. */
-export function requestKey(session: Uint8Array, seq: number): string {
-  return `${sessionKey(session)}:${seq}`;
-}
-
 /**
  * Fields 0-2 of a command read at a cursor; one instance is reused for every command, so reading
  * allocates nothing.
@@ -208,11 +203,6 @@ export class CommandHead {
   /** The session id in `bytes` (a view; the command must have a session). */
   sessionId(bytes: Uint8Array): Uint8Array {
     return bytes.subarray(this.sessionStart, this.sessionStart + SESSION_ID_BYTES);
-  }
-
-  /** `requestKey()` of this command (it must have a session). */
-  requestKey(bytes: Uint8Array): string {
-    return `${sessionKeyAt(bytes, this.sessionStart)}:${this.seq}`;
   }
 }
 

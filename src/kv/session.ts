@@ -31,20 +31,6 @@ export function deriveSessionId(sha256: Sha256, secret: Uint8Array): Uint8Array 
 }
 
 /**
- * The session id at `bytes[offset, offset + SESSION_ID_BYTES)` as a string, for map keys
- * (eight UTF-16 code units, two bytes each; not meant for display).
- */
-export function sessionKeyAt(bytes: Uint8Array, offset: number): string {
-  let key = '';
-  for (let i = offset; i < offset + SESSION_ID_BYTES; i += 2) key += String.fromCharCode((bytes[i]! << 8) | bytes[i + 1]!);
-  return key;
-}
-
-export function sessionKey(id: Uint8Array): string {
-  return sessionKeyAt(id, 0);
-}
-
-/**
  * Session id number `n` (u64 big-endian in the last 8 bytes): a fixed id that is no hash of any
  * known secret, for tools that build chains directly (`dev gen`, bench-core) and for tests.
  */

@@ -22,10 +22,18 @@ const nodeCryptoSha256: Sha256 = {
 };
 
 function nativeSha256(binding: NativeBinding): Sha256 {
+  // One message through the batch call: ~0.8 us for a 51-byte session-secret message against
+  // ~1.4-2.5 us through crypto.hash (its Buffer plus the copy out), and no slower for large ones.
+  const start = new Uint32Array(1);
+  const end = new Uint32Array(1);
   return {
     name: 'native',
-    // A single hash is faster through crypto.hash than through an allocation plus an addon call.
-    hash: nodeCryptoSha256.hash,
+    hash(data) {
+      const out = new Uint8Array(SHA256_BYTES);
+      end[0] = data.length;
+      binding.hashMany(data, start, end, 1, out);
+      return out;
+    },
     hashMany: (data, starts, ends, count, out) => binding.hashMany(data, starts, ends, count, out),
     hashTagged: (tag, buffers, starts, ends, count, out) => binding.hashTagged(tag, buffers, starts, ends, count, out),
   };

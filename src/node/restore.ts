@@ -21,9 +21,9 @@ export interface RestoreReport {
   readonly seconds: number;
 }
 
-export async function restoreNode(store: ChainStore, sha256: Sha256, onProgress?: (height: number, target: number) => void): Promise<RestoreReport> {
+export async function restoreNode(store: ChainStore, sha256: Sha256, options: { readonly onProgress?: (height: number, target: number) => void; readonly hashSeed?: number } = {}): Promise<RestoreReport> {
   const started = performance.now();
-  const outcome = await runPlan(restorePlan(store.head, sha256, { onProgress }), store);
+  const outcome = await runPlan(restorePlan(store.head, sha256, options), store);
   store.committed(outcome.head);
   return { restored: outcome.restored, repaired: outcome.repaired, acceptorRepaired: outcome.acceptorRepaired, blocks: outcome.blocks, seconds: (performance.now() - started) / 1000 };
 }

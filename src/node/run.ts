@@ -2,6 +2,7 @@
  * `paxchain node start`: open (or create) the data directory, bootstrap a new cluster's genesis
  * if asked, replay the chain, and run the driver until SIGINT/SIGTERM.
  */
+import { randomBytes } from 'node:crypto';
 import { bytesEqual, toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { formatEndpoint } from '../lib/endpoint.js';
@@ -43,7 +44,9 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
   const store = await openDataDir(options.dataDir, fastSha256, { create: true });
   try {
     if (options.bootstrap) await bootstrap(store, options, members, log);
-    const report = await restoreNode(store, fastSha256);
+    // Random seeds for the in-memory hash indexes and the replica's PRNG: a client cannot aim
+    // keys or sessions at one hash chain (hash flooding) of a seed it does not know.
+    const report = await restoreNode(store, fastSha256, { hashSeed: randomBytes(4).readUInt32BE(0) });
     const context = { ballot: '-', height: report.restored.ledger.head?.height ?? -1 };
     if (report.acceptorRepaired) {
       log.log('error', 'the stored acceptor state is unreadable; the promise it held is lost, so this node votes again only after rejoining', context);
@@ -82,7 +85,7 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
       sha256: fastSha256,
       log,
       trace: options.trace,
-      seed: (Date.now() ^ (process.pid << 8) ^ options.id) >>> 0,
+      seed: randomBytes(4).readUInt32BE(0),
     });
     await driver.start();
     log.log('info', `listening on ${driver.endpoint}`, context, { cluster: options.clusterId, members });

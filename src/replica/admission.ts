@@ -6,7 +6,8 @@
  */
 import type { MsgpackCursor } from '../lib/msgpack-cursor.js';
 import { decodeBody, scanBatchBody } from '../chain/body.js';
-import { type Command, commandBytes, CommandHead, type CommandTuple, decodeCommand, DUPLICATE_FLAG, readCommandHead, requestKey, ResultCode } from '../kv/command.js';
+import { type Command, commandBytes, CommandHead, type CommandTuple, decodeCommand, DUPLICATE_FLAG, readCommandHead, ResultCode } from '../kv/command.js';
+import { SessionMap } from '../kv/session-map.js';
 import type { Session } from '../kv/state.js';
 import type { NodeId } from '../paxos/ballot.js';
 import type { ClientReply, ReplyError } from './ready.js';
@@ -38,12 +39,18 @@ export class Admission {
   private pending: QueuedWrite[] = [];
   /** Sum of `pending[i].bytes`; <= pendingWriteBytesMax unless one write alone exceeds it. */
   private pendingBytes = 0;
-  /** requestKey(session, seq) -> request ids waiting for that command (1..WAITERS_PER_COMMAND_MAX). */
-  private readonly waiters = new Map<string, number[]>();
+  /** (session, seq) -> request ids waiting for that command (1..WAITERS_PER_COMMAND_MAX). */
+  private readonly waiters: SessionMap<number[]>;
   /** Scratch for reading the session and seq of chosen commands (answer). */
   private readonly commandHead = new CommandHead();
 
-  constructor(private readonly limits: AdmissionLimits) {}
+  /** @param hashSeed seeds the waiters' index (a random one resists hash flooding). */
+  constructor(
+    private readonly limits: AdmissionLimits,
+    hashSeed?: number,
+  ) {
+    this.waiters = new SessionMap(hashSeed);
+  }
 
   get pendingCount(): number {
     return this.pending.length;
@@ -59,8 +66,8 @@ export class Admission {
       if (command.seq === session.seq) return { kind: 'answered', result: session.result | DUPLICATE_FLAG, height: session.height };
       return { kind: 'answered', result: ResultCode.STALE, height: 0 };
     }
-    const key = requestKey(command.session!, command.seq);
-    const waiting = this.waiters.get(key);
+    const id = command.session!;
+    const waiting = this.waiters.get(id, 0, command.seq);
     if (waiting) {
       // The same command is already queued or in flight (a client retry): wait for it.
       if (waiting.length >= WAITERS_PER_COMMAND_MAX) {
@@ -76,7 +83,7 @@ export class Admission {
     if (this.pendingBytes + bytes > this.limits.pendingWriteBytesMax && this.pending.length > 0) {
       return { kind: 'refused', error: 'OVERLOADED', message: `more than ${this.limits.pendingWriteBytesMax} bytes of writes queued` };
     }
-    this.waiters.set(key, [requestId]);
+    this.waiters.set(id, 0, command.seq, [requestId]);
     this.pending.push({ requestId, command: tuple, bytes });
     this.pendingBytes += bytes;
     return { kind: 'queued' };
@@ -130,13 +137,11 @@ export class Admission {
       cursor.position = start;
       cursor.skipValue();
       if (!hasSession) continue;
-      const key = head.requestKey(body);
-      const waiting = this.waiters.get(key);
+      const waiting = this.waiters.delete(body, head.sessionStart, head.seq);
       if (!waiting) continue;
-      this.waiters.delete(key);
       const result = results[i]!;
-      const session = sessions(head.sessionId(body));
-      const firstHeight = (result & DUPLICATE_FLAG) !== 0 && session ? session.height : height;
+      const session = (result & DUPLICATE_FLAG) !== 0 ? sessions(head.sessionId(body)) : undefined;
+      const firstHeight = session ? session.height : height;
       for (const requestId of waiting) replies.push({ requestId, ok: true, kind: 'write', result, height: firstHeight });
     }
     return replies;
@@ -163,7 +168,7 @@ export class Admission {
     const again: QueuedWrite[] = [];
     for (const tuple of decoded.commands) {
       const command = decodeCommand(tuple);
-      if (typeof command === 'string' || command.session === null || !this.waiters.has(requestKey(command.session, command.seq))) continue;
+      if (typeof command === 'string' || command.session === null || !this.waiters.has(command.session, 0, command.seq)) continue;
       const bytes = commandBytes(command);
       again.push({ requestId: 0, command: tuple as CommandTuple, bytes });
       this.pendingBytes += bytes;

@@ -181,7 +181,7 @@ export class Replica {
     this.electionTimeout = this.randomElectionTimeout();
     this.rejoin = new Rejoin(prng.nextU32() + 1, config.timing);
     this.catchUp = new CatchUp({ ...config, fetchTimeoutTicks: config.timing.fetchTimeoutTicks });
-    this.admission = new Admission(config);
+    this.admission = new Admission(config, prng.nextU32());
     this.heads = new Heads(this.members, this.id, config.recentHashesMax);
     const head = this.ledger.head;
     if (head) {

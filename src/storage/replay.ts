@@ -33,6 +33,8 @@ export interface ReplayOptions {
   readonly onBlock?: (height: number, record: Uint8Array, results: readonly number[], hash: Uint8Array) => void;
   /** A head taken from elsewhere (another node, an audit) that this chain must contain. */
   readonly expectHead?: BlockRef;
+  /** Seed of the state's in-memory hash indexes (KvStateOptions.hashSeed); a node passes a random one. */
+  readonly hashSeed?: number;
 }
 
 export interface ReplayReport {
@@ -58,7 +60,7 @@ export async function replayStore(store: BlockSource, sha256: Sha256, options: R
  * simulator's on memory, the tools on any BlockSource. `storedHead`: the store's head pointer.
  */
 export function* replayPlan(storedHead: BlockRef | undefined, sha256: Sha256, options: ReplayOptions = {}): StorePlan<ReplayReport> {
-  const ledger = new Ledger(sha256);
+  const ledger = new Ledger(sha256, { hashSeed: options.hashSeed });
   // No head pointer: an empty store, or blocks whose pointer was lost (they are replayed and
   // verified all the same, so that the report says how much of the chain is intact).
   const headless = !storedHead && (yield* record(0)) !== undefined;

@@ -87,13 +87,15 @@ export class SimNode {
       // never promised or accepted anything.
       this.bootstrap(genesis);
     }
-    const { store, outcome } = restoreSync(this.backend, this.options.sha256, { unsafeRepairKeepsVote: bug === 'repair-keeps-vote' });
+    const prng = this.options.prng.fork();
+    // A seeded, per-start hash seed, as the node draws a random one.
+    const { store, outcome } = restoreSync(this.backend, this.options.sha256, { unsafeRepairKeepsVote: bug === 'repair-keeps-vote', hashSeed: prng.nextU32() });
     if (outcome.repaired || outcome.acceptorRepaired) this.repairs++;
     if (outcome.repaired) this.note(now, `repaired: ${outcome.repaired.reason} at ${outcome.repaired.height} (${outcome.repaired.message})`);
     if (outcome.acceptorRepaired) this.note(now, 'repaired: unreadable acceptor record');
     this.store = store;
     this.host = new ReadyLoop(store, { nodeId: this.id, unsafeSendBeforeSync: bug === 'reply-before-persist' });
-    this.replica = new Replica(this.options.config, this.options.prng.fork(), outcome.restored);
+    this.replica = new Replica(this.options.config, prng, outcome.restored);
     this.note(now, `started: head ${outcome.head?.height ?? 'none'}, voting ${outcome.restored.acceptor.voting}`);
   }
 
