@@ -79,6 +79,7 @@ const testOnlyExports: Record<string, string> = {
   'src/node/memory-reclaim.ts:RECLAIM_CHECK_INTERVAL_MS': 'the reclaimer tests step time one check at a time',
   'src/node/memory-reclaim.ts:RECLAIM_FLOOD_CONNECTIONS_MIN': 'the reclaimer tests stay one connection under the flood rate',
   'src/node/memory-reclaim.ts:RECLAIM_INTERVAL_MIN_MS': 'the reclaimer tests wait out the minimum interval between reclaims',
+  'src/kv/session-map.ts:SESSION_ID_CACHE_MAX': 'the cache tests fill it one secret past the bound',
   'src/replica/config.ts:defaultTiming': 'the config tests vary one default at a time to hit each limit assertion',
   'src/replica/bisect.ts:BISECT_SAMPLES_MAX': 'the bisection tests bound the rounds a search may take by it',
   'src/replica/bisect.ts:BISECT_RETRY_TICKS': 'the bisection tests wait exactly this long for a retry after giving up',

@@ -20,8 +20,7 @@
 import { isU53 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import type { MsgpackCursor } from '../lib/msgpack-cursor.js';
-import type { Sha256 } from '../lib/sha256.js';
-import { deriveSessionId, SESSION_ID_BYTES, SESSION_SECRET_BYTES } from './session.js';
+import { SESSION_ID_BYTES, SESSION_SECRET_BYTES, type SessionIds } from './session.js';
 
 export const OP_NOOP = 0;
 export const OP_PUT = 1;
@@ -162,14 +161,14 @@ export function decodeCommand(tuple: unknown): Command | string {
  * A write as a client sends it (the tuple with its session secret in the session field) turned
  * into the tuple the chain records (the derived session id there), or why it is refused.
  */
-export function sealWireCommand(tuple: unknown, sha256: Sha256): CommandTuple | string {
+export function sealWireCommand(tuple: unknown, sessions: SessionIds): CommandTuple | string {
   if (!Array.isArray(tuple) || tuple.length < 3 || tuple.length > COMMAND_FIELDS_MAX) return 'write needs a command tuple';
   const secret: unknown = tuple[1];
   if (!(secret instanceof Uint8Array) || secret.length !== SESSION_SECRET_BYTES) {
     return `a write carries its ${SESSION_SECRET_BYTES}-byte session secret (a session id as the chain shows it is not one)`;
   }
   const sealed = [...(tuple as unknown[])];
-  sealed[1] = deriveSessionId(sha256, secret);
+  sealed[1] = sessions.derive(secret);
   const command = decodeCommand(sealed);
   return typeof command === 'string' ? command : sealed;
 }

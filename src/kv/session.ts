@@ -22,6 +22,12 @@ export const SESSION_ID_BYTES = 16;
 
 const SESSION_TAG = utf8('paxchain/session/1\0');
 
+/** Turns a session secret into its session id (deriveSessionId, maybe memoized: SessionIdCache). */
+export interface SessionIds {
+  /** The id of a SESSION_SECRET_BYTES secret; the caller must not modify the returned bytes. */
+  derive(secret: Uint8Array): Uint8Array;
+}
+
 export function deriveSessionId(sha256: Sha256, secret: Uint8Array): Uint8Array {
   if (secret.length !== SESSION_SECRET_BYTES) throw new TypeError(`a session secret is ${SESSION_SECRET_BYTES} bytes`);
   const message = new Uint8Array(SESSION_TAG.length + secret.length);

@@ -18,6 +18,7 @@
 import { toHex } from '../lib/bytes.js';
 import { formatEndpoint } from '../lib/endpoint.js';
 import type { Sha256 } from '../lib/sha256.js';
+import { SessionIdCache } from '../kv/session-map.js';
 import { Prng } from '../lib/prng.js';
 import { formatBallot } from '../paxos/ballot.js';
 import type { FirstDivergence } from '../replica/bisect.js';
@@ -92,6 +93,8 @@ export class NodeDriver {
   private timer: NodeJS.Timeout | undefined;
   private flushScheduled = false;
   private readonly host: ReadyLoop;
+  /** Session ids of recently seen secrets (a write's id without a hash per write). */
+  private readonly sessionIds: SessionIdCache;
   private nextRequestId = 0;
   private readonly pendingReplies = new Map<number, PendingReply>();
   private servesInFlight = 0;
@@ -115,6 +118,7 @@ export class NodeDriver {
     this.replica = new Replica(options.config, new Prng(options.seed), options.restored);
     this.host = new ReadyLoop(options.store, { nodeId: options.config.nodeId });
     this.authLog = new AuthFailureLog(options.log, () => this.context());
+    this.sessionIds = new SessionIdCache(options.sha256, options.seed ^ 0x6a09e667);
   }
 
   get endpoint(): string {
@@ -216,7 +220,7 @@ export class NodeDriver {
   private onClientRequest(connection: number, request: ClientRequest): void {
     if (this.stopped) return;
     this.counters.clientRequests++;
-    const body = parseClientRequest(request, this.options.sha256);
+    const body = parseClientRequest(request, this.sessionIds);
     if (typeof body === 'string') {
       this.server.replyToClient(connection, encodeReply(request.id, { ok: false, error: 'INVALID_ARGUMENT', message: body }));
       return;

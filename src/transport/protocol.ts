@@ -11,7 +11,7 @@
  */
 import { isU53 } from '../lib/bytes.js';
 import type { ErrorCode } from '../lib/errors.js';
-import type { Sha256 } from '../lib/sha256.js';
+import type { SessionIds } from '../kv/session.js';
 import { checkKey, type CommandTuple, describeResult, sealWireCommand } from '../kv/command.js';
 
 /** Most blocks one `blocks` request returns, and most hashes one `hashes` request returns. */
@@ -135,10 +135,10 @@ export interface HashesReply {
   readonly hashes: Uint8Array;
 }
 
-export function parseClientRequest(request: Readonly<Record<string, unknown>>, sha256: Sha256): ClientRequestBody | string {
+export function parseClientRequest(request: Readonly<Record<string, unknown>>, sessions: SessionIds): ClientRequestBody | string {
   switch (request.op) {
     case 'write': {
-      const command = sealWireCommand(request.command, sha256);
+      const command = sealWireCommand(request.command, sessions);
       return typeof command === 'string' ? command : { op: 'write', command };
     }
     case 'read': {

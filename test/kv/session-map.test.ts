@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../src/lib/prng.js';
-import { SessionMap } from '../../src/kv/session-map.js';
-import { SESSION_ID_BYTES } from '../../src/kv/session.js';
+import { SESSION_ID_CACHE_MAX, SessionIdCache, SessionMap } from '../../src/kv/session-map.js';
+import { deriveSessionId, SESSION_ID_BYTES, SESSION_SECRET_BYTES } from '../../src/kv/session.js';
+import type { Sha256 } from '../../src/lib/sha256.js';
+import { fastSha256 } from '../../src/native/sha256.js';
 
 function randomId(prng: Prng): Uint8Array {
   const id = new Uint8Array(SESSION_ID_BYTES);
@@ -71,5 +73,49 @@ describe('SessionMap', () => {
     map.clear();
     expect(map.size).toBe(0);
     expect([...map.values()]).toEqual([]);
+  });
+});
+
+describe('SessionIdCache', () => {
+  /** fastSha256 that counts its single hashes. */
+  const counting = (): Sha256 & { calls: number } => {
+    const sha = { ...fastSha256, calls: 0, hash: (data: Uint8Array) => (sha.calls++, fastSha256.hash(data)) };
+    return sha;
+  };
+  const secretOf = (fill: number, last = fill): Uint8Array => {
+    const secret = new Uint8Array(SESSION_SECRET_BYTES).fill(fill);
+    secret[SESSION_SECRET_BYTES - 1] = last;
+    return secret;
+  };
+
+  it('derives what deriveSessionId does, hashing a secret once while it is cached', () => {
+    const sha = counting();
+    const cache = new SessionIdCache(sha, 5);
+    const secret = secretOf(1);
+    const want = Buffer.from(deriveSessionId(fastSha256, secret)).toString('hex');
+    for (let i = 0; i < 3; i++) expect(Buffer.from(cache.derive(secret.slice())).toString('hex')).toBe(want);
+    expect(sha.calls).toBe(1);
+  });
+
+  it('checks the whole secret: one that shares the first half gets its own id', () => {
+    const sha = counting();
+    const cache = new SessionIdCache(sha, 5);
+    const a = secretOf(1, 1);
+    const b = secretOf(1, 2);
+    cache.derive(a);
+    expect(Buffer.from(cache.derive(b)).toString('hex')).toBe(Buffer.from(deriveSessionId(fastSha256, b)).toString('hex'));
+    expect(Buffer.from(cache.derive(a)).toString('hex')).toBe(Buffer.from(deriveSessionId(fastSha256, a)).toString('hex'));
+    expect(cache.size).toBe(1);
+  });
+
+  it('stays within SESSION_ID_CACHE_MAX secrets and refuses a secret of the wrong size', () => {
+    const cache = new SessionIdCache(fastSha256, 5);
+    const secret = new Uint8Array(SESSION_SECRET_BYTES);
+    for (let i = 0; i < SESSION_ID_CACHE_MAX + 10; i++) {
+      new DataView(secret.buffer).setUint32(0, i);
+      cache.derive(secret);
+      expect(cache.size).toBeLessThanOrEqual(SESSION_ID_CACHE_MAX);
+    }
+    expect(() => cache.derive(new Uint8Array(16))).toThrow(/32 bytes/);
   });
 });

@@ -16,6 +16,7 @@ import { restoreSync } from '../../src/host/restore.js';
 import { fetchReplyPlan, hashesReplyPlan } from '../../src/host/serve.js';
 import type { ReplicaConfig } from '../../src/replica/config.js';
 import { sealWireCommand } from '../../src/kv/command.js';
+import { SessionIdCache } from '../../src/kv/session-map.js';
 import type { Message } from '../../src/replica/messages.js';
 import type { ClientReply } from '../../src/replica/ready.js';
 import { Replica } from '../../src/replica/replica.js';
@@ -61,6 +62,8 @@ export class SimNode {
   /** Tick at which the fsync of the batch in flight completes (one at a time: group commit). */
   private syncDueTick: number | undefined;
   private readonly requestClients = new Map<number, number>();
+  /** As the node's driver: ids of seen secrets memoized. */
+  private readonly sessionIds: SessionIdCache;
   readonly log: string[] = [];
   wiped = false;
   /** Restores that found corruption and repaired it (chain or acceptor record). */
@@ -68,6 +71,7 @@ export class SimNode {
 
   constructor(private readonly options: NodeOptions) {
     this.id = options.id;
+    this.sessionIds = new SessionIdCache(options.sha256, options.prng.nextU32());
   }
 
   get up(): boolean {
@@ -143,7 +147,7 @@ export class SimNode {
     this.requestClients.set(payload.requestId, clientId);
     if (payload.kind === 'write') {
       // As the node's request decoding does: the chain records the id derived from the secret.
-      const command = sealWireCommand(payload.command, this.options.sha256);
+      const command = sealWireCommand(payload.command, this.sessionIds);
       if (typeof command === 'string') throw new Error(`sim client sent a bad write: ${command}`);
       replica.propose({ requestId: payload.requestId, command });
     }

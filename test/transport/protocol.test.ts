@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../src/kv/command.js';
 import { deriveSessionId, SESSION_ID_BYTES, SESSION_SECRET_BYTES } from '../../src/kv/session.js';
+import { SessionIdCache } from '../../src/kv/session-map.js';
 import { limits } from '../../src/lib/limits.js';
 import { nobleSha256 } from '../../src/lib/sha256.js';
 import { fastSha256 } from '../../src/native/sha256.js';
@@ -20,6 +21,7 @@ import {
 import { pack, unpackSafe } from '../../src/lib/msgpack.js';
 import { bytes, hex } from '../helpers.js';
 
+const fast = new SessionIdCache(fastSha256);
 const secret = (fill: number) => new Uint8Array(SESSION_SECRET_BYTES).fill(fill);
 const put = (session: unknown, seq: number, key = 'k') => ({ op: 'write', command: [1, session, seq, key, bytes('v')] });
 const sealed = (body: ClientRequestBody | string) => {
@@ -29,9 +31,9 @@ const sealed = (body: ClientRequestBody | string) => {
 
 describe('client requests', () => {
   it('a write records the session id derived from its secret, never the secret, the same at every node', () => {
-    const first = sealed(parseClientRequest(put(secret(7), 1), fastSha256));
-    const elsewhere = sealed(parseClientRequest(put(secret(7), 1), nobleSha256));
-    const other = sealed(parseClientRequest(put(secret(8), 1), fastSha256));
+    const first = sealed(parseClientRequest(put(secret(7), 1), fast));
+    const elsewhere = sealed(parseClientRequest(put(secret(7), 1), { derive: (s: Uint8Array) => deriveSessionId(nobleSha256, s) }));
+    const other = sealed(parseClientRequest(put(secret(8), 1), fast));
     expect(first[1]).toHaveLength(SESSION_ID_BYTES);
     expect(hex(first[1] as Uint8Array)).toBe(hex(deriveSessionId(nobleSha256, secret(7))));
     // A retry at another node (another hash implementation, too) lands in the same session.
@@ -44,23 +46,23 @@ describe('client requests', () => {
   it('a write naming a session id (what the chain shows) or an integer client id is refused', () => {
     const id = deriveSessionId(fastSha256, secret(7));
     for (const session of [id, 42, null, secret(7).subarray(1)]) {
-      const refused = parseClientRequest(put(session, 1_000_000), fastSha256);
+      const refused = parseClientRequest(put(session, 1_000_000), fast);
       expect(refused, String(session)).toMatch(/32-byte session secret/);
     }
-    expect(parseClientRequest({ op: 'write', command: 'no tuple' }, fastSha256)).toMatch(/command tuple/);
+    expect(parseClientRequest({ op: 'write', command: 'no tuple' }, fast)).toMatch(/command tuple/);
     // The sealed tuple still has to be a valid command.
-    expect(parseClientRequest(put(secret(7), 0), fastSha256)).toMatch(/seq must start at 1/);
+    expect(parseClientRequest(put(secret(7), 0), fast)).toMatch(/seq must start at 1/);
   });
 
   it('keys follow one rule everywhere: UTF-8 bytes, well-formed (a read key is checked like a write key)', () => {
     const long = 'é'.repeat(600); // 600 UTF-16 units, 1,200 UTF-8 bytes
     expect(long.length).toBeLessThan(limits.keyBytesMax);
-    expect(parseClientRequest({ op: 'read', key: long }, fastSha256)).toMatch(/longer than 1024 bytes/);
-    expect(parseClientRequest(put(secret(1), 1, long), fastSha256)).toMatch(/longer than 1024 bytes/);
+    expect(parseClientRequest({ op: 'read', key: long }, fast)).toMatch(/longer than 1024 bytes/);
+    expect(parseClientRequest(put(secret(1), 1, long), fast)).toMatch(/longer than 1024 bytes/);
     // A lone surrogate would be stored as U+FFFD: two strings, one key. Refused on both paths.
-    expect(parseClientRequest({ op: 'read', key: 'bin/\ud800' }, fastSha256)).toMatch(/well-formed/);
-    expect(parseClientRequest(put(secret(1), 1, 'bin/\udfff'), fastSha256)).toMatch(/well-formed/);
-    expect(parseClientRequest({ op: 'read', key: 'é'.repeat(512) }, fastSha256)).toEqual({ op: 'read', key: 'é'.repeat(512), stale: false });
+    expect(parseClientRequest({ op: 'read', key: 'bin/\ud800' }, fast)).toMatch(/well-formed/);
+    expect(parseClientRequest(put(secret(1), 1, 'bin/\udfff'), fast)).toMatch(/well-formed/);
+    expect(parseClientRequest({ op: 'read', key: 'é'.repeat(512) }, fast)).toEqual({ op: 'read', key: 'é'.repeat(512), stale: false });
   });
 });
 
@@ -93,6 +95,6 @@ describe('client replies', () => {
 
   it('the client library builds the wire tuple through the command codec', () => {
     const tuple = encodeCommand({ op: 'cas', session: secret(3), seq: 4, key: 'k', expect: null, value: bytes('v') });
-    expect(sealed(parseClientRequest({ op: 'write', command: tuple }, fastSha256)).slice(2)).toEqual([4, 'k', null, bytes('v')]);
+    expect(sealed(parseClientRequest({ op: 'write', command: tuple }, fast)).slice(2)).toEqual([4, 'k', null, bytes('v')]);
   });
 });
