@@ -1,6 +1,6 @@
 /**
- * The optional native addon (src/native/sha256.c, built by src/native/build.mjs), loaded once for
- * every user in this process, or undefined where it was not built or PAXCHAIN_NATIVE=off.
+ * The optional native addons (src/native/sha256.c and src/native/memory.cc, built by
+ * src/native/build.mjs), each loaded once for every user in this process, or undefined where it was not built or PAXCHAIN_NATIVE=off.
  */
 import { createRequire } from 'node:module';
 
@@ -12,13 +12,19 @@ export interface NativeBinding {
   releaseFreeMemory(): boolean;
 }
 
-function loadNative(): NativeBinding | undefined {
+/** src/native/memory.cc. */
+export interface MemoryBinding {
+  /** v8::Isolate::LowMemoryNotification(): full collections that also shrink the young generation. */
+  lowMemoryNotification(): void;
+}
+
+function loadNative<T>(name: string): T | undefined {
   if (process.env.PAXCHAIN_NATIVE === 'off') return undefined;
   const require = createRequire(import.meta.url);
   // Compiled code runs from dist/src/native; the addon is built next to the C source in src/native.
-  for (const path of ['../../../src/native/build/Release/paxchain_sha256.node', './build/Release/paxchain_sha256.node']) {
+  for (const path of [`../../../src/native/build/Release/${name}.node`, `./build/Release/${name}.node`]) {
     try {
-      return require(path) as NativeBinding;
+      return require(path) as T;
     } catch {
       // Try the next location; without one, callers fall back (node:crypto, no trim).
     }
@@ -26,4 +32,6 @@ function loadNative(): NativeBinding | undefined {
   return undefined;
 }
 
-export const nativeAddon: NativeBinding | undefined = loadNative();
+export const nativeAddon: NativeBinding | undefined = loadNative<NativeBinding>('paxchain_sha256');
+
+export const memoryAddon: MemoryBinding | undefined = loadNative<MemoryBinding>('paxchain_memory');

@@ -1,6 +1,7 @@
 // The reclaimer gives memory back once per flood, after it ends (src/node/memory-reclaim.ts).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
 import { MemoryReclaimer, RECLAIM_CHECK_INTERVAL_MS, RECLAIM_FLOOD_CONNECTIONS_MIN, RECLAIM_ATTEMPTS_MAX, RECLAIM_INTERVAL_MIN_MS, RECLAIM_SETTLED_BUFFER_BYTES, type ReclaimReport } from '../../src/node/memory-reclaim.js';
 
 describe('MemoryReclaimer', () => {
@@ -136,7 +137,8 @@ describe('the collection a reclaim runs (the default collect)', () => {
       trim: () => false,
       sample: () => ({ rssBytes: 1, heapUsedBytes: 1, arrayBufferBytes: 1 }),
     });
-    // The constructor exposed gc; any options object asks V8 for a scavenge (minor).
+    // Any options object asks V8's gc for a scavenge (minor) only.
+    setFlagsFromString('--expose-gc');
     const scavenge = runInNewContext('gc') as (options: { type: 'minor' }) => void;
     let buffer: Buffer | undefined = Buffer.allocUnsafeSlow(2 * 2 ** 20);
     const ref = new WeakRef(buffer);
