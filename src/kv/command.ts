@@ -157,11 +157,17 @@ export function decodeCommand(tuple: unknown): Command | string {
   return `unknown opcode ${String(op)}`;
 }
 
+/** A write checked and sealed once at the edge: the tuple the chain records and its decoded form. */
+export interface SealedCommand {
+  readonly tuple: CommandTuple;
+  readonly command: Command;
+}
+
 /**
  * A write as a client sends it (the tuple with its session secret in the session field) turned
  * into the tuple the chain records (the derived session id there), or why it is refused.
  */
-export function sealWireCommand(tuple: unknown, sessions: SessionIds): CommandTuple | string {
+export function sealWireCommand(tuple: unknown, sessions: SessionIds): SealedCommand | string {
   if (!Array.isArray(tuple) || tuple.length < 3 || tuple.length > COMMAND_FIELDS_MAX) return 'write needs a command tuple';
   const secret: unknown = tuple[1];
   if (!(secret instanceof Uint8Array) || secret.length !== SESSION_SECRET_BYTES) {
@@ -170,7 +176,7 @@ export function sealWireCommand(tuple: unknown, sessions: SessionIds): CommandTu
   const sealed = [...(tuple as unknown[])];
   sealed[1] = sessions.derive(secret);
   const command = decodeCommand(sealed);
-  return typeof command === 'string' ? command : sealed;
+  return typeof command === 'string' ? command : { tuple: sealed, command };
 }
 
 /** An upper estimate of a command's encoded size, for the leader's batch byte bound. */

@@ -230,7 +230,7 @@ export class NodeDriver {
       case 'write': {
         const requestId = this.track(connection, request.id);
         this.counters.writes++;
-        this.replica.propose({ requestId, command: body.command });
+        this.replica.propose({ requestId, command: body.command.tuple, decoded: body.command.command });
         break;
       }
       case 'read':

@@ -49,7 +49,7 @@ import { majority, NodeSet } from '../paxos/quorum.js';
 import { BODY_HASH_OFFSET, HEADER_BYTES, PREV_HASH_OFFSET, STATE_DIGEST_OFFSET } from '../chain/block.js';
 import { hashRecords } from '../chain/hash-batch.js';
 import { encodeBatchBody } from '../chain/body.js';
-import { type CommandTuple, decodeCommand } from '../kv/command.js';
+import { type Command, type CommandTuple, decodeCommand } from '../kv/command.js';
 import { Admission } from './admission.js';
 import { type BisectStep, Bisection, type FirstDivergence } from './bisect.js';
 import { CatchUp, genesisRefusal } from './catch-up.js';
@@ -84,6 +84,8 @@ export interface WriteRequest {
   readonly requestId: number;
   /** A command tuple (src/kv/command.ts) with a session id (derived by the node from the client's secret). */
   readonly command: CommandTuple;
+  /** The same command decoded, when the caller already checked it (sealWireCommand); else decoded here. */
+  readonly decoded?: Command;
 }
 
 export interface ReadRequest {
@@ -353,7 +355,7 @@ export class Replica {
   propose(request: WriteRequest): void {
     const refusal = this.refuseClient();
     if (refusal) return this.replyError(request.requestId, refusal.error, refusal.message);
-    const command = decodeCommand(request.command);
+    const command = request.decoded ?? decodeCommand(request.command);
     if (typeof command === 'string' || command.session === null) {
       return this.replyError(request.requestId, 'INVALID_ARGUMENT', typeof command === 'string' ? command : 'a client write needs a session');
     }

@@ -12,7 +12,7 @@
 import { isU53 } from '../lib/bytes.js';
 import type { ErrorCode } from '../lib/errors.js';
 import type { SessionIds } from '../kv/session.js';
-import { checkKey, type CommandTuple, describeResult, sealWireCommand } from '../kv/command.js';
+import { checkKey, describeResult, type SealedCommand, sealWireCommand } from '../kv/command.js';
 
 /** Most blocks one `blocks` request returns, and most hashes one `hashes` request returns. */
 export const BLOCKS_PER_REQUEST_MAX = 256;
@@ -20,7 +20,7 @@ export const HASHES_PER_REQUEST_MAX = 65_536;
 
 export type ClientRequestBody =
   /** The command as the chain records it: the session id already derived from the secret. */
-  | { readonly op: 'write'; readonly command: CommandTuple }
+  | { readonly op: 'write'; readonly command: SealedCommand }
   | { readonly op: 'read'; readonly key: string; readonly stale: boolean }
   | { readonly op: 'status' }
   | { readonly op: 'blocks'; readonly from: number; readonly to: number }

@@ -147,9 +147,9 @@ export class SimNode {
     this.requestClients.set(payload.requestId, clientId);
     if (payload.kind === 'write') {
       // As the node's request decoding does: the chain records the id derived from the secret.
-      const command = sealWireCommand(payload.command, this.sessionIds);
-      if (typeof command === 'string') throw new Error(`sim client sent a bad write: ${command}`);
-      replica.propose({ requestId: payload.requestId, command });
+      const sealed = sealWireCommand(payload.command, this.sessionIds);
+      if (typeof sealed === 'string') throw new Error(`sim client sent a bad write: ${sealed}`);
+      replica.propose({ requestId: payload.requestId, command: sealed.tuple, decoded: sealed.command });
     }
     else replica.read({ requestId: payload.requestId, key: payload.key!, stale: false });
   }

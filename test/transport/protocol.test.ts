@@ -26,7 +26,9 @@ const secret = (fill: number) => new Uint8Array(SESSION_SECRET_BYTES).fill(fill)
 const put = (session: unknown, seq: number, key = 'k') => ({ op: 'write', command: [1, session, seq, key, bytes('v')] });
 const sealed = (body: ClientRequestBody | string) => {
   if (typeof body === 'string' || body.op !== 'write') throw new Error(`not a write: ${JSON.stringify(body)}`);
-  return body.command;
+  // The decoded form the replica is handed is the tuple's, read once.
+  expect(body.command.command.session).toEqual(body.command.tuple[1]);
+  return body.command.tuple;
 };
 
 describe('client requests', () => {
