@@ -1,4 +1,4 @@
-/** Shared test helpers: temp dirs, the built CLI, a reference state digest. */
+/** Shared test helpers: temp dirs, the built CLI, a reference state root. */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,14 +42,6 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
   };
 }
 
-const TWO_POW_256 = 1n << 256n;
-
-function littleEndian(bytes: Uint8Array): bigint {
-  let value = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
-  return value;
-}
-
 function u64(value: number): number[] {
   const out: number[] = [];
   let big = BigInt(value);
@@ -60,30 +52,48 @@ function u64(value: number): number[] {
   return out;
 }
 
+/** A key as the trie reads it, one character per bit: 9 per byte ('1' + the byte's 8 bits), then '0's. */
+function bitString(key: Uint8Array, length: number): string {
+  let bits = '';
+  for (const byte of key) bits += '1' + byte.toString(2).padStart(8, '0');
+  return bits.padEnd(length, '0');
+}
+
 /**
- * The state digest computed from scratch, straight from its definition (src/kv/state.ts and
- * src/kv/digest.ts), with BigInt arithmetic and @noble/hashes: the independent reference the
+ * The root of a Merkle crit-bit trie over (key, leaf hash) pairs, from its definition
+ * (src/kv/state-trie.ts): split the set at the first bit in which its keys differ, recursively.
+ */
+export function referenceTrieRoot(leaves: ReadonlyArray<{ key: Uint8Array; hash: Uint8Array }>): Uint8Array {
+  if (leaves.length === 0) return new Uint8Array(32);
+  const width = 9 * (Math.max(...leaves.map((leaf) => leaf.key.length)) + 1);
+  const split = (items: Array<{ bits: string; hash: Uint8Array }>): Uint8Array => {
+    if (items.length === 1) return items[0]!.hash;
+    let crit = 0;
+    while (items.every((item) => item.bits[crit] === items[0]!.bits[crit])) crit++;
+    const left = split(items.filter((item) => item.bits[crit] === '0'));
+    const right = split(items.filter((item) => item.bits[crit] === '1'));
+    return nobleDigest(new Uint8Array([0x03, crit >>> 24, (crit >>> 16) & 0xff, (crit >>> 8) & 0xff, crit & 0xff, ...left, ...right]));
+  };
+  return split(leaves.map((leaf) => ({ bits: bitString(leaf.key, width), hash: leaf.hash })));
+}
+
+/**
+ * The state root computed from scratch, straight from its definition (src/kv/state.ts and
+ * src/kv/state-trie.ts), with @noble/hashes and a recursive trie: the independent reference the
  * incremental implementation is checked against.
  */
-export function referenceDigest(state: KvState): string {
-  let sum = 0n;
+export function referenceRoot(state: KvState): string {
   const encoder = new TextEncoder();
-  for (const [key, value] of state.allEntries()) {
+  const entries = [...state.allEntries()].map(([key, value]) => {
     const keyBytes = encoder.encode(key);
-    const element = new Uint8Array([0x01, keyBytes.length >> 8, keyBytes.length & 0xff, ...keyBytes, ...value]);
-    sum += littleEndian(nobleDigest(element));
-  }
-  for (const session of state.allSessions()) {
-    const element = new Uint8Array([0x02, ...session.id, ...u64(session.seq), session.result, ...u64(session.height)]);
-    sum += littleEndian(nobleDigest(element));
-  }
-  sum %= TWO_POW_256;
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) {
-    out[i] = Number(sum & 0xffn);
-    sum >>= 8n;
-  }
-  return Buffer.from(out).toString('hex');
+    return { key: keyBytes, hash: nobleDigest(new Uint8Array([0x01, keyBytes.length >> 8, keyBytes.length & 0xff, ...keyBytes, ...value])) };
+  });
+  const sessions = [...state.allSessions()].map((session) => ({
+    key: session.id,
+    hash: nobleDigest(new Uint8Array([0x02, ...session.id, ...u64(session.seq), session.result, ...u64(session.height)])),
+  }));
+  const tag = encoder.encode('paxchain/state/1\0');
+  return Buffer.from(nobleDigest(new Uint8Array([...tag, ...referenceTrieRoot(entries), ...referenceTrieRoot(sessions)]))).toString('hex');
 }
 
 /** Session id number n for hand-built commands (fixedSessionId); 0 = no session (nil). */

@@ -73,6 +73,10 @@ const entryPoints = [
 
 /** Exports only tests use, kept because they pin real behaviour: "path:name" -> why. */
 const testOnlyExports: Record<string, string> = {
+  'src/kv/state-trie.ts:critBit': 'the trie tests check the bit reading against byte order',
+  'src/kv/state-proof.ts:verifyKeyProof': 'used by chain prove / get --verify (issue 12, landing next)',
+  'src/kv/state-proof.ts:keyProofToJson': 'used by chain prove / get --verify (issue 12, landing next)',
+  'src/kv/state-proof.ts:keyProofFromJson': 'used by chain prove / get --verify (issue 12, landing next)',
   'src/kv/command.ts:OP_NOOP': 'the golden vectors spell the no-op command with it',
   'src/node/memory-reclaim.ts:RECLAIM_ATTEMPTS_MAX': 'the reclaimer tests count the retries of one flood',
   'src/node/memory-reclaim.ts:RECLAIM_SETTLED_BUFFER_BYTES': 'the reclaimer tests hold buffers one byte over it, then at it',
@@ -91,7 +95,6 @@ const testOnlyExports: Record<string, string> = {
   'src/cli/shell.ts:runShell': 'the shell tests drive a session without a terminal (startShell wraps it)',
   'src/cli/shell.ts:readBoundedLines': 'the shell tests feed it oversized and split lines',
   'src/cli/shell.ts:promptFor': 'the shell tests pin the prompt text',
-  'src/kv/table.ts:ELEMENT_TAG': "the table tests pin the arena's byte layout",
   'src/kv/table.ts:RECORD_HEADER_BYTES': "the table tests pin the arena's byte layout",
   'src/paxos/ballot.ts:ballot': 'the acceptor tests build ballots; nextBallot and formatBallot use it',
   'src/paxos/ballot.ts:roundOf': 'the acceptor tests check ballot encoding; nextBallot and formatBallot use it',

@@ -29,7 +29,7 @@ stored: they are what replaying the chain yields, so this replays (and thereby v
     this.say(`  hash          ${block.hash}`);
     this.say(`  prev hash     ${block.prevHash}`);
     this.say(`  body hash     ${block.bodyHash}`);
-    this.say(`  state digest  ${block.stateDigest}`);
+    this.say(`  state root    ${block.stateRoot}`);
     if (block.proposedAt) this.say(`  ${block.kind === 'genesis' ? 'created at' : 'proposed at'}   ${block.proposedAt}`);
     if (block.kind === 'genesis') this.say(`  cluster       ${block.clusterId}, members ${block.members?.join(', ')}`);
     if (shown.problem) {

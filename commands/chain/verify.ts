@@ -6,9 +6,9 @@ import { formatCount, withProgress } from '../../src/cli/progress.js';
 import { shortHash } from '../../src/cli/render.js';
 
 export default class ChainVerify extends BaseCommand {
-  static override summary = 'Verify a stopped node\'s chain: every link, body hash and state digest.';
+  static override summary = 'Verify a stopped node\'s chain: every link, body hash and state root.';
   static override description = `Replays the chain in --data from genesis, checking each block's height, prevHash link, body
-hash and state digest (by re-executing its commands). Exits 0 when the whole chain checks out,
+hash and state root (by re-executing its commands). Exits 0 when the whole chain checks out,
 1 with the first bad height and the reason otherwise.`;
 
   static override examples = [
@@ -33,7 +33,7 @@ hash and state digest (by re-executing its commands). Exits 0 when the whole cha
       const head = result.verifiedHead!;
       this.say(`chain OK: ${formatCount(result.blocksVerified)} blocks (0..${head.height}), ${formatCount(result.commands)} commands`);
       this.say(`head ${head.height} ${head.hash}`);
-      this.say(`state digest ${result.stateDigest}`);
+      this.say(`state root ${result.stateRoot}`);
       if (expectHead) this.say(`contains the expected head ${expectHead.height}`);
     } else {
       this.fail();

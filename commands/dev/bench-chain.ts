@@ -7,7 +7,7 @@ import { formatCount, Progress } from '../../src/cli/progress.js';
 export default class DevBenchChain extends BaseCommand {
   static override summary = 'Benchmark chain replay and verify (blocks/s, commands/s, MB/s).';
   static override description = `Generates a chain per shape, then replays it from disk --runs times and prints the median.
-Replay and verify are the same code path (every link, body hash and state digest is checked
+Replay and verify are the same code path (every link, body hash and state root is checked
 while the KV state is rebuilt). Shapes: wide = 100k blocks x 100 commands, long = 1M blocks x 1
 command, both with 100-byte values. Needs ~2 GB of free disk in --dir for both shapes.`;
 

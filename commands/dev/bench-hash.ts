@@ -31,7 +31,7 @@ export default class DevBenchHash extends BaseCommand {
   static override summary = 'Benchmark the SHA-256 implementations available here.';
   static override description = `Measures one-at-a-time hashing and batch hashing (hashMany) of small messages for the native
 addon, node:crypto and @noble/hashes. The fastest batch implementation is what nodes and tools
-use on the hot path (replay, verify, state digest).`;
+use on the hot path (replay, verify, state root).`;
 
   static override examples = ['<%= config.bin %> dev bench-hash', '<%= config.bin %> dev bench-hash --messages 2000000 --json'];
   static override flags = {

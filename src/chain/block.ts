@@ -1,15 +1,16 @@
 /**
- * Block format, version 2 (version 1 had integer client ids in commands where version 2 has
- * 16-byte session ids, src/kv/session.ts; same header layout).
+ * Block format, version 3. (Version 1 had integer client ids in commands where version 2 has
+ * 16-byte session ids, src/kv/session.ts; version 2's header carried an additive state digest
+ * where version 3 carries the Merkle state root, src/kv/state.ts.)
  *
  * A stored block record is `header || body`:
  *
  *   offset  size  field
- *   0       1     format version (= 2)
+ *   0       1     format version (= 3)
  *   1       8     height, unsigned big-endian (height = Paxos slot; 0 = genesis)
  *   9       32    prevHash: block hash of height - 1 (32 zero bytes for genesis)
  *   41      32    bodyHash: SHA-256(BODY_TAG || body)
- *   73      32    stateDigest: KV state digest after applying this block (src/kv/digest.ts)
+ *   73      32    stateRoot: the state root after applying this block (src/kv/state.ts)
  *   105     ...   body: the chosen Paxos value, msgpack (src/chain/body.ts), hashed as stored
  *
  * blockHash = SHA-256(HEADER_TAG || header). The hash always covers the stored bytes; nothing is
@@ -20,7 +21,7 @@ import { assert } from '../lib/assert.js';
 import { readU64, utf8, writeU64 } from '../lib/bytes.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 
-export const BLOCK_FORMAT_VERSION = 2;
+export const BLOCK_FORMAT_VERSION = 3;
 export const HEADER_BYTES = 1 + 8 + 3 * SHA256_BYTES;
 export const HEADER_TAG = utf8('paxchain/header/1\0');
 export const BODY_TAG = utf8('paxchain/body/1\0');
@@ -31,7 +32,7 @@ export interface BlockHeader {
   readonly height: number;
   readonly prevHash: Uint8Array;
   readonly bodyHash: Uint8Array;
-  readonly stateDigest: Uint8Array;
+  readonly stateRoot: Uint8Array;
 }
 
 /** A (height, hash) pair: the head of a chain or any block in it. */
@@ -44,19 +45,19 @@ export interface BlockRef {
 export const HEIGHT_OFFSET = 1;
 export const PREV_HASH_OFFSET = 9;
 export const BODY_HASH_OFFSET = PREV_HASH_OFFSET + SHA256_BYTES;
-export const STATE_DIGEST_OFFSET = BODY_HASH_OFFSET + SHA256_BYTES;
+export const STATE_ROOT_OFFSET = BODY_HASH_OFFSET + SHA256_BYTES;
 
 export function encodeRecord(header: BlockHeader, body: Uint8Array): Uint8Array {
   assert(header.version === BLOCK_FORMAT_VERSION, 'encodeRecord: unknown version');
   assert(header.prevHash.length === SHA256_BYTES, 'encodeRecord: prevHash length');
   assert(header.bodyHash.length === SHA256_BYTES, 'encodeRecord: bodyHash length');
-  assert(header.stateDigest.length === SHA256_BYTES, 'encodeRecord: stateDigest length');
+  assert(header.stateRoot.length === SHA256_BYTES, 'encodeRecord: stateRoot length');
   const record = new Uint8Array(HEADER_BYTES + body.length);
   record[0] = header.version;
   writeU64(record, HEIGHT_OFFSET, header.height);
   record.set(header.prevHash, PREV_HASH_OFFSET);
   record.set(header.bodyHash, BODY_HASH_OFFSET);
-  record.set(header.stateDigest, STATE_DIGEST_OFFSET);
+  record.set(header.stateRoot, STATE_ROOT_OFFSET);
   record.set(body, HEADER_BYTES);
   return record;
 }
@@ -75,8 +76,8 @@ export function decodeHeader(record: Uint8Array): BlockHeader | string {
     version,
     height,
     prevHash: record.subarray(PREV_HASH_OFFSET, BODY_HASH_OFFSET),
-    bodyHash: record.subarray(BODY_HASH_OFFSET, STATE_DIGEST_OFFSET),
-    stateDigest: record.subarray(STATE_DIGEST_OFFSET, HEADER_BYTES),
+    bodyHash: record.subarray(BODY_HASH_OFFSET, STATE_ROOT_OFFSET),
+    stateRoot: record.subarray(STATE_ROOT_OFFSET, HEADER_BYTES),
   };
 }
 

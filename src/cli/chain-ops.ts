@@ -53,7 +53,7 @@ export interface VerifyResult {
   readonly verifiedHead: { height: number; hash: string } | null;
   /** The head pointer as stored. */
   readonly storedHead: { height: number; hash: string } | null;
-  readonly stateDigest: string | null;
+  readonly stateRoot: string | null;
   readonly problem: ChainProblem | null;
   readonly seconds: number;
   readonly blocksPerSecond: number;
@@ -76,7 +76,7 @@ export async function verifyDataDir(
       bytes: report.bytes,
       verifiedHead: head ? { height: head.height, hash: toHex(head.hash) } : null,
       storedHead: report.storedHead ? { height: report.storedHead.height, hash: toHex(report.storedHead.hash) } : null,
-      stateDigest: report.ledger.hasGenesis ? toHex(report.ledger.state.digest()) : null,
+      stateRoot: report.ledger.hasGenesis ? toHex(report.ledger.state.root()) : null,
       problem: report.problem ?? null,
       seconds,
       blocksPerSecond: seconds > 0 ? Math.round(report.blocks / seconds) : 0,

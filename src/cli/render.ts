@@ -44,7 +44,7 @@ export interface HeaderView {
   readonly hash: string;
   readonly prevHash: string;
   readonly bodyHash: string;
-  readonly stateDigest: string;
+  readonly stateRoot: string;
   readonly version: number;
 }
 
@@ -54,7 +54,7 @@ function viewHeader(header: BlockHeader, hash: Uint8Array): HeaderView {
     hash: toHex(hash),
     prevHash: toHex(header.prevHash),
     bodyHash: toHex(header.bodyHash),
-    stateDigest: toHex(header.stateDigest),
+    stateRoot: toHex(header.stateRoot),
     version: header.version,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Opening a node's store, written once (a store plan: the node runs it on LevelDB, the simulator
- * on memory): replay the chain (every link, body hash and state digest), load the acceptor state
+ * on memory): replay the chain (every link, body hash and state root), load the acceptor state
  * and the accepted entries above the head.
  *
  * Corruption at rest:
@@ -71,7 +71,7 @@ export function* restorePlan(storedHead: BlockRef | undefined, sha256: Sha256, o
     if (report.problem.reason !== 'BLOCK_AFTER_HEAD' && acceptor.voting && !options.unsafeRepairKeepsVote) acceptor = yield* giveUpVote(acceptor);
     let head: BlockRef | undefined;
     if (keep > 0) {
-      // Replay the good prefix again: after a state digest mismatch the state ran past it.
+      // Replay the good prefix again: after a state root mismatch the state ran past it.
       head = (yield* replayPlan(storedHead, sha256, { upTo: keep - 1, hashSeed: options.hashSeed })).ledger.head!;
     }
     yield* truncatePlan(keep, head);

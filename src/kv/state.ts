@@ -3,11 +3,18 @@
  *
  * State = KV entries + the dedup table (client sessions). Both are replicated state: every
  * replica applies the same commands in the same order and must reach the same bytes, which the
- * state digest (src/kv/digest.ts) over both sets checks at every block.
+ * state root over both sets checks at every block.
  *
- * Digest elements (one byte of domain tag each, so the two kinds can never hash alike):
+ * The state root authenticates both sets: each is a Merkle crit-bit trie (src/kv/state-trie.ts),
+ * KV entries keyed by their key bytes, sessions by their 16-byte id, and
+ *
+ *   stateRoot = SHA-256("paxchain/state/1\0" || kvRoot || sessionsRoot)
+ *
+ * A trie leaf's hash is SHA-256 of its element (one byte of domain tag each, so the two kinds, and
+ * the tries' internal nodes with their 0x03 tag, can never hash alike):
  *   KV entry   0x01 || u16 keyBytes || key || value                 (big-endian lengths)
  *   session    0x02 || session id (16 bytes) || u64 seq || u8 result || u64 height
+ * Proofs against the root: src/kv/state-proof.ts.
  *
  * Commands are read straight from block bodies with a msgpack cursor (src/lib/msgpack-cursor.ts)
  * and keys and values are copied into the KV table's arena (src/kv/table.ts): no object per
@@ -21,18 +28,22 @@
  * builds identically, so eviction is deterministic. A client whose session was evicted loses exactly-once for commands
  * retried after that; with the default capacity that takes 100k more recently active clients.
  */
-import { fromUtf8, utf8, writeU64 } from '../lib/bytes.js';
+import { equalAt, fromUtf8, utf8, writeU64 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { pack } from '../lib/msgpack.js';
 import { MalformedMsgpack, MsgpackCursor } from '../lib/msgpack-cursor.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { CommandArguments, CommandHead, DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_PUT, readCommandArguments, readCommandHead, ResultCode } from './command.js';
-import { Accumulator256, copyHash, ScratchDigest, WORDS } from './digest.js';
+import { SHA256_BYTES } from '../lib/sha256.js';
 import { SESSION_ID_BYTES } from './session.js';
+import { SessionElements } from './session-elements.js';
+import { type KeyProof, STATE_ROOT_TAG } from './state-proof.js';
+import { StateTrie } from './state-trie.js';
 import { SessionMap } from './session-map.js';
 import { KeyValueTable } from './table.js';
 
 const SESSION_TAG = 0x02;
+const WORDS = SHA256_BYTES / 4;
 const SESSION_ELEMENT_BYTES = 1 + SESSION_ID_BYTES + 8 + 1 + 8;
 
 export interface Session {
@@ -41,7 +52,10 @@ export interface Session {
   seq: number;
   result: number;
   height: number;
+  /** Slot of this version's element (src/kv/session-elements.ts). */
   slot: number;
+  /** Leaf number in the sessions trie. */
+  leaf: number;
   /** Neighbours in activity order (least recently active first); null at the ends. */
   older: Session | null;
   newer: Session | null;
@@ -52,15 +66,26 @@ export interface KvStateOptions {
   readonly hashSeed?: number;
 }
 
+/** The root of the empty state (two empty tries): what the genesis header carries. */
+export function emptyStateRoot(sha256: Sha256): Uint8Array {
+  const message = new Uint8Array(STATE_ROOT_TAG.length + 2 * SHA256_BYTES);
+  message.set(STATE_ROOT_TAG, 0);
+  return sha256.hash(message);
+}
+
 export class KvState {
   private readonly table: KeyValueTable;
   private readonly sessions: SessionMap<Session>;
   /** Least and most recently active sessions: the ends of the activity list. */
   private oldest: Session | null = null;
   private newest: Session | null = null;
-  private readonly accumulator = new Accumulator256();
-  private readonly sessionDigest: ScratchDigest;
+  private readonly sessionElements: SessionElements;
+  private readonly kvTrie: StateTrie;
+  private readonly sessionTrie: StateTrie;
   private readonly sha256: Sha256;
+  /** The state root as of the last settle(), or undefined when the state changed since. */
+  private rootCache: Uint8Array | undefined;
+  private readonly rootMessage = new Uint8Array(STATE_ROOT_TAG.length + 2 * SHA256_BYTES);
   /**
    * KV hash jobs since the last settle(): job i hashes the element of record jobRecords[i]
    * (-1 = cancelled because that version was replaced or deleted before being hashed).
@@ -70,7 +95,7 @@ export class KvState {
   private jobStarts = new Uint32Array(1024);
   private jobEnds = new Uint32Array(1024);
   private jobOut = new Uint8Array(1024 * 32);
-  /** Word view of jobOut (hashes as the digest adds them); replaced whenever jobOut is. */
+  /** Word view of jobOut; replaced whenever jobOut is. */
   private jobOutWords = new Uint32Array(this.jobOut.buffer);
   /** Cursor for apply(tuple); applyCommands() reads from the caller's cursor. */
   private readonly ownCursor = new MsgpackCursor();
@@ -91,8 +116,17 @@ export class KvState {
       throw new TypeError(`dedupCapacity must be in [1, ${limits.dedupClientsMax}]`);
     }
     this.sha256 = sha256;
-    this.sessionDigest = new ScratchDigest(sha256, this.accumulator);
     this.table = new KeyValueTable(options.hashSeed);
+    this.sessionElements = new SessionElements(sha256);
+    const table = this.table;
+    this.kvTrie = new StateTrie(sha256, {
+      keyBytes: () => table.arena,
+      keyStart: (at) => table.keyStart(at),
+      keyLength: (at) => table.keyLength(at),
+      hashWords: () => table.words,
+      hashWord: (at) => table.hashWord(at),
+    });
+    this.sessionTrie = new StateTrie(sha256, this.sessionElements);
     this.sessions = new SessionMap(options.hashSeed === undefined ? undefined : options.hashSeed ^ 0x5bd1e995);
   }
 
@@ -124,27 +158,59 @@ export class KvState {
     for (let session = this.oldest; session !== null; session = session.newer) yield session;
   }
 
-  /** The 32-byte state digest now. */
-  digest(): Uint8Array {
-    this.settle();
-    return this.accumulator.toBytes();
+  /** The 32-byte state root now (a fresh copy). */
+  root(): Uint8Array {
+    return this.settledRoot().slice();
   }
 
-  /** Whether the state digest now equals `bytes[offset, offset + 32)`, without allocating. */
-  digestEquals(bytes: Uint8Array, offset: number): boolean {
-    this.settle();
-    return this.accumulator.equals(bytes, offset);
+  /** Whether the state root now equals `bytes[offset, offset + 32)`. */
+  rootEquals(bytes: Uint8Array, offset: number): boolean {
+    return equalAt(this.settledRoot(), 0, bytes, offset, SHA256_BYTES);
   }
 
-  /** Runs every pending hash job, so the accumulator holds the digest of the state now. */
+  /** The KV trie's and the sessions trie's roots now (what a proof of one key needs beside its path). */
+  trieRoots(): { kvRoot: Uint8Array; sessionsRoot: Uint8Array } {
+    this.settle();
+    return { kvRoot: this.kvTrie.rootHash(), sessionsRoot: this.sessionTrie.rootHash() };
+  }
+
+  /**
+   * The proof of what the state holds for `key` (UTF-8 bytes) against root() (src/kv/state-proof.ts):
+   * its value, or its absence.
+   */
+  proveKey(key: Uint8Array): KeyProof {
+    const { sessionsRoot } = this.trieRoots();
+    const path = this.kvTrie.path(key, 0, key.length);
+    if (path === undefined) return { key: key.slice(), leaf: undefined, steps: [], sessionsRoot };
+    const table = this.table;
+    return { key: key.slice(), leaf: { key: table.key(path.leafRef), value: table.value(path.leafRef) }, steps: path.steps, sessionsRoot };
+  }
+
+  private settledRoot(): Uint8Array {
+    if (this.rootCache) return this.rootCache;
+    const { kvRoot, sessionsRoot } = this.trieRoots();
+    const message = this.rootMessage;
+    message.set(STATE_ROOT_TAG, 0);
+    message.set(kvRoot, STATE_ROOT_TAG.length);
+    message.set(sessionsRoot, STATE_ROOT_TAG.length + SHA256_BYTES);
+    this.rootCache = this.sha256.hash(message);
+    return this.rootCache;
+  }
+
+  /** Runs every pending hash job and rehashes the tries' dirty paths. */
   private settle(): void {
     this.runJobs();
-    this.sessionDigest.flush();
-    // Safe now: no arena range is waiting to be hashed.
-    if (this.table.wantsCompaction) this.table.compact();
+    this.sessionElements.flush();
+    // Safe now: no arena range is waiting to be hashed. Moved records tell the trie where they went.
+    if (this.table.wantsCompaction) {
+      this.table.compact();
+      for (const at of this.table.records()) this.kvTrie.move(this.table.leaf(at), at);
+    }
+    this.kvTrie.settle();
+    this.sessionTrie.settle();
   }
 
-  /** Hashes the staged KV elements in place and adds them to the digest. */
+  /** Hashes the staged KV elements in place (each record's hash is its trie leaf's). */
   private runJobs(): void {
     const count = this.jobCount;
     if (count === 0) return;
@@ -159,12 +225,11 @@ export class KvState {
     this.sha256.hashMany(table.arena, this.jobStarts, this.jobEnds, count, this.jobOut);
     const out = this.jobOutWords;
     const words = table.words;
-    const accumulator = this.accumulator;
     for (let i = 0; i < count; i++) {
       const at = records[i]!;
       if (at < 0) continue;
-      copyHash(out, i * WORDS, words, table.hashWord(at));
-      accumulator.add(out, i * WORDS);
+      const target = table.hashWord(at);
+      for (let w = 0; w < WORDS; w++) words[target + w] = out[i * WORDS + w]!;
       table.setPending(at, 0);
     }
     this.jobCount = 0;
@@ -188,14 +253,12 @@ export class KvState {
     this.table.setPending(at, ++this.jobCount);
   }
 
-  /** Takes record `at`'s current element out of the digest (hashed or still queued). */
+  /** Cancels record `at`'s queued hash job, if any (its element is about to change or go). */
   private retire(at: number): void {
     const job = this.table.pending(at);
     if (job > 0) {
       this.jobRecords[job - 1] = -1;
       this.table.setPending(at, 0);
-    } else {
-      this.accumulator.subtract(this.table.words, this.table.hashWord(at));
     }
   }
 
@@ -268,12 +331,18 @@ export class KvState {
 
   private write(source: Uint8Array, keyStart: number, keyLength: number, valueStart: number, valueLength: number): number {
     const table = this.table;
+    this.rootCache = undefined;
     let at = table.find(source, keyStart, keyLength);
     if (at < 0) {
       at = table.insert(source, keyStart, keyLength, source, valueStart, valueLength);
+      table.setLeaf(at, this.kvTrie.insert(at));
     } else {
       this.retire(at);
-      at = table.overwrite(at, source, valueStart, valueLength);
+      const moved = table.overwrite(at, source, valueStart, valueLength);
+      const leaf = table.leaf(moved);
+      if (moved !== at) this.kvTrie.move(leaf, moved);
+      this.kvTrie.touch(leaf);
+      at = moved;
     }
     this.addJob(at);
     return ResultCode.OK;
@@ -283,16 +352,19 @@ export class KvState {
     const table = this.table;
     const at = table.find(source, keyStart, keyLength);
     if (at < 0) return ResultCode.NOT_FOUND;
+    this.rootCache = undefined;
     this.retire(at);
+    this.kvTrie.remove(table.leaf(at));
     table.remove(at);
     return ResultCode.DELETED;
   }
 
   /** Records the command of the session whose id is at `source[idStart, idStart + SESSION_ID_BYTES)`. */
   private recordSession(source: Uint8Array, idStart: number, seq: number, result: number, height: number): void {
-    const set = this.sessionDigest;
-    const at = set.begin(SESSION_ELEMENT_BYTES);
-    const scratch = set.scratch;
+    this.rootCache = undefined;
+    const elements = this.sessionElements;
+    const at = elements.begin(SESSION_ELEMENT_BYTES);
+    const scratch = elements.scratch;
     scratch[at] = SESSION_TAG;
     // Bytewise: a subarray() view per command costs more than 16 byte copies.
     for (let i = 0; i < SESSION_ID_BYTES; i++) scratch[at + 1 + i] = source[idStart + i]!;
@@ -301,27 +373,31 @@ export class KvState {
     scratch[offset + 8] = result;
     writeU64(scratch, offset + 9, height);
     offset += 17;
-    const slot = set.finish(offset);
+    const slot = elements.finish(offset, at + 1);
     const sessions = this.sessions;
+    const trie = this.sessionTrie;
     let session = sessions.get(source, idStart);
     if (session === undefined) {
       // A copy (not a view that would pin the block body; Buffer's slice() is a view).
       const id = new Uint8Array(source.subarray(idStart, idStart + SESSION_ID_BYTES));
-      session = { id, seq, result, height, slot, older: null, newer: null };
+      session = { id, seq, result, height, slot, leaf: trie.insert(slot), older: null, newer: null };
       sessions.set(id, 0, 0, session);
     } else {
-      set.remove(session.slot);
+      elements.release(session.slot);
       session.seq = seq;
       session.result = result;
       session.height = height;
       session.slot = slot;
+      trie.move(session.leaf, slot);
+      trie.touch(session.leaf);
       this.unlink(session);
     }
     this.linkNewest(session);
     if (sessions.size > this.dedupCapacity) {
       // Evict the least recently active session.
       const oldest = this.oldest!;
-      set.remove(oldest.slot);
+      elements.release(oldest.slot);
+      trie.remove(oldest.leaf);
       this.unlink(oldest);
       sessions.delete(oldest.id, 0);
     }

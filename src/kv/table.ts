@@ -12,9 +12,10 @@
  *   [at + 36, at + 40)   element length (0 = dead record: deleted or moved)
  *   [at + 40, at + 44)   pending: 1 + index of the element's staged hash job, or 0
  *   [at + 44, at + 48)   index hash of the key (murmur3, for re-indexing)
- *   [at + 48, ...)       element: 0x01 || u16 keyLength || key || value
- * The element is exactly what the state digest hashes for this entry (src/kv/state.ts), so it is
- * hashed in place and its hash stored beside it.
+ *   [at + 48, at + 52)   the entry's leaf number in the state trie (src/kv/state-trie.ts)
+ *   [at + 52, ...)       element: 0x01 || u16 keyLength || key || value
+ * The element is exactly what the state trie's leaf hash covers for this entry (src/kv/state.ts),
+ * so it is hashed in place and its hash stored beside it.
  *
  * Index: open addressing, linear probing, at most half full, backward-shift deletion (no
  * tombstones). Slot i is two Uint32s: [key hash, record offset / 4 + 1] (0 = empty).
@@ -29,7 +30,7 @@ import { assert } from '../lib/assert.js';
 
 export const ELEMENT_TAG = 0x01;
 /** Record header bytes before the element. */
-export const RECORD_HEADER_BYTES = 48;
+export const RECORD_HEADER_BYTES = 52;
 /** Element header: tag + u16 key length. */
 const ELEMENT_HEADER_BYTES = 3;
 const ARENA_BYTES_MAX = 0xffff_fffc;
@@ -39,6 +40,7 @@ const CAPACITY = 8;
 const LENGTH = 9;
 const PENDING = 10;
 const KEY_HASH = 11;
+const LEAF = 12;
 
 export class KeyValueTable {
   arena = new Uint8Array(1 << 16);
@@ -153,6 +155,7 @@ export class KeyValueTable {
     this.words[movedBase + LENGTH] = elementLength;
     this.words[movedBase + PENDING] = 0;
     this.words[movedBase + KEY_HASH] = this.words[base + KEY_HASH]!;
+    this.words[movedBase + LEAF] = this.words[base + LEAF]!;
     this.garbageBytes += this.words[movedBase + CAPACITY]! - elementLength;
     this.kill(at);
     this.index[2 * this.lastSlot + 1] = movedBase + 1;
@@ -216,8 +219,22 @@ export class KeyValueTable {
     return at >>> 2;
   }
 
+  /** The state trie's leaf number of record `at` (kept across moves and compaction). */
+  leaf(at: number): number {
+    return this.words[(at >>> 2) + LEAF]!;
+  }
+
+  setLeaf(at: number, leaf: number): void {
+    this.words[(at >>> 2) + LEAF] = leaf;
+  }
+
+  /** Offset in `arena` of record `at`'s key bytes. */
+  keyStart(at: number): number {
+    return at + RECORD_HEADER_BYTES + ELEMENT_HEADER_BYTES;
+  }
+
   /** Key length of record `at` (the element's u16 after its tag). */
-  private keyLength(at: number): number {
+  keyLength(at: number): number {
     const element = at + RECORD_HEADER_BYTES;
     return (this.arena[element + 1]! << 8) | this.arena[element + 2]!;
   }

@@ -4,9 +4,9 @@
  *
  * Two ways in, same rules:
  * - append(body): a chosen Paxos value becomes the next block (the header is built here, when the
- *   block is appended, so its state digest reflects this replica's execution);
+ *   block is appended, so its state root reflects this replica's execution);
  * - replay(record): a stored or fetched block is checked (height, link, body hash, body shape,
- *   state digest) before its commands change anything. The first failed check is returned as a
+ *   state root) before its commands change anything. The first failed check is returned as a
  *   ChainProblem with its height; the ledger is unchanged by a rejected block.
  */
 import { assert } from '../lib/assert.js';
@@ -22,12 +22,12 @@ import {
   HEADER_BYTES,
   HEIGHT_OFFSET,
   PREV_HASH_OFFSET,
-  STATE_DIGEST_OFFSET,
+  STATE_ROOT_OFFSET,
   ZERO_HASH,
 } from '../chain/block.js';
 import { BODY_KIND_GENESIS, bodyKind, decodeBody, encodeGenesisBody, type GenesisBody, type GenesisConfig, scanBatchBody } from '../chain/body.js';
 import { MsgpackCursor } from '../lib/msgpack-cursor.js';
-import { KvState, type KvStateOptions } from '../kv/state.js';
+import { emptyStateRoot, KvState, type KvStateOptions } from '../kv/state.js';
 
 export type ProblemReason =
   | 'NO_GENESIS'
@@ -39,7 +39,7 @@ export type ProblemReason =
   | 'MALFORMED_BODY'
   | 'BAD_GENESIS'
   | 'GENESIS_MISMATCH'
-  | 'STATE_DIGEST_MISMATCH'
+  | 'STATE_ROOT_MISMATCH'
   | 'HEAD_MISMATCH'
   | 'BLOCK_AFTER_HEAD'
   /** Blocks are stored but the head pointer is gone (the blocks themselves may be intact). */
@@ -89,7 +89,7 @@ export class Ledger {
   static genesisRecord(sha256: Sha256, config: GenesisConfig): Uint8Array {
     const body = encodeGenesisBody(config);
     return encodeRecord(
-      { version: BLOCK_FORMAT_VERSION, height: 0, prevHash: ZERO_HASH, bodyHash: hashBody(sha256, body), stateDigest: ZERO_HASH },
+      { version: BLOCK_FORMAT_VERSION, height: 0, prevHash: ZERO_HASH, bodyHash: hashBody(sha256, body), stateRoot: emptyStateRoot(sha256) },
       body,
     );
   }
@@ -145,7 +145,7 @@ export class Ledger {
         height,
         prevHash: head.hash,
         bodyHash: hashBody(this.sha256, body),
-        stateDigest: this.kv.digest(),
+        stateRoot: this.kv.root(),
       },
       body,
     );
@@ -156,10 +156,10 @@ export class Ledger {
 
   /**
    * Checks `record`, stored at `height`, against the head and applies it. Returns a problem and
-   * leaves the ledger unchanged (except after STATE_DIGEST_MISMATCH, see below) if a check fails.
+   * leaves the ledger unchanged (except after STATE_ROOT_MISMATCH, see below) if a check fails.
    * `hashes` may be precomputed in a batch; otherwise they are computed here.
    *
-   * A state digest mismatch is only known after the commands ran, so the KV state has moved past
+   * A state root mismatch is only known after the commands ran, so the KV state has moved past
    * the head; the caller must stop using this ledger (verify and replay do: they report and end).
    */
   replay(height: number, record: Uint8Array, hashes?: PrecomputedHashes): { problem: ChainProblem } | { results: number[] } {
@@ -193,7 +193,7 @@ export class Ledger {
       const decoded = decodeBody(record.subarray(HEADER_BYTES));
       if (typeof decoded === 'string') return problem(0, 'BAD_GENESIS', decoded);
       if (decoded.kind !== 'genesis') return problem(0, 'BAD_GENESIS', 'block 0 is not a genesis block');
-      if (!hashAt(record, STATE_DIGEST_OFFSET, ZERO_HASH, 0)) return problem(0, 'BAD_GENESIS', 'genesis state digest is not zero');
+      if (!hashAt(record, STATE_ROOT_OFFSET, emptyStateRoot(this.sha256), 0)) return problem(0, 'BAD_GENESIS', 'genesis state root is not the empty state\'s');
       this.genesisBody = decoded;
       this.kv = new KvState(this.sha256, decoded.dedupCapacity, this.kvOptions);
     } else {
@@ -204,9 +204,9 @@ export class Ledger {
       if (typeof scan === 'string') return problem(height, 'MALFORMED_BODY', scan);
       this.cursor.reset(record, scan.commandsOffset);
       results = this.kv!.applyCommands(this.cursor, scan.commandCount, height);
-      if (!this.kv!.digestEquals(record, STATE_DIGEST_OFFSET)) {
-        const digest = this.kv!.digest();
-        return problem(height, 'STATE_DIGEST_MISMATCH', `state after block ${height} hashes to ${hexAt(digest, 0)}, header says ${hexAt(record, STATE_DIGEST_OFFSET)}`);
+      if (!this.kv!.rootEquals(record, STATE_ROOT_OFFSET)) {
+        const root = this.kv!.root();
+        return problem(height, 'STATE_ROOT_MISMATCH', `state after block ${height} has root ${hexAt(root, 0)}, header says ${hexAt(record, STATE_ROOT_OFFSET)}`);
       }
     }
     const hash = hashes ? hashes.blockHashes.slice(hashes.index * SHA256_BYTES, (hashes.index + 1) * SHA256_BYTES) : hashRecord(this.sha256, record);

@@ -4,7 +4,7 @@
  */
 import { assert } from './assert.js';
 
-export const TWO_POW_32 = 0x1_0000_0000;
+const TWO_POW_32 = 0x1_0000_0000;
 
 export function isU53(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;

@@ -424,7 +424,7 @@ export class NodeDriver {
       voting: replica.voting,
       commitIndex: replica.commitIndex,
       head: head ? { height: head.height, hash: toHex(head.hash) } : null,
-      stateDigest: hasState ? toHex(replica.state.digest()) : null,
+      stateRoot: hasState ? toHex(replica.state.root()) : null,
       keys: hasState ? replica.state.keyCount : 0,
       diverged: replica.diverged ? { ...replica.diverged, ...firstDivergence(replica.firstDivergence) } : null,
       disagreeingPeers: replica.disagreeingPeers,

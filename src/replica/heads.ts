@@ -52,7 +52,7 @@ export class Heads {
   /** Set once, never cleared (a restart re-examines the chain). */
   private condemned: Divergence | undefined;
   /**
-   * Set when a fetched block's state digest disagreed with this replica's own execution of it:
+   * Set when a fetched block's state root disagreed with this replica's own execution of it:
    * the in-memory state ran past the head, so nothing may be appended any more (a wrong block is
    * worse than a stopped node). Implies `condemned`. The node reports DIVERGED; a restart replays.
    */
@@ -164,10 +164,10 @@ export class Heads {
     return { alarm, verdict: this.condemned };
   }
 
-  /** Our execution of `peer`'s block at `height` gave another state digest than its header. */
+  /** Our execution of `peer`'s block at `height` gave another state root than its header. */
   freeze(height: number, peer: NodeId, theirsDigest: string): Divergence {
     this.stateRanAhead = true;
-    this.condemned ??= { height, peer, ours: 'state digest differs', theirs: theirsDigest };
+    this.condemned ??= { height, peer, ours: 'state root differs', theirs: theirsDigest };
     return this.condemned;
   }
 

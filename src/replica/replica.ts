@@ -46,7 +46,7 @@ import type {
 } from '../paxos/messages.js';
 import { Phase1 } from '../paxos/phase1.js';
 import { majority, NodeSet } from '../paxos/quorum.js';
-import { BODY_HASH_OFFSET, HEADER_BYTES, PREV_HASH_OFFSET, STATE_DIGEST_OFFSET } from '../chain/block.js';
+import { BODY_HASH_OFFSET, HEADER_BYTES, PREV_HASH_OFFSET, STATE_ROOT_OFFSET } from '../chain/block.js';
 import { hashRecords } from '../chain/hash-batch.js';
 import { encodeBatchBody } from '../chain/body.js';
 import { type Command, type CommandTuple, decodeCommand } from '../kv/command.js';
@@ -367,7 +367,7 @@ export class Replica {
   /** A client read: linearizable (ReadIndex at the leader) or stale (local, labelled). */
   read(request: ReadRequest): void {
     // A frozen node's state ran past its head: not even a stale read may come from it.
-    if (this.heads.frozen) return this.replyError(request.requestId, 'DIVERGED', 'this node is frozen after a state digest mismatch; restart it');
+    if (this.heads.frozen) return this.replyError(request.requestId, 'DIVERGED', 'this node is frozen after a state root mismatch; restart it');
     if (request.stale) return this.answerRead(request, true);
     const refusal = this.refuseClient();
     if (refusal) return this.replyError(request.requestId, refusal.error, refusal.message);
@@ -971,7 +971,7 @@ export class Replica {
 
   private onBlocks(message: BlocksMessage): void {
     if (message.head) this.notePeerHead(message.from, message.head);
-    if (this.heads.frozen) return this.ignore(message, 'frozen after a state digest mismatch');
+    if (this.heads.frozen) return this.ignore(message, 'frozen after a state root mismatch');
     const verdict = this.catchUp.onBlocks(message, this.ledger.nextHeight);
     if (verdict === 'dropped') this.ignore(message, 'ahead of the chain and no room to keep it');
     if (verdict === 'apply') {
@@ -1000,7 +1000,7 @@ export class Replica {
     if (skip >= message.records.length) return;
     const records = skip === 0 ? message.records : message.records.slice(skip);
     let height = this.ledger.nextHeight;
-    // Every fetched block is checked like a stored one (link, body hash, state digest) before it
+    // Every fetched block is checked like a stored one (link, body hash, state root) before it
     // is appended; header and body hashes of the whole reply are computed in two batch calls.
     const hashes = hashRecords(this.ledger.sha256, records);
     const precomputed = { blockHashes: hashes.blockHashes, bodyHashes: hashes.bodyHashes, index: 0 };
@@ -1025,7 +1025,7 @@ export class Replica {
 
   /**
    * A fetched block failed verification. A broken link at our next height means the peer's
-   * chain forks from ours below it; a state digest mismatch means our execution of the peer's
+   * chain forks from ours below it; a state root mismatch means our execution of the peer's
    * block disagrees with its header: both are divergence. Anything else is a bad reply.
    */
   private rejectFetched(from: NodeId, height: number, record: Uint8Array, problem: ChainProblem): void {
@@ -1036,11 +1036,11 @@ export class Replica {
       // The peer's block at head+1 names another block at our head height as its parent.
       this.actOnComparison(from, this.heads.compare(from, head.height, head.hash, record.subarray(PREV_HASH_OFFSET, BODY_HASH_OFFSET), this.members.length));
     }
-    if (problem.reason === 'STATE_DIGEST_MISMATCH') {
-      const divergence = this.heads.freeze(height, from, toHex(record.subarray(STATE_DIGEST_OFFSET, HEADER_BYTES)));
+    if (problem.reason === 'STATE_ROOT_MISMATCH') {
+      const divergence = this.heads.freeze(height, from, toHex(record.subarray(STATE_ROOT_OFFSET, HEADER_BYTES)));
       this.acceptor.suspend();
-      this.event('error', 'DIVERGENCE: executing a peer\'s block gives another state digest; no more appends until restarted', { ...divergence });
-      this.maybeBecomeFollower('frozen after a state digest mismatch');
+      this.event('error', 'DIVERGENCE: executing a peer\'s block gives another state root; no more appends until restarted', { ...divergence });
+      this.maybeBecomeFollower('frozen after a state root mismatch');
     }
   }
 

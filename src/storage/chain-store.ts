@@ -5,7 +5,7 @@
  * - the head pointer names the highest block and its hash, and is written in the same atomic
  *   batch as that block;
  * - an appended block's height is head.height + 1 and its prevHash is head.hash.
- * The store does not verify bodies or state digests: the Ledger did that before the block got
+ * The store does not verify bodies or state roots: the Ledger did that before the block got
  * here (src/ledger/ledger.ts), and replay does it again on every open.
  */
 import { assert } from '../lib/assert.js';

@@ -1,6 +1,6 @@
 /**
  * `paxchain dev bench-chain`: generates chains and measures replay / verify speed. Replay and
- * verify are one code path (src/storage/replay.ts checks every link, body hash and state digest
+ * verify are one code path (src/storage/replay.ts checks every link, body hash and state root
  * while rebuilding the state), so one timed pass gives both figures.
  */
 import { rmSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * `paxchain kv dump`: the key-value state as of a height, rebuilt by replaying (and thereby
  * verifying) the chain from a stopped node's store or from a running node, with the height,
- * block hash and state digest it corresponds to.
+ * block hash and state root it corresponds to.
  */
 import { toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
@@ -19,7 +19,7 @@ export interface DumpEntry {
 export interface DumpResult {
   readonly height: number;
   readonly hash: string;
-  readonly stateDigest: string;
+  readonly stateRoot: string;
   readonly keys: number;
   readonly entries: DumpEntry[];
 }
@@ -47,6 +47,6 @@ export async function dumpState(
         const view = viewValue(value);
         return { key, value: view.data, encoding: view.encoding };
       });
-    return { height: head.height, hash: toHex(head.hash), stateDigest: toHex(state.digest()), keys: state.keyCount, entries };
+    return { height: head.height, hash: toHex(head.hash), stateRoot: toHex(state.root()), keys: state.keyCount, entries };
   });
 }

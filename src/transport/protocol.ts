@@ -85,7 +85,7 @@ export interface NodeStatus {
   readonly voting: boolean;
   readonly commitIndex: number;
   readonly head: { readonly height: number; readonly hash: string } | null;
-  readonly stateDigest: string | null;
+  readonly stateRoot: string | null;
   readonly keys: number;
   readonly diverged: {
     readonly height: number;

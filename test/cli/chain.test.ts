@@ -61,7 +61,7 @@ describe('paxchain chain tools', () => {
     expect(result.status).toBe(0);
     const report = result.json();
     expect(report).toMatchObject({ ok: true, blocksVerified: 201, commands: 1000, problem: null, verifiedHead: head });
-    expect(report.stateDigest).toMatch(/^[0-9a-f]{64}$/);
+    expect(report.stateRoot).toMatch(/^[0-9a-f]{64}$/);
     const human = runCli(['chain', 'verify', '--data', join(dir.path, 'good')]);
     expect(human.stdout).toContain('chain OK: 201 blocks (0..200)');
   });

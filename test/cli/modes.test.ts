@@ -9,7 +9,7 @@ import { freeBasePort, useTestCluster, waitFor } from '../node/cluster-helpers.j
 describe('load and kv dump', () => {
   const test = useTestCluster(3);
 
-  it('load data/fruits.json, then dump: every fruit back, at the height and digest chain head reports', async () => {
+  it('load data/fruits.json, then dump: every fruit back, at the height and state root chain head reports', async () => {
     const endpoints = test.cluster.endpoints.join(',');
     const loaded = runCli(['load', 'data/fruits.json', '--prefix', 'fruit/', '--endpoints', endpoints, '--json']);
     expect(loaded.status, loaded.stderr).toBe(0);
@@ -24,12 +24,12 @@ describe('load and kv dump', () => {
     const head = runCli(['chain', 'head', '--endpoints', endpoints, '--json']).json();
     expect(dump.height).toBe(head.height);
     expect(dump.hash).toBe(head.hash);
-    expect(dump.stateDigest).toBe(head.stateDigest);
+    expect(dump.stateRoot).toBe(head.stateRoot);
     const dumped = Object.fromEntries(dump.entries.map((entry: { key: string; value: string }) => [entry.key, entry.value]));
     for (const [fruit, price] of Object.entries(fruits)) expect(dumped[`fruit/${fruit}`]).toBe(price);
     // Human output: a header line with the same digest, then key = value lines.
     const text = runCli(['kv', 'dump', '--endpoints', endpoints, '--prefix', 'fruit/kiwi']).stdout.trim().split('\n');
-    expect(text[0]).toContain(`state digest ${head.stateDigest}`);
+    expect(text[0]).toContain(`state root ${head.stateRoot}`);
     expect(text[1]).toBe(`fruit/kiwi = ${fruits.kiwi}`);
   });
 

@@ -138,7 +138,7 @@ function nodeStatus(nodeId: number, role: string, leader: number, height: number
     voting: true,
     commitIndex: height,
     head: { height, hash: 'ab'.repeat(32) },
-    stateDigest: null,
+    stateRoot: null,
     keys: 0,
     diverged: null,
     members,

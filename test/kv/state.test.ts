@@ -1,5 +1,5 @@
 // The KV state machine: command semantics, exactly-once via the replicated dedup table, and the
-// incremental state digest against its from-scratch definition (test/helpers.ts).
+// incremental state root against its from-scratch definition (test/helpers.ts).
 import { describe, expect, it } from 'vitest';
 import { nobleSha256 } from '../../src/lib/sha256.js';
 import { Prng } from '../../src/lib/prng.js';
@@ -7,7 +7,7 @@ import { DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_NOOP, OP_PUT, ResultCode } from '
 import { KvState } from '../../src/kv/state.js';
 import { Workload } from '../../src/check/workload.js';
 import { fastSha256 } from '../../src/native/sha256.js';
-import { bytes, hex, referenceDigest, sid } from '../helpers.js';
+import { bytes, hex, referenceRoot, sid } from '../helpers.js';
 
 const v = bytes;
 
@@ -47,7 +47,7 @@ describe('KvState commands', () => {
 
   it('malformed commands are INVALID and change nothing but their session', () => {
     const state = new KvState(fastSha256, 100);
-    const before = hex(state.digest());
+    const before = hex(state.root());
     const invalid: unknown[] = [
       'not a tuple',
       [OP_PUT, 1],
@@ -63,7 +63,7 @@ describe('KvState commands', () => {
       [OP_PUT, sid(7), 0, 'k', v('x')], // seq 0 with a session
     ];
     for (const command of invalid) expect(state.apply(command, 1)).toBe(ResultCode.INVALID);
-    expect(hex(state.digest())).toBe(before);
+    expect(hex(state.root())).toBe(before);
     expect(state.keyCount).toBe(0);
     // With a valid (clientId, seq), the INVALID result is remembered like any other.
     expect(state.apply([OP_PUT, sid(5), 1, '', v('x')], 2)).toBe(ResultCode.INVALID);
@@ -75,10 +75,10 @@ describe('KvState exactly-once (dedup table)', () => {
   it('a repeated (clientId, seq) is applied once and answered with its first result', () => {
     const state = new KvState(fastSha256, 100);
     expect(state.apply([OP_CAS, sid(9), 1, 'k', null, v('first')], 10)).toBe(ResultCode.OK);
-    const digest = hex(state.digest());
+    const digest = hex(state.root());
     // The retry would now fail the cas; it must instead get the first result, and change nothing.
     expect(state.apply([OP_CAS, sid(9), 1, 'k', null, v('first')], 11)).toBe(ResultCode.OK | DUPLICATE_FLAG);
-    expect(hex(state.digest())).toBe(digest);
+    expect(hex(state.root())).toBe(digest);
     expect(state.session(sid(9)!)).toMatchObject({ seq: 1, result: ResultCode.OK, height: 10 });
   });
 
@@ -110,9 +110,10 @@ describe('KvState exactly-once (dedup table)', () => {
   });
 });
 
-describe('KvState digest', () => {
-  it('the empty state digests to zero', () => {
-    expect(hex(new KvState(fastSha256, 10).digest())).toBe('0'.repeat(64));
+describe('KvState root', () => {
+  it('the empty state has the root of two empty tries', () => {
+    expect(hex(new KvState(fastSha256, 10).root())).toBe(referenceRoot(new KvState(fastSha256, 10)));
+    expect(hex(new KvState(fastSha256, 10).root())).toBe(hex(nobleSha256.hash(new Uint8Array([...new TextEncoder().encode('paxchain/state/1\0'), ...new Uint8Array(64)]))));
   });
 
   it('equals the from-scratch reference after every block of a random workload with evictions', () => {
@@ -120,11 +121,11 @@ describe('KvState digest', () => {
     const workload = new Workload({ seed: 3, keys: 300, valueBytes: 40, clients: 80, mix: { put: 60, delete: 20, cas: 20 }, duplicateRate: 0.05 });
     for (let height = 1; height <= 60; height++) {
       for (const command of workload.batch(50)) state.apply(command, height);
-      expect(hex(state.digest())).toBe(referenceDigest(state));
+      expect(hex(state.root())).toBe(referenceRoot(state));
     }
   });
 
-  it('is order-independent: different histories that reach the same state digest the same', () => {
+  it('is order-independent: different histories that reach the same state have the same root', () => {
     const a = new KvState(fastSha256, 10);
     const b = new KvState(fastSha256, 10);
     a.apply([OP_PUT, null, 0, 'x', v('1')], 1);
@@ -134,17 +135,17 @@ describe('KvState digest', () => {
     b.apply([OP_PUT, null, 0, 'x', v('1')], 1);
     b.apply([OP_PUT, null, 0, 'y', v('2')], 1);
     b.apply([OP_DELETE, null, 0, 'z'], 1);
-    expect(hex(a.digest())).toBe(hex(b.digest()));
+    expect(hex(a.root())).toBe(hex(b.root()));
     b.apply([OP_PUT, null, 0, 'y', v('3')], 1);
-    expect(hex(a.digest())).not.toBe(hex(b.digest()));
+    expect(hex(a.root())).not.toBe(hex(b.root()));
   });
 
-  it('the same commands give the same digest whichever SHA-256 implementation runs', () => {
+  it('the same commands give the same root whichever SHA-256 implementation runs', () => {
     const run = (sha = fastSha256) => {
       const state = new KvState(sha, 20);
       const workload = new Workload({ seed: 8, keys: 50, valueBytes: 70, clients: 30, mix: { put: 70, delete: 15, cas: 15 }, duplicateRate: 0.1 });
       for (const command of workload.batch(2000)) state.apply(command, 1);
-      return hex(state.digest());
+      return hex(state.root());
     };
     expect(run(nobleSha256)).toBe(run(fastSha256));
   });
@@ -155,8 +156,8 @@ describe('KvState digest', () => {
     for (let i = 0; i < 30_000; i++) {
       const size = prng.chance(0.5) ? 20 : 2000;
       state.apply([OP_PUT, null, 0, `key-${prng.nextInt(200)}`, new Uint8Array(size).fill(i & 0xff)], 1);
-      if (i % 1000 === 0) expect(hex(state.digest())).toBe(referenceDigest(state));
+      if (i % 1000 === 0) expect(hex(state.root())).toBe(referenceRoot(state));
     }
-    expect(hex(state.digest())).toBe(referenceDigest(state));
+    expect(hex(state.root())).toBe(referenceRoot(state));
   });
 });

@@ -7,7 +7,7 @@ import { KvState } from '../../src/kv/state.js';
 import { Workload } from '../../src/check/workload.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { Ledger } from '../../src/ledger/ledger.js';
-import { bytes, hex, referenceDigest, sid } from '../helpers.js';
+import { bytes, hex, referenceRoot, sid } from '../helpers.js';
 
 const genesis = { clusterId: 't', members: [1, 2, 3], dedupCapacity: 64, createdAtMs: 1 };
 
@@ -32,9 +32,9 @@ describe('Ledger', () => {
     commands.forEach((batch, i) => batch.forEach((command) => direct.apply(command, i + 1)));
     const replayed = new Ledger(fastSha256);
     records.forEach((record, height) => expect(replayed.replay(height, record)).not.toHaveProperty('problem'));
-    expect(hex(replayed.state.digest())).toBe(hex(direct.digest()));
-    expect(hex(replayed.state.digest())).toBe(hex(ledger.state.digest()));
-    expect(hex(replayed.state.digest())).toBe(referenceDigest(replayed.state));
+    expect(hex(replayed.state.root())).toBe(hex(direct.root()));
+    expect(hex(replayed.state.root())).toBe(hex(ledger.state.root()));
+    expect(hex(replayed.state.root())).toBe(referenceRoot(replayed.state));
     expect(hex(replayed.head!.hash)).toBe(hex(ledger.head!.hash));
   });
 
@@ -48,7 +48,7 @@ describe('Ledger', () => {
         if ('problem' in outcome) throw new Error(outcome.problem.message);
         results.push(outcome.results);
       });
-      return { head: hex(ledger.head!.hash), digest: hex(ledger.state.digest()), entries: [...ledger.state.allEntries()].sort(), results };
+      return { head: hex(ledger.head!.hash), digest: hex(ledger.state.root()), entries: [...ledger.state.allEntries()].sort(), results };
     };
     expect(run()).toEqual(run());
   });
@@ -71,11 +71,11 @@ describe('Ledger', () => {
     ledger.replay(0, genesisRecord);
     const body = encodeBatchBody(2, [[OP_PUT, null, 0, 'k', bytes('v')]]);
     const lying = encodeRecord(
-      { version: BLOCK_FORMAT_VERSION, height: 1, prevHash: ledger.head!.hash, bodyHash: hashBody(fastSha256, body), stateDigest: new Uint8Array(32).fill(1) },
+      { version: BLOCK_FORMAT_VERSION, height: 1, prevHash: ledger.head!.hash, bodyHash: hashBody(fastSha256, body), stateRoot: new Uint8Array(32).fill(1) },
       body,
     );
     const outcome = ledger.replay(1, lying);
-    expect(outcome).toMatchObject({ problem: { height: 1, reason: 'STATE_DIGEST_MISMATCH' } });
+    expect(outcome).toMatchObject({ problem: { height: 1, reason: 'STATE_ROOT_MISMATCH' } });
   });
 
   it('a block with a well-formed envelope but a malformed command tuple still verifies: the command is INVALID', () => {

@@ -25,7 +25,7 @@ async function agreed(test: TestCluster): Promise<void> {
   await converged(test, 60_000);
   const all = await waitFor('every node voting with the same digest', async () => {
     const snapshot = await statuses(test);
-    const digests = new Set(snapshot.map((status) => status?.stateDigest));
+    const digests = new Set(snapshot.map((status) => status?.stateRoot));
     return snapshot.every((status) => status?.voting) && digests.size === 1 ? snapshot : undefined;
   }, 60_000);
   expect(new Set(all.map((status) => status!.head!.hash)).size).toBe(1);

@@ -63,7 +63,7 @@ describe('tamper detection', () => {
       expect(reasons).toContain('BODY_HASH_MISMATCH');
       expect(reasons).toContain('HEIGHT_MISMATCH');
       expect(reasons).toContain('BAD_HEADER');
-      expect(reasons).toContain(height === 0 ? 'BAD_GENESIS' : 'STATE_DIGEST_MISMATCH');
+      expect(reasons).toContain(height === 0 ? 'BAD_GENESIS' : 'STATE_ROOT_MISMATCH');
     });
   }
 

@@ -1,0 +1,484 @@
+/**
+ * StateTrie: a Merkle crit-bit trie (a binary Patricia trie) over a set of keyed leaves, the
+ * authenticated structure behind the state root (src/kv/state.ts; the proof format and its
+ * verifier are in src/kv/state-proof.ts).
+ *
+ * Why this shape: it is ordered by key (an in-order walk gives the keys in byte order, so range
+ * reads, prefix watches and snapshot chunks can be proved later), its shape depends only on the
+ * set of keys (so every replica gets the same root whatever order it reached the state in), a
+ * proof of presence or of absence is one root-to-leaf path of O(log n) nodes for keys that are not
+ * adversarially chosen (a path is at most one node per bit of the longest key: keyBitsMax), and
+ * an update rehashes only its path, in batches per block.
+ *
+ * Keys are read as bit strings of 9 bits per byte position p (keyBit): bit 9p says whether the
+ * key has a byte at p (1) or ended before it (0); bits 9p+1 .. 9p+8 are that byte, most
+ * significant first. This makes the encoding prefix-free (no key's bits are a prefix of
+ * another's) and order-preserving (a shorter key that is a prefix of a longer one sorts first).
+ *
+ * Nodes. A leaf's hash is its owner's element hash (a KV entry or a session, src/kv/state.ts);
+ * every element starts with a tag byte of 0x01 or 0x02. An internal node has a crit bit c (the
+ * first bit in which the keys below it differ) and two children: keys with bit c = 0 on the left.
+ *
+ *   nodeHash = SHA-256(0x03 || u32 c (big-endian) || hash(left) || hash(right))
+ *
+ * The 0x03 tag keeps an internal node from ever hashing like a leaf. The trie's root hash is 32
+ * zero bytes for an empty set, the leaf's hash for a single leaf, else the top node's hash.
+ *
+ * Storage: no object per node. Node n is a 96-byte record of one typed array, laid out so that its
+ * hashed message lies in it, ready for hashMany with no copying:
+ *
+ *   words 0-1    bytes 3..7 are the message head: 0x03, then the crit bit big-endian
+ *   words 2-9    hash of child 0      } a child's hash lives in its parent, written there when the
+ *   words 10-17  hash of child 1      } child is (re)hashed: reading a sibling costs no cache miss
+ *   word 18, 19  child references (>= 0 a node, < 0 the leaf ~ref)
+ *   word 20      parent node (-1 for the root); word 23: which side of the parent this node is
+ *   word 21      flags: DIRTY (this node's hash is stale), and which children are dirty nodes
+ *   word 22      crit bit (as a number, for walking)
+ *
+ * Leaves are 4-word records of another array: the owner's reference, the parent, the side. Freed
+ * nodes and leaves are reused through free lists. Memory: ~112 bytes per key.
+ *
+ * Updates mark the path from the changed leaf up to the root dirty (stopping at a node already
+ * dirty, so: a node is dirty only if its parent is, and then the parent's flag for that side is
+ * set). Changed leaves are listed; settle() first copies their hashes into their parents, then
+ * collects the dirty nodes breadth first (by the parents' flags, never touching a clean sibling)
+ * and hashes them a depth at a time from the deepest, each depth one hashMany call (at most
+ * HASH_BATCH_NODES per call), each result written into the parent's slot.
+ */
+import { assert } from '../lib/assert.js';
+import { limits } from '../lib/limits.js';
+import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
+
+export const NODE_TAG = 0x03;
+/** Bits of the longest key (keyBit's 9 bits per byte, plus the end bit): the deepest possible path. */
+export const KEY_BITS_MAX = 9 * (limits.keyBytesMax + 1);
+const WORDS = SHA256_BYTES / 4;
+/** Most nodes (and most leaves) a trie holds: node numbers and leaf references stay int32. */
+const NODES_MAX = 1 << 26;
+const NONE = 0x7fff_ffff;
+/** Words per node record and the fields' word offsets (see the layout above). */
+const NODE_WORDS = 24;
+const MESSAGE_START = 3;
+const MESSAGE_END = 72;
+const HASHES = 2;
+const CHILD = 18;
+const PARENT = 20;
+const FLAGS = 21;
+const CRIT = 22;
+const SIDE = 23;
+const DIRTY = 1;
+/** FLAGS bit of a dirty child node on side s: CHILD_DIRTY << s. */
+const CHILD_DIRTY = 2;
+const LEAF_WORDS = 4;
+const LEAF_PARENT = 1;
+const LEAF_SIDE = 2;
+/** Parent word of a freed leaf (so a stale entry in the changed-leaves list is skipped). */
+const FREED = -2;
+/** Most node messages hashed by one hashMany call. */
+const HASH_BATCH_NODES = 4096;
+
+/** Where the trie reads a leaf's key bits and its hash; the owner keeps both (src/kv/state.ts). */
+export interface LeafSource {
+  /** Bytes holding the key of leaf reference `ref` (may be a shared arena). */
+  keyBytes(ref: number): Uint8Array;
+  keyStart(ref: number): number;
+  keyLength(ref: number): number;
+  /** Words holding the hash of `ref` at [hashWord(ref), hashWord(ref) + 8). */
+  hashWords(ref: number): Uint32Array;
+  hashWord(ref: number): number;
+}
+
+/** Bit `index` of key bytes[start, start + length) in the trie's 9-bits-per-byte reading. */
+export function keyBit(bytes: Uint8Array, start: number, length: number, index: number): number {
+  const position = (index / 9) | 0;
+  if (position >= length) return 0;
+  const within = index - 9 * position;
+  if (within === 0) return 1;
+  return (bytes[start + position]! >> (8 - within)) & 1;
+}
+
+/** The first bit in which two keys differ, or -1 if they are equal. */
+export function critBit(a: Uint8Array, aStart: number, aLength: number, b: Uint8Array, bStart: number, bLength: number): number {
+  const common = Math.min(aLength, bLength);
+  for (let i = 0; i < common; i++) {
+    const difference = a[aStart + i]! ^ b[bStart + i]!;
+    if (difference !== 0) return 9 * i + 1 + (Math.clz32(difference) - 24);
+  }
+  return aLength === bLength ? -1 : 9 * common;
+}
+
+/** One step of a path from the root: the node's crit bit and the hash of the child not taken. */
+export interface PathStep {
+  readonly crit: number;
+  readonly sibling: Uint8Array;
+}
+
+export class StateTrie {
+  private nodes = new Int32Array(1024 * NODE_WORDS);
+  /** The same memory, unsigned and as bytes (hash words; hashMany's input). */
+  private nodeWords = new Uint32Array(this.nodes.buffer);
+  private nodeBytes = new Uint8Array(this.nodes.buffer);
+  private nodeCount = 0;
+  private readonly freeNodes: number[] = [];
+
+  private leaves = new Int32Array(1024 * LEAF_WORDS);
+  private leafCount = 0;
+  private readonly freeLeaves: number[] = [];
+  private liveLeaves = 0;
+  /** Leaves whose hash changed since the last settle (bounded by the updates between settles). */
+  private changedLeaves: number[] = [];
+
+  /** The root child reference (a node, a leaf ~l) or NONE when empty. */
+  private root = NONE;
+  /** The root node's hash, when the root is a clean node. */
+  private readonly rootWords = new Uint32Array(WORDS);
+
+  // Scratch of settle(): dirty nodes breadth-first, message ranges and digests.
+  private order = new Int32Array(1024);
+  private readonly starts = new Uint32Array(HASH_BATCH_NODES);
+  private readonly ends = new Uint32Array(HASH_BATCH_NODES);
+  private readonly out = new Uint8Array(HASH_BATCH_NODES * SHA256_BYTES);
+  private readonly outWords = new Uint32Array(this.out.buffer);
+
+  constructor(
+    private readonly sha256: Sha256,
+    private readonly source: LeafSource,
+  ) {}
+
+  get size(): number {
+    return this.liveLeaves;
+  }
+
+  /**
+   * Adds a leaf for reference `ref`, whose key must not be in the trie yet; returns the leaf number
+   * the owner keeps (for touch / move / remove).
+   */
+  insert(ref: number): number {
+    const leaf = this.allocLeaf(ref);
+    this.changedLeaves.push(leaf);
+    if (this.root === NONE) {
+      this.root = ~leaf;
+      this.leaves[LEAF_WORDS * leaf + LEAF_PARENT] = -1;
+      return leaf;
+    }
+    const source = this.source;
+    const bytes = source.keyBytes(ref);
+    const start = source.keyStart(ref);
+    const length = source.keyLength(ref);
+    const nearest = this.leaves[LEAF_WORDS * ~this.descend(bytes, start, length)]!;
+    const crit = critBit(bytes, start, length, source.keyBytes(nearest), source.keyStart(nearest), source.keyLength(nearest));
+    assert(crit >= 0, 'StateTrie.insert: the key is already in the trie');
+    const direction = keyBit(bytes, start, length, crit);
+    // Allocated first: it may grow (replace) the node array.
+    const node = this.allocNode(crit);
+    const nodes = this.nodes;
+    // Walk down to where the new node goes: above the first node whose crit bit is past `crit`.
+    let parent = -1;
+    let side = 0;
+    let child = this.root;
+    while (child >= 0 && nodes[NODE_WORDS * child + CRIT]! < crit) {
+      parent = child;
+      side = keyBit(bytes, start, length, nodes[NODE_WORDS * child + CRIT]!);
+      child = nodes[NODE_WORDS * child + CHILD + side]!;
+    }
+    const base = NODE_WORDS * node;
+    nodes[base + CHILD + direction] = ~leaf;
+    nodes[base + CHILD + 1 - direction] = child;
+    this.attach(node, parent, side);
+    this.setParent(~leaf, node, direction);
+    // The subtree moved under the new node: its hash (current or about to be recomputed) goes along.
+    this.copyChildHash(child, parent, side, node, 1 - direction);
+    this.setParent(child, node, 1 - direction);
+    if (child >= 0 && (nodes[NODE_WORDS * child + FLAGS]! & DIRTY) !== 0) nodes[base + FLAGS]! |= CHILD_DIRTY << (1 - direction);
+    this.markDirty(node);
+    return leaf;
+  }
+
+  /** Leaf `leaf`'s hash changed (its owner rewrote the element): its path must be rehashed. */
+  touch(leaf: number): void {
+    this.changedLeaves.push(leaf);
+    const parent = this.leaves[LEAF_WORDS * leaf + LEAF_PARENT]!;
+    if (parent >= 0) this.markDirty(parent);
+  }
+
+  /** The owner moved leaf `leaf`'s key and hash to reference `ref` (same key; hash may differ). */
+  move(leaf: number, ref: number): void {
+    this.leaves[LEAF_WORDS * leaf] = ref;
+  }
+
+  remove(leaf: number): void {
+    const parent = this.leaves[LEAF_WORDS * leaf + LEAF_PARENT]!;
+    const leafSide = this.leaves[LEAF_WORDS * leaf + LEAF_SIDE]!;
+    this.freeLeaf(leaf);
+    if (parent < 0) {
+      this.root = NONE;
+      return;
+    }
+    const nodes = this.nodes;
+    const sibling = nodes[NODE_WORDS * parent + CHILD + 1 - leafSide]!;
+    const grandparent = nodes[NODE_WORDS * parent + PARENT]!;
+    const side = nodes[NODE_WORDS * parent + SIDE]!;
+    const siblingDirty = sibling >= 0 && (nodes[NODE_WORDS * sibling + FLAGS]! & DIRTY) !== 0;
+    // The sibling takes the parent's place; its hash moves up a level with it.
+    this.copyChildHash(sibling, parent, 1 - leafSide, grandparent, side);
+    this.setParent(sibling, grandparent, side);
+    if (grandparent < 0) {
+      this.root = sibling;
+    } else {
+      nodes[NODE_WORDS * grandparent + CHILD + side] = sibling;
+      const flags = nodes[NODE_WORDS * grandparent + FLAGS]! & ~(CHILD_DIRTY << side);
+      nodes[NODE_WORDS * grandparent + FLAGS] = siblingDirty ? flags | (CHILD_DIRTY << side) : flags;
+    }
+    this.freeNode(parent);
+    if (grandparent >= 0) this.markDirty(grandparent);
+  }
+
+  /** The root hash (settles first). */
+  rootHash(): Uint8Array {
+    this.settle();
+    const out = new Uint8Array(SHA256_BYTES);
+    if (this.root === NONE) return out;
+    const words = new Uint32Array(out.buffer);
+    if (this.root < 0) {
+      const ref = this.leaves[LEAF_WORDS * ~this.root]!;
+      const from = this.source.hashWords(ref);
+      const at = this.source.hashWord(ref);
+      for (let i = 0; i < WORDS; i++) words[i] = from[at + i]!;
+    } else {
+      words.set(this.rootWords);
+    }
+    return out;
+  }
+
+  /**
+   * The path the key bytes[start, start + length) takes from the root (settles first): the steps
+   * root first and the reference of the leaf it ends at, or undefined for an empty trie. The key
+   * is in the trie iff that leaf's key equals it.
+   */
+  path(bytes: Uint8Array, start: number, length: number): { steps: PathStep[]; leafRef: number } | undefined {
+    this.settle();
+    if (this.root === NONE) return undefined;
+    const steps: PathStep[] = [];
+    let child = this.root;
+    while (child >= 0) {
+      const base = NODE_WORDS * child;
+      const crit = this.nodes[base + CRIT]!;
+      const direction = keyBit(bytes, start, length, crit);
+      const sibling = 4 * (base + HASHES + WORDS * (1 - direction));
+      steps.push({ crit, sibling: this.nodeBytes.slice(sibling, sibling + SHA256_BYTES) });
+      child = this.nodes[base + CHILD + direction]!;
+    }
+    return { steps, leafRef: this.leaves[LEAF_WORDS * ~child]! };
+  }
+
+  /** Brings every hash up to date: changed leaves into their parents, then dirty nodes deepest first. */
+  settle(): void {
+    this.copyChangedLeaves();
+    if (this.root === NONE || this.root < 0 || (this.nodes[NODE_WORDS * this.root + FLAGS]! & DIRTY) === 0) return;
+    const depths = this.collectDirty();
+    // A node's children are one level deeper, so each level is hashed after the one below it.
+    for (let depth = depths.length - 2; depth >= 0; depth--) {
+      for (let from = depths[depth]!; from < depths[depth + 1]!; from += HASH_BATCH_NODES) {
+        this.hashNodes(from, Math.min(depths[depth + 1]!, from + HASH_BATCH_NODES));
+      }
+    }
+  }
+
+  /** Walks from the root by the key's bits to a leaf; returns its child reference (~leaf). */
+  private descend(bytes: Uint8Array, start: number, length: number): number {
+    const nodes = this.nodes;
+    let child = this.root;
+    let steps = 0;
+    while (child >= 0) {
+      assert(++steps <= KEY_BITS_MAX, 'StateTrie: path longer than the longest key');
+      child = nodes[NODE_WORDS * child + CHILD + keyBit(bytes, start, length, nodes[NODE_WORDS * child + CRIT]!)]!;
+    }
+    return child;
+  }
+
+  /** Copies each changed leaf's hash into its parent's slot (the parents are dirty already). */
+  private copyChangedLeaves(): void {
+    const changed = this.changedLeaves;
+    if (changed.length === 0) return;
+    const words = this.nodeWords;
+    const source = this.source;
+    for (let i = 0; i < changed.length; i++) {
+      const leaf = changed[i]!;
+      const parent = this.leaves[LEAF_WORDS * leaf + LEAF_PARENT]!;
+      if (parent < 0) continue; // the root leaf, or freed since
+      const ref = this.leaves[LEAF_WORDS * leaf]!;
+      const from = source.hashWords(ref);
+      const at = source.hashWord(ref);
+      const to = NODE_WORDS * parent + HASHES + WORDS * this.leaves[LEAF_WORDS * leaf + LEAF_SIDE]!;
+      for (let w = 0; w < WORDS; w++) words[to + w] = from[at + w]!;
+    }
+    changed.length = 0;
+  }
+
+  /**
+   * Fills `order` with the dirty nodes breadth-first (parents before children) and returns where
+   * each depth starts in it: depth d is order[starts[d], starts[d + 1]).
+   */
+  private collectDirty(): number[] {
+    const nodes = this.nodes;
+    let count = 0;
+    this.order[count++] = this.root;
+    const starts = [0];
+    let levelEnd = count;
+    for (let next = 0; next < count; next++) {
+      if (next === levelEnd) {
+        starts.push(next);
+        levelEnd = count;
+      }
+      const base = NODE_WORDS * this.order[next]!;
+      const flags = nodes[base + FLAGS]!;
+      for (let side = 0; side < 2; side++) {
+        if ((flags & (CHILD_DIRTY << side)) === 0) continue;
+        if (count === this.order.length) this.order = grow(this.order, count * 2);
+        this.order[count++] = nodes[base + CHILD + side]!;
+      }
+    }
+    starts.push(count);
+    return starts;
+  }
+
+  /** Hashes the nodes order[from, to) (all of one depth; at most HASH_BATCH_NODES) into their parents. */
+  private hashNodes(from: number, to: number): void {
+    const count = to - from;
+    for (let i = 0; i < count; i++) {
+      const byte = 4 * NODE_WORDS * this.order[from + i]!;
+      this.starts[i] = byte + MESSAGE_START;
+      this.ends[i] = byte + MESSAGE_END;
+    }
+    this.sha256.hashMany(this.nodeBytes, this.starts, this.ends, count, this.out);
+    const nodes = this.nodes;
+    const words = this.nodeWords;
+    const out = this.outWords;
+    for (let i = 0; i < count; i++) {
+      const base = NODE_WORDS * this.order[from + i]!;
+      nodes[base + FLAGS] = 0;
+      const parent = nodes[base + PARENT]!;
+      const side = nodes[base + SIDE]!;
+      let to = 0;
+      let target = this.rootWords;
+      if (parent >= 0) {
+        target = words;
+        to = NODE_WORDS * parent + HASHES + WORDS * side;
+        nodes[NODE_WORDS * parent + FLAGS]! &= ~(CHILD_DIRTY << side);
+      }
+      for (let w = 0; w < WORDS; w++) target[to + w] = out[i * WORDS + w]!;
+    }
+  }
+
+  /** Copies the hash of `child`, held by `fromParent` on `fromSide`, to `toParent`'s slot `toSide`. */
+  private copyChildHash(child: number, fromParent: number, fromSide: number, toParent: number, toSide: number): void {
+    if (toParent < 0) {
+      // To the root: a leaf's hash is read from its owner; a node's is kept in rootWords.
+      if (child >= 0) for (let w = 0; w < WORDS; w++) this.rootWords[w] = this.nodeWords[NODE_WORDS * fromParent + HASHES + WORDS * fromSide + w]!;
+      return;
+    }
+    const words = this.nodeWords;
+    const to = NODE_WORDS * toParent + HASHES + WORDS * toSide;
+    let from: Uint32Array = words;
+    let at = NODE_WORDS * fromParent + HASHES + WORDS * fromSide;
+    if (fromParent < 0) {
+      if (child < 0) {
+        const ref = this.leaves[LEAF_WORDS * ~child]!;
+        from = this.source.hashWords(ref);
+        at = this.source.hashWord(ref);
+      } else {
+        from = this.rootWords;
+        at = 0;
+      }
+    }
+    for (let w = 0; w < WORDS; w++) words[to + w] = from[at + w]!;
+  }
+
+  /** Hangs node `node` under `parent` on `side` (or at the root when parent is -1). */
+  private attach(node: number, parent: number, side: number): void {
+    const nodes = this.nodes;
+    nodes[NODE_WORDS * node + PARENT] = parent;
+    nodes[NODE_WORDS * node + SIDE] = parent < 0 ? -1 : side;
+    if (parent < 0) this.root = node;
+    else nodes[NODE_WORDS * parent + CHILD + side] = node;
+  }
+
+  private setParent(child: number, parent: number, side: number): void {
+    if (child >= 0) {
+      this.nodes[NODE_WORDS * child + PARENT] = parent;
+      this.nodes[NODE_WORDS * child + SIDE] = parent < 0 ? -1 : side;
+    } else {
+      this.leaves[LEAF_WORDS * ~child + LEAF_PARENT] = parent;
+      this.leaves[LEAF_WORDS * ~child + LEAF_SIDE] = side;
+    }
+  }
+
+  /** Marks `node` and its ancestors dirty, up to the first one already dirty. */
+  private markDirty(node: number): void {
+    const nodes = this.nodes;
+    let at = node;
+    while (at >= 0) {
+      const base = NODE_WORDS * at;
+      if ((nodes[base + FLAGS]! & DIRTY) !== 0) return;
+      nodes[base + FLAGS]! |= DIRTY;
+      const parent = nodes[base + PARENT]!;
+      if (parent >= 0) nodes[NODE_WORDS * parent + FLAGS]! |= CHILD_DIRTY << nodes[base + SIDE]!;
+      at = parent;
+    }
+  }
+
+  private allocNode(crit: number): number {
+    let node = this.freeNodes.pop();
+    if (node === undefined) {
+      assert(this.nodeCount < NODES_MAX, 'StateTrie: too many nodes');
+      node = this.nodeCount++;
+      if (NODE_WORDS * (node + 1) > this.nodes.length) this.growNodes();
+    }
+    const base = NODE_WORDS * node;
+    const bytes = this.nodeBytes;
+    const head = 4 * base + MESSAGE_START;
+    bytes[head] = NODE_TAG;
+    bytes[head + 1] = crit >>> 24;
+    bytes[head + 2] = (crit >>> 16) & 0xff;
+    bytes[head + 3] = (crit >>> 8) & 0xff;
+    bytes[head + 4] = crit & 0xff;
+    this.nodes[base + CRIT] = crit;
+    this.nodes[base + FLAGS] = 0;
+    return node;
+  }
+
+  private freeNode(node: number): void {
+    this.nodes[NODE_WORDS * node + FLAGS] = 0;
+    this.freeNodes.push(node);
+  }
+
+  private allocLeaf(ref: number): number {
+    let leaf = this.freeLeaves.pop();
+    if (leaf === undefined) {
+      assert(this.leafCount < NODES_MAX, 'StateTrie: too many leaves');
+      leaf = this.leafCount++;
+      if (LEAF_WORDS * (leaf + 1) > this.leaves.length) this.leaves = grow(this.leaves, this.leaves.length * 2);
+    }
+    this.leaves[LEAF_WORDS * leaf] = ref;
+    this.liveLeaves++;
+    return leaf;
+  }
+
+  private freeLeaf(leaf: number): void {
+    this.leaves[LEAF_WORDS * leaf + LEAF_PARENT] = FREED;
+    this.liveLeaves--;
+    this.freeLeaves.push(leaf);
+  }
+
+  private growNodes(): void {
+    this.nodes = grow(this.nodes, this.nodes.length * 2);
+    this.nodeWords = new Uint32Array(this.nodes.buffer);
+    this.nodeBytes = new Uint8Array(this.nodes.buffer);
+  }
+}
+
+function grow<T extends Int32Array>(from: T, size: number): T {
+  const to = new Int32Array(size) as T;
+  to.set(from);
+  return to;
+}
