@@ -74,6 +74,8 @@ const entryPoints = [
 /** Exports only tests use, kept because they pin real behaviour: "path:name" -> why. */
 const testOnlyExports: Record<string, string> = {
   'src/kv/state-trie.ts:critBit': 'the trie tests check the bit reading against byte order',
+  'src/ledger/history.ts:verifyInclusion': 'used by the client\'s verified answers (issue 12, landing next)',
+  'src/ledger/history.ts:verifyConsistency': 'used by the client\'s verified answers (issue 12, landing next)',
   'src/kv/state-proof.ts:verifyKeyProof': 'used by chain prove / get --verify (issue 12, landing next)',
   'src/kv/state-proof.ts:keyProofToJson': 'used by chain prove / get --verify (issue 12, landing next)',
   'src/kv/state-proof.ts:keyProofFromJson': 'used by chain prove / get --verify (issue 12, landing next)',

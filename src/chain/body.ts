@@ -1,21 +1,28 @@
 /**
  * Block bodies: what the cluster agreed on in one Paxos slot, and nothing a learner adds locally.
  *
- *   genesis (height 0):  [0, GENESIS_VERSION, clusterId, memberIds[], dedupCapacity, createdAtMs]
+ *   genesis (height 0):  [0, GENESIS_VERSION, clusterId, memberIds[], dedupCapacity, createdAtMs, memberKeys[]]
  *   batch   (height > 0): [1, proposedAtMs, commands[]]
  *
  * A batch's commands are opaque here (src/kv/command.ts gives them meaning); a no-op block is a
  * batch with no commands, which is what a new leader uses to fill holes. `proposedAtMs` is the
  * leader's wall clock when it proposed, informational only: nothing in the state depends on it.
+ *
+ * memberKeys[i] is the Ed25519 public key (32 bytes) of memberIds[i]: a client accepts a head only
+ * with signatures of a majority of these keys (signed heads, README). An empty list makes an
+ * unsigned cluster, whose heads no client can verify (`paxchain cluster init` writes keys).
+ * GENESIS_VERSION 2 added memberKeys (version 1 had six fields).
  */
-import { isU53, utf8 } from '../lib/bytes.js';
+import { isU53, toHex, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { pack, unpackSafe } from '../lib/msgpack.js';
 import { MalformedMsgpack, type MsgpackCursor } from '../lib/msgpack-cursor.js';
 
 export const BODY_KIND_GENESIS = 0;
 const BODY_KIND_BATCH = 1;
-const GENESIS_VERSION = 1;
+const GENESIS_VERSION = 2;
+/** Bytes of a member's Ed25519 public key. */
+const MEMBER_KEY_BYTES = 32;
 
 /** Client sessions the dedup table keeps unless genesis says otherwise. */
 export const DEFAULT_DEDUP_CAPACITY = 100_000;
@@ -28,6 +35,8 @@ export interface GenesisConfig {
   /** Bound of the replicated dedup table (client sessions kept); part of the replicated state. */
   readonly dedupCapacity: number;
   readonly createdAtMs: number;
+  /** Ed25519 public keys, one per member in `members` order; empty for an unsigned cluster. */
+  readonly memberKeys?: readonly Uint8Array[];
 }
 
 export interface GenesisBody extends GenesisConfig {
@@ -60,13 +69,20 @@ export function checkGenesisConfig(config: GenesisConfig): string | undefined {
     return `dedupCapacity must be in [1, ${limits.dedupClientsMax}]`;
   }
   if (!isU53(config.createdAtMs)) return 'createdAtMs must be a non-negative integer';
+  const keys = config.memberKeys ?? [];
+  if (!Array.isArray(keys) || (keys.length !== 0 && keys.length !== members.length)) return 'memberKeys must list one key per member, or none';
+  for (const key of keys) {
+    if (!(key instanceof Uint8Array) || key.length !== MEMBER_KEY_BYTES) return `each member key must be ${MEMBER_KEY_BYTES} bytes`;
+  }
+  if (new Set(keys.map((key) => toHex(key))).size !== keys.length) return 'member keys must be distinct';
   return undefined;
 }
 
 export function encodeGenesisBody(config: GenesisConfig): Uint8Array {
   const problem = checkGenesisConfig(config);
   if (problem) throw new TypeError(`invalid genesis: ${problem}`);
-  return pack([BODY_KIND_GENESIS, GENESIS_VERSION, config.clusterId, [...config.members], config.dedupCapacity, config.createdAtMs]);
+  const keys = (config.memberKeys ?? []).map((key) => new Uint8Array(key));
+  return pack([BODY_KIND_GENESIS, GENESIS_VERSION, config.clusterId, [...config.members], config.dedupCapacity, config.createdAtMs, keys]);
 }
 
 export function encodeBatchBody(proposedAtMs: number, commands: readonly unknown[]): Uint8Array {
@@ -87,13 +103,14 @@ export function decodeBody(bytes: Uint8Array): Body | string {
     return { kind: 'batch', proposedAtMs: value[1], commands: value[2] };
   }
   if (value[0] === BODY_KIND_GENESIS) {
-    if (value.length !== 6 || value[1] !== GENESIS_VERSION) return 'genesis body is not [0, 1, clusterId, members, dedupCapacity, createdAtMs]';
+    if (value.length !== 7 || value[1] !== GENESIS_VERSION) return `genesis body is not [0, ${GENESIS_VERSION}, clusterId, members, dedupCapacity, createdAtMs, memberKeys]`;
     const genesis: GenesisBody = {
       kind: 'genesis',
       clusterId: value[2],
       members: value[3],
       dedupCapacity: value[4],
       createdAtMs: value[5],
+      memberKeys: value[6],
     };
     const problem = checkGenesisConfig(genesis);
     return problem ? `bad genesis: ${problem}` : genesis;

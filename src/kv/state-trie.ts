@@ -42,8 +42,8 @@
  * dirty, so: a node is dirty only if its parent is, and then the parent's flag for that side is
  * set). Changed leaves are listed; settle() first copies their hashes into their parents, then
  * collects the dirty nodes breadth first (by the parents' flags, never touching a clean sibling)
- * and hashes them a depth at a time from the deepest, each depth one hashMany call (at most
- * HASH_BATCH_NODES per call), each result written into the parent's slot.
+ * and hashes them children first in one Sha256.hashPlaced call (per HASH_BATCH_NODES), which
+ * writes each digest into the parent's slot before the parent's message is read.
  */
 import { assert } from '../lib/assert.js';
 import { limits } from '../lib/limits.js';
@@ -69,6 +69,8 @@ const SIDE = 23;
 const DIRTY = 1;
 /** FLAGS bit of a dirty child node on side s: CHILD_DIRTY << s. */
 const CHILD_DIRTY = 2;
+/** The node record whose child-0 hash slot holds the root node's hash (never a real node). */
+const ROOT_HOLDER = 0;
 const LEAF_WORDS = 4;
 const LEAF_PARENT = 1;
 const LEAF_SIDE = 2;
@@ -118,7 +120,8 @@ export class StateTrie {
   /** The same memory, unsigned and as bytes (hash words; hashMany's input). */
   private nodeWords = new Uint32Array(this.nodes.buffer);
   private nodeBytes = new Uint8Array(this.nodes.buffer);
-  private nodeCount = 0;
+  /** Node 0 is the root holder: its child-0 slot holds the root node's hash. */
+  private nodeCount = ROOT_HOLDER + 1;
   private readonly freeNodes: number[] = [];
 
   private leaves = new Int32Array(1024 * LEAF_WORDS);
@@ -130,15 +133,12 @@ export class StateTrie {
 
   /** The root child reference (a node, a leaf ~l) or NONE when empty. */
   private root = NONE;
-  /** The root node's hash, when the root is a clean node. */
-  private readonly rootWords = new Uint32Array(WORDS);
 
-  // Scratch of settle(): dirty nodes breadth-first, message ranges and digests.
+  // Scratch of settle(): dirty nodes breadth-first, their message ranges and digest targets.
   private order = new Int32Array(1024);
-  private readonly starts = new Uint32Array(HASH_BATCH_NODES);
-  private readonly ends = new Uint32Array(HASH_BATCH_NODES);
-  private readonly out = new Uint8Array(HASH_BATCH_NODES * SHA256_BYTES);
-  private readonly outWords = new Uint32Array(this.out.buffer);
+  private starts = new Uint32Array(1024);
+  private ends = new Uint32Array(1024);
+  private targets = new Uint32Array(1024);
 
   constructor(
     private readonly sha256: Sha256,
@@ -245,7 +245,8 @@ export class StateTrie {
       const at = this.source.hashWord(ref);
       for (let i = 0; i < WORDS; i++) words[i] = from[at + i]!;
     } else {
-      words.set(this.rootWords);
+      const at = NODE_WORDS * ROOT_HOLDER + HASHES;
+      for (let i = 0; i < WORDS; i++) words[i] = this.nodeWords[at + i]!;
     }
     return out;
   }
@@ -275,13 +276,24 @@ export class StateTrie {
   settle(): void {
     this.copyChangedLeaves();
     if (this.root === NONE || this.root < 0 || (this.nodes[NODE_WORDS * this.root + FLAGS]! & DIRTY) === 0) return;
-    const depths = this.collectDirty();
-    // A node's children are one level deeper, so each level is hashed after the one below it.
-    for (let depth = depths.length - 2; depth >= 0; depth--) {
-      for (let from = depths[depth]!; from < depths[depth + 1]!; from += HASH_BATCH_NODES) {
-        this.hashNodes(from, Math.min(depths[depth + 1]!, from + HASH_BATCH_NODES));
-      }
+    const count = this.collectDirty();
+    if (this.starts.length < count) this.growScratch(count);
+    // Reversed breadth-first order puts every node after its children; each digest is written
+    // into the parent's slot (the root's into the holder's) before the parent is hashed.
+    const nodes = this.nodes;
+    for (let i = 0; i < count; i++) {
+      const node = this.order[count - 1 - i]!;
+      const base = NODE_WORDS * node;
+      this.starts[i] = 4 * base + MESSAGE_START;
+      this.ends[i] = 4 * base + MESSAGE_END;
+      const parent = nodes[base + PARENT]!;
+      this.targets[i] = parent < 0 ? 4 * (NODE_WORDS * ROOT_HOLDER + HASHES) : 4 * (NODE_WORDS * parent + HASHES + WORDS * nodes[base + SIDE]!);
     }
+    for (let from = 0; from < count; from += HASH_BATCH_NODES) {
+      const batch = Math.min(HASH_BATCH_NODES, count - from);
+      this.sha256.hashPlaced(this.nodeBytes, this.starts.subarray(from), this.ends.subarray(from), this.targets.subarray(from), batch);
+    }
+    for (let i = 0; i < count; i++) nodes[NODE_WORDS * this.order[i]! + FLAGS] = 0;
   }
 
   /** Walks from the root by the key's bits to a leaf; returns its child reference (~leaf). */
@@ -315,21 +327,12 @@ export class StateTrie {
     changed.length = 0;
   }
 
-  /**
-   * Fills `order` with the dirty nodes breadth-first (parents before children) and returns where
-   * each depth starts in it: depth d is order[starts[d], starts[d + 1]).
-   */
-  private collectDirty(): number[] {
+  /** Fills `order` with the dirty nodes breadth-first (parents before children); returns how many. */
+  private collectDirty(): number {
     const nodes = this.nodes;
     let count = 0;
     this.order[count++] = this.root;
-    const starts = [0];
-    let levelEnd = count;
     for (let next = 0; next < count; next++) {
-      if (next === levelEnd) {
-        starts.push(next);
-        levelEnd = count;
-      }
       const base = NODE_WORDS * this.order[next]!;
       const flags = nodes[base + FLAGS]!;
       for (let side = 0; side < 2; side++) {
@@ -338,58 +341,21 @@ export class StateTrie {
         this.order[count++] = nodes[base + CHILD + side]!;
       }
     }
-    starts.push(count);
-    return starts;
-  }
-
-  /** Hashes the nodes order[from, to) (all of one depth; at most HASH_BATCH_NODES) into their parents. */
-  private hashNodes(from: number, to: number): void {
-    const count = to - from;
-    for (let i = 0; i < count; i++) {
-      const byte = 4 * NODE_WORDS * this.order[from + i]!;
-      this.starts[i] = byte + MESSAGE_START;
-      this.ends[i] = byte + MESSAGE_END;
-    }
-    this.sha256.hashMany(this.nodeBytes, this.starts, this.ends, count, this.out);
-    const nodes = this.nodes;
-    const words = this.nodeWords;
-    const out = this.outWords;
-    for (let i = 0; i < count; i++) {
-      const base = NODE_WORDS * this.order[from + i]!;
-      nodes[base + FLAGS] = 0;
-      const parent = nodes[base + PARENT]!;
-      const side = nodes[base + SIDE]!;
-      let to = 0;
-      let target = this.rootWords;
-      if (parent >= 0) {
-        target = words;
-        to = NODE_WORDS * parent + HASHES + WORDS * side;
-        nodes[NODE_WORDS * parent + FLAGS]! &= ~(CHILD_DIRTY << side);
-      }
-      for (let w = 0; w < WORDS; w++) target[to + w] = out[i * WORDS + w]!;
-    }
+    return count;
   }
 
   /** Copies the hash of `child`, held by `fromParent` on `fromSide`, to `toParent`'s slot `toSide`. */
   private copyChildHash(child: number, fromParent: number, fromSide: number, toParent: number, toSide: number): void {
-    if (toParent < 0) {
-      // To the root: a leaf's hash is read from its owner; a node's is kept in rootWords.
-      if (child >= 0) for (let w = 0; w < WORDS; w++) this.rootWords[w] = this.nodeWords[NODE_WORDS * fromParent + HASHES + WORDS * fromSide + w]!;
-      return;
-    }
+    // The root node's hash is in the holder's slot; a root leaf's is read from its owner.
+    if (toParent < 0 && child < 0) return;
     const words = this.nodeWords;
-    const to = NODE_WORDS * toParent + HASHES + WORDS * toSide;
+    const to = hashSlot(toParent, toSide);
     let from: Uint32Array = words;
-    let at = NODE_WORDS * fromParent + HASHES + WORDS * fromSide;
-    if (fromParent < 0) {
-      if (child < 0) {
-        const ref = this.leaves[LEAF_WORDS * ~child]!;
-        from = this.source.hashWords(ref);
-        at = this.source.hashWord(ref);
-      } else {
-        from = this.rootWords;
-        at = 0;
-      }
+    let at = hashSlot(fromParent, fromSide);
+    if (fromParent < 0 && child < 0) {
+      const ref = this.leaves[LEAF_WORDS * ~child]!;
+      from = this.source.hashWords(ref);
+      at = this.source.hashWord(ref);
     }
     for (let w = 0; w < WORDS; w++) words[to + w] = from[at + w]!;
   }
@@ -470,11 +436,23 @@ export class StateTrie {
     this.freeLeaves.push(leaf);
   }
 
+  private growScratch(count: number): void {
+    const size = Math.max(count, this.starts.length * 2);
+    this.starts = new Uint32Array(size);
+    this.ends = new Uint32Array(size);
+    this.targets = new Uint32Array(size);
+  }
+
   private growNodes(): void {
     this.nodes = grow(this.nodes, this.nodes.length * 2);
     this.nodeWords = new Uint32Array(this.nodes.buffer);
     this.nodeBytes = new Uint8Array(this.nodes.buffer);
   }
+}
+
+/** Word offset of the hash slot holding `parent`'s child on `side` (the holder's for the root). */
+function hashSlot(parent: number, side: number): number {
+  return parent < 0 ? NODE_WORDS * ROOT_HOLDER + HASHES : NODE_WORDS * parent + HASHES + WORDS * side;
 }
 
 function grow<T extends Int32Array>(from: T, size: number): T {

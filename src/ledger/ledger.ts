@@ -6,7 +6,10 @@
  * - append(body): a chosen Paxos value becomes the next block (the header is built here, when the
  *   block is appended, so its state root reflects this replica's execution);
  * - replay(record): a stored or fetched block is checked (height, link, body hash, body shape,
- *   state root) before its commands change anything. The first failed check is returned as a
+ *   history root, state root) before its commands change anything.
+ *
+ * The ledger also keeps the history tree over its block hashes (src/ledger/history.ts), whose
+ * root before block h goes into block h's header, and the head's header bytes. The first failed check is returned as a
  *   ChainProblem with its height; the ledger is unchanged by a rejected block.
  */
 import { assert } from '../lib/assert.js';
@@ -21,6 +24,7 @@ import {
   hashRecord,
   HEADER_BYTES,
   HEIGHT_OFFSET,
+  HISTORY_ROOT_OFFSET,
   PREV_HASH_OFFSET,
   STATE_ROOT_OFFSET,
   ZERO_HASH,
@@ -28,6 +32,7 @@ import {
 import { BODY_KIND_GENESIS, bodyKind, decodeBody, encodeGenesisBody, type GenesisBody, type GenesisConfig, scanBatchBody } from '../chain/body.js';
 import { MsgpackCursor } from '../lib/msgpack-cursor.js';
 import { emptyStateRoot, KvState, type KvStateOptions } from '../kv/state.js';
+import { HistoryTree } from './history.js';
 
 export type ProblemReason =
   | 'NO_GENESIS'
@@ -40,6 +45,7 @@ export type ProblemReason =
   | 'BAD_GENESIS'
   | 'GENESIS_MISMATCH'
   | 'STATE_ROOT_MISMATCH'
+  | 'HISTORY_ROOT_MISMATCH'
   | 'HEAD_MISMATCH'
   | 'BLOCK_AFTER_HEAD'
   /** Blocks are stored but the head pointer is gone (the blocks themselves may be intact). */
@@ -78,18 +84,24 @@ export class Ledger {
   private genesisBlockHash: Uint8Array | undefined;
   private kv: KvState | undefined;
   private readonly cursor = new MsgpackCursor();
+  /** The history tree over the block hashes of heights 0 .. head. */
+  readonly history: HistoryTree;
+  private headHeaderBytes: Uint8Array | undefined;
+  private genesisRecordBytes: Uint8Array | undefined;
 
   /** @param kvOptions options of the KV state created at genesis (e.g. its hash seed) */
   constructor(
     readonly sha256: Sha256,
     private readonly kvOptions: KvStateOptions = {},
-  ) {}
+  ) {
+    this.history = new HistoryTree(sha256);
+  }
 
   /** Builds the genesis record for a new cluster (height 0, no state yet). */
   static genesisRecord(sha256: Sha256, config: GenesisConfig): Uint8Array {
     const body = encodeGenesisBody(config);
     return encodeRecord(
-      { version: BLOCK_FORMAT_VERSION, height: 0, prevHash: ZERO_HASH, bodyHash: hashBody(sha256, body), stateRoot: emptyStateRoot(sha256) },
+      { version: BLOCK_FORMAT_VERSION, height: 0, prevHash: ZERO_HASH, bodyHash: hashBody(sha256, body), stateRoot: emptyStateRoot(sha256), historyRoot: new HistoryTree(sha256).root() },
       body,
     );
   }
@@ -105,6 +117,16 @@ export class Ledger {
 
   get genesis(): GenesisBody | undefined {
     return this.genesisBody;
+  }
+
+  /** The genesis block's record as stored (what a client checks the pinned genesis hash against). */
+  get genesisRecord(): Uint8Array | undefined {
+    return this.genesisRecordBytes;
+  }
+
+  /** The head block's header (HEADER_BYTES), or undefined before genesis. */
+  get headHeader(): Uint8Array | undefined {
+    return this.headHeaderBytes;
   }
 
   /** The block hash of a record (its header), with this ledger's SHA-256. */
@@ -146,11 +168,14 @@ export class Ledger {
         prevHash: head.hash,
         bodyHash: hashBody(this.sha256, body),
         stateRoot: this.kv.root(),
+        historyRoot: this.history.root(),
       },
       body,
     );
     const ref = { height, hash: hashRecord(this.sha256, record) };
     this.headRef = ref;
+    this.history.append(ref.hash);
+    this.headHeaderBytes = record.slice(0, HEADER_BYTES);
     return { record, ref, results, commandsOffset: scan.commandsOffset };
   }
 
@@ -188,6 +213,9 @@ export class Ledger {
     if (!hashAt(record, BODY_HASH_OFFSET, bodyHashes, hashIndex * SHA256_BYTES)) {
       return problem(height, 'BODY_HASH_MISMATCH', `body hashes to ${hexAt(bodyHashes, hashIndex * SHA256_BYTES)}, header says ${hexAt(record, BODY_HASH_OFFSET)}`);
     }
+    if (!hashAt(record, HISTORY_ROOT_OFFSET, this.history.root(), 0)) {
+      return problem(height, 'HISTORY_ROOT_MISMATCH', `history root ${hexAt(record, HISTORY_ROOT_OFFSET)} is not the root over blocks 0..${height - 1}`);
+    }
     let results: number[] = [];
     if (height === 0) {
       const decoded = decodeBody(record.subarray(HEADER_BYTES));
@@ -210,8 +238,13 @@ export class Ledger {
       }
     }
     const hash = hashes ? hashes.blockHashes.slice(hashes.index * SHA256_BYTES, (hashes.index + 1) * SHA256_BYTES) : hashRecord(this.sha256, record);
-    if (height === 0) this.genesisBlockHash = hash;
+    if (height === 0) {
+      this.genesisBlockHash = hash;
+      this.genesisRecordBytes = record.slice();
+    }
     this.headRef = { height, hash };
+    this.history.append(hash);
+    this.headHeaderBytes = record.slice(0, HEADER_BYTES);
     return { results };
   }
 

@@ -24,6 +24,13 @@ export interface Sha256 {
    * TypeError for a bad buffer or range; `out` is then unspecified.
    */
   hashTagged(tag: Uint8Array, buffers: readonly Uint8Array[], starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void;
+  /**
+   * Hashes `count` ranges of `data` in order, writing digest i to `data[targets[i], targets[i] +
+   * 32)` before message i + 1 is read, so a message may contain an earlier digest: a Merkle path
+   * hashed children first in one call (src/kv/state-trie.ts). Throws TypeError (before hashing
+   * anything) if a range or target is not within `data`.
+   */
+  hashPlaced(data: Uint8Array, starts: Uint32Array, ends: Uint32Array, targets: Uint32Array, count: number): void;
 }
 
 function checkHashTaggedArguments(buffers: readonly Uint8Array[], starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void {
@@ -63,6 +70,19 @@ export function checkHashManyArguments(data: Uint8Array, starts: Uint32Array, en
   }
 }
 
+/** hashPlaced built from any single-message hash. */
+export function placedViaHash(hash: (data: Uint8Array) => Uint8Array): Sha256['hashPlaced'] {
+  return (data, starts, ends, targets, count) => {
+    if (!Number.isSafeInteger(count) || count < 0 || count > starts.length || count > ends.length || count > targets.length) {
+      throw new TypeError(`hashPlaced: count ${count} exceeds starts, ends or targets`);
+    }
+    for (let i = 0; i < count; i++) {
+      if (starts[i]! > ends[i]! || ends[i]! > data.length || targets[i]! + SHA256_BYTES > data.length) throw new TypeError(`hashPlaced: bad range or target at ${i}`);
+    }
+    for (let i = 0; i < count; i++) data.set(hash(data.subarray(starts[i]!, ends[i]!)), targets[i]!);
+  };
+}
+
 /** Pure JavaScript (@noble/hashes): the portable default, used where nothing faster is wired in. */
 export const nobleSha256: Sha256 = {
   name: 'noble',
@@ -72,4 +92,5 @@ export const nobleSha256: Sha256 = {
     for (let i = 0; i < count; i++) out.set(nobleDigest(data.subarray(starts[i]!, ends[i]!)), i * SHA256_BYTES);
   },
   hashTagged: taggedViaCopy((data) => nobleDigest(data)),
+  hashPlaced: placedViaHash((data) => nobleDigest(data)),
 };

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 export interface NativeBinding {
   hashMany(data: Uint8Array, starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void;
   hashTagged(tag: Uint8Array, buffers: readonly Uint8Array[], starts: Uint32Array, ends: Uint32Array, count: number, out: Uint8Array): void;
+  hashPlaced(data: Uint8Array, starts: Uint32Array, ends: Uint32Array, targets: Uint32Array, count: number): void;
   hashInto(data: Uint8Array, out: Uint8Array): void;
   /** malloc_trim(0) on glibc: true if free pages went back to the OS. */
   releaseFreeMemory(): boolean;

@@ -10,6 +10,9 @@
  * hashTagged(tag, buffers: Uint8Array[], starts, ends, count, out): undefined
  *   message i is tag || buffers[i][starts[i], ends[i]) (block headers and bodies, hashed where
  *   they lie: no copy into a scratch buffer).
+ * hashPlaced(data, starts: Uint32Array, ends: Uint32Array, targets: Uint32Array, count): undefined
+ *   message i is data[starts[i], ends[i]); its digest goes to data[targets[i], +32) before
+ *   message i + 1 is read (a Merkle path, children first, in one call: src/kv/state-trie.ts).
  * hashInto(data: Uint8Array, out: Uint8Array): undefined
  * releaseFreeMemory(): boolean
  *   glibc's malloc_trim(0): gives the free pages of every malloc arena back to the OS; true if it
@@ -23,6 +26,7 @@
 #include <openssl/sha.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -129,6 +133,46 @@ static napi_value HashTagged(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* hashPlaced(data, starts, ends, targets, count): message i is data[starts[i], ends[i]); its digest
+ * is written to data[targets[i], targets[i] + 32) before message i + 1 is read, so a later message
+ * may contain an earlier digest (a Merkle path hashed bottom-up in one call). Every range is
+ * checked before anything is hashed. */
+static napi_value HashPlaced(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  uint8_t *data = NULL, *starts_raw = NULL, *ends_raw = NULL, *targets_raw = NULL;
+  size_t data_length = 0, starts_length = 0, ends_length = 0, targets_length = 0;
+  uint32_t count = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5 ||
+      !typed_array(env, argv[0], napi_uint8_array, &data, &data_length) ||
+      !typed_array(env, argv[1], napi_uint32_array, &starts_raw, &starts_length) ||
+      !typed_array(env, argv[2], napi_uint32_array, &ends_raw, &ends_length) ||
+      !typed_array(env, argv[3], napi_uint32_array, &targets_raw, &targets_length) ||
+      napi_get_value_uint32(env, argv[4], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hashPlaced: expected (Uint8Array, Uint32Array, Uint32Array, Uint32Array, number)");
+    return NULL;
+  }
+  const uint32_t *starts = (const uint32_t *)starts_raw;
+  const uint32_t *ends = (const uint32_t *)ends_raw;
+  const uint32_t *targets = (const uint32_t *)targets_raw;
+  if (count > starts_length || count > ends_length || count > targets_length) {
+    napi_throw_type_error(env, NULL, "hashPlaced: count exceeds starts, ends or targets");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    if (starts[i] > ends[i] || ends[i] > data_length || targets[i] > data_length || data_length - targets[i] < 32) {
+      napi_throw_type_error(env, NULL, "hashPlaced: every range and target must lie within data");
+      return NULL;
+    }
+  }
+  uint8_t out[32];
+  for (uint32_t i = 0; i < count; i++) {
+    digest(data + starts[i], ends[i] - starts[i], out);
+    memcpy(data + targets[i], out, 32);
+  }
+  return NULL;
+}
+
 static napi_value HashInto(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -161,6 +205,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "hashMany", fn);
   napi_create_function(env, "hashTagged", NAPI_AUTO_LENGTH, HashTagged, NULL, &fn);
   napi_set_named_property(env, exports, "hashTagged", fn);
+  napi_create_function(env, "hashPlaced", NAPI_AUTO_LENGTH, HashPlaced, NULL, &fn);
+  napi_set_named_property(env, exports, "hashPlaced", fn);
   napi_create_function(env, "hashInto", NAPI_AUTO_LENGTH, HashInto, NULL, &fn);
   napi_set_named_property(env, exports, "hashInto", fn);
   napi_create_function(env, "releaseFreeMemory", NAPI_AUTO_LENGTH, ReleaseFreeMemory, NULL, &fn);

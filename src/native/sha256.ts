@@ -9,7 +9,7 @@
  */
 import crypto from 'node:crypto';
 import { type NativeBinding, nativeAddon } from './addon.js';
-import { checkHashManyArguments, SHA256_BYTES, type Sha256, taggedViaCopy } from '../lib/sha256.js';
+import { checkHashManyArguments, placedViaHash, SHA256_BYTES, type Sha256, taggedViaCopy } from '../lib/sha256.js';
 
 const nodeCryptoSha256: Sha256 = {
   name: 'node:crypto',
@@ -19,6 +19,7 @@ const nodeCryptoSha256: Sha256 = {
     for (let i = 0; i < count; i++) out.set(crypto.hash('sha256', data.subarray(starts[i]!, ends[i]!), 'buffer'), i * SHA256_BYTES);
   },
   hashTagged: taggedViaCopy((data) => crypto.hash('sha256', data, 'buffer')),
+  hashPlaced: placedViaHash((data) => crypto.hash('sha256', data, 'buffer')),
 };
 
 function nativeSha256(binding: NativeBinding): Sha256 {
@@ -36,6 +37,7 @@ function nativeSha256(binding: NativeBinding): Sha256 {
     },
     hashMany: (data, starts, ends, count, out) => binding.hashMany(data, starts, ends, count, out),
     hashTagged: (tag, buffers, starts, ends, count, out) => binding.hashTagged(tag, buffers, starts, ends, count, out),
+    hashPlaced: (data, starts, ends, targets, count) => binding.hashPlaced(data, starts, ends, targets, count),
   };
 }
 

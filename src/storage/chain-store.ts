@@ -68,7 +68,11 @@ export class ChainStore {
     if (format === undefined) {
       yield* write([{ type: 'put', key: metaKey('format'), value: Uint8Array.of(STORE_FORMAT_VERSION) }], true);
     } else if (format.length !== 1 || format[0] !== STORE_FORMAT_VERSION) {
-      throw new PaxchainError(ErrorCode.NO_STORE, `unsupported store format ${String(format[0])}`);
+      throw new PaxchainError(
+        ErrorCode.NO_STORE,
+        `store format ${String(format[0])} is not this build's format ${STORE_FORMAT_VERSION} (block headers now carry Merkle state and history roots); a store of an older build cannot be read: start from a new data directory`,
+        { format: format[0] ?? null, expected: STORE_FORMAT_VERSION },
+      );
     }
     const head = yield* get(HEAD_KEY);
     if (head === undefined) return undefined;

@@ -16,8 +16,11 @@
 import { assert } from '../lib/assert.js';
 import { readU64, writeU64 } from '../lib/bytes.js';
 
-/** 2: block format 2 (commands carry 16-byte session ids); a version-1 store is refused at open. */
-export const STORE_FORMAT_VERSION = 2;
+/**
+ * 3: block format 3 (Merkle state root and history root in every header); 2: block format 2
+ * (commands carry 16-byte session ids). A store of another version is refused at open (NO_STORE).
+ */
+export const STORE_FORMAT_VERSION = 3;
 
 const Prefix = {
   META: 0x01,

@@ -124,7 +124,7 @@ export interface BlocksReply {
 export interface HeadersReply {
   readonly ok: true;
   readonly from: number;
-  /** Stored block headers of heights from, from + 1, ... (105 bytes each, concatenated). */
+  /** Stored block headers of heights from, from + 1, ... (137 bytes each, HEADER_BYTES, concatenated). */
   readonly headers: Uint8Array;
 }
 

@@ -10,25 +10,29 @@ import { fastSha256 } from '../../src/native/sha256.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { bytes, hex, referenceRoot, sid } from '../helpers.js';
 
-// Format 3 (the header's state digest became the Merkle state root, src/kv/state.ts): genesis
-// carries the empty state's root instead of zeros, and block 1's root covers its entries and
-// sessions, so both hashes changed; the bodies are as in format 2.
+// Format 3: the header's state digest became the Merkle state root (src/kv/state.ts) and a
+// history root (src/ledger/history.ts) follows it; genesis (body version 2) lists the members'
+// public keys and carries the empty state's root and the empty history's, SHA-256(""); block 1's
+// history root is the one-leaf tree over the genesis hash. The batch body is as in format 2.
 const GENESIS_RECORD =
   '03' + '0000000000000000' + '00'.repeat(32) +
-  '2a0d2b08b998930dfe9b9686e5cbc27553c2f4b9071f1d0f43720975a7bc8e20' +
+  'e60bf50d95147414004b2b8aed0f4f00c26d947199ec00f5aa5378239215f0fa' +
   '0b4d1a13a45240adbfacbd7331cb2cb4b29321925408cb9a9583ba78797c5d7e' +
-  '960001a6676f6c64656e93010203cd03e8cb4278bcfe56800000';
-const GENESIS_HASH = '52b4acec05484a25c038ab755814bdd564d840b53e4811b6ba124d2e9d20a583';
+  'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' +
+  '970002a6676f6c64656e93010203cd03e8cb4278bcfe56800000' +
+  '93c420' + '11'.repeat(32) + 'c420' + '22'.repeat(32) + 'c420' + '33'.repeat(32);
+const GENESIS_HASH = 'e8e201855f8548e4766174cd38532744d24ebc9a93721b3189ed24e238c7dca1';
 const BLOCK1_RECORD =
   '03' + '0000000000000001' + GENESIS_HASH +
   '21a02fea747b97dcdd53f8974491d4dc0869730749e866bc94a16e8e5bf0dc86' +
   '836377cc6a1e86945bd2a575e69fd56d2454ebc00db174f1ae33734e46f3d25f' +
+  'f4512b21addfd463b86189dc08b1b29b2a0cb867e4366fb11f824f2a766e7c45' +
   '9301cb4278bcfe56801000949501c4100000000000000000000000000000000701ab66727569742f6170706c65c404312e3230' +
   '9603c4100000000000000000000000000000000702ab66727569742f6170706c65c404312e3230c404312e3235' +
   '9402c4100000000000000000000000000000000801aa66727569742f6b697769' + '9300c000';
-const BLOCK1_HASH = '60bd4b21ed6e2157787aabf1fa4faf35af72e2c3b543d2133138528422a368f5';
+const BLOCK1_HASH = 'd3f2c3414b6177d16f36fc6c2acb56bc411081617cad090b55586120f4c70ada';
 
-const genesisConfig = { clusterId: 'golden', members: [1, 2, 3], dedupCapacity: 1000, createdAtMs: 1_700_000_000_000 };
+const genesisConfig = { clusterId: 'golden', members: [1, 2, 3], dedupCapacity: 1000, createdAtMs: 1_700_000_000_000, memberKeys: [0x11, 0x22, 0x33].map((b) => new Uint8Array(32).fill(b)) };
 const block1Body = () =>
   encodeBatchBody(1_700_000_000_001, [
     [OP_PUT, sid(7), 1, 'fruit/apple', bytes('1.20')],
@@ -54,6 +58,8 @@ describe('golden vectors', () => {
       expect(block.results).toEqual([ResultCode.OK, ResultCode.OK, ResultCode.NOT_FOUND, ResultCode.OK]);
       // The header's state root is the from-scratch root of the state after the block.
       expect(BLOCK1_RECORD.slice(2 * 73, 2 * 105)).toBe(referenceRoot(ledger.state));
+      // The history root is RFC 6962's one-leaf tree over the genesis hash, with the 0x04 leaf tag.
+      expect(BLOCK1_RECORD.slice(2 * 105, 2 * 137)).toBe(hex(nobleSha256.hash(Buffer.from('04' + GENESIS_HASH, 'hex'))));
     });
   }
 });

@@ -1,6 +1,6 @@
 // The ledger builds and replays blocks with one set of rules (ARCHITECTURE §2).
 import { describe, expect, it } from 'vitest';
-import { BLOCK_FORMAT_VERSION, encodeRecord, hashBody } from '../../src/chain/block.js';
+import { BLOCK_FORMAT_VERSION, encodeRecord, hashBody, HISTORY_ROOT_OFFSET } from '../../src/chain/block.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
 import { DUPLICATE_FLAG, OP_PUT, ResultCode } from '../../src/kv/command.js';
 import { KvState } from '../../src/kv/state.js';
@@ -65,17 +65,32 @@ describe('Ledger', () => {
     expect(ledger.state.session(sid(5)!)).toMatchObject({ seq: 1, height: first.ref.height });
   });
 
-  it('rejects a block whose state digest disagrees with this replica\'s execution', () => {
+  it('rejects a block whose state root disagrees with this replica\'s execution', () => {
     const ledger = new Ledger(fastSha256);
     const genesisRecord = Ledger.genesisRecord(fastSha256, genesis);
     ledger.replay(0, genesisRecord);
     const body = encodeBatchBody(2, [[OP_PUT, null, 0, 'k', bytes('v')]]);
     const lying = encodeRecord(
-      { version: BLOCK_FORMAT_VERSION, height: 1, prevHash: ledger.head!.hash, bodyHash: hashBody(fastSha256, body), stateRoot: new Uint8Array(32).fill(1) },
+      { version: BLOCK_FORMAT_VERSION, height: 1, prevHash: ledger.head!.hash, bodyHash: hashBody(fastSha256, body), stateRoot: new Uint8Array(32).fill(1), historyRoot: ledger.history.root() },
       body,
     );
     const outcome = ledger.replay(1, lying);
     expect(outcome).toMatchObject({ problem: { height: 1, reason: 'STATE_ROOT_MISMATCH' } });
+  });
+
+  it('rejects a block whose history root is not the root over the blocks below it, before running it', () => {
+    const ledger = new Ledger(fastSha256);
+    ledger.replay(0, Ledger.genesisRecord(fastSha256, genesis));
+    const source = new Ledger(fastSha256);
+    source.replay(0, Ledger.genesisRecord(fastSha256, genesis));
+    const good = source.append(encodeBatchBody(2, [[OP_PUT, null, 0, 'k', bytes('v')]])).record;
+    const lying = good.slice();
+    lying[HISTORY_ROOT_OFFSET + 4]! ^= 1;
+    expect(ledger.replay(1, lying)).toMatchObject({ problem: { height: 1, reason: 'HISTORY_ROOT_MISMATCH' } });
+    expect(ledger.state.keyCount).toBe(0);
+    expect(ledger.replay(1, good)).toMatchObject({ results: [0] });
+    expect(hex(ledger.history.root())).toBe(hex(source.history.root()));
+    expect(hex(good.subarray(HISTORY_ROOT_OFFSET, HISTORY_ROOT_OFFSET + 32))).toBe(hex(ledger.history.rootAt(1)));
   });
 
   it('a block with a well-formed envelope but a malformed command tuple still verifies: the command is INVALID', () => {

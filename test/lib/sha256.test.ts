@@ -13,6 +13,26 @@ function reference(data: Uint8Array): string {
 }
 
 describe('sha256 implementations', () => {
+  it('hashPlaced writes each digest into the buffer before the next message is read, the same in every implementation', () => {
+    // A chain: message i (32 random bytes + the 32-byte slot that message i - 1's digest fills).
+    const build = () => {
+      const data = new Uint8Array(64 * 11);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
+      return data;
+    };
+    const starts = Uint32Array.from({ length: 10 }, (_, i) => 64 * i);
+    const ends = Uint32Array.from({ length: 10 }, (_, i) => 64 * i + 64);
+    const targets = Uint32Array.from({ length: 10 }, (_, i) => 64 * (i + 1) + 32);
+    const expected = build();
+    for (let i = 0; i < 10; i++) expected.set(createHash('sha256').update(expected.subarray(starts[i]!, ends[i]!)).digest(), targets[i]!);
+    for (const sha of [nobleSha256, ...availableSha256()]) {
+      const data = build();
+      sha.hashPlaced(data, starts, ends, targets, 10);
+      expect(Buffer.from(data).toString('hex'), sha.name).toBe(Buffer.from(expected).toString('hex'));
+      expect(() => sha.hashPlaced(data, starts, ends, Uint32Array.of(data.length - 31), 1), sha.name).toThrow(TypeError);
+    }
+  });
+
   it('the build produced the native batch hasher', () => {
     // npm test builds first; a machine without a compiler would fall back (and say so here).
     expect(fastSha256.name).toBe('native');
