@@ -114,6 +114,7 @@ const testOnlyExports: Record<string, string> = {
   'src/ledger/signing.ts:headCertificateToJson': 'used by the signed-heads integration (issue 12)',
   'src/ledger/signing.ts:decodeHeadCertificate': 'used by the signed-heads integration (issue 12)',
   'src/ledger/signing.ts:headCertificateFromJson': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/member-key.ts:encodeMemberListFile': 'used by the signed-heads integration (issue 12)',
 };
 
 /** test/ folders that mirror no src/ folder, with why. */
