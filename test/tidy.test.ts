@@ -115,6 +115,10 @@ const testOnlyExports: Record<string, string> = {
   'src/ledger/signing.ts:decodeHeadCertificate': 'used by the signed-heads integration (issue 12)',
   'src/ledger/signing.ts:headCertificateFromJson': 'used by the signed-heads integration (issue 12)',
   'src/ledger/member-key.ts:encodeMemberListFile': 'used by the signed-heads integration (issue 12)',
+  'src/node/member-key-file.ts:createMemberKey': 'used by the signed-heads integration (issue 12)',
+  'src/node/member-key-file.ts:writeMemberKeyFile': 'used by the signed-heads integration (issue 12)',
+  'src/node/member-key-file.ts:readMemberKeyFile': 'used by the signed-heads integration (issue 12)',
+  'src/node/member-key-file.ts:readMemberListFile': 'used by the signed-heads integration (issue 12)',
 };
 
 /** test/ folders that mirror no src/ folder, with why. */
