@@ -107,6 +107,23 @@ const testOnlyExports: Record<string, string> = {
   'src/transport/handshake.ts:computeProof': 'the handshake tests forge and replay proofs',
   'src/transport/handshake.ts:proofTags': 'the handshake tests forge and replay proofs',
   'src/transport/peer-links.ts:reconnectDelayMs': 'the peer-link tests pin the reconnect back-off',
+  // used by the signed-heads integration (issue 12): the node signs heads and serves certificates,
+  // the client verifies them; until then only the tests call these.
+  'src/ledger/signing.ts:HEAD_STATEMENT_TAG': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/signing.ts:HEAD_CERTIFICATE_SIGNATURES_MAX': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/signing.ts:nobleEd25519Verifier': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/signing.ts:headStatement': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/signing.ts:signHead': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/signing.ts:verifyHeadCertificate': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/signing.ts:encodeHeadCertificate': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/signing.ts:headCertificateToJson': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/signing.ts:decodeHeadCertificate': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/signing.ts:headCertificateFromJson': 'used by the signed-heads integration (issue 12)',
+  'src/ledger/member-key.ts:encodeMemberListFile': 'used by the signed-heads integration (issue 12)',
+  'src/node/member-key-file.ts:createMemberKey': 'used by the signed-heads integration (issue 12)',
+  'src/node/member-key-file.ts:writeMemberKeyFile': 'used by the signed-heads integration (issue 12)',
+  'src/node/member-key-file.ts:readMemberKeyFile': 'used by the signed-heads integration (issue 12)',
+  'src/node/member-key-file.ts:readMemberListFile': 'used by the signed-heads integration (issue 12)',
 };
 
 /** test/ folders that mirror no src/ folder, with why. */
