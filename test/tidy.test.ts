@@ -40,9 +40,9 @@ const layers: Record<string, string[]> = {
   host: ['lib', 'chain', 'kv', 'paxos', 'ledger', 'replica', 'storage'],
   native: ['lib'],
   storage: ['lib', 'chain', 'kv', 'paxos', 'ledger', 'replica', 'check'],
-  transport: ['lib', 'chain', 'kv'],
+  transport: ['lib', 'chain', 'kv', 'ledger'],
   node: ['lib', 'chain', 'kv', 'paxos', 'ledger', 'replica', 'host', 'storage', 'transport', 'native'],
-  client: ['lib', 'chain', 'kv', 'transport'],
+  client: ['lib', 'chain', 'kv', 'ledger', 'transport', 'native'],
   cli: ['lib', 'chain', 'kv', 'paxos', 'ledger', 'replica', 'host', 'check', 'storage', 'transport', 'native', 'node', 'client'],
   // Tooling above the CLI helpers: local cluster, bench, demo, audit, load, dump, gen.
   tools: ['lib', 'chain', 'kv', 'paxos', 'ledger', 'replica', 'host', 'check', 'storage', 'transport', 'native', 'node', 'client', 'cli'],
@@ -74,9 +74,7 @@ const entryPoints = [
 /** Exports only tests use, kept because they pin real behaviour: "path:name" -> why. */
 const testOnlyExports: Record<string, string> = {
   'src/kv/state-trie.ts:critBit': 'the trie tests check the bit reading against byte order',
-  'src/ledger/history.ts:verifyInclusion': 'used by the client\'s verified answers (issue 12, landing next)',
   'src/ledger/history.ts:verifyConsistency': 'used by the client\'s verified answers (issue 12, landing next)',
-  'src/kv/state-proof.ts:verifyKeyProof': 'used by chain prove / get --verify (issue 12, landing next)',
   'src/kv/state-proof.ts:keyProofToJson': 'used by chain prove / get --verify (issue 12, landing next)',
   'src/kv/state-proof.ts:keyProofFromJson': 'used by chain prove / get --verify (issue 12, landing next)',
   'src/kv/command.ts:OP_NOOP': 'the golden vectors spell the no-op command with it',
@@ -110,20 +108,11 @@ const testOnlyExports: Record<string, string> = {
   // used by the signed-heads integration (issue 12): the node signs heads and serves certificates,
   // the client verifies them; until then only the tests call these.
   'src/ledger/signing.ts:HEAD_STATEMENT_TAG': 'used by the signed-heads integration (issue 12)',
-  'src/ledger/signing.ts:HEAD_CERTIFICATE_SIGNATURES_MAX': 'used by the signed-heads integration (issue 12)',
-  'src/ledger/signing.ts:nobleEd25519Verifier': 'used by the signed-heads integration (issue 12)',
-  'src/ledger/signing.ts:headStatement': 'used by the signed-heads integration (issue 12)',
   'src/ledger/signing.ts:signHead': 'used by the signed-heads integration (issue 12)',
-  'src/ledger/signing.ts:verifyHeadCertificate': 'used by the signed-heads integration (issue 12)',
   'src/ledger/signing.ts:encodeHeadCertificate': 'used by the signed-heads integration (issue 12)',
   'src/ledger/signing.ts:headCertificateToJson': 'used by the signed-heads integration (issue 12)',
   'src/ledger/signing.ts:decodeHeadCertificate': 'used by the signed-heads integration (issue 12)',
   'src/ledger/signing.ts:headCertificateFromJson': 'used by the signed-heads integration (issue 12)',
-  'src/ledger/member-key.ts:encodeMemberListFile': 'used by the signed-heads integration (issue 12)',
-  'src/node/member-key-file.ts:createMemberKey': 'used by the signed-heads integration (issue 12)',
-  'src/node/member-key-file.ts:writeMemberKeyFile': 'used by the signed-heads integration (issue 12)',
-  'src/node/member-key-file.ts:readMemberKeyFile': 'used by the signed-heads integration (issue 12)',
-  'src/node/member-key-file.ts:readMemberListFile': 'used by the signed-heads integration (issue 12)',
 };
 
 /** test/ folders that mirror no src/ folder, with why. */

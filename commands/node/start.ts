@@ -4,6 +4,7 @@ import { DEFAULT_CLUSTER_ID, DEVELOPMENT_SECRET, parseEndpoint, parsePeers, chec
 import { NodeLog } from '../../src/node/log.js';
 import { runNode } from '../../src/node/run.js';
 import { parseHash } from '../../src/cli/flags.js';
+import { readMemberKeyFile, readMemberListFile } from '../../src/node/member-key-file.js';
 
 export default class NodeStart extends BaseCommand {
   static override summary = 'Run one paxchain node in the foreground.';
@@ -31,6 +32,8 @@ With --json, logs are JSON lines.`;
     trace: Flags.boolean({ default: false, summary: 'Log every protocol message sent (type, from -> to, ballot, slot, size).' }),
     'catchup-rate': Flags.integer({ min: 100, summary: 'Most blocks per second this node fetches while catching up (default: no limit).' }),
     'genesis-hash': Flags.string({ summary: 'Pin the cluster: refuse any genesis block but the one with this hash (64 hex digits).' }),
+    key: Flags.file({ summary: 'This member\'s Ed25519 key file (paxchain cluster init / node keygen): signs heads for verified reads.' }),
+    members: Flags.file({ summary: 'The founding members\' public keys (paxchain-members file); --bootstrap writes them into genesis.' }),
     'log-level': Flags.string({ options: ['debug', 'info', 'warn', 'error'], default: 'info', summary: 'Least severe log level printed.' }),
   };
 
@@ -56,6 +59,8 @@ With --json, logs are JSON lines.`;
         trace: flags.trace,
         catchupBlocksPerSecond: flags['catchup-rate'],
         genesisHash: flags['genesis-hash'] === undefined ? undefined : parseHash(flags['genesis-hash'], '--genesis-hash'),
+        memberKey: flags.key === undefined ? undefined : readMemberKeyFile(flags.key),
+        memberKeys: flags.members === undefined ? undefined : readMemberListFile(flags.members),
       },
       log,
     );

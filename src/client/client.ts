@@ -14,6 +14,9 @@
  *   not have been applied), UNAVAILABLE (no leader with a majority could be reached),
  *   INVALID_ARGUMENT, DIVERGED, OVERLOADED (only after retries ran out).
  */
+import { hashRecord } from '../chain/block.js';
+import { type TrustedHead, type TrustState, verifyAnswer } from '../ledger/verified.js';
+import { fastEd25519Verifier } from '../native/ed25519.js';
 import { randomBytes } from 'node:crypto';
 import { toHex, utf8 } from '../lib/bytes.js';
 import { normalizeEndpoint, parseEndpoint, parseEndpointList } from '../lib/endpoint.js';
@@ -78,6 +81,18 @@ export interface ReadResult {
   readonly endpoint: string;
 }
 
+export interface VerifiedReadResult extends ReadResult {
+  /** The majority-signed head the value was proven under (the new trusted head). */
+  readonly certified: TrustedHead;
+  /** The trust state after this answer: save it, pass it to the next verified call. */
+  readonly trust: TrustState;
+  /** Set when this answer pinned the cluster (trust on first use: no genesis hash was given). */
+  readonly pinnedOnFirstUse: boolean;
+}
+
+/** Trust before any answer: a pinned genesis hash, or none (the first answer pins it). */
+export type InitialTrust = TrustState | { readonly genesisHash: undefined };
+
 interface Session {
   /** Sent with every write; only this process knows it. */
   readonly secret: Uint8Array;
@@ -103,6 +118,8 @@ export class PaxchainClient {
   private readonly timeoutMs: number;
   private readonly attemptTimeoutMs: number;
   private closed = false;
+  /** Ed25519 verification of head certificates: OpenSSL's (the client runs on Node anyway). */
+  private readonly verifier = fastEd25519Verifier;
 
   constructor(options: ClientOptions) {
     if (options.endpoints.length === 0) throw new TypeError('at least one endpoint is needed');
@@ -135,6 +152,37 @@ export class PaxchainClient {
     const stale = options.stale === true;
     const { reply, endpoint } = await this.request({ op: 'read', key, stale }, decodeReadReply, { anyNode: stale, endpoint: options.endpoint });
     return { value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale, endpoint };
+  }
+
+  /**
+   * A linearizable read the client checks itself (src/ledger/verified.ts): the value or its absence
+   * is proven at a head a majority of genesis's members signed, that head extends `trust.head`,
+   * and the node's word counts for nothing. Throws VERIFICATION_FAILED naming the failed check.
+   */
+  async getVerified(key: string, trust: InitialTrust): Promise<VerifiedReadResult> {
+    checkInput(key);
+    const needGenesis = trust.genesisHash === undefined || trust.members === undefined;
+    const verify = { ...(trust.genesisHash !== undefined && trust.head ? { trusted: trust.head.height } : {}), genesis: needGenesis };
+    const { reply, endpoint } = await this.request({ op: 'read', key, verify }, decodeReadReply, {});
+    if (!reply.verified) throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint} sent no proofs with a verified read`, { reason: 'NO_PROOF', endpoint });
+    let state: TrustState;
+    let pinnedOnFirstUse = false;
+    if (trust.genesisHash === undefined) {
+      if (!reply.verified.genesis) throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint} sent no genesis record to pin`, { reason: 'GENESIS_MISMATCH', endpoint });
+      state = { genesisHash: hashRecord(nobleSha256, reply.verified.genesis), members: undefined, head: undefined };
+      pinnedOnFirstUse = true;
+    } else {
+      state = trust;
+    }
+    const verdict = verifyAnswer(nobleSha256, state, utf8(key), reply.verified, reply.value, this.verifier);
+    if (!verdict.ok) {
+      throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint}: ${verdict.reason}${verdict.height === undefined ? '' : ` at height ${verdict.height}`}: ${verdict.message}`, {
+        reason: verdict.reason,
+        height: verdict.height ?? null,
+        endpoint,
+      });
+    }
+    return { value: verdict.value, height: verdict.height, hash: hashRecord(nobleSha256, reply.verified.header), stale: false, endpoint, certified: verdict.certified, trust: verdict.trust, pinnedOnFirstUse };
   }
 
   /** The status of one node (no retries elsewhere). */

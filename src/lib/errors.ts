@@ -36,6 +36,11 @@ export const ErrorCode = {
   DIVERGED: 'DIVERGED',
   /** A request's (clientId, seq) is older than the one this client last had applied. */
   STALE_REQUEST: 'STALE_REQUEST',
+  /**
+   * A verified answer failed a check (src/ledger/verified.ts): `details.reason` names which
+   * (ROLLBACK, FORK, BAD_CERTIFICATE, BAD_PROOF, GENESIS_MISMATCH, ...) and `details.height` where.
+   */
+  VERIFICATION_FAILED: 'VERIFICATION_FAILED',
   /** A frame was longer than the limit. */
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
   /** A frame could not be decoded or had an unknown type or version. */

@@ -26,6 +26,7 @@ import type { ReplicaConfig } from '../replica/config.js';
 import { type Message, parseMessage } from '../replica/messages.js';
 import type { ClientReply, FetchServe, HashServe, Ready } from '../replica/ready.js';
 import { Replica, type RestoredState } from '../replica/replica.js';
+import type { HeadSigning } from '../replica/certify.js';
 import { ReadyLoop } from '../host/ready-loop.js';
 import { type ChainRead, chainReadPlan, fetchReplyPlan, hashesReplyPlan } from '../host/serve.js';
 import type { ChainStore } from '../storage/chain-store.js';
@@ -74,6 +75,8 @@ export interface DriverOptions {
   /** Log every protocol message sent (type, from -> to, ballot, slot or range, size). */
   readonly trace: boolean;
   readonly seed: number;
+  /** This member's head signing (src/replica/certify.ts); none: no verified reads served here. */
+  readonly signing?: HeadSigning;
 }
 
 interface PendingReply {
@@ -115,7 +118,7 @@ export class NodeDriver {
   };
 
   constructor(private readonly options: DriverOptions) {
-    this.replica = new Replica(options.config, new Prng(options.seed), options.restored);
+    this.replica = new Replica(options.config, new Prng(options.seed), options.restored, options.signing);
     this.host = new ReadyLoop(options.store, { nodeId: options.config.nodeId });
     this.authLog = new AuthFailureLog(options.log, () => this.context());
     this.sessionIds = new SessionIdCache(options.sha256, options.seed ^ 0x6a09e667);
@@ -234,7 +237,7 @@ export class NodeDriver {
         break;
       }
       case 'read':
-        this.replica.read({ requestId: this.track(connection, request.id), key: body.key, stale: body.stale });
+        this.replica.read({ requestId: this.track(connection, request.id), key: body.key, stale: body.stale, verify: body.verify });
         break;
       case 'status':
         this.server.replyToClient(connection, encodeReply(request.id, { ok: true, status: this.status() }));
@@ -327,7 +330,7 @@ export class NodeDriver {
     } else if (reply.kind === 'write') {
       body = writeReply(reply.result, reply.height);
     } else {
-      body = { ok: true, value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale };
+      body = { ok: true, value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale, verified: reply.verified };
     }
     this.server.replyToClient(pending.connection, encodeReply(id, body));
   }

@@ -6,7 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { bytesEqual, toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { formatEndpoint } from '../lib/endpoint.js';
-import { DEFAULT_DEDUP_CAPACITY, type GenesisConfig } from '../chain/body.js';
+import { DEFAULT_DEDUP_CAPACITY, type GenesisBody, type GenesisConfig } from '../chain/body.js';
+import type { MemberKey } from '../ledger/member-key.js';
+import type { Member } from '../ledger/signing.js';
+import type { HeadSigning } from '../replica/certify.js';
+import { fastEd25519Signer, fastEd25519Verifier } from '../native/ed25519.js';
 import { fastSha256 } from '../native/sha256.js';
 import { replicaConfig } from '../replica/config.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -37,6 +41,10 @@ export interface NodeOptions {
   readonly catchupBlocksPerSecond?: number;
   /** Pinned genesis hash: any other genesis is refused. */
   readonly genesisHash?: Uint8Array;
+  /** This member's Ed25519 key (src/ledger/member-key.ts): it signs heads for verified reads. */
+  readonly memberKey?: MemberKey;
+  /** The founding members' public keys, written into genesis by --bootstrap. */
+  readonly memberKeys?: readonly Member[];
 }
 
 export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeDriver> {
@@ -69,7 +77,9 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
       voting: report.restored.acceptor.voting,
       accepted: report.restored.accepted.length,
     });
+    const signing = headSigning(options, report.restored.ledger.genesis);
     const driver = new NodeDriver({
+      signing,
       config: replicaConfig(options.id, members, {
         clusterId: options.clusterId,
         genesisHash: options.genesisHash,
@@ -101,7 +111,13 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
  * lost its disk must rejoin as a learner, never bootstrap again (it would vote at once).
  */
 async function bootstrap(store: ChainStore, options: NodeOptions, members: number[], log: NodeLog): Promise<void> {
-  const config: GenesisConfig = { clusterId: options.clusterId, members, dedupCapacity: DEFAULT_DEDUP_CAPACITY, createdAtMs: options.genesisTimeMs };
+  const config: GenesisConfig = {
+    clusterId: options.clusterId,
+    members,
+    dedupCapacity: DEFAULT_DEDUP_CAPACITY,
+    createdAtMs: options.genesisTimeMs,
+    memberKeys: genesisKeys(options.memberKeys, members),
+  };
   const wanted = Ledger.genesisRecord(fastSha256, config);
   if (store.head || (await store.headPointerMissing())) {
     const existing = await store.getRecord(0);
@@ -134,6 +150,29 @@ async function bootstrap(store: ChainStore, options: NodeOptions, members: numbe
     members,
     hash: toHex(head.hash).slice(0, 16),
   });
+}
+
+/** The member keys genesis lists, in member order: all of them, or none for an unsigned cluster. */
+function genesisKeys(listed: readonly Member[] | undefined, members: readonly number[]): Uint8Array[] {
+  if (!listed) return [];
+  return members.map((id) => {
+    const member = listed.find((entry) => entry.node === id);
+    if (!member) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `the member list has no key for node ${id}; every founding member needs one`);
+    return member.publicKey;
+  });
+}
+
+/** Head signing with this node's key, checked against the key genesis lists for it. */
+function headSigning(options: NodeOptions, genesis: GenesisBody | undefined): HeadSigning | undefined {
+  const key = options.memberKey;
+  if (!key) return undefined;
+  if (key.node !== options.id) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `the member key is node ${key.node}'s, not node ${options.id}'s`);
+  const listed = genesis?.memberKeys?.[genesis.members.indexOf(options.id)];
+  if (genesis && (!listed || !bytesEqual(listed, key.publicKey))) {
+    throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `the member key's public key ${toHex(key.publicKey).slice(0, 16)} is not the one genesis lists for node ${options.id}`);
+  }
+  const sign = fastEd25519Signer(key.secretKey, key.publicKey);
+  return { sign, verify: (publicKey, statement, signature) => fastEd25519Verifier.verify(publicKey, statement, signature) };
 }
 
 async function peerStatus(host: string, port: number): Promise<NodeStatus | undefined> {

@@ -40,5 +40,8 @@ export function describeMessage(message: Message): string {
     case 'hashes-request':
     case 'hashes':
       return `${route} heights=${message.heights.join(',')}`;
+    case 'sign-request':
+    case 'head-signature':
+      return `${route} height=${message.height}`;
   }
 }

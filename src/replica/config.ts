@@ -33,6 +33,8 @@ export interface Timing {
   readonly rejoinDelayTicks: number;
   /** How often a learner repeats its rejoin request. */
   readonly rejoinRetryTicks: number;
+  /** A head-signature round (src/replica/certify.ts) that has no majority after this long fails its reads. */
+  readonly certifyRoundTicks: number;
 }
 
 export interface ReplicaConfig {
@@ -87,6 +89,7 @@ export const defaultTiming: Timing = {
   fetchTimeoutTicks: 100,
   rejoinDelayTicks: 120,
   rejoinRetryTicks: 20,
+  certifyRoundTicks: 50,
 };
 
 export function replicaConfig(nodeId: NodeId, members: readonly NodeId[], overrides: Partial<ReplicaConfig> = {}): ReplicaConfig {

@@ -142,6 +142,29 @@ export interface HashesMessage {
   readonly hashes: readonly Uint8Array[];
 }
 
+/**
+ * Signed heads (src/replica/certify.ts): "sign your block (height, hash) if you hold it as
+ * chosen". Answered with a head-signature once the receiver's chain has that block, never for a
+ * block it does not hold.
+ */
+export interface SignRequestMessage {
+  readonly type: 'sign-request';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly height: number;
+  readonly hash: Uint8Array;
+}
+
+export interface HeadSignatureMessage {
+  readonly type: 'head-signature';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly height: number;
+  readonly hash: Uint8Array;
+  /** Ed25519 over headStatement(genesis hash, height, hash) (src/ledger/signing.ts). */
+  readonly signature: Uint8Array;
+}
+
 /** Most heights in one hashes request (bisection asks for 16 samples plus one bound). */
 const HASH_HEIGHTS_MAX = 32;
 
@@ -156,12 +179,15 @@ export type ReplicaMessage =
   | RejoinRequestMessage
   | RejoinGrantMessage
   | HashesRequestMessage
-  | HashesMessage;
+  | HashesMessage
+  | SignRequestMessage
+  | HeadSignatureMessage;
 
 export type Message = PaxosMessage | ReplicaMessage;
 export type MessageType = Message['type'];
 
 const HASH_BYTES = 32;
+const SIGNATURE_BYTES = 64;
 
 function isNode(value: unknown): value is NodeId {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= NODE_ID_MAX;
@@ -181,6 +207,7 @@ type Check = (value: Record<string, unknown>) => string | undefined;
 const field = (name: string, ok: (value: unknown) => boolean): Check => (value) => (ok(value[name]) ? undefined : `bad ${name}`);
 const ballotField = (name: string) => field(name, isBallot);
 const u53Field = (name: string) => field(name, isU53);
+const hashField = (name: string) => field(name, (v) => isBytes(v, HASH_BYTES) && (v as Uint8Array).length === HASH_BYTES);
 
 const checks: Record<MessageType, Check[]> = {
   prepare: [ballotField('ballot'), u53Field('fromSlot')],
@@ -223,6 +250,8 @@ const checks: Record<MessageType, Check[]> = {
       return ok ? undefined : 'bad hashes';
     },
   ],
+  'sign-request': [u53Field('height'), hashField('hash')],
+  'head-signature': [u53Field('height'), hashField('hash'), field('signature', (v) => isBytes(v, SIGNATURE_BYTES) && (v as Uint8Array).length === SIGNATURE_BYTES)],
 };
 
 function isHeights(value: unknown): boolean {

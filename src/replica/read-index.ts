@@ -6,10 +6,13 @@
  */
 import type { NodeId } from '../paxos/ballot.js';
 import { majority, NodeSet } from '../paxos/quorum.js';
+import type { VerifyRequest } from '../ledger/verified.js';
 
 export interface PendingRead {
   readonly requestId: number;
   readonly key: string;
+  /** Set for a verified read (src/replica/verified-reads.ts). */
+  readonly verify?: VerifyRequest;
 }
 
 interface ReadRound {

@@ -18,6 +18,7 @@
  * Ready loop (src/host/ready-loop.ts), which the node driver and the simulator both run, keeps
  * this order (mustPersistBeforeSending() says which messages wait).
  */
+import type { VerifiedAnswer } from '../ledger/verified.js';
 import type { ErrorCode } from '../lib/errors.js';
 import type { Ballot, NodeId } from '../paxos/ballot.js';
 import type { AcceptedEntry } from '../paxos/messages.js';
@@ -25,7 +26,7 @@ import type { AcceptorDurableState } from '../paxos/acceptor.js';
 import type { Message } from './messages.js';
 
 /** The codes a replica answers a client with: a subset of the one vocabulary, src/lib/errors.ts. */
-export type ReplyError = Extract<ErrorCode, 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY'>;
+export type ReplyError = Extract<ErrorCode, 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY' | 'UNAVAILABLE'>;
 
 export type ClientReply =
   | {
@@ -46,6 +47,8 @@ export type ClientReply =
       readonly height: number;
       readonly hash: Uint8Array;
       readonly stale: boolean;
+      /** For a verified read: what lets the client check the value without trusting this node. */
+      readonly verified?: VerifiedAnswer;
     }
   | {
       readonly requestId: number;

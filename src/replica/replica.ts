@@ -62,6 +62,7 @@ import type {
   HashesMessage,
   HashesRequestMessage,
   HeadRef,
+  HeadSignatureMessage,
   HeartbeatAckMessage,
   HeartbeatMessage,
   Message,
@@ -69,9 +70,13 @@ import type {
   ProbeReplyMessage,
   RejoinGrantMessage,
   RejoinRequestMessage,
+  SignRequestMessage,
   StatusMessage,
 } from './messages.js';
+import type { HeadSigning } from './certify.js';
 import { Progress } from './progress.js';
+import { type Decisions, VerifiedReads } from './verified-reads.js';
+import type { VerifyRequest } from '../ledger/verified.js';
 import { type ClientReply, emptyReady, type EventLevel, type Ready, type ReplyError } from './ready.js';
 import { ReadIndex } from './read-index.js';
 import { Rejoin } from './rejoin.js';
@@ -93,6 +98,8 @@ export interface ReadRequest {
   readonly key: string;
   /** Answer from local state at once (labelled with its height and hash) instead of ReadIndex. */
   readonly stale: boolean;
+  /** A verified read (never stale): answered with proofs at a majority-signed head. */
+  readonly verify?: VerifyRequest;
 }
 
 export interface RestoredState {
@@ -167,11 +174,14 @@ export class Replica {
   private readonly catchUp: CatchUp;
   private readonly rejoin: Rejoin;
   private readonly admission: Admission;
+  private readonly verifiedReads: VerifiedReads;
 
+  /** @param signing this member's head signing key (none: it cannot sign heads or serve verified reads) */
   constructor(
     readonly config: ReplicaConfig,
     private readonly prng: Prng,
     restored: RestoredState,
+    signing?: HeadSigning,
   ) {
     this.id = config.nodeId;
     this.ledger = restored.ledger;
@@ -184,6 +194,7 @@ export class Replica {
     this.rejoin = new Rejoin(prng.nextU32() + 1, config.timing);
     this.catchUp = new CatchUp({ ...config, fetchTimeoutTicks: config.timing.fetchTimeoutTicks });
     this.admission = new Admission(config, prng.nextU32());
+    this.verifiedReads = new VerifiedReads(this.id, signing, { waitingMax: config.pendingReadsMax, roundTimeoutTicks: config.timing.certifyRoundTicks });
     this.heads = new Heads(this.members, this.id, config.recentHashesMax);
     const head = this.ledger.head;
     if (head) {
@@ -298,6 +309,7 @@ export class Replica {
         this.tickLeader();
         break;
     }
+    for (const reply of this.verifiedReads.tick(this.tickCount)) this.reply(reply);
     this.catchUp.tick(this.tickCount);
     this.maybeFetch();
     this.tickBisection();
@@ -348,6 +360,10 @@ export class Replica {
         return this.onHashesRequest(message);
       case 'hashes':
         return this.onHashes(message);
+      case 'sign-request':
+        return this.onSignRequest(message);
+      case 'head-signature':
+        return this.onHeadSignature(message);
     }
   }
 
@@ -373,7 +389,7 @@ export class Replica {
     if (refusal) return this.replyError(request.requestId, refusal.error, refusal.message);
     const reads = this.leadership!.reads;
     if (reads.waitingCount >= this.config.pendingReadsMax) return this.replyError(request.requestId, 'OVERLOADED', 'too many reads queued');
-    reads.enqueue({ requestId: request.requestId, key: request.key });
+    reads.enqueue({ requestId: request.requestId, key: request.key, verify: request.verify });
   }
 
   /** Everything to persist, send and report since the last call (see ready.ts for the order). */
@@ -429,6 +445,7 @@ export class Replica {
     if (!leadership) return;
     for (const [slot, flight] of leadership.progress.waiting()) this.orphanedValues.set(slot, flight.value);
     for (const read of leadership.reads.takeAll()) this.reply({ requestId: read.requestId, ok: false, error: 'NOT_LEADER', message: why, leader: 0 });
+    for (const reply of this.verifiedReads.failAll(why)) this.reply(reply);
     this.leadership = undefined;
   }
 
@@ -746,6 +763,7 @@ export class Replica {
       const sessions = (session: Uint8Array) => this.ledger.state.session(session);
       for (const reply of this.admission.answer(body, results, height, sessions, this.cursor, commandsOffset)) this.reply(reply);
     }
+    for (const message of this.verifiedReads.afterAppend(this.ledger)) this.send(message);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -908,6 +926,26 @@ export class Replica {
         this.event('warn', `bisecting the divergence with node ${this.heads.divergence?.peer} failed: ${step.reason}`);
         return;
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Signed heads (src/replica/verified-reads.ts)
+
+  private onSignRequest(message: SignRequestMessage): void {
+    const outcome = this.verifiedReads.onSignRequest(this.ledger, message);
+    if (outcome.ignored) return this.ignore(message, outcome.ignored);
+    for (const sent of outcome.messages) this.send(sent);
+  }
+
+  private onHeadSignature(message: HeadSignatureMessage): void {
+    const outcome = this.verifiedReads.onSignature(this.ledger, message, this.tickCount);
+    if (outcome.ignored) return this.ignore(message, outcome.ignored);
+    this.act(outcome);
+  }
+
+  private act(decisions: Decisions): void {
+    for (const message of decisions.messages) this.send(message);
+    for (const reply of decisions.replies) this.reply(reply);
   }
 
   private onHashesRequest(message: HashesRequestMessage): void {
@@ -1129,12 +1167,13 @@ export class Replica {
   private serveConfirmedReads(): void {
     const leadership = this.leadership;
     if (!leadership) return;
-    for (const read of leadership.reads.takeServable(this.appliedThrough)) this.answerRead({ requestId: read.requestId, key: read.key, stale: false }, false);
+    for (const read of leadership.reads.takeServable(this.appliedThrough)) this.answerRead({ requestId: read.requestId, key: read.key, stale: false, verify: read.verify }, false);
   }
 
   private answerRead(request: ReadRequest, stale: boolean): void {
     const head = this.ledger.head;
     if (!head || !this.ledger.hasGenesis) return this.replyError(request.requestId, 'NOT_READY', 'this node has no chain yet');
+    if (request.verify && !stale) return this.act(this.verifiedReads.answer(this.ledger, request.requestId, request.key, request.verify, this.tickCount));
     const value = this.ledger.state.get(request.key) ?? null;
     this.reply({ requestId: request.requestId, ok: true, kind: 'read', value, height: head.height, hash: head.hash, stale });
   }

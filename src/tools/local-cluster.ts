@@ -7,6 +7,9 @@
  *   ROOT/cluster.json   cluster id, size, base port, genesis time (written at creation)
  *   ROOT/secret         the cluster secret (mode 0600, written at creation: random unless one
  *                       was given), so one node can be restarted by hand (README)
+ *   ROOT/keys/member-N.json  node N's Ed25519 member key (mode 0600), and
+ *   ROOT/members.json   every member's public key: the key ceremony, done at creation, whose
+ *                       public half --bootstrap writes into genesis (signed heads, README)
  *   ROOT/running.json   while running: the supervising process's PID and each node's PID, so a
  *                       second start on the same data is refused before it spawns anything
  *   ROOT/nodeN/         node N's data directory
@@ -22,9 +25,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PaxchainClient } from '../client/client.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
+import { encodeMemberListFile } from '../ledger/member-key.js';
+import { createMemberKey, writeMemberKeyFile } from '../node/member-key-file.js';
 
 export const CLUSTER_FILE = 'cluster.json';
 export const SECRET_FILE = 'secret';
+const MEMBERS_FILE = 'members.json';
+const KEYS_DIR = 'keys';
 const RUNNING_FILE = 'running.json';
 /** The secret of local clusters created before ROOT/secret existed. */
 const LEGACY_SECRET = 'paxchain-local-cluster-secret';
@@ -117,6 +124,7 @@ export class LocalCluster {
       this.founding = true;
       this.secret = options.secret ?? process.env.PAXCHAIN_SECRET ?? randomBytes(SECRET_RANDOM_BYTES).toString('base64url');
       writeSecret(options.root, this.secret);
+      writeClusterKeys(options.root, this.ids);
     }
   }
 
@@ -271,6 +279,8 @@ export class LocalCluster {
       this.file.clusterId,
       '--genesis-time',
       String(this.file.genesisTimeMs),
+      // A cluster created before member keys existed runs unsigned (no verified reads).
+      ...(existsSync(membersPath(this.options.root)) ? ['--key', memberKeyPath(this.options.root, id), '--members', membersPath(this.options.root)] : []),
     ];
   }
 
@@ -359,6 +369,24 @@ export class LocalCluster {
     );
     if (readRunning(this.options.root)?.pid === process.pid) rmSync(join(this.options.root, RUNNING_FILE), { force: true });
   }
+}
+
+/** ROOT/members.json: the founding members' public keys (the ceremony's public half). */
+function membersPath(root: string): string {
+  return join(root, MEMBERS_FILE);
+}
+
+/** ROOT/keys/member-ID.json: node ID's secret key (mode 0600). */
+function memberKeyPath(root: string, id: number): string {
+  return join(root, KEYS_DIR, `member-${id}.json`);
+}
+
+/** The key ceremony of a local cluster: a key per member, then the public list every node reads. */
+function writeClusterKeys(root: string, ids: readonly number[]): void {
+  mkdirSync(join(root, KEYS_DIR), { recursive: true, mode: 0o700 });
+  const keys = ids.map((id) => createMemberKey(id));
+  for (const key of keys) writeMemberKeyFile(memberKeyPath(root, key.node), key);
+  writeFileSync(membersPath(root), encodeMemberListFile(keys.map((key) => ({ node: key.node, publicKey: key.publicKey }))));
 }
 
 function writeSecret(root: string, secret: string): void {

@@ -9,6 +9,7 @@
  * A write carries the command tuple of src/kv/command.ts with the client's session secret in the
  * session field; parsing it derives the session id the chain records (sealWireCommand).
  */
+import { decodeVerifiedAnswer, encodeVerifiedAnswer, type VerifiedAnswer, type VerifyRequest } from '../ledger/verified.js';
 import { isU53 } from '../lib/bytes.js';
 import type { ErrorCode } from '../lib/errors.js';
 import type { SessionIds } from '../kv/session.js';
@@ -21,7 +22,7 @@ export const HASHES_PER_REQUEST_MAX = 65_536;
 export type ClientRequestBody =
   /** The command as the chain records it: the session id already derived from the secret. */
   | { readonly op: 'write'; readonly command: SealedCommand }
-  | { readonly op: 'read'; readonly key: string; readonly stale: boolean }
+  | { readonly op: 'read'; readonly key: string; readonly stale: boolean; readonly verify?: VerifyRequest }
   | { readonly op: 'status' }
   | { readonly op: 'blocks'; readonly from: number; readonly to: number }
   | { readonly op: 'hashes'; readonly from: number; readonly to: number }
@@ -62,6 +63,8 @@ export interface ReadReply {
   readonly height: number;
   readonly hash: Uint8Array;
   readonly stale: boolean;
+  /** A verified read's proofs (src/ledger/verified.ts); the client checks them before believing value. */
+  readonly verified?: VerifiedAnswer;
 }
 
 export interface MemberStatus {
@@ -143,7 +146,11 @@ export function parseClientRequest(request: Readonly<Record<string, unknown>>, s
     }
     case 'read': {
       const problem = checkKey(request.key);
-      return problem ? `read: ${problem}` : { op: 'read', key: request.key as string, stale: request.stale === true };
+      if (problem) return `read: ${problem}`;
+      const verify = parseVerify(request.verify);
+      if (typeof verify === 'string') return `read: ${verify}`;
+      if (verify && request.stale === true) return 'read: a verified read cannot be stale';
+      return { op: 'read', key: request.key as string, stale: request.stale === true, ...(verify ? { verify } : {}) };
     }
     case 'status':
       return { op: 'status' };
@@ -180,6 +187,7 @@ export function encodeReply(id: number, reply: ClientReplyBody): { readonly id: 
   }
   const frame: Record<string, unknown> = { id };
   for (const [field, value] of Object.entries(reply)) if (value !== undefined) frame[field] = value;
+  if ('verified' in reply && reply.verified) frame.verified = encodeVerifiedAnswer(reply.verified);
   return frame as { id: number };
 }
 
@@ -225,10 +233,21 @@ export function decodeWriteReply(frame: unknown): Decoded<WriteReply> {
 }
 
 export function decodeReadReply(frame: unknown): Decoded<ReadReply> {
-  return decodeReply(frame, 'read', ({ value, height, hash, stale }) => {
+  return decodeReply(frame, 'read', ({ value, height, hash, stale, verified }) => {
     if ((value !== null && !isBytes(value)) || !isU53(height) || !isBytes(hash) || typeof stale !== 'boolean') return undefined;
-    return { ok: true, value, height, hash, stale };
+    if (verified === undefined) return { ok: true, value, height, hash, stale };
+    const answer = decodeVerifiedAnswer(verified);
+    return typeof answer === 'string' ? undefined : { ok: true, value, height, hash, stale, verified: answer };
   });
+}
+
+/** The verify field of a read request: { trusted?: height, genesis?: boolean }, or absent. */
+function parseVerify(value: unknown): VerifyRequest | undefined | string {
+  if (value === undefined || value === null || value === false) return undefined;
+  if (typeof value !== 'object') return 'verify must be a map';
+  const { trusted, genesis } = value as Fields;
+  if (trusted !== undefined && trusted !== null && !isU53(trusted)) return 'verify.trusted must be a height';
+  return { ...(isU53(trusted) ? { trustedHeight: trusted } : {}), genesis: genesis === true };
 }
 
 /** A status reply; its NodeStatus is checked for its identifying fields only (it is informational). */
