@@ -61,7 +61,7 @@ cluster's genesis hash (trust on first use) unless --genesis-hash pins it.`;
     if (flags.raw && read.value !== null && !this.jsonEnabled()) process.stdout.write(read.value);
     else if (flags.base64 && read.value !== null && !this.jsonEnabled()) this.say(Buffer.from(read.value).toString('base64'));
     else this.say(`${line}${signed}`);
-    const verified = { ...record, verified: { certifiedHeight: read.certified.height, certifiedHash: toHex(read.certified.hash), stateFile: path } };
+    const verified = { ...record, verified: { certifiedHeight: read.certified.height, certifiedHash: toHex(read.certified.hash), stateFile: path, pinnedOnFirstUse: read.pinnedOnFirstUse } };
     if (!record.found) this.fail();
     return verified;
   }

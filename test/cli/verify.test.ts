@@ -1,0 +1,57 @@
+// `get --verify` through the real CLI against real node processes: answers checked against a
+// majority-signed head and the trusted state file; a trust file that a lying history would need
+// to contradict (a head above the cluster's: rollback; another hash at a real height: fork; another
+// genesis pinned) is refused with VERIFICATION_FAILED and the reason.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../helpers.js';
+import { useTestCluster } from '../node/cluster-helpers.js';
+
+describe('get --verify', () => {
+  const test = useTestCluster(3);
+  const dir = tempDir('paxchain-trust-');
+  afterAll(() => dir.cleanup());
+  const state = join(dir.path, 'trust.json');
+  const verifiedGet = (key: string, extra: string[] = []) =>
+    runCli(['get', key, '--verify', '--state-file', state, '--endpoints', test.cluster.endpoints.join(','), '--json', ...extra]);
+
+  it('proves a value and an absence at a majority-signed head, pins the cluster and advances the trusted head', async () => {
+    await test.client.put('fruit/fig', '2.40');
+    const first = verifiedGet('fruit/fig');
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.json()).toMatchObject({ found: true, value: '2.40', verified: { stateFile: state, pinnedOnFirstUse: true } });
+    const trusted = JSON.parse(readFileSync(state, 'utf8'));
+    expect(trusted).toMatchObject({ format: 'paxchain-trust', members: [{ node: 1 }, { node: 2 }, { node: 3 }] });
+    await test.client.put('fruit/fig', '2.50');
+    const second = verifiedGet('fruit/fig');
+    expect(second.json()).toMatchObject({ found: true, value: '2.50', verified: { pinnedOnFirstUse: false } });
+    expect(second.json().verified.certifiedHeight).toBeGreaterThan(trusted.head.height);
+    const absent = verifiedGet('fruit/none');
+    expect(absent.status).toBe(1);
+    expect(absent.json()).toMatchObject({ found: false, value: null });
+    // Human output says what was verified.
+    const text = runCli(['get', 'fruit/fig', '--verify', '--state-file', state, '--endpoints', test.cluster.endpoints.join(',')]);
+    expect(text.stdout).toMatch(/^2\.50 {2}\[verified at block \d+, head \d+ [0-9a-f]{16} signed by a majority\]/);
+  });
+
+  it('refuses a rollback below the trusted head, a fork from it, and another pinned cluster, naming the check', () => {
+    const good = readFileSync(state, 'utf8');
+    const trusted = JSON.parse(good);
+    const expectRefused = (reason: string, extra: string[] = []) => {
+      const result = verifiedGet('fruit/fig', extra);
+      expect(result.status, result.stdout).toBe(1);
+      expect(result.json()).toMatchObject({ error: { code: 'VERIFICATION_FAILED', details: { reason } } });
+    };
+    // The client trusts a head the cluster has not reached: any answer now is a rollback.
+    writeFileSync(state, JSON.stringify({ ...trusted, head: { height: trusted.head.height + 1000, hash: 'ab'.repeat(32) } }));
+    expectRefused('ROLLBACK');
+    // The client trusts another block at a real height: the cluster's history forks from it.
+    writeFileSync(state, JSON.stringify({ ...trusted, head: { height: 1, hash: 'cd'.repeat(32) } }));
+    expectRefused('FORK');
+    writeFileSync(state, good);
+    expectRefused('GENESIS_MISMATCH', ['--genesis-hash', 'ef'.repeat(32)]);
+    // The file was not advanced by a refused answer, and the honest path still works.
+    expect(verifiedGet('fruit/fig').status).toBe(0);
+  });
+});
