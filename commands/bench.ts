@@ -26,6 +26,7 @@ throughput, p50/p90/p99/max latency and errors by code.`;
     keys: Flags.integer({ default: 100_000, min: 1, summary: 'Distinct keys.' }),
     mix: Flags.string({ default: 'put=100', summary: 'Operation mix in percent: put=N,get=N,delete=N,cas=N.' }),
     stale: Flags.boolean({ default: false, summary: 'Stale (local) reads instead of linearizable ones.' }),
+    verify: Flags.boolean({ default: false, exclusive: ['stale'], summary: 'Verified reads: every answer\'s proofs and signatures checked by the client (get --verify).' }),
     timeout: Flags.integer({ default: 5000, min: 1, summary: 'Per-operation deadline in ms.' }),
     seed: Flags.integer({ default: 1, summary: 'Seed of the key and operation choice.' }),
   };
@@ -42,6 +43,7 @@ throughput, p50/p90/p99/max latency and errors by code.`;
       keys: flags.keys,
       mix,
       stale: flags.stale,
+      verify: flags.verify,
       timeoutMs: flags.timeout,
       seed: flags.seed,
       onProgress: (snapshot) =>

@@ -15,10 +15,11 @@
  *   INVALID_ARGUMENT, DIVERGED, OVERLOADED (only after retries ran out).
  */
 import { hashRecord } from '../chain/block.js';
-import { type TrustedHead, type TrustState, verifyAnswer } from '../ledger/verified.js';
+import { CertifiedHeads, type TrustedHead, type TrustState, verifyAnswer } from '../ledger/verified.js';
+import { fastSha256 } from '../native/sha256.js';
 import { fastEd25519Verifier } from '../native/ed25519.js';
 import { randomBytes } from 'node:crypto';
-import { toHex, utf8 } from '../lib/bytes.js';
+import { bytesEqual, toHex, utf8 } from '../lib/bytes.js';
 import { normalizeEndpoint, parseEndpoint, parseEndpointList } from '../lib/endpoint.js';
 import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
@@ -120,6 +121,8 @@ export class PaxchainClient {
   private closed = false;
   /** Ed25519 verification of head certificates: OpenSSL's (the client runs on Node anyway). */
   private readonly verifier = fastEd25519Verifier;
+  /** Heads this client already found majority-signed (one cluster's). */
+  private certifiedHeads: CertifiedHeads | undefined;
 
   constructor(options: ClientOptions) {
     if (options.endpoints.length === 0) throw new TypeError('at least one endpoint is needed');
@@ -174,7 +177,8 @@ export class PaxchainClient {
     } else {
       state = trust;
     }
-    const verdict = verifyAnswer(nobleSha256, state, utf8(key), reply.verified, reply.value, this.verifier);
+    if (!this.certifiedHeads || !bytesEqual(this.certifiedHeads.genesisHash, state.genesisHash)) this.certifiedHeads = new CertifiedHeads(state.genesisHash);
+    const verdict = verifyAnswer(fastSha256, state, utf8(key), reply.verified, reply.value, this.verifier, this.certifiedHeads);
     if (!verdict.ok) {
       throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint}: ${verdict.reason}${verdict.height === undefined ? '' : ` at height ${verdict.height}`}: ${verdict.message}`, {
         reason: verdict.reason,

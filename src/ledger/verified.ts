@@ -21,7 +21,7 @@
  * certificate's own reason), ROLLBACK (H is below the trusted head), FORK (the trusted head is not
  * in H's history), NOT_IN_HISTORY (block h is not), KEY_MISMATCH, BAD_PROOF, VALUE_MISMATCH.
  */
-import { bytesEqual, equalAt } from '../lib/bytes.js';
+import { bytesEqual, equalAt, toHex } from '../lib/bytes.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { decodeHeader, hashRecord, HEADER_BYTES, HISTORY_ROOT_OFFSET, STATE_ROOT_OFFSET } from '../chain/block.js';
 import { decodeBody } from '../chain/body.js';
@@ -75,6 +75,29 @@ export type Verdict =
   | { readonly ok: true; readonly value: Uint8Array | null; readonly height: number; readonly certified: TrustedHead; readonly trust: TrustState }
   | { readonly ok: false; readonly reason: VerificationReason; readonly height: number | undefined; readonly message: string };
 
+/** Most heads a CertifiedHeads remembers (cleared when full). */
+const CERTIFIED_HEADS_MAX = 4096;
+
+/**
+ * Heads already found signed by a majority of one cluster's members, so a client does not verify
+ * the same certificate's signatures again for every answer (an authentic head stays authentic,
+ * whatever signatures a later answer carries with it). One instance per cluster (genesis hash).
+ */
+export class CertifiedHeads {
+  private readonly heads = new Set<string>();
+
+  constructor(readonly genesisHash: Uint8Array) {}
+
+  has(height: number, hash: Uint8Array): boolean {
+    return this.heads.has(`${height}:${toHex(hash)}`);
+  }
+
+  add(height: number, hash: Uint8Array): void {
+    if (this.heads.size >= CERTIFIED_HEADS_MAX) this.heads.clear();
+    this.heads.add(`${height}:${toHex(hash)}`);
+  }
+}
+
 function fail(reason: VerificationReason, height: number | undefined, message: string): Verdict {
   return { ok: false, reason, height, message };
 }
@@ -102,6 +125,7 @@ export function verifyAnswer(
   answer: VerifiedAnswer,
   claimedValue?: Uint8Array | null,
   verifier: Ed25519Verifier = nobleEd25519Verifier,
+  certifiedHeads?: CertifiedHeads,
 ): Verdict {
   let members = trust.members;
   if (answer.genesis) {
@@ -110,7 +134,8 @@ export function verifyAnswer(
     members = fromGenesis;
   }
   if (!members) return fail('UNSIGNED_CLUSTER', undefined, 'no member keys known: the first verified answer must carry the genesis record');
-  const certified = checkCertificate(sha256, trust.genesisHash, members, answer, verifier);
+  const cache = certifiedHeads && bytesEqual(certifiedHeads.genesisHash, trust.genesisHash) ? certifiedHeads : undefined;
+  const certified = checkCertificate(sha256, trust.genesisHash, members, answer, verifier, cache);
   if ('reason' in certified) return certified;
   const linked = checkLinks(sha256, trust.head, certified, answer);
   if (typeof linked !== 'number') return linked;
@@ -124,13 +149,22 @@ export function verifyAnswer(
 }
 
 /** Block H's header decodes and a majority of the members signed it. */
-function checkCertificate(sha256: Sha256, genesisHash: Uint8Array, members: readonly Member[], answer: VerifiedAnswer, verifier: Ed25519Verifier): TrustedHead | (Verdict & { ok: false }) {
+function checkCertificate(
+  sha256: Sha256,
+  genesisHash: Uint8Array,
+  members: readonly Member[],
+  answer: VerifiedAnswer,
+  verifier: Ed25519Verifier,
+  cache: CertifiedHeads | undefined,
+): TrustedHead | (Verdict & { ok: false }) {
   const header = answer.certificate.header;
   const decoded = header.length === HEADER_BYTES ? decodeHeader(header) : 'not a header';
   if (typeof decoded === 'string') return fail('BAD_HEADER', undefined, `certified header: ${decoded}`) as Verdict & { ok: false };
   const hash = hashRecord(sha256, header);
+  if (cache?.has(decoded.height, hash)) return { height: decoded.height, hash };
   const verdict = verifyHeadCertificate(members, genesisHash, decoded.height, hash, answer.certificate.signatures, verifier);
   if (!verdict.ok) return fail('BAD_CERTIFICATE', decoded.height, `head ${decoded.height}: ${verdict.reason}: ${verdict.message}`) as Verdict & { ok: false };
+  cache?.add(decoded.height, hash);
   return { height: decoded.height, hash };
 }
 

@@ -6,7 +6,7 @@
  */
 import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { Prng } from '../lib/prng.js';
-import { PaxchainClient } from '../client/client.js';
+import { type InitialTrust, PaxchainClient } from '../client/client.js';
 
 /** Latency samples kept at most (one per operation); beyond this, sampling stops. */
 const LATENCY_SAMPLES_MAX = 20_000_000;
@@ -27,11 +27,25 @@ export interface BenchOptions {
   readonly keys: number;
   readonly mix: BenchMix;
   readonly stale: boolean;
+  /** Verified reads (get --verify): each answer's proofs and signatures checked by the client. */
+  readonly verify?: boolean;
   readonly timeoutMs: number;
   readonly seed: number;
   readonly onProgress?: (snapshot: BenchSnapshot) => void;
   /** Ends the run early (the clients finish their current operation). */
   readonly stop?: { stopped: boolean };
+}
+
+/** A loop's read: plain, stale, or verified with its own trusted state (as a separate verifying client keeps). */
+function reader(client: PaxchainClient, options: BenchOptions): (key: string) => Promise<void> {
+  let trust: InitialTrust = { genesisHash: undefined };
+  return async (key) => {
+    if (!options.verify) {
+      await client.get(key, { stale: options.stale });
+      return;
+    }
+    trust = (await client.getVerified(key, trust)).trust;
+  };
 }
 
 export interface BenchSnapshot {
@@ -148,6 +162,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const loop = async (index: number): Promise<void> => {
     const client = clients[index % clients.length]!;
     const prng = new Prng(options.seed * 100_003 + index);
+    const read = reader(client, options);
     while (performance.now() < deadline && !options.stop?.stopped) {
       const key = `bench/${prng.nextInt(options.keys)}`;
       const roll = prng.nextInt(100);
@@ -155,7 +170,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       inFlightSince[index] = begin;
       try {
         if (roll < options.mix.put) await client.put(key, value);
-        else if (roll < options.mix.put + options.mix.get) await client.get(key, { stale: options.stale });
+        else if (roll < options.mix.put + options.mix.get) await read(key);
         else if (roll < options.mix.put + options.mix.get + options.mix.delete) await client.delete(key);
         else await client.cas(key, value, value);
         if (count < samples.length) samples[count++] = performance.now() - begin;
