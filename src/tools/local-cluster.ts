@@ -381,12 +381,19 @@ function memberKeyPath(root: string, id: number): string {
   return join(root, KEYS_DIR, `member-${id}.json`);
 }
 
-/** The key ceremony of a local cluster: a key per member, then the public list every node reads. */
-function writeClusterKeys(root: string, ids: readonly number[]): void {
+/**
+ * The key ceremony: a key per member (ROOT/keys/member-N.json, mode 0600), then the public list
+ * every founding member reads (ROOT/members.json). `cluster start` runs it when it creates a
+ * local cluster; `cluster init` runs it alone, for members on other hosts (copy each key file to
+ * its host, ROOT/members.json to all). Refused (ALREADY_EXISTS) if a key file exists.
+ */
+export function writeClusterKeys(root: string, ids: readonly number[]): { members: string; keys: string[] } {
   mkdirSync(join(root, KEYS_DIR), { recursive: true, mode: 0o700 });
   const keys = ids.map((id) => createMemberKey(id));
+  if (existsSync(membersPath(root))) throw new PaxchainError(ErrorCode.ALREADY_EXISTS, `${membersPath(root)} exists; a ceremony is run once per cluster`);
   for (const key of keys) writeMemberKeyFile(memberKeyPath(root, key.node), key);
   writeFileSync(membersPath(root), encodeMemberListFile(keys.map((key) => ({ node: key.node, publicKey: key.publicKey }))));
+  return { members: membersPath(root), keys: keys.map((key) => memberKeyPath(root, key.node)) };
 }
 
 function writeSecret(root: string, secret: string): void {

@@ -2,7 +2,7 @@
 // majority-signed head and the trusted state file; a trust file that a lying history would need
 // to contradict (a head above the cluster's: rollback; another hash at a real height: fork; another
 // genesis pinned) is refused with VERIFICATION_FAILED and the reason.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.js';
@@ -53,5 +53,27 @@ describe('get --verify', () => {
     expectRefused('GENESIS_MISMATCH', ['--genesis-hash', 'ef'.repeat(32)]);
     // The file was not advanced by a refused answer, and the honest path still works.
     expect(verifiedGet('fruit/fig').status).toBe(0);
+  });
+});
+
+describe('cluster init', () => {
+  it('writes one 0600 key per member and the public list, and never runs twice on one directory', () => {
+    const dir = tempDir('paxchain-ceremony-');
+    try {
+      const out = join(dir.path, 'ceremony');
+      const first = runCli(['cluster', 'init', '--nodes', '3', '--out', out, '--json']);
+      expect(first.status, first.stderr).toBe(0);
+      const written = first.json();
+      expect(written.keys).toHaveLength(3);
+      for (const path of written.keys) expect(statSync(path).mode & 0o777).toBe(0o600);
+      const members = JSON.parse(readFileSync(written.members, 'utf8'));
+      expect(members).toMatchObject({ format: 'paxchain-members', members: [{ node: 1 }, { node: 2 }, { node: 3 }] });
+      expect(new Set(members.members.map((member: { publicKey: string }) => member.publicKey)).size).toBe(3);
+      const again = runCli(['cluster', 'init', '--nodes', '3', '--out', out, '--json']);
+      expect(again.status).toBe(1);
+      expect(again.json()).toMatchObject({ error: { code: 'ALREADY_EXISTS' } });
+    } finally {
+      dir.cleanup();
+    }
   });
 });
