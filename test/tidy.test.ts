@@ -75,8 +75,6 @@ const entryPoints = [
 const testOnlyExports: Record<string, string> = {
   'src/kv/state-trie.ts:critBit': 'the trie tests check the bit reading against byte order',
   'src/ledger/history.ts:verifyConsistency': 'used by the client\'s verified answers (issue 12, landing next)',
-  'src/kv/state-proof.ts:keyProofToJson': 'used by chain prove / get --verify (issue 12, landing next)',
-  'src/kv/state-proof.ts:keyProofFromJson': 'used by chain prove / get --verify (issue 12, landing next)',
   'src/kv/command.ts:OP_NOOP': 'the golden vectors spell the no-op command with it',
   'src/node/memory-reclaim.ts:RECLAIM_ATTEMPTS_MAX': 'the reclaimer tests count the retries of one flood',
   'src/node/memory-reclaim.ts:RECLAIM_SETTLED_BUFFER_BYTES': 'the reclaimer tests hold buffers one byte over it, then at it',

@@ -15,7 +15,7 @@
  *   INVALID_ARGUMENT, DIVERGED, OVERLOADED (only after retries ran out).
  */
 import { hashRecord } from '../chain/block.js';
-import { CertifiedHeads, type TrustedHead, type TrustState, verifyAnswer } from '../ledger/verified.js';
+import { CertifiedHeads, type TrustedHead, type TrustState, type VerifiedAnswer, verifyAnswer } from '../ledger/verified.js';
 import { fastSha256 } from '../native/sha256.js';
 import { fastEd25519Verifier } from '../native/ed25519.js';
 import { randomBytes } from 'node:crypto';
@@ -89,6 +89,8 @@ export interface VerifiedReadResult extends ReadResult {
   readonly trust: TrustState;
   /** Set when this answer pinned the cluster (trust on first use: no genesis hash was given). */
   readonly pinnedOnFirstUse: boolean;
+  /** The answer as the node sent it (what `chain prove` writes to a proof file). */
+  readonly answer: VerifiedAnswer;
 }
 
 /** Trust before any answer: a pinned genesis hash, or none (the first answer pins it). */
@@ -162,9 +164,9 @@ export class PaxchainClient {
    * is proven at a head a majority of genesis's members signed, that head extends `trust.head`,
    * and the node's word counts for nothing. Throws VERIFICATION_FAILED naming the failed check.
    */
-  async getVerified(key: string, trust: InitialTrust): Promise<VerifiedReadResult> {
+  async getVerified(key: string, trust: InitialTrust, options: { genesis?: boolean } = {}): Promise<VerifiedReadResult> {
     checkInput(key);
-    const needGenesis = trust.genesisHash === undefined || trust.members === undefined;
+    const needGenesis = options.genesis === true || trust.genesisHash === undefined || trust.members === undefined;
     const verify = { ...(trust.genesisHash !== undefined && trust.head ? { trusted: trust.head.height } : {}), genesis: needGenesis };
     const { reply, endpoint } = await this.request({ op: 'read', key, verify }, decodeReadReply, {});
     if (!reply.verified) throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint} sent no proofs with a verified read`, { reason: 'NO_PROOF', endpoint });
@@ -186,7 +188,7 @@ export class PaxchainClient {
         endpoint,
       });
     }
-    return { value: verdict.value, height: verdict.height, hash: hashRecord(nobleSha256, reply.verified.header), stale: false, endpoint, certified: verdict.certified, trust: verdict.trust, pinnedOnFirstUse };
+    return { value: verdict.value, height: verdict.height, hash: hashRecord(nobleSha256, reply.verified.header), stale: false, endpoint, certified: verdict.certified, trust: verdict.trust, pinnedOnFirstUse, answer: reply.verified };
   }
 
   /** The status of one node (no retries elsewhere). */

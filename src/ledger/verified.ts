@@ -21,11 +21,11 @@
  * certificate's own reason), ROLLBACK (H is below the trusted head), FORK (the trusted head is not
  * in H's history), NOT_IN_HISTORY (block h is not), KEY_MISMATCH, BAD_PROOF, VALUE_MISMATCH.
  */
-import { bytesEqual, equalAt, toHex } from '../lib/bytes.js';
+import { bytesEqual, equalAt, fromHex, toHex } from '../lib/bytes.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { decodeHeader, hashRecord, HEADER_BYTES, HISTORY_ROOT_OFFSET, STATE_ROOT_OFFSET } from '../chain/block.js';
 import { decodeBody } from '../chain/body.js';
-import { type KeyProof, verifyKeyProof } from '../kv/state-proof.js';
+import { type KeyProof, keyProofFromJson, keyProofToJson, verifyKeyProof } from '../kv/state-proof.js';
 import { KEY_BITS_MAX, type PathStep } from '../kv/state-trie.js';
 import { verifyInclusion } from './history.js';
 import { type Ed25519Verifier, HEAD_CERTIFICATE_SIGNATURES_MAX, type HeadSignature, type Member, nobleEd25519Verifier, verifyHeadCertificate } from './signing.js';
@@ -258,4 +258,75 @@ export function decodeVerifiedAnswer(wire: unknown): VerifiedAnswer | string {
     trusted: trusted as Uint8Array[] | null,
     genesis: genesis as Uint8Array | null,
   };
+}
+
+// -------------------------------------------------------------------------------------------------
+// Proof files (`paxchain chain prove` writes, `chain verify-proof` checks offline):
+//
+//   { "format": "paxchain-proof", "version": 1, "key": hex, "genesisHash": hex,
+//     "answer": { "header": hex, "proof": <src/kv/state-proof.ts JSON>,
+//                 "certificate": { "header": hex, "signatures": [{ "node": N, "signature": hex }] },
+//                 "inclusion": [hex], "trusted": [hex] | null, "genesis": hex | null } }
+
+const PROOF_FORMAT = 'paxchain-proof';
+const PROOF_VERSION = 1;
+
+export interface ProofFile {
+  readonly key: Uint8Array;
+  /** The genesis hash the prover trusted (a verifier should pin its own). */
+  readonly genesisHash: Uint8Array;
+  readonly answer: VerifiedAnswer;
+}
+
+export function proofFileToJson(file: ProofFile): Record<string, unknown> {
+  const { answer } = file;
+  return {
+    format: PROOF_FORMAT,
+    version: PROOF_VERSION,
+    key: toHex(file.key),
+    genesisHash: toHex(file.genesisHash),
+    answer: {
+      header: toHex(answer.header),
+      proof: keyProofToJson(answer.proof),
+      certificate: { header: toHex(answer.certificate.header), signatures: answer.certificate.signatures.map((entry) => ({ node: entry.node, signature: toHex(entry.signature) })) },
+      inclusion: answer.inclusion.map(toHex),
+      trusted: answer.trusted ? answer.trusted.map(toHex) : null,
+      genesis: answer.genesis ? toHex(answer.genesis) : null,
+    },
+  };
+}
+
+/** Parses a proof file's JSON; a reason string for anything malformed (verifyAnswer checks the rest). */
+export function proofFileFromJson(json: unknown): ProofFile | string {
+  if (typeof json !== 'object' || json === null) return 'not a JSON object';
+  const { format, version, key, genesisHash, answer } = json as Record<string, unknown>;
+  if (format !== PROOF_FORMAT || version !== PROOF_VERSION) return `not a ${PROOF_FORMAT} version ${PROOF_VERSION} file`;
+  const keyBytes = hexOf(key);
+  const genesis = hexOf(genesisHash);
+  if (!keyBytes || !genesis || genesis.length !== 32 || typeof answer !== 'object' || answer === null) return 'key, genesisHash and answer are required';
+  const fields = answer as Record<string, unknown>;
+  const proof = keyProofFromJson(fields.proof);
+  if (typeof proof === 'string') return `proof: ${proof}`;
+  const certificate = fields.certificate as Record<string, unknown> | undefined;
+  const header = hexOf(fields.header);
+  const certifiedHeader = hexOf(certificate?.header);
+  if (!header || !certifiedHeader || !Array.isArray(certificate?.signatures)) return 'answer needs header and certificate';
+  const signatures: HeadSignature[] = [];
+  for (const entry of certificate.signatures as unknown[]) {
+    const { node, signature } = (entry ?? {}) as Record<string, unknown>;
+    const bytes = hexOf(signature);
+    if (typeof node !== 'number' || !bytes) return 'each signature needs a node and a hex signature';
+    signatures.push({ node, signature: bytes });
+  }
+  const hashes = (value: unknown): Uint8Array[] | undefined => (Array.isArray(value) && value.length <= HISTORY_PROOF_HASHES_MAX ? value.map(hexOf).filter((hash): hash is Uint8Array => hash !== undefined) : undefined);
+  const inclusion = hashes(fields.inclusion);
+  const trusted = fields.trusted === null ? null : hashes(fields.trusted);
+  if (!inclusion || inclusion.length !== (fields.inclusion as unknown[]).length || trusted === undefined) return 'inclusion and trusted must be lists of hex hashes';
+  const genesisRecord = fields.genesis === null ? null : hexOf(fields.genesis);
+  if (genesisRecord === undefined) return 'genesis must be hex or null';
+  return { key: keyBytes, genesisHash: genesis, answer: { header, proof, certificate: { header: certifiedHeader, signatures }, inclusion, trusted, genesis: genesisRecord } };
+}
+
+function hexOf(value: unknown): Uint8Array | undefined {
+  return typeof value === 'string' ? fromHex(value) : undefined;
 }

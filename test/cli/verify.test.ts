@@ -56,6 +56,36 @@ describe('get --verify', () => {
   });
 });
 
+describe('chain prove and chain verify-proof', () => {
+  const test = useTestCluster(3);
+  const dir = tempDir('paxchain-proof-');
+  afterAll(() => dir.cleanup());
+
+  it('a proof written online checks out offline, and fails after tampering or under another pinned genesis', async () => {
+    await test.client.put('fruit/lime', '0.30');
+    const state = join(dir.path, 'trust.json');
+    const proved = runCli(['chain', 'prove', 'fruit/lime', '--state-file', state, '--endpoints', test.cluster.endpoints.join(',')]);
+    expect(proved.status, proved.stderr).toBe(0);
+    expect(proved.stderr).toMatch(/proved fruit\/lime present at block \d+/);
+    const file = join(dir.path, 'proof.json');
+    writeFileSync(file, proved.stdout);
+    const genesisHash = JSON.parse(proved.stdout).genesisHash as string;
+    const checked = runCli(['chain', 'verify-proof', file, '--genesis-hash', genesisHash, '--json']);
+    expect(checked.status, checked.stdout).toBe(0);
+    expect(checked.json()).toMatchObject({ valid: true, key: 'fruit/lime', found: true, value: '0.30' });
+    // One hex digit of the proven value changed: the state proof no longer gives the header's root.
+    const json = JSON.parse(proved.stdout);
+    json.answer.proof.leaf.value = json.answer.proof.leaf.value.replace(/.$/, (digit: string) => (digit === '0' ? '1' : '0'));
+    writeFileSync(file, JSON.stringify(json));
+    const tampered = runCli(['chain', 'verify-proof', file, '--genesis-hash', genesisHash, '--json']);
+    expect(tampered.status).toBe(1);
+    expect(tampered.json()).toMatchObject({ error: { code: 'VERIFICATION_FAILED', details: { reason: 'BAD_PROOF' } } });
+    writeFileSync(file, proved.stdout);
+    const otherCluster = runCli(['chain', 'verify-proof', file, '--genesis-hash', 'ab'.repeat(32), '--json']);
+    expect(otherCluster.json()).toMatchObject({ error: { code: 'VERIFICATION_FAILED', details: { reason: 'GENESIS_MISMATCH' } } });
+  });
+});
+
 describe('cluster init', () => {
   it('writes one 0600 key per member and the public list, and never runs twice on one directory', () => {
     const dir = tempDir('paxchain-ceremony-');
