@@ -20,7 +20,7 @@
  *
  * Storage: level 0 holds the block hashes themselves, level k >= 1 the hash of every complete
  * subtree of 2^k leaves, each level one growable Uint8Array, so roots and proofs never rehash
- * leaves: ~64 bytes per block (HISTORY_LEAVES_MAX bounds the tree). append() completes on
+ * leaves: ~64 bytes per block (HISTORY_LEAVES_MAX, 2^27 blocks, bounds the tree). append() completes on
  * average one node; root() folds the complete subtrees of the size's binary decomposition, one
  * Sha256.hashPlaced call (popcount(size) - 1 node hashes).
  */
@@ -30,9 +30,13 @@ import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 
 const HISTORY_LEAF_TAG = 0x04;
 const HISTORY_NODE_TAG = 0x05;
-/** Most blocks the tree holds (2^40: far past any chain; sizes stay exact in float64). */
-const HISTORY_LEAVES_MAX = 2 ** 40;
-/** Levels of the tallest tree (log2 HISTORY_LEAVES_MAX), so every proof has at most this many hashes. */
+/**
+ * Most blocks the tree holds in memory: 2^27 (134M), where level 0 (32 bytes per block) fills the
+ * largest typed array Node 20 allocates (4 GiB; the whole tree then takes ~8 GiB). A chain that
+ * lives longer needs the levels on disk or checkpoints (issue 13); the verifiers take any size.
+ */
+const HISTORY_LEAVES_MAX = 2 ** 27;
+/** Levels of the tallest tree a verifier accepts (2^40 blocks), so every proof has at most this many hashes. */
 const LEVELS_MAX = 40;
 const NODE_MESSAGE_BYTES = 1 + 2 * SHA256_BYTES;
 
@@ -235,7 +239,7 @@ function largestPowerOfTwoBelow(count: number): number {
 
 /** RFC 9162 §2.1.3.2: whether `proof` shows `blockHash` at `index` in the tree of `size` with `root`. */
 export function verifyInclusion(sha256: Sha256, blockHash: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): true | string {
-  if (!Number.isInteger(size) || size < 1 || size > HISTORY_LEAVES_MAX) return `tree size ${size} out of range`;
+  if (!Number.isInteger(size) || size < 1 || size > 2 ** LEVELS_MAX) return `tree size ${size} out of range`;
   if (!Number.isInteger(index) || index < 0 || index >= size) return `index ${index} outside [0, ${size})`;
   if (proof.length > LEVELS_MAX || proof.some((hash) => !(hash instanceof Uint8Array) || hash.length !== SHA256_BYTES)) return 'malformed proof';
   let fn = index;
@@ -261,7 +265,7 @@ export function verifyInclusion(sha256: Sha256, blockHash: Uint8Array, index: nu
 
 /** RFC 9162 §2.1.4.2: whether `proof` shows the tree of `newSize` / `newRoot` extends `oldSize` / `oldRoot`. */
 export function verifyConsistency(sha256: Sha256, oldSize: number, oldRoot: Uint8Array, newSize: number, newRoot: Uint8Array, proof: readonly Uint8Array[]): true | string {
-  if (!Number.isInteger(oldSize) || !Number.isInteger(newSize) || oldSize < 1 || oldSize > newSize || newSize > HISTORY_LEAVES_MAX) return `sizes ${oldSize} -> ${newSize} out of order or range`;
+  if (!Number.isInteger(oldSize) || !Number.isInteger(newSize) || oldSize < 1 || oldSize > newSize || newSize > 2 ** LEVELS_MAX) return `sizes ${oldSize} -> ${newSize} out of order or range`;
   if (proof.length > LEVELS_MAX + 1 || proof.some((hash) => !(hash instanceof Uint8Array) || hash.length !== SHA256_BYTES)) return 'malformed proof';
   if (oldSize === newSize) {
     if (proof.length !== 0) return 'equal sizes take an empty proof';
