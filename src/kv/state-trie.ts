@@ -235,20 +235,26 @@ export class StateTrie {
 
   /** The root hash (settles first). */
   rootHash(): Uint8Array {
-    this.settle();
     const out = new Uint8Array(SHA256_BYTES);
-    if (this.root === NONE) return out;
-    const words = new Uint32Array(out.buffer);
+    this.rootInto(out, 0);
+    return out;
+  }
+
+  /** Writes the root hash (settled first) to target[at, at + 32). */
+  rootInto(target: Uint8Array, at: number): void {
+    this.settle();
+    if (this.root === NONE) {
+      target.fill(0, at, at + SHA256_BYTES);
+      return;
+    }
+    let words: Uint32Array = this.nodeWords;
+    let word = NODE_WORDS * ROOT_HOLDER + HASHES;
     if (this.root < 0) {
       const ref = this.leaves[LEAF_WORDS * ~this.root]!;
-      const from = this.source.hashWords(ref);
-      const at = this.source.hashWord(ref);
-      for (let i = 0; i < WORDS; i++) words[i] = from[at + i]!;
-    } else {
-      const at = NODE_WORDS * ROOT_HOLDER + HASHES;
-      for (let i = 0; i < WORDS; i++) words[i] = this.nodeWords[at + i]!;
+      words = this.source.hashWords(ref);
+      word = this.source.hashWord(ref);
     }
-    return out;
+    target.set(new Uint8Array(words.buffer, words.byteOffset + 4 * word, SHA256_BYTES), at);
   }
 
   /**

@@ -188,11 +188,11 @@ export class KvState {
 
   private settledRoot(): Uint8Array {
     if (this.rootCache) return this.rootCache;
-    const { kvRoot, sessionsRoot } = this.trieRoots();
+    this.settle();
     const message = this.rootMessage;
     message.set(STATE_ROOT_TAG, 0);
-    message.set(kvRoot, STATE_ROOT_TAG.length);
-    message.set(sessionsRoot, STATE_ROOT_TAG.length + SHA256_BYTES);
+    this.kvTrie.rootInto(message, STATE_ROOT_TAG.length);
+    this.sessionTrie.rootInto(message, STATE_ROOT_TAG.length + SHA256_BYTES);
     this.rootCache = this.sha256.hash(message);
     return this.rootCache;
   }

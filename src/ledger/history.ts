@@ -84,27 +84,41 @@ export class HistoryTree {
   rootAt(size: number): Uint8Array {
     this.checkSize(size);
     if (size === 0) return this.sha256.hash(new Uint8Array(0));
-    const subtrees = this.decompose(0, size);
-    if (subtrees.length === 1) return this.subtreeHash(subtrees[0]!);
-    // Message i = tag || subtree i || (fold of the subtrees after i), written in place by hashPlaced.
+    // The complete subtrees are the set bits of size, largest (leftmost) first: k of them.
+    let k = 0;
+    for (let level = this.levels.length - 1; level >= 0; level--) if (Math.floor(size / 2 ** level) % 2 === 1) k++;
+    // Message i (i < k - 1) = tag || subtree i || fold of the subtrees after i; the last subtree is
+    // the second half of message k - 2. hashPlaced folds them right to left in one call.
     const messages = this.foldMessages;
-    const count = subtrees.length - 1;
-    const stride = 96; // 1 tag + 63 pad so both halves of each message are 32-byte aligned
-    for (let i = 0; i < count; i++) {
-      const at = i * stride + 31;
-      messages[at] = HISTORY_NODE_TAG;
-      messages.set(this.subtreeHash(subtrees[i]!), at + 1);
+    const stride = 96; // 31 bytes of pad, the tag, two 32-byte halves on 32-byte boundaries
+    const out = (k - 1) * stride;
+    let i = 0;
+    let at = 0;
+    for (let level = this.levels.length - 1; level >= 0; level--) {
+      const width = 2 ** level;
+      if (Math.floor(size / width) % 2 === 0) continue;
+      const target = k === 1 ? out : i < k - 1 ? i * stride + 32 : (k - 2) * stride + 64;
+      this.writeSubtree(level, at / width, messages, target);
+      if (i < k - 1) messages[i * stride + 31] = HISTORY_NODE_TAG;
+      at += width;
+      i++;
     }
-    messages.set(this.subtreeHash(subtrees[count]!), (count - 1) * stride + 31 + 1 + SHA256_BYTES);
-    const out = count * stride;
-    for (let j = 0; j < count; j++) {
-      const i = count - 1 - j;
-      this.foldStarts[j] = i * stride + 31;
-      this.foldEnds[j] = i * stride + 31 + NODE_MESSAGE_BYTES;
-      this.foldTargets[j] = i === 0 ? out : (i - 1) * stride + 31 + 1 + SHA256_BYTES;
+    if (k > 1) {
+      for (let j = 0; j < k - 1; j++) {
+        const m = k - 2 - j;
+        this.foldStarts[j] = m * stride + 31;
+        this.foldEnds[j] = m * stride + 31 + NODE_MESSAGE_BYTES;
+        this.foldTargets[j] = m === 0 ? out : (m - 1) * stride + 64;
+      }
+      this.sha256.hashPlaced(messages, this.foldStarts, this.foldEnds, this.foldTargets, k - 1);
     }
-    this.sha256.hashPlaced(messages, this.foldStarts, this.foldEnds, this.foldTargets, count);
     return messages.slice(out, out + SHA256_BYTES);
+  }
+
+  /** Writes subtree (level, index)'s hash (a leaf hash at level 0) to target[at, at + 32). */
+  private writeSubtree(level: number, index: number, target: Uint8Array, at: number): void {
+    const stored = this.levels[level]!.subarray(index * SHA256_BYTES, (index + 1) * SHA256_BYTES);
+    target.set(level === 0 ? leafHash(this.sha256, stored) : stored, at);
   }
 
   /** Keeps leaves [0, size) (the ledger truncates a diverged suffix). */
