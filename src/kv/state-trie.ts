@@ -53,8 +53,11 @@ export const NODE_TAG = 0x03;
 /** Bits of the longest key (keyBit's 9 bits per byte, plus the end bit): the deepest possible path. */
 export const KEY_BITS_MAX = 9 * (limits.keyBytesMax + 1);
 const WORDS = SHA256_BYTES / 4;
-/** Most nodes (and most leaves) a trie holds: node numbers and leaf references stay int32. */
-const NODES_MAX = 1 << 26;
+/**
+ * Most nodes (and most leaves) a trie holds: 2^25 (33M keys), where the node array (96 bytes a
+ * node, grown by doubling) reaches 3 GiB, under the 4 GiB of Node 20's largest typed array.
+ */
+const NODES_MAX = 1 << 25;
 const NONE = 0x7fff_ffff;
 /** Words per node record and the fields' word offsets (see the layout above). */
 const NODE_WORDS = 24;
