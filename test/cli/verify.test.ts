@@ -86,6 +86,36 @@ describe('chain prove and chain verify-proof', () => {
   });
 });
 
+describe('history KEY', () => {
+  const test = useTestCluster(3);
+
+  it('lists every change of the key from the replayed chain, oldest first; --all adds the commands that changed nothing', async () => {
+    const client = test.client;
+    await client.put('fruit/pear', '1');
+    await client.put('fruit/other', 'x');
+    await client.put('fruit/pear', '2');
+    await client.cas('fruit/pear', '2', '3');
+    await client.cas('fruit/pear', '9', '4'); // a mismatch: no change
+    await client.delete('fruit/pear');
+    const endpoints = test.cluster.endpoints.join(',');
+    const history = runCli(['history', 'fruit/pear', '--endpoints', endpoints, '--json']);
+    expect(history.status, history.stderr).toBe(0);
+    const changes = history.json().changes as Array<{ op: string; result: string; value: string | null; height: number }>;
+    expect(changes.map((change) => [change.op, change.result, change.value])).toEqual([
+      ['put', 'OK', '1'],
+      ['put', 'OK', '2'],
+      ['cas', 'OK', '3'],
+      ['delete', 'DELETED', null],
+    ]);
+    expect(changes.map((change) => change.height)).toEqual([...changes.map((change) => change.height)].sort((a, b) => a - b));
+    const all = runCli(['history', 'fruit/pear', '--endpoints', endpoints, '--all', '--json']).json();
+    expect(all.changes.map((change: { result: string }) => change.result)).toEqual(['OK', 'OK', 'OK', 'CAS_MISMATCH', 'DELETED']);
+    const text = runCli(['history', 'fruit/pear', '--endpoints', endpoints]).stdout.trim().split('\n');
+    expect(text[0]).toMatch(/^# 4 changes of fruit\/pear up to height \d+/);
+    expect(text[4]).toMatch(/delete +DELETED +\(absent\)$/);
+  });
+});
+
 describe('cluster init', () => {
   it('writes one 0600 key per member and the public list, and never runs twice on one directory', () => {
     const dir = tempDir('paxchain-ceremony-');
