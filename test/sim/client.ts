@@ -11,6 +11,9 @@ import { SESSION_SECRET_BYTES } from '../../src/kv/session.js';
 import type { HistoryOp } from '../../src/check/linearizability.js';
 import type { ClientReply } from '../../src/replica/ready.js';
 import type { SimNetwork } from './network.js';
+import { type TrustState, verifyAnswer, type VerifyRequest } from '../../src/ledger/verified.js';
+import { fastEd25519Verifier } from '../../src/native/ed25519.js';
+import { fastSha256 } from '../../src/native/sha256.js';
 import type { ClientRequestPayload } from './node.js';
 
 export interface ClientOptions {
@@ -25,6 +28,8 @@ export interface ClientOptions {
   readonly attemptsMax: number;
   /** Mean idle ticks between operations. */
   readonly thinkTicks: number;
+  /** A third of reads are verified against the cluster pinned by this genesis hash. */
+  readonly verifiedReads?: { readonly genesisHash: Uint8Array };
 }
 
 interface Operation {
@@ -53,6 +58,10 @@ export class SimClient {
   abandoned = 0;
   mayGiveUp = true;
   issuing = true;
+  /** The trusted state of verified reads (src/ledger/verified.ts). */
+  private trust: TrustState | undefined;
+  /** Verified answers checked (each one a chance to refuse an honest answer). */
+  verified = 0;
 
   constructor(
     private readonly options: ClientOptions,
@@ -113,7 +122,7 @@ export class SimClient {
     let payload: Omit<ClientRequestPayload, 'requestId'>;
     if (roll < 30) {
       op = { id, process: this.id, kind: 'get', key, call: now };
-      payload = { kind: 'read', key };
+      payload = { kind: 'read', key, ...(roll < 10 ? this.verifyRequest() : {}) };
     } else {
       const seq = ++this.seq;
       if (roll < 65) {
@@ -155,8 +164,27 @@ export class SimClient {
     this.nextIssueTick = now + this.options.prng.between(0, this.options.thinkTicks * 2);
   }
 
+  private verifyRequest(): { verify?: VerifyRequest } {
+    const pinned = this.options.verifiedReads;
+    if (!pinned) return {};
+    this.trust ??= { genesisHash: pinned.genesisHash, members: undefined, head: undefined };
+    return { verify: { ...(this.trust.head ? { trustedHeight: this.trust.head.height } : {}), genesis: this.trust.members === undefined } };
+  }
+
+  /** Checks a verified answer as a real client would; an honest answer refused is a safety bug. */
+  private checkVerified(key: string, reply: Extract<ClientReply, { ok: true; kind: 'read' }>): void {
+    if (!reply.verified) throw new Error(`client ${this.id}: a verified read was answered without proofs`);
+    const verdict = verifyAnswer(fastSha256, this.trust!, encoder.encode(key), reply.verified, reply.value, fastEd25519Verifier);
+    if (!verdict.ok) throw new Error(`client ${this.id}: an honest verified answer was refused: ${verdict.reason} at ${verdict.height}: ${verdict.message}`);
+    this.trust = verdict.trust;
+    this.verified++;
+  }
+
   private resultOf(op: HistoryOp, reply: Extract<ClientReply, { ok: true }>): HistoryOp['result'] {
-    if (reply.kind === 'read') return { value: reply.value === null ? null : decoder.decode(reply.value) };
+    if (reply.kind === 'read') {
+      if (this.current?.payload.verify) this.checkVerified(op.key, reply);
+      return { value: reply.value === null ? null : decoder.decode(reply.value) };
+    }
     const code = reply.result & ~DUPLICATE_FLAG;
     if (code === ResultCode.INVALID || code === ResultCode.STALE) throw new Error(`client ${this.id}: unexpected result ${code} for ${op.kind}`);
     switch (op.kind) {

@@ -19,6 +19,10 @@ import { readU64, toHex } from '../../src/lib/bytes.js';
 import { Prng } from '../../src/lib/prng.js';
 import { hashRecord } from '../../src/chain/block.js';
 import type { GenesisConfig } from '../../src/chain/body.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { generateMemberKey } from '../../src/ledger/signing.js';
+import { fastEd25519Signer, fastEd25519Verifier } from '../../src/native/ed25519.js';
+import type { HeadSigning } from '../../src/replica/certify.js';
 import { checkLinearizability, type HistoryOp, type LinearizabilityResult } from '../../src/check/linearizability.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { Phase1 } from '../../src/paxos/phase1.js';
@@ -40,6 +44,12 @@ export interface SimulationOptions {
   readonly bug?: PlantedBug;
   /** Fault kinds to use (default: all). */
   readonly faults?: ReadonlySet<FaultKind>;
+  /**
+   * Members hold Ed25519 keys (listed in genesis) and a third of the reads are verified reads:
+   * each answer is checked by its client (src/ledger/verified.ts) against the head it trusts; an
+   * honest answer refused is a violation. (Off in the default test seeds, whose runs stay as they were.)
+   */
+  readonly verifiedReads?: boolean;
 }
 
 export type FaultKind = 'crash' | 'wipe' | 'corrupt' | 'partition' | 'loss' | 'power';
@@ -55,6 +65,8 @@ export interface SimulationReport {
   readonly operations: number;
   readonly completed: number;
   readonly abandoned: number;
+  /** Verified answers the clients checked (with verifiedReads). */
+  readonly verifiedAnswers: number;
   readonly faultsInjected: Record<FaultKind, number>;
   /** Restores that found corruption at rest and repaired it. */
   readonly repairs: number;
@@ -67,8 +79,13 @@ class SafetyViolation extends Error {}
 /** Share of the (minority) crashes after which the node comes back with a flipped bit at rest. */
 const CORRUPT_SHARE = 0.4;
 
-export function replayCommand(options: Pick<SimulationOptions, 'seed' | 'nodes' | 'bug'>): string {
-  return `npm run sim -- --seed ${options.seed} --nodes ${options.nodes}${options.bug ? ` --bug ${options.bug}` : ''}`;
+function headSigning(key: { secretKey: Uint8Array; publicKey: Uint8Array }): HeadSigning {
+  const sign = fastEd25519Signer(key.secretKey, key.publicKey);
+  return { sign, verify: (publicKey, statement, signature) => fastEd25519Verifier.verify(publicKey, statement, signature) };
+}
+
+export function replayCommand(options: Pick<SimulationOptions, 'seed' | 'nodes' | 'bug' | 'verifiedReads'>): string {
+  return `npm run sim -- --seed ${options.seed} --nodes ${options.nodes}${options.bug ? ` --bug ${options.bug}` : ''}${options.verifiedReads ? ' --verified-reads' : ''}`;
 }
 
 export function runSimulation(options: SimulationOptions): SimulationReport {
@@ -133,8 +150,12 @@ class Simulation {
     const syncTicksMax = this.prng.between(0, storm ? 20 : 3);
     this.network = new SimNetwork(this.prng.fork(), { ...this.baseFaults });
     this.members = Array.from({ length: options.nodes }, (_, i) => i + 1);
-    const genesis: GenesisConfig = { clusterId: `sim-${options.seed}`, members: this.members, dedupCapacity: 1000, createdAtMs: 0 };
+    // Member keys from their own stream, so the simulation's draws stay as they were.
+    const keyPrng = new Prng(options.seed ^ 0x5eed_c0de);
+    const keys = options.verifiedReads ? this.members.map(() => generateMemberKey(Uint8Array.from({ length: 32 }, () => keyPrng.nextInt(256)))) : [];
+    const genesis: GenesisConfig = { clusterId: `sim-${options.seed}`, members: this.members, dedupCapacity: 1000, createdAtMs: 0, memberKeys: keys.map((key) => key.publicKey) };
     this.genesis = genesis;
+    const genesisHash = hashRecord(fastSha256, Ledger.genesisRecord(fastSha256, genesis));
     for (const id of this.members) {
       const node = new SimNode({
         id,
@@ -145,6 +166,7 @@ class Simulation {
         syncTicksMax,
         bug: options.bug,
         onBlock: (node, record) => this.checkBlock(node, record),
+        signing: keys.length > 0 ? headSigning(keys[id - 1]!) : undefined,
       });
       node.bootstrap(genesis);
       node.start(0);
@@ -153,7 +175,7 @@ class Simulation {
     for (let i = 0; i < (options.clients ?? 3); i++) {
       this.clients.push(
         new SimClient(
-          { id: 100 + i, members: this.members, keys: 4, prng: this.prng.fork(), network: this.network, timeoutTicks: 60, attemptsMax: 6, thinkTicks: 8 },
+          { id: 100 + i, members: this.members, keys: 4, prng: this.prng.fork(), network: this.network, timeoutTicks: 60, attemptsMax: 6, thinkTicks: 8, verifiedReads: keys.length > 0 ? { genesisHash } : undefined },
           () => ++this.opIds,
         ),
       );
@@ -354,6 +376,7 @@ class Simulation {
       operations: history.length,
       completed: this.clients.reduce((sum, client) => sum + client.completed, 0),
       abandoned: this.clients.reduce((sum, client) => sum + client.abandoned, 0),
+      verifiedAnswers: this.clients.reduce((sum, client) => sum + client.verified, 0),
       faultsInjected: this.faultsInjected,
       repairs: this.nodes.reduce((sum, node) => sum + node.repairs, 0),
       linearizability,

@@ -25,6 +25,8 @@ import { ACCEPTOR_KEY, blockKey, HEAD_KEY } from '../../src/storage/keys.js';
 import { MemoryBackend } from '../../src/storage/memory-backend.js';
 import { runPlanSync } from '../../src/storage/plan.js';
 import type { SimNetwork } from './network.js';
+import type { VerifyRequest } from '../../src/ledger/verified.js';
+import type { HeadSigning } from '../../src/replica/certify.js';
 
 export type PlantedBug = 'reply-before-persist' | 'ignore-phase1-values' | 'wiped-votes-at-once' | 'repair-keeps-vote';
 
@@ -33,6 +35,8 @@ export interface ClientRequestPayload {
   readonly requestId: number;
   readonly command?: readonly unknown[];
   readonly key?: string;
+  /** A verified read (src/ledger/verified.ts): proofs at a majority-signed head. */
+  readonly verify?: VerifyRequest;
 }
 
 export interface NodeOptions {
@@ -46,6 +50,8 @@ export interface NodeOptions {
   readonly bug?: PlantedBug;
   /** Every appended block goes through here (the one-value-per-height checker). */
   readonly onBlock: (node: number, record: Uint8Array) => void;
+  /** This member's head signing (its key is in genesis). */
+  readonly signing?: HeadSigning;
 }
 
 /** Log lines kept per node for failure reports. */
@@ -99,7 +105,7 @@ export class SimNode {
     if (outcome.acceptorRepaired) this.note(now, 'repaired: unreadable acceptor record');
     this.store = store;
     this.host = new ReadyLoop(store, { nodeId: this.id, unsafeSendBeforeSync: bug === 'reply-before-persist' });
-    this.replica = new Replica(this.options.config, prng, outcome.restored);
+    this.replica = new Replica(this.options.config, prng, outcome.restored, this.options.signing);
     this.note(now, `started: head ${outcome.head?.height ?? 'none'}, voting ${outcome.restored.acceptor.voting}`);
   }
 
@@ -151,7 +157,7 @@ export class SimNode {
       if (typeof sealed === 'string') throw new Error(`sim client sent a bad write: ${sealed}`);
       replica.propose({ requestId: payload.requestId, command: sealed.tuple, decoded: sealed.command });
     }
-    else replica.read({ requestId: payload.requestId, key: payload.key!, stale: false });
+    else replica.read({ requestId: payload.requestId, key: payload.key!, stale: false, verify: payload.verify });
   }
 
   /**

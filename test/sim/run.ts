@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- [--seeds N] [--seed S] [--nodes 3|5|7] [--start S] [--bug NAME [--all]] [--verbose]`
+ * `npm run sim -- [--seeds N] [--seed S] [--nodes 3|5|7] [--start S] [--bug NAME [--all]] [--verified-reads] [--verbose]`
  *
  * Runs simulation seeds and prints seeds run, operations checked, violations (must be 0) and
  * simulated client operations per CPU-second. A failing seed prints the one command that
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     verbose: { type: 'boolean', default: false },
     /** With --bug: keep going after the first catch and report the catch rate. */
     all: { type: 'boolean', default: false },
+    /** Members hold keys and a third of the reads are verified, each answer checked by its client. */
+    'verified-reads': { type: 'boolean', default: false },
   },
 });
 
@@ -36,14 +38,16 @@ let operations = 0;
 let violations = 0;
 let unknown = 0;
 let repairs = 0;
+let verifiedAnswers = 0;
 let run = 0;
 let firstCaught: SimulationReport | undefined;
 for (const seed of seeds) {
   const nodes = sizes[(seed - 1) % sizes.length]!;
-  const report = runSimulation({ seed, nodes, bug });
+  const report = runSimulation({ seed, nodes, bug, verifiedReads: values['verified-reads'] });
   run++;
   operations += report.operations;
   repairs += report.repairs;
+  verifiedAnswers += report.verifiedAnswers;
   if (report.linearizability?.verdict === 'unknown') unknown++;
   if (!report.ok) {
     violations++;
@@ -62,6 +66,7 @@ for (const seed of seeds) {
 const cpu = process.cpuUsage(cpuStart);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 console.log(`seeds run: ${run}`);
+if (values['verified-reads']) console.log(`verified answers checked: ${verifiedAnswers}`);
 console.log(`operations checked: ${operations}`);
 console.log(`violations: ${violations}`);
 console.log(`restores that repaired corruption at rest: ${repairs}`);
