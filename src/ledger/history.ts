@@ -256,24 +256,13 @@ export function verifyInclusion(sha256: Sha256, blockHash: Uint8Array, index: nu
   if (!Number.isInteger(size) || size < 1 || size > 2 ** LEVELS_MAX) return `tree size ${size} out of range`;
   if (!Number.isInteger(index) || index < 0 || index >= size) return `index ${index} outside [0, ${size})`;
   if (proof.length > LEVELS_MAX || proof.some((hash) => !(hash instanceof Uint8Array) || hash.length !== SHA256_BYTES)) return 'malformed proof';
-  let fn = index;
-  let sn = size - 1;
+  const at = { fn: index, sn: size - 1 };
   let hash = leafHash(sha256, blockHash);
   for (const sibling of proof) {
-    if (sn === 0) return 'proof is longer than the path';
-    if (fn % 2 === 1 || fn === sn) {
-      hash = nodeHash(sha256, sibling, hash);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = Math.floor(fn / 2);
-        sn = Math.floor(sn / 2);
-      }
-    } else {
-      hash = nodeHash(sha256, hash, sibling);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
+    if (at.sn === 0) return 'proof is longer than the path';
+    hash = climb(at) ? nodeHash(sha256, sibling, hash) : nodeHash(sha256, hash, sibling);
   }
-  if (sn !== 0) return 'proof is shorter than the path';
+  if (at.sn !== 0) return 'proof is shorter than the path';
   return bytesEqual(hash, root) ? true : `the path gives root ${toHex(hash.subarray(0, 8))}, expected ${toHex(root.subarray(0, 8))}`;
 }
 
@@ -288,34 +277,43 @@ export function verifyConsistency(sha256: Sha256, oldSize: number, oldRoot: Uint
   // RFC 9162: when the old tree is complete, its root is the path's first node.
   const path = isPowerOfTwo(oldSize) ? [oldRoot, ...proof] : [...proof];
   if (path.length === 0) return 'empty proof';
-  let fn = oldSize - 1;
-  let sn = newSize - 1;
-  while (fn % 2 === 1) {
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
+  const at = { fn: oldSize - 1, sn: newSize - 1 };
+  while (at.fn % 2 === 1) halve(at);
   let oldHash = path[0]!;
   let newHash = path[0]!;
   for (let i = 1; i < path.length; i++) {
     const c = path[i]!;
-    if (sn === 0) return 'proof is longer than the path';
-    if (fn % 2 === 1 || fn === sn) {
+    if (at.sn === 0) return 'proof is longer than the path';
+    if (climb(at)) {
       oldHash = nodeHash(sha256, c, oldHash);
       newHash = nodeHash(sha256, c, newHash);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = Math.floor(fn / 2);
-        sn = Math.floor(sn / 2);
-      }
     } else {
       newHash = nodeHash(sha256, newHash, c);
     }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
   }
-  if (sn !== 0) return 'proof is shorter than the path';
+  if (at.sn !== 0) return 'proof is shorter than the path';
   if (!bytesEqual(oldHash, oldRoot)) return 'the proof does not give the old root';
   if (!bytesEqual(newHash, newRoot)) return 'the proof does not give the new root';
   return true;
+}
+
+/** RFC 9162's node positions on the way up: fn (the path's node), sn (the last node), halved per level. */
+interface PathPosition {
+  fn: number;
+  sn: number;
+}
+
+function halve(at: PathPosition): void {
+  at.fn = Math.floor(at.fn / 2);
+  at.sn = Math.floor(at.sn / 2);
+}
+
+/** One step up (RFC 9162 §2.1.3.2 / §2.1.4.2): whether the next proof node is on the left. */
+function climb(at: PathPosition): boolean {
+  const left = at.fn % 2 === 1 || at.fn === at.sn;
+  if (left) while (at.fn % 2 === 0 && at.fn !== 0) halve(at);
+  halve(at);
+  return left;
 }
 
 function isPowerOfTwo(value: number): boolean {
