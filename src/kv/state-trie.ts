@@ -38,12 +38,17 @@
  * Leaves are 4-word records of another array: the owner's reference, the parent, the side. Freed
  * nodes and leaves are reused through free lists. Memory: ~112 bytes per key.
  *
- * Updates mark the path from the changed leaf up to the root dirty (stopping at a node already
- * dirty, so: a node is dirty only if its parent is, and then the parent's flag for that side is
- * set). Changed leaves are listed; settle() first copies their hashes into their parents, then
- * collects the dirty nodes breadth first (by the parents' flags, never touching a clean sibling)
- * and hashes them children first in one Sha256.hashPlaced call (per HASH_BATCH_NODES), which
- * writes each digest into the parent's slot before the parent's message is read.
+ * Updates only list what changed: the leaves whose hash changed and the nodes that lost a child.
+ * settle() first copies the changed leaves' hashes into their parents, then marks the paths from
+ * those parents and nodes up to the root dirty (stopping at a node already dirty, so: a node is
+ * dirty only if its parent is, and then the parent's flag for that side is set), then collects
+ * the dirty nodes breadth first (by the parents' flags, never touching a clean sibling) and hashes
+ * them children first in one Sha256.hashPlaced call (per HASH_BATCH_NODES), which writes each
+ * digest into the parent's slot before the parent's message is read. The marking walks all the
+ * paths one level per round, in lockstep: each step up is a likely cache miss (the records of a
+ * path lie anywhere in the array), and the steps of different paths within a round do not depend
+ * on each other, so the processor overlaps their misses instead of waiting for one at a time.
+ * Between settles no node is dirty (every flag is 0).
  */
 import { assert } from '../lib/assert.js';
 import { limits } from '../lib/limits.js';
@@ -77,7 +82,7 @@ const ROOT_HOLDER = 0;
 const LEAF_WORDS = 4;
 const LEAF_PARENT = 1;
 const LEAF_SIDE = 2;
-/** Parent word of a freed leaf (so a stale entry in the changed-leaves list is skipped). */
+/** Parent word of a freed leaf or node (so a stale entry in the changed lists is skipped). */
 const FREED = -2;
 /** Most node messages hashed by one hashMany call. */
 const HASH_BATCH_NODES = 4096;
@@ -133,12 +138,17 @@ export class StateTrie {
   private liveLeaves = 0;
   /** Leaves whose hash changed since the last settle (bounded by the updates between settles). */
   private changedLeaves: number[] = [];
+  /** Nodes that lost a child since the last settle (as bounded); settle marks their paths dirty. */
+  private changedNodes: number[] = [];
 
   /** The root child reference (a node, a leaf ~l) or NONE when empty. */
   private root = NONE;
 
   // Scratch of settle(): dirty nodes breadth-first, their message ranges and digest targets.
   private order = new Int32Array(1024);
+  /** Scratch of markDirty(): the paths' current nodes, one per path still climbing. */
+  private frontier = new Int32Array(1024);
+  private frontierCount = 0;
   private starts = new Uint32Array(1024);
   private ends = new Uint32Array(1024);
   private targets = new Uint32Array(1024);
@@ -192,16 +202,13 @@ export class StateTrie {
     // The subtree moved under the new node: its hash (current or about to be recomputed) goes along.
     this.copyChildHash(child, parent, side, node, 1 - direction);
     this.setParent(child, node, 1 - direction);
-    if (child >= 0 && (nodes[NODE_WORDS * child + FLAGS]! & DIRTY) !== 0) nodes[base + FLAGS]! |= CHILD_DIRTY << (1 - direction);
-    this.markDirty(node);
+    // The new leaf's path (through `node`) is marked dirty at settle: the leaf is listed as changed.
     return leaf;
   }
 
   /** Leaf `leaf`'s hash changed (its owner rewrote the element): its path must be rehashed. */
   touch(leaf: number): void {
     this.changedLeaves.push(leaf);
-    const parent = this.leaves[LEAF_WORDS * leaf + LEAF_PARENT]!;
-    if (parent >= 0) this.markDirty(parent);
   }
 
   /** The owner moved leaf `leaf`'s key and hash to reference `ref` (same key; hash may differ). */
@@ -221,7 +228,6 @@ export class StateTrie {
     const sibling = nodes[NODE_WORDS * parent + CHILD + 1 - leafSide]!;
     const grandparent = nodes[NODE_WORDS * parent + PARENT]!;
     const side = nodes[NODE_WORDS * parent + SIDE]!;
-    const siblingDirty = sibling >= 0 && (nodes[NODE_WORDS * sibling + FLAGS]! & DIRTY) !== 0;
     // The sibling takes the parent's place; its hash moves up a level with it.
     this.copyChildHash(sibling, parent, 1 - leafSide, grandparent, side);
     this.setParent(sibling, grandparent, side);
@@ -229,11 +235,9 @@ export class StateTrie {
       this.root = sibling;
     } else {
       nodes[NODE_WORDS * grandparent + CHILD + side] = sibling;
-      const flags = nodes[NODE_WORDS * grandparent + FLAGS]! & ~(CHILD_DIRTY << side);
-      nodes[NODE_WORDS * grandparent + FLAGS] = siblingDirty ? flags | (CHILD_DIRTY << side) : flags;
+      this.changedNodes.push(grandparent);
     }
     this.freeNode(parent);
-    if (grandparent >= 0) this.markDirty(grandparent);
   }
 
   /** The root hash (settles first). */
@@ -284,6 +288,7 @@ export class StateTrie {
   /** Brings every hash up to date: changed leaves into their parents, then dirty nodes deepest first. */
   settle(): void {
     this.copyChangedLeaves();
+    if (this.frontierCount > 0) this.markDirty();
     if (this.root === NONE || this.root < 0 || (this.nodes[NODE_WORDS * this.root + FLAGS]! & DIRTY) === 0) return;
     const count = this.collectDirty();
     if (this.starts.length < count) this.growScratch(count);
@@ -318,9 +323,17 @@ export class StateTrie {
   }
 
   /** Copies each changed leaf's hash into its parent's slot (the parents are dirty already). */
+  /**
+   * Copies each changed leaf's hash into its parent's slot, and lists the parents and the changed
+   * nodes as the starts of the paths to mark dirty (frontier[0, frontierCount)).
+   */
   private copyChangedLeaves(): void {
     const changed = this.changedLeaves;
-    if (changed.length === 0) return;
+    const nodesChanged = this.changedNodes;
+    const starts = changed.length + nodesChanged.length;
+    if (this.frontier.length < starts) this.frontier = new Int32Array(Math.max(starts, 2 * this.frontier.length));
+    const frontier = this.frontier;
+    let count = 0;
     const words = this.nodeWords;
     const source = this.source;
     for (let i = 0; i < changed.length; i++) {
@@ -332,8 +345,15 @@ export class StateTrie {
       const at = source.hashWord(ref);
       const to = NODE_WORDS * parent + HASHES + WORDS * this.leaves[LEAF_WORDS * leaf + LEAF_SIDE]!;
       for (let w = 0; w < WORDS; w++) words[to + w] = from[at + w]!;
+      frontier[count++] = parent;
+    }
+    for (let i = 0; i < nodesChanged.length; i++) {
+      const node = nodesChanged[i]!;
+      if (this.nodes[NODE_WORDS * node + PARENT] !== FREED) frontier[count++] = node; // else freed since
     }
     changed.length = 0;
+    nodesChanged.length = 0;
+    this.frontierCount = count;
   }
 
   /** Fills `order` with the dirty nodes breadth-first (parents before children); returns how many. */
@@ -388,18 +408,31 @@ export class StateTrie {
     }
   }
 
-  /** Marks `node` and its ancestors dirty, up to the first one already dirty. */
-  private markDirty(node: number): void {
+  /**
+   * Marks the frontier's nodes and their ancestors dirty, each path up to the first node already
+   * dirty; all paths one level per round (see the header: their cache misses overlap).
+   */
+  private markDirty(): void {
     const nodes = this.nodes;
-    let at = node;
-    while (at >= 0) {
-      const base = NODE_WORDS * at;
-      if ((nodes[base + FLAGS]! & DIRTY) !== 0) return;
-      nodes[base + FLAGS]! |= DIRTY;
-      const parent = nodes[base + PARENT]!;
-      if (parent >= 0) nodes[NODE_WORDS * parent + FLAGS]! |= CHILD_DIRTY << nodes[base + SIDE]!;
-      at = parent;
+    const frontier = this.frontier;
+    let count = this.frontierCount;
+    let rounds = 0;
+    while (count > 0) {
+      assert(++rounds <= KEY_BITS_MAX + 1, 'StateTrie: path longer than the longest key');
+      let climbing = 0;
+      for (let i = 0; i < count; i++) {
+        const base = NODE_WORDS * frontier[i]!;
+        const flags = nodes[base + FLAGS]!;
+        if ((flags & DIRTY) !== 0) continue;
+        nodes[base + FLAGS] = flags | DIRTY;
+        const parent = nodes[base + PARENT]!;
+        if (parent < 0) continue;
+        nodes[NODE_WORDS * parent + FLAGS]! |= CHILD_DIRTY << nodes[base + SIDE]!;
+        frontier[climbing++] = parent;
+      }
+      count = climbing;
     }
+    this.frontierCount = 0;
   }
 
   private allocNode(crit: number): number {
@@ -424,6 +457,7 @@ export class StateTrie {
 
   private freeNode(node: number): void {
     this.nodes[NODE_WORDS * node + FLAGS] = 0;
+    this.nodes[NODE_WORDS * node + PARENT] = FREED;
     this.freeNodes.push(node);
   }
 
