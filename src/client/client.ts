@@ -15,7 +15,7 @@
  *   INVALID_ARGUMENT, DIVERGED, OVERLOADED (only after retries ran out).
  */
 import { hashRecord } from '../chain/block.js';
-import { CertifiedHeads, type TrustedHead, type TrustState, type VerifiedAnswer, verifyAnswer } from '../ledger/verified.js';
+import { CertifiedHeads, type TrustedHead, type TrustState, type VerifiedAnswer, type Verdict, verifyAnswer, verifyWrite } from '../ledger/verified.js';
 import { fastSha256 } from '../native/sha256.js';
 import { fastEd25519Verifier } from '../native/ed25519.js';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +24,7 @@ import { normalizeEndpoint, parseEndpoint, parseEndpointList } from '../lib/endp
 import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import { nobleSha256 } from '../lib/sha256.js';
-import { checkKey, type Command, encodeCommand, utf8Length } from '../kv/command.js';
+import { checkKey, type Command, encodeCommand, utf8Length, writeEffect } from '../kv/command.js';
 import { deriveSessionId, SESSION_SECRET_BYTES } from '../kv/session.js';
 import { ClientConnection } from '../transport/index.js';
 import { resolveHost } from './resolve.js';
@@ -41,6 +41,7 @@ import {
   type HeadersReply,
   isErrorReply,
   type NodeStatus,
+  type WriteReply,
 } from '../transport/protocol.js';
 
 const DEFAULT_ENDPOINTS = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
@@ -90,6 +91,15 @@ export interface VerifiedReadResult extends ReadResult {
   /** Set when this answer pinned the cluster (trust on first use: no genesis hash was given). */
   readonly pinnedOnFirstUse: boolean;
   /** The answer as the node sent it (what `chain prove` writes to a proof file). */
+  readonly answer: VerifiedAnswer;
+}
+
+export interface VerifiedWriteResult extends WriteResult {
+  /** The written key's value at block `height` as proven (null: absent). */
+  readonly value: Uint8Array | null;
+  readonly certified: TrustedHead;
+  readonly trust: TrustState;
+  readonly pinnedOnFirstUse: boolean;
   readonly answer: VerifiedAnswer;
 }
 
@@ -166,29 +176,35 @@ export class PaxchainClient {
    */
   async getVerified(key: string, trust: InitialTrust, options: { genesis?: boolean } = {}): Promise<VerifiedReadResult> {
     checkInput(key);
-    const needGenesis = options.genesis === true || trust.genesisHash === undefined || trust.members === undefined;
-    const verify = { ...(trust.genesisHash !== undefined && trust.head ? { trusted: trust.head.height } : {}), genesis: needGenesis };
-    const { reply, endpoint } = await this.request({ op: 'read', key, verify }, decodeReadReply, {});
+    const { reply, endpoint } = await this.request({ op: 'read', key, verify: verifyField(trust, options.genesis) }, decodeReadReply, {});
     if (!reply.verified) throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint} sent no proofs with a verified read`, { reason: 'NO_PROOF', endpoint });
-    let state: TrustState;
-    let pinnedOnFirstUse = false;
-    if (trust.genesisHash === undefined) {
-      if (!reply.verified.genesis) throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint} sent no genesis record to pin`, { reason: 'GENESIS_MISMATCH', endpoint });
-      state = { genesisHash: hashRecord(nobleSha256, reply.verified.genesis), members: undefined, head: undefined };
-      pinnedOnFirstUse = true;
-    } else {
-      state = trust;
-    }
-    if (!this.certifiedHeads || !bytesEqual(this.certifiedHeads.genesisHash, state.genesisHash)) this.certifiedHeads = new CertifiedHeads(state.genesisHash);
-    const verdict = verifyAnswer(fastSha256, state, utf8(key), reply.verified, reply.value, this.verifier, this.certifiedHeads);
-    if (!verdict.ok) {
-      throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint}: ${verdict.reason}${verdict.height === undefined ? '' : ` at height ${verdict.height}`}: ${verdict.message}`, {
-        reason: verdict.reason,
-        height: verdict.height ?? null,
-        endpoint,
-      });
-    }
+    const { state, pinnedOnFirstUse } = this.trustFor(trust, reply.verified, endpoint);
+    const verdict = checked(verifyAnswer(fastSha256, state, utf8(key), reply.verified, reply.value, this.verifier, this.certifiedHeads), endpoint);
     return { value: verdict.value, height: verdict.height, hash: hashRecord(nobleSha256, reply.verified.header), stale: false, endpoint, certified: verdict.certified, trust: verdict.trust, pinnedOnFirstUse, answer: reply.verified };
+  }
+
+  /**
+   * A put the client checks itself: the block that applied it is in the history of a head a
+   * majority signed, and that block's state holds the value (src/ledger/verified.ts verifyWrite).
+   * The write is made like put(); only its proof is extra. Throws VERIFICATION_FAILED naming the
+   * failed check (details carry the write's result and height: it was applied all the same).
+   */
+  putVerified(key: string, value: Value, trust: InitialTrust, options: { genesis?: boolean } = {}): Promise<VerifiedWriteResult> {
+    checkInput(key, value);
+    return this.writeVerified({ op: 'put', key, value: toBytes(value) }, trust, options.genesis);
+  }
+
+  /** A delete checked like putVerified: the key is absent in the state of the block that applied it. */
+  deleteVerified(key: string, trust: InitialTrust, options: { genesis?: boolean } = {}): Promise<VerifiedWriteResult> {
+    checkInput(key);
+    return this.writeVerified({ op: 'delete', key }, trust, options.genesis);
+  }
+
+  /** A cas checked like putVerified: that block's state holds what its result says. */
+  casVerified(key: string, expect: Value | null, value: Value | null, trust: InitialTrust, options: { genesis?: boolean } = {}): Promise<VerifiedWriteResult> {
+    checkInput(key, expect ?? undefined);
+    checkInput(key, value ?? undefined);
+    return this.writeVerified({ op: 'cas', key, expect: expect === null ? null : toBytes(expect), value: value === null ? null : toBytes(value) }, trust, options.genesis);
   }
 
   /** The status of one node (no retries elsewhere). */
@@ -221,16 +237,47 @@ export class PaxchainClient {
 
   // ---------------------------------------------------------------------------------------------
 
-  private async write(write: WriteCommand): Promise<WriteResult> {
+  private async writeVerified(write: WriteCommand & { key: string }, trust: InitialTrust, genesis: boolean | undefined): Promise<VerifiedWriteResult> {
+    let answered: { reply: WriteReply; endpoint: string } | undefined;
+    const result = await this.write(write, verifyField(trust, genesis), (reply, endpoint) => (answered = { reply, endpoint }));
+    const { reply, endpoint } = answered!;
+    const applied = { result: result.result, height: result.height, duplicate: result.duplicate, endpoint };
+    if (!reply.verified) {
+      const why = reply.unprovable ?? 'the node sent no proofs with a verified write';
+      throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint}: the write was applied (${result.result} at height ${result.height}) but not proven: ${why}`, { reason: 'UNPROVABLE', ...applied });
+    }
+    const { state, pinnedOnFirstUse } = this.trustFor(trust, reply.verified, endpoint);
+    const claim = { effect: writeEffect({ ...write, session: null, seq: 0 } as Command, reply.code)!, height: reply.height, duplicate: reply.duplicate };
+    const verdict = checked(verifyWrite(fastSha256, state, utf8(write.key), reply.verified, claim, this.verifier, this.certifiedHeads), endpoint, applied);
+    return { ...result, value: verdict.value, certified: verdict.certified, trust: verdict.trust, pinnedOnFirstUse, answer: reply.verified };
+  }
+
+  /** The trust state to check `answer` with (pinning the cluster on first use), and the head cache for it. */
+  private trustFor(trust: InitialTrust, answer: VerifiedAnswer, endpoint: string): { state: TrustState; pinnedOnFirstUse: boolean } {
+    let state: TrustState;
+    let pinnedOnFirstUse = false;
+    if (trust.genesisHash === undefined) {
+      if (!answer.genesis) throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint} sent no genesis record to pin`, { reason: 'GENESIS_MISMATCH', endpoint });
+      state = { genesisHash: hashRecord(nobleSha256, answer.genesis), members: undefined, head: undefined };
+      pinnedOnFirstUse = true;
+    } else {
+      state = trust;
+    }
+    if (!this.certifiedHeads || !bytesEqual(this.certifiedHeads.genesisHash, state.genesisHash)) this.certifiedHeads = new CertifiedHeads(state.genesisHash);
+    return { state, pinnedOnFirstUse };
+  }
+
+  private async write(write: WriteCommand, verify?: VerifyRequestField, onReply?: (reply: WriteReply, endpoint: string) => void): Promise<WriteResult> {
     const session = this.takeSession();
     session.seq++;
     try {
       // On the wire the session field carries the secret; the node derives the id (sealWireCommand).
       const command = encodeCommand({ ...write, session: session.secret, seq: session.seq } as Command);
-      const { reply } = await this.request({ op: 'write', command }, decodeWriteReply, {});
+      const { reply, endpoint } = await this.request({ op: 'write', command, ...(verify ? { verify } : {}) }, decodeWriteReply, {});
       if (reply.result === 'STALE' || reply.result === 'INVALID') {
         throw new PaxchainError(reply.result === 'INVALID' ? ErrorCode.INVALID_ARGUMENT : ErrorCode.STALE_REQUEST, `write answered ${reply.result}`);
       }
+      onReply?.(reply, endpoint);
       return { result: reply.result, duplicate: reply.duplicate, height: reply.height, session: session.id, seq: session.seq };
     } catch (error) {
       // Once a write has been sent, only a definite answer says whether it was applied: a leader
@@ -372,6 +419,28 @@ function pause(ms: number): Promise<void> {
  * Parses a comma-separated endpoint list (the --endpoints flag and PAXCHAIN_ENDPOINTS): absent
  * means the local cluster, empty is refused (src/lib/endpoint.ts).
  */
+/** The verify field of a verified request (what the node needs to build the proofs). */
+interface VerifyRequestField {
+  readonly trusted?: number;
+  readonly genesis: boolean;
+}
+
+function verifyField(trust: InitialTrust, genesis: boolean | undefined): VerifyRequestField {
+  const needGenesis = genesis === true || trust.genesisHash === undefined || trust.members === undefined;
+  return { ...(trust.genesisHash !== undefined && trust.head ? { trusted: trust.head.height } : {}), genesis: needGenesis };
+}
+
+/** The verdict if it holds, else VERIFICATION_FAILED naming the check and height (plus `details`). */
+function checked(verdict: Verdict, endpoint: string, details: Record<string, unknown> = {}): Verdict & { ok: true } {
+  if (verdict.ok) return verdict;
+  throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint}: ${verdict.reason}${verdict.height === undefined ? '' : ` at height ${verdict.height}`}: ${verdict.message}`, {
+    ...details,
+    reason: verdict.reason,
+    height: verdict.height ?? null,
+    endpoint,
+  });
+}
+
 export function parseEndpoints(text: string | undefined): string[] {
   return parseEndpointList(text, DEFAULT_ENDPOINTS);
 }

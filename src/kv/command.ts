@@ -17,7 +17,7 @@
  * On the wire a client sends the same tuple with its 32-byte session secret in place of the id;
  * sealWireCommand() turns it into the tuple the chain records.
  */
-import { isU53 } from '../lib/bytes.js';
+import { bytesEqual, isU53 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import type { MsgpackCursor } from '../lib/msgpack-cursor.js';
 import { SESSION_ID_BYTES, SESSION_SECRET_BYTES, type SessionIds } from './session.js';
@@ -74,6 +74,46 @@ const resultNames: Record<number, string> = {
 
 export function describeResult(code: number): { code: string; duplicate: boolean } {
   return { code: resultNames[code & ~DUPLICATE_FLAG] ?? `UNKNOWN_${code}`, duplicate: (code & DUPLICATE_FLAG) !== 0 };
+}
+
+/**
+ * What a write's result says its key holds right after the write was applied: a value, absence,
+ * or "anything but" a value (a cas that did not match; null = anything but absent). A verified
+ * write checks this against the proven state of the write's block (src/ledger/verified.ts).
+ */
+export type WriteEffect =
+  | { readonly holds: 'value'; readonly value: Uint8Array }
+  | { readonly holds: 'absent' }
+  | { readonly holds: 'not'; readonly value: Uint8Array | null };
+
+/** The effect of `command` answered `result` (DUPLICATE_FLAG ignored); undefined where none is known. */
+export function writeEffect(command: Command, result: number): WriteEffect | undefined {
+  const code = result & ~DUPLICATE_FLAG;
+  switch (command.op) {
+    case 'put':
+      return code === ResultCode.OK ? { holds: 'value', value: command.value } : undefined;
+    case 'delete':
+      return code === ResultCode.DELETED || code === ResultCode.NOT_FOUND ? { holds: 'absent' } : undefined;
+    case 'cas':
+      if (code === ResultCode.OK) return command.value === null ? { holds: 'absent' } : { holds: 'value', value: command.value };
+      // A matching cas with no new value deletes: DELETED, or NOT_FOUND when it expected absence.
+      if (code === ResultCode.DELETED || code === ResultCode.NOT_FOUND) return { holds: 'absent' };
+      return code === ResultCode.CAS_MISMATCH ? { holds: 'not', value: command.expect } : undefined;
+    case 'noop':
+      return undefined;
+  }
+}
+
+/** Whether a key holding `value` (null: absent) agrees with `effect`. */
+export function effectHolds(effect: WriteEffect, value: Uint8Array | null): boolean {
+  switch (effect.holds) {
+    case 'value':
+      return value !== null && bytesEqual(value, effect.value);
+    case 'absent':
+      return value === null;
+    case 'not':
+      return effect.value === null ? value !== null : value === null || !bytesEqual(value, effect.value);
+  }
 }
 
 /** UTF-8 length of a string without allocating (a lone surrogate counts as U+FFFD, 3 bytes). */

@@ -20,12 +20,19 @@
  * the height: GENESIS_MISMATCH, UNSIGNED_CLUSTER, BAD_HEADER, BAD_CERTIFICATE (with the
  * certificate's own reason), ROLLBACK (H is below the trusted head), FORK (the trusted head is not
  * in H's history), NOT_IN_HISTORY (block h is not), KEY_MISMATCH, BAD_PROOF, VALUE_MISMATCH.
+ *
+ * A verified write (verifyWrite) is the same answer about the written key, captured at the block
+ * that applied the write: on top of every check above, the proof must be at that block
+ * (WRONG_BLOCK otherwise; for a retry answered from the dedup table, at that block or later) and
+ * the proven state must hold what the write's result says (VALUE_MISMATCH otherwise: a put's
+ * value, a delete's absence, a failed cas's "not the expected value").
  */
 import { bytesEqual, equalAt, fromHex, toHex } from '../lib/bytes.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { decodeHeader, hashRecord, HEADER_BYTES, HISTORY_ROOT_OFFSET, STATE_ROOT_OFFSET } from '../chain/block.js';
 import { decodeBody } from '../chain/body.js';
 import { type KeyProof, keyProofFromJson, keyProofToJson, verifyKeyProof } from '../kv/state-proof.js';
+import { effectHolds, type WriteEffect } from '../kv/command.js';
 import { KEY_BITS_MAX, type PathStep } from '../kv/state-trie.js';
 import { verifyInclusion } from './history.js';
 import { type Ed25519Verifier, HEAD_CERTIFICATE_SIGNATURES_MAX, type HeadSignature, type Member, nobleEd25519Verifier, verifyHeadCertificate } from './signing.js';
@@ -69,7 +76,8 @@ export type VerificationReason =
   | 'NOT_IN_HISTORY'
   | 'KEY_MISMATCH'
   | 'BAD_PROOF'
-  | 'VALUE_MISMATCH';
+  | 'VALUE_MISMATCH'
+  | 'WRONG_BLOCK';
 
 export type Verdict =
   | { readonly ok: true; readonly value: Uint8Array | null; readonly height: number; readonly certified: TrustedHead; readonly trust: TrustState }
@@ -146,6 +154,38 @@ export function verifyAnswer(
   if (claimedValue !== undefined && !sameValue(claimedValue, proven.value)) return fail('VALUE_MISMATCH', height, 'the value the node sent is not the one its proof proves');
   const advanced = !trust.head || certified.height > trust.head.height ? { height: certified.height, hash: certified.hash } : trust.head;
   return { ok: true, value: proven.value, height, certified, trust: { genesisHash: trust.genesisHash, members, head: advanced } };
+}
+
+/** What the node said of a write: its effect on the key, and the block that applied it. */
+export interface WriteClaim {
+  readonly effect: WriteEffect;
+  readonly height: number;
+  /** Answered from the dedup table (applied earlier): the proof may be at a later block. */
+  readonly duplicate: boolean;
+}
+
+/**
+ * Checks a verified write's `answer` about `key` (see the header): every check of verifyAnswer,
+ * then that the proof is at the write's block and the state there holds the write's effect.
+ */
+export function verifyWrite(
+  sha256: Sha256,
+  trust: TrustState,
+  key: Uint8Array,
+  answer: VerifiedAnswer,
+  claim: WriteClaim,
+  verifier: Ed25519Verifier = nobleEd25519Verifier,
+  certifiedHeads?: CertifiedHeads,
+): Verdict {
+  const verdict = verifyAnswer(sha256, trust, key, answer, undefined, verifier, certifiedHeads);
+  if (!verdict.ok) return verdict;
+  if (claim.duplicate ? verdict.height < claim.height : verdict.height !== claim.height) {
+    return fail('WRONG_BLOCK', verdict.height, `the proof is at block ${verdict.height}, the write was applied at block ${claim.height}`);
+  }
+  if (!effectHolds(claim.effect, verdict.value)) {
+    return fail('VALUE_MISMATCH', verdict.height, `the proven state of block ${verdict.height} does not hold what the write's result says`);
+  }
+  return verdict;
 }
 
 /** Block H's header decodes and a majority of the members signed it. */

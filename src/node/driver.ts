@@ -233,7 +233,7 @@ export class NodeDriver {
       case 'write': {
         const requestId = this.track(connection, request.id);
         this.counters.writes++;
-        this.replica.propose({ requestId, command: body.command.tuple, decoded: body.command.command });
+        this.replica.propose({ requestId, command: body.command.tuple, decoded: body.command.command, verify: body.verify });
         break;
       }
       case 'read':
@@ -329,6 +329,7 @@ export class NodeDriver {
       body = { ok: false, error: reply.error, message: reply.message, leader: reply.leader, leaderEndpoint: leader ? formatEndpoint(leader) : undefined };
     } else if (reply.kind === 'write') {
       body = writeReply(reply.result, reply.height);
+      if (reply.verified || reply.unprovable !== undefined) body = { ...body, verified: reply.verified, unprovable: reply.unprovable };
     } else {
       body = { ok: true, value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale, verified: reply.verified };
     }

@@ -69,7 +69,10 @@ export class Admission {
     const id = command.session!;
     const waiting = this.waiters.get(id, 0, command.seq);
     if (waiting) {
-      // The same command is already queued or in flight (a client retry): wait for it.
+      // The same command is already queued or in flight (a client retry): wait for it. The same
+      // request delivered twice waits once (one reply per request id; a verified write's waits
+      // for its proof, and a second, plain one must not overtake it).
+      if (waiting.includes(requestId)) return { kind: 'waiting' };
       if (waiting.length >= WAITERS_PER_COMMAND_MAX) {
         return { kind: 'refused', error: 'OVERLOADED', message: `more than ${WAITERS_PER_COMMAND_MAX} retries of one command waiting` };
       }

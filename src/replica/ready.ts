@@ -37,6 +37,10 @@ export type ClientReply =
       readonly result: number;
       /** Height of the block that applied the command (the first time, for duplicates). */
       readonly height: number;
+      /** For a verified write: the written key proven at that block (src/ledger/verified.ts). */
+      readonly verified?: VerifiedAnswer;
+      /** For a verified write this node applied but cannot prove: why (the result stands). */
+      readonly unprovable?: string;
     }
   | {
       readonly requestId: number;

@@ -91,6 +91,8 @@ export interface WriteRequest {
   readonly command: CommandTuple;
   /** The same command decoded, when the caller already checked it (sealWireCommand); else decoded here. */
   readonly decoded?: Command;
+  /** A verified write: answered with the written key proven at the block that applied it. */
+  readonly verify?: VerifyRequest;
 }
 
 export interface ReadRequest {
@@ -175,6 +177,8 @@ export class Replica {
   private readonly rejoin: Rejoin;
   private readonly admission: Admission;
   private readonly verifiedReads: VerifiedReads;
+  /** Verified writes waiting for their block, by request id (at most config.pendingReadsMax). */
+  private readonly verifiedWrites = new Map<number, { readonly command: Command; readonly verify: VerifyRequest }>();
 
   /** @param signing this member's head signing key (none: it cannot sign heads or serve verified reads) */
   constructor(
@@ -375,9 +379,22 @@ export class Replica {
     if (typeof command === 'string' || command.session === null) {
       return this.replyError(request.requestId, 'INVALID_ARGUMENT', typeof command === 'string' ? command : 'a client write needs a session');
     }
+    if (request.verify && this.verifiedWrites.size >= this.config.pendingReadsMax) {
+      return this.replyError(request.requestId, 'OVERLOADED', 'too many verified writes in flight');
+    }
     const decision = this.admission.admit(request.requestId, request.command, command, this.ledger.state.session(command.session));
     if (decision.kind === 'refused') return this.replyError(request.requestId, decision.error, decision.message);
-    if (decision.kind === 'answered') this.reply({ requestId: request.requestId, ok: true, kind: 'write', result: decision.result, height: decision.height });
+    if (request.verify) this.verifiedWrites.set(request.requestId, { command, verify: request.verify });
+    if (decision.kind === 'answered') this.replyWrite({ requestId: request.requestId, ok: true, kind: 'write', result: decision.result, height: decision.height });
+  }
+
+  /** A write's reply; a verified one goes out with its proof (verified-reads.ts) once a head is signed. */
+  private replyWrite(reply: ClientReply): void {
+    const verified = this.verifiedWrites.get(reply.requestId);
+    if (!verified) return this.reply(reply);
+    this.verifiedWrites.delete(reply.requestId);
+    if (!reply.ok || reply.kind !== 'write') return this.reply(reply);
+    this.act(this.verifiedReads.answerWrite(this.ledger, reply.requestId, verified.command, reply.result, reply.height, verified.verify, this.tickCount));
   }
 
   /** A client read: linearizable (ReadIndex at the leader) or stale (local, labelled). */
@@ -461,7 +478,7 @@ export class Replica {
     if (wasLeading) {
       this.event('info', `stepped down: ${reason}`);
       const leader = this.leaderId === this.id ? 0 : this.leaderId;
-      for (const reply of this.admission.failAll(leader)) this.reply(reply);
+      for (const reply of this.admission.failAll(leader)) this.replyWrite(reply);
     }
     assert(this.leadership === undefined && this.phase1 === undefined, 'a follower neither leads nor runs phase 1');
   }
@@ -761,7 +778,7 @@ export class Replica {
     }
     if (this.admission.waiterCount > 0 && results.length > 0) {
       const sessions = (session: Uint8Array) => this.ledger.state.session(session);
-      for (const reply of this.admission.answer(body, results, height, sessions, this.cursor, commandsOffset)) this.reply(reply);
+      for (const reply of this.admission.answer(body, results, height, sessions, this.cursor, commandsOffset)) this.replyWrite(reply);
     }
     for (const message of this.verifiedReads.afterAppend(this.ledger)) this.send(message);
   }

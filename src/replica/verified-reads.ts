@@ -6,7 +6,9 @@
  * served at head h, its proof is captured at once from the state at h (the state moves on) and it
  * waits for a certificate of some head H >= h (src/replica/certify.ts). The answer then carries
  * block h's header, the proof, the certificate, "block h is in H's history" and, if the client
- * said which head it trusts (m <= H), "block m is in H's history".
+ * said which head it trusts (m <= H), "block m is in H's history". A write with `verify` is
+ * captured the same way right after the block that applied it (answerWrite): the written key's
+ * proof at that block; a write whose proof cannot be had keeps its result and says why.
  *
  * As a peer, this node signs (height, hash) when asked only if its own chain holds that block; a
  * request for a height above its head waits (one per peer, the newest) until the block arrives.
@@ -17,6 +19,7 @@ import type { NodeId } from '../paxos/ballot.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { headStatement, type Member } from '../ledger/signing.js';
 import type { VerifiedAnswer, VerifyRequest } from '../ledger/verified.js';
+import { type Command, effectHolds, writeEffect } from '../kv/command.js';
 import type { KeyProof } from '../kv/state-proof.js';
 import { Certifier, type HeadSigning } from './certify.js';
 import type { HeadSignatureMessage, Message, SignRequestMessage } from './messages.js';
@@ -24,6 +27,8 @@ import type { ClientReply } from './ready.js';
 
 interface Capture {
   readonly requestId: number;
+  /** A verified write's result and block (the capture is of the state that block left). */
+  readonly write?: { readonly result: number; readonly height: number };
   readonly value: Uint8Array | null;
   readonly height: number;
   readonly hash: Uint8Array;
@@ -55,11 +60,38 @@ export class VerifiedReads {
     const head = ledger.head!;
     const value = ledger.state.get(key) ?? null;
     const capture: Capture = { requestId, value, height: head.height, hash: head.hash, header: ledger.headHeader!, proof: ledger.state.proveKey(utf8(key)), verify };
-    const wanted = certifier.want(head.height, capture);
-    if (wanted === 'overloaded') return refuse(requestId, 'OVERLOADED', 'too many verified reads waiting for a signed head');
+    return this.enqueue(ledger, certifier, capture, tick, () => refuse(requestId, 'OVERLOADED', 'too many verified reads waiting for a signed head'));
+  }
+
+  /** Waits `capture` for a certificate of its height or later (starting a round if none is due). */
+  private enqueue(ledger: Ledger, certifier: Certifier<Capture>, capture: Capture, tick: number, overloaded: () => Decisions): Decisions {
+    const wanted = certifier.want(capture.height, capture);
+    if (wanted === 'overloaded') return overloaded();
     const messages: Message[] = wanted === 'round' ? this.startRound(ledger, certifier, tick) : [];
     const served = this.serve(ledger, certifier, tick);
     return { messages: [...messages, ...served.messages], replies: served.replies };
+  }
+
+  /**
+   * Serves a verified write this node just answered (`result`, applied at block `height`): the
+   * written key's proof from the state at the head, which is that block when the write was just
+   * appended (a retry answered from the dedup table is proven at the head, later). Where the state
+   * does not hold the write's effect (a later command of the same block wrote the key again, or a
+   * retry's key changed since), or no certificate can be had, the write is answered unproven.
+   */
+  answerWrite(ledger: Ledger, requestId: number, command: Command, result: number, height: number, verify: VerifyRequest, tick: number): Decisions {
+    const unproven = (why: string): Decisions => ({ messages: [], replies: [{ requestId, ok: true, kind: 'write', result, height, unprovable: why }] });
+    const effect = writeEffect(command, result);
+    if (effect === undefined || command.op === 'noop') return { messages: [], replies: [{ requestId, ok: true, kind: 'write', result, height }] };
+    const certifier = this.certifierFor(ledger);
+    if (!certifier) return unproven('this node cannot sign heads: its genesis lists no member keys or it has no member key');
+    const head = ledger.head!;
+    const value = ledger.state.get(command.key) ?? null;
+    if (!effectHolds(effect, value)) {
+      return unproven(head.height === height ? `another command of block ${height} wrote the key after this one` : `the key changed between block ${height} and the head ${head.height}`);
+    }
+    const capture: Capture = { requestId, write: { result, height }, value, height: head.height, hash: head.hash, header: ledger.headHeader!, proof: ledger.state.proveKey(utf8(command.key)), verify };
+    return this.enqueue(ledger, certifier, capture, tick, () => unproven('too many verified answers waiting for a signed head'));
   }
 
   /** A peer's signature for the round in flight. */
@@ -97,16 +129,16 @@ export class VerifiedReads {
     return messages;
   }
 
-  /** Ends an expired round: its waiting reads fail UNAVAILABLE. */
+  /** Ends an expired round: its waiting reads fail UNAVAILABLE (its writes stand, unproven). */
   tick(tick: number): ClientReply[] {
     const failed = this.certifier?.tick(tick) ?? [];
-    return failed.map((capture) => ({ requestId: capture.requestId, ok: false, error: 'UNAVAILABLE', message: `no majority signed head ${capture.height} in time`, leader: 0 }) as const);
+    return failed.map((capture) => unsigned(capture, 'UNAVAILABLE', `no majority signed head ${capture.height} in time`));
   }
 
-  /** This node stopped serving reads (it lost the lead): every waiting read fails. */
+  /** This node stopped serving reads (it lost the lead): every waiting read fails (writes stand, unproven). */
   failAll(why: string): ClientReply[] {
     const failed = this.certifier?.failAll() ?? [];
-    return failed.map((capture) => ({ requestId: capture.requestId, ok: false, error: 'NOT_LEADER', message: why, leader: 0 }) as const);
+    return failed.map((capture) => unsigned(capture, 'NOT_LEADER', why));
   }
 
   get waitingCount(): number {
@@ -147,7 +179,9 @@ export class VerifiedReads {
           trusted: trustedHeight !== undefined && trustedHeight < certificate.height ? ledger.history.inclusionProof(trustedHeight, certificate.height) : null,
           genesis: capture.verify.genesis ? (ledger.genesisRecord ?? null) : null,
         };
-        replies.push({ requestId: capture.requestId, ok: true, kind: 'read', value: capture.value, height: capture.height, hash: capture.hash, stale: false, verified });
+        const write = capture.write;
+        if (write) replies.push({ requestId: capture.requestId, ok: true, kind: 'write', result: write.result, height: write.height, verified });
+        else replies.push({ requestId: capture.requestId, ok: true, kind: 'read', value: capture.value, height: capture.height, hash: capture.hash, stale: false, verified });
       }
     }
     const messages = needRound ? this.startRound(ledger, certifier, tick) : [];
@@ -165,6 +199,13 @@ export class VerifiedReads {
     const signature = this.signing!.sign(headStatement(ledger.genesisHash!, height, hash));
     return { type: 'head-signature', from: this.self, to, height, hash, signature };
   }
+}
+
+/** The reply to a capture whose certificate will not come: a read fails, a write stands unproven. */
+function unsigned(capture: Capture, error: 'UNAVAILABLE' | 'NOT_LEADER', why: string): ClientReply {
+  const write = capture.write;
+  if (write) return { requestId: capture.requestId, ok: true, kind: 'write', result: write.result, height: write.height, unprovable: why };
+  return { requestId: capture.requestId, ok: false, error, message: why, leader: 0 };
 }
 
 function refuse(requestId: number, error: 'NOT_READY' | 'OVERLOADED', message: string): Decisions {

@@ -21,7 +21,7 @@ export const HASHES_PER_REQUEST_MAX = 65_536;
 
 export type ClientRequestBody =
   /** The command as the chain records it: the session id already derived from the secret. */
-  | { readonly op: 'write'; readonly command: SealedCommand }
+  | { readonly op: 'write'; readonly command: SealedCommand; readonly verify?: VerifyRequest }
   | { readonly op: 'read'; readonly key: string; readonly stale: boolean; readonly verify?: VerifyRequest }
   | { readonly op: 'status' }
   | { readonly op: 'blocks'; readonly from: number; readonly to: number }
@@ -55,6 +55,10 @@ export interface WriteReply {
   /** Answered from the dedup table: the first result of this (session, seq). */
   readonly duplicate: boolean;
   readonly height: number;
+  /** A verified write's proofs: the written key at block `height` (src/ledger/verified.ts). */
+  readonly verified?: VerifiedAnswer;
+  /** A verified write the node applied but could not prove: why. */
+  readonly unprovable?: string;
 }
 
 export interface ReadReply {
@@ -142,7 +146,10 @@ export function parseClientRequest(request: Readonly<Record<string, unknown>>, s
   switch (request.op) {
     case 'write': {
       const command = sealWireCommand(request.command, sessions);
-      return typeof command === 'string' ? command : { op: 'write', command };
+      if (typeof command === 'string') return command;
+      const verify = parseVerify(request.verify);
+      if (typeof verify === 'string') return `write: ${verify}`;
+      return verify ? { op: 'write', command, verify } : { op: 'write', command };
     }
     case 'read': {
       const problem = checkKey(request.key);
@@ -180,7 +187,7 @@ export function writeReply(code: number, height: number): WriteReply {
 
 /** The frame of a reply to request `id` (fields that are undefined are left out). */
 export function encodeReply(id: number, reply: ClientReplyBody): { readonly id: number } & Readonly<Record<string, unknown>> {
-  if (reply.ok && 'result' in reply) {
+  if (reply.ok && 'result' in reply && reply.verified === undefined && reply.unprovable === undefined) {
     // The hot path (one per write): a literal of one fixed shape, which V8 and msgpackr handle
     // far faster than an object grown field by field.
     return { id, ok: true, result: reply.result, code: reply.code, duplicate: reply.duplicate, height: reply.height };
@@ -226,9 +233,13 @@ const isHead = (value: unknown): value is { height: number; hash: Uint8Array } =
   typeof value === 'object' && value !== null && isU53((value as Fields).height) && isBytes((value as Fields).hash);
 
 export function decodeWriteReply(frame: unknown): Decoded<WriteReply> {
-  return decodeReply(frame, 'write', ({ result, code, duplicate, height }) => {
+  return decodeReply(frame, 'write', ({ result, code, duplicate, height, verified, unprovable }) => {
     if (typeof result !== 'string' || !WRITE_RESULT_NAMES.has(result) || !isU53(code) || typeof duplicate !== 'boolean' || !isU53(height)) return undefined;
-    return { ok: true, result: result as WriteResultName, code, duplicate, height };
+    const reply: WriteReply = { ok: true, result: result as WriteResultName, code, duplicate, height };
+    if (unprovable !== undefined) return typeof unprovable === 'string' ? { ...reply, unprovable } : undefined;
+    if (verified === undefined) return reply;
+    const answer = decodeVerifiedAnswer(verified);
+    return typeof answer === 'string' ? undefined : { ...reply, verified: answer };
   });
 }
 
@@ -241,7 +252,7 @@ export function decodeReadReply(frame: unknown): Decoded<ReadReply> {
   });
 }
 
-/** The verify field of a read request: { trusted?: height, genesis?: boolean }, or absent. */
+/** The verify field of a read or write request: { trusted?: height, genesis?: boolean }, or absent. */
 function parseVerify(value: unknown): VerifyRequest | undefined | string {
   if (value === undefined || value === null || value === false) return undefined;
   if (typeof value !== 'object') return 'verify must be a map';

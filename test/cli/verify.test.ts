@@ -1,7 +1,8 @@
 // `get --verify` through the real CLI against real node processes: answers checked against a
 // majority-signed head and the trusted state file; a trust file that a lying history would need
 // to contradict (a head above the cluster's: rollback; another hash at a real height: fork; another
-// genesis pinned) is refused with VERIFICATION_FAILED and the reason.
+// genesis pinned) is refused with VERIFICATION_FAILED and the reason. put/cas/delete --verify prove
+// the write in the state of its block the same way.
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,36 @@ describe('get --verify', () => {
     expectRefused('GENESIS_MISMATCH', ['--genesis-hash', 'ef'.repeat(32)]);
     // The file was not advanced by a refused answer, and the honest path still works.
     expect(verifiedGet('fruit/fig').status).toBe(0);
+  });
+
+  it('put, cas and delete --verify prove the write in the state of the block that applied it', () => {
+    const endpoints = test.cluster.endpoints.join(',');
+    const before = JSON.parse(readFileSync(state, 'utf8')).head.height as number;
+    const write = (args: string[]) => runCli([...args, '--verify', '--state-file', state, '--endpoints', endpoints, '--json']);
+    const put = write(['put', 'fruit/kiwi', '0.90']);
+    expect(put.status, put.stderr).toBe(0);
+    const putRecord = put.json();
+    expect(putRecord).toMatchObject({ key: 'fruit/kiwi', result: 'OK', verified: { stateFile: state, pinnedOnFirstUse: false } });
+    expect(putRecord.height).toBeGreaterThan(before);
+    expect(putRecord.verified.certifiedHeight).toBeGreaterThanOrEqual(putRecord.height);
+    const mismatch = write(['cas', 'fruit/kiwi', '1.00', '--expect', '0.80']);
+    expect(mismatch.status).toBe(1);
+    expect(mismatch.json()).toMatchObject({ result: 'CAS_MISMATCH', matched: false, verified: {} });
+    expect(write(['cas', 'fruit/kiwi', '1.00', '--expect', '0.90']).json()).toMatchObject({ result: 'OK', matched: true, verified: {} });
+    expect(write(['delete', 'fruit/kiwi']).json()).toMatchObject({ result: 'DELETED', verified: {} });
+    const again = write(['delete', 'fruit/kiwi']).json();
+    expect(again).toMatchObject({ result: 'NOT_FOUND', verified: {} });
+    // Each verified write advanced the trusted head.
+    expect(JSON.parse(readFileSync(state, 'utf8')).head.height).toBeGreaterThanOrEqual(again.height);
+    const text = runCli(['put', 'fruit/kiwi', '0.95', '--verify', '--state-file', state, '--endpoints', endpoints]);
+    expect(text.stdout).toMatch(/^OK \(height \d+\) {2}\[verified in block \d+, head \d+ [0-9a-f]{16} signed by a majority\]/);
+    // A trusted head the cluster has not reached: the write is made, its proof refused.
+    const good = readFileSync(state, 'utf8');
+    writeFileSync(state, JSON.stringify({ ...JSON.parse(good), head: { height: 1_000_000, hash: 'ab'.repeat(32) } }));
+    const refused = write(['put', 'fruit/kiwi', '1.10']);
+    expect(refused.status).toBe(1);
+    expect(refused.json()).toMatchObject({ error: { code: 'VERIFICATION_FAILED', details: { reason: 'ROLLBACK', result: 'OK' } } });
+    writeFileSync(state, good);
   });
 });
 

@@ -6,12 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { hashRecord } from '../../src/chain/block.js';
 import { encodeBatchBody } from '../../src/chain/body.js';
-import { OP_PUT } from '../../src/kv/command.js';
+import { OP_DELETE, OP_PUT, type WriteEffect } from '../../src/kv/command.js';
 import { Prng } from '../../src/lib/prng.js';
 import { utf8 } from '../../src/lib/bytes.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { headStatement, type HeadSignature } from '../../src/ledger/signing.js';
-import { decodeVerifiedAnswer, encodeVerifiedAnswer, type TrustState, type VerifiedAnswer, type VerificationReason, verifyAnswer } from '../../src/ledger/verified.js';
+import { decodeVerifiedAnswer, encodeVerifiedAnswer, type TrustState, type VerifiedAnswer, type VerificationReason, verifyAnswer, verifyWrite } from '../../src/ledger/verified.js';
 import { fastEd25519Signer, fastEd25519Verifier } from '../../src/native/ed25519.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { bytes } from '../helpers.js';
@@ -219,5 +219,41 @@ describe('verified answers', () => {
     const answer: VerifiedAnswer = { header: record.slice(0, 137), proof: ledger.state.proveKey(utf8('a')), certificate: { header: record.slice(0, 137), signatures: [] }, inclusion: [], trusted: null, genesis: record };
     const verdict = check({ genesisHash: ledger.genesisHash!, members: undefined, head: undefined }, 'a', answer);
     expect(verdict).toMatchObject({ ok: false, reason: 'UNSIGNED_CLUSTER' });
+  });
+
+  it('verified writes: the block that applied the write must hold its effect, at that block (or later for a retry)', () => {
+    const prng = new Prng(5);
+    const c = cluster('writes', testKeys(5, 3));
+    grow(c, prng, 10);
+    const trust: TrustState = { genesisHash: c.genesisHash, members: undefined, head: undefined };
+    const write = (command: unknown[]) => c.ledger.append(encodeBatchBody(100 + c.ledger.head!.height, [command])).ref.height;
+    const writeCheck = (key: string, answer: VerifiedAnswer, effect: WriteEffect, height: number, duplicate = false) =>
+      verifyWrite(sha, trust, utf8(key), answer, { effect, height, duplicate }, fastEd25519Verifier);
+    let checked = 0;
+    for (let i = 0; i < 200; i++) {
+      const key = `w${prng.nextInt(8)}`;
+      const value = bytes(`x${i}`);
+      const put = prng.chance(0.7);
+      const h = write(put ? [OP_PUT, null, 0, key, value] : [OP_DELETE, null, 0, key]);
+      c.headers.push(c.ledger.headHeader!.slice());
+      const effect: WriteEffect = put ? { holds: 'value', value } : { holds: 'absent' };
+      const { answer } = honest(c, prng, key, undefined, prng.nextInt(3));
+      // Honest: proven at the write's block.
+      const verdict = writeCheck(key, answer, effect, h);
+      if (!verdict.ok) throw new Error(`${verdict.reason}: ${verdict.message}`);
+      expect(verdict.height).toBe(h);
+      // The claimed block is another one: WRONG_BLOCK (unless it was a retry and the proof is later).
+      expect(writeCheck(key, answer, effect, h - 1)).toMatchObject({ ok: false, reason: 'WRONG_BLOCK' });
+      expect(writeCheck(key, answer, effect, h - 1, true).ok).toBe(true);
+      expect(writeCheck(key, answer, effect, h + 1, true)).toMatchObject({ ok: false, reason: 'WRONG_BLOCK' });
+      // The state does not hold what the result says: VALUE_MISMATCH.
+      const lie: WriteEffect = put ? { holds: 'value', value: bytes(`y${i}`) } : { holds: 'value', value };
+      expect(writeCheck(key, answer, lie, h)).toMatchObject({ ok: false, reason: 'VALUE_MISMATCH' });
+      expect(writeCheck(key, answer, { holds: 'not', value: put ? value : null }, h)).toMatchObject({ ok: false, reason: 'VALUE_MISMATCH' });
+      // Any lie of a read is refused for a write too (here: a proof about another key).
+      expect(writeCheck(`${key}-other`, answer, effect, h)).toMatchObject({ ok: false, reason: 'KEY_MISMATCH' });
+      checked++;
+    }
+    expect(checked).toBe(200);
   });
 });

@@ -1,13 +1,14 @@
 // Signed heads in the replica (src/replica/certify.ts, verified-reads.ts), driven by hand: a
 // member signs only blocks its own chain holds, a signature counts only if it verifies under the
 // key genesis lists for its sender, a majority completes a round that serves every read waiting on
-// it, and a round without a majority fails its reads in time.
+// it, and a round without a majority fails its reads in time. Verified writes ride the same rounds,
+// captured at the block that applied them.
 import { describe, expect, it } from 'vitest';
 import { encodeBatchBody } from '../../src/chain/body.js';
-import { OP_PUT } from '../../src/kv/command.js';
+import { type Command, OP_PUT, ResultCode } from '../../src/kv/command.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { headStatement } from '../../src/ledger/signing.js';
-import { type TrustState, verifyAnswer } from '../../src/ledger/verified.js';
+import { type TrustState, verifyAnswer, verifyWrite } from '../../src/ledger/verified.js';
 import { utf8 } from '../../src/lib/bytes.js';
 import { fastEd25519Signer, fastEd25519Verifier } from '../../src/native/ed25519.js';
 import { fastSha256 } from '../../src/native/sha256.js';
@@ -81,5 +82,37 @@ describe('signed heads in the replica', () => {
     expect(reads.tick(9)).toEqual([]);
     expect(reads.tick(10).map((reply) => reply.ok === false && reply.error)).toEqual(['UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE']);
     expect(reads.waitingCount).toBe(0);
+  });
+
+  it('a verified write is proven at the block that applied it; one it cannot prove keeps its result and says why', () => {
+    const ledger = ledgerWith(3);
+    const writes = new VerifiedReads(1, signingOf(keys[0]!), bounds);
+    const put: Command = { op: 'put', session: null, seq: 1, key: 'w', value: bytes('mine') };
+    const h = ledger.append(encodeBatchBody(20, [[OP_PUT, null, 0, 'w', bytes('mine')]])).ref.height;
+    const waiting = writes.answerWrite(ledger, 200, put, ResultCode.OK, h, { genesis: true }, 0);
+    expect(waiting.replies).toEqual([]);
+    // Another block moves the head on before the round completes: the proof stays at block h.
+    ledger.append(encodeBatchBody(21, [[OP_PUT, null, 0, 'w', bytes('theirs')]]));
+    const request = waiting.messages.find((message) => message.type === 'sign-request')!;
+    const peerLedger = ledgerWith(3);
+    peerLedger.append(encodeBatchBody(20, [[OP_PUT, null, 0, 'w', bytes('mine')]]));
+    const signed = signatureOf(new VerifiedReads(2, signingOf(keys[1]!), bounds).onSignRequest(peerLedger, request as never).messages)!;
+    const [reply] = writes.onSignature(ledger, signed, 1).replies;
+    if (!reply?.ok || reply.kind !== 'write' || !reply.verified) throw new Error(`not a verified write reply: ${JSON.stringify(reply)}`);
+    expect(reply).toMatchObject({ requestId: 200, result: ResultCode.OK, height: h });
+    const trust: TrustState = { genesisHash: ledger.genesisHash!, members: undefined, head: undefined };
+    const claim = { effect: { holds: 'value', value: bytes('mine') } as const, height: h, duplicate: false };
+    expect(verifyWrite(fastSha256, trust, utf8('w'), reply.verified, claim, fastEd25519Verifier)).toMatchObject({ ok: true, height: h, value: bytes('mine') });
+
+    // A later command of the same block wrote the key again: the state of that block cannot prove
+    // this write, so it is answered with its result and the reason, not with a proof.
+    const both = ledger.append(encodeBatchBody(22, [[OP_PUT, null, 0, 'z', bytes('first')], [OP_PUT, null, 0, 'z', bytes('second')]])).ref.height;
+    const first: Command = { op: 'put', session: null, seq: 2, key: 'z', value: bytes('first') };
+    expect(writes.answerWrite(ledger, 201, first, ResultCode.OK, both, { genesis: false }, 2).replies).toMatchObject([
+      { requestId: 201, ok: true, kind: 'write', result: ResultCode.OK, height: both, unprovable: expect.stringContaining(`block ${both} wrote the key after`) },
+    ]);
+    // A round that gets no majority leaves its writes applied and unproven, not failed.
+    writes.answerWrite(ledger, 202, { op: 'put', session: null, seq: 3, key: 'z', value: bytes('second') }, ResultCode.OK, both, { genesis: false }, 2);
+    expect(writes.tick(2 + bounds.roundTimeoutTicks)).toMatchObject([{ requestId: 202, ok: true, kind: 'write', unprovable: expect.stringContaining('no majority') }]);
   });
 });

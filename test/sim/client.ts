@@ -6,12 +6,12 @@
  * (recorded without a return: maybe applied); once faults stop it retries until answered.
  */
 import type { Prng } from '../../src/lib/prng.js';
-import { DUPLICATE_FLAG, encodeCommand, ResultCode } from '../../src/kv/command.js';
+import { decodeCommand, DUPLICATE_FLAG, encodeCommand, ResultCode, writeEffect } from '../../src/kv/command.js';
 import { SESSION_SECRET_BYTES } from '../../src/kv/session.js';
 import type { HistoryOp } from '../../src/check/linearizability.js';
 import type { ClientReply } from '../../src/replica/ready.js';
 import type { SimNetwork } from './network.js';
-import { type TrustState, verifyAnswer, type VerifyRequest } from '../../src/ledger/verified.js';
+import { type TrustState, verifyAnswer, type VerifyRequest, verifyWrite } from '../../src/ledger/verified.js';
 import { fastEd25519Verifier } from '../../src/native/ed25519.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import type { ClientRequestPayload } from './node.js';
@@ -62,6 +62,9 @@ export class SimClient {
   private trust: TrustState | undefined;
   /** Verified answers checked (each one a chance to refuse an honest answer). */
   verified = 0;
+  /** Verified writes proven, and those the node answered unprovable (with its reason). */
+  verifiedWrites = 0;
+  unprovable = 0;
 
   constructor(
     private readonly options: ClientOptions,
@@ -125,13 +128,15 @@ export class SimClient {
       payload = { kind: 'read', key, ...(roll < 10 ? this.verifyRequest() : {}) };
     } else {
       const seq = ++this.seq;
+      // A third of the writes are verified writes when verified reads are on (roll 30..64 is a put: 30..41).
+      const verify = (roll - 30) % 3 === 0 ? this.verifyRequest() : {};
       if (roll < 65) {
         const value = this.freshValue();
         op = { id, process: this.id, kind: 'put', key, value, call: now };
-        payload = { kind: 'write', command: encodeCommand({ op: 'put', session: this.secret, seq, key, value: encoder.encode(value) }) };
+        payload = { kind: 'write', command: encodeCommand({ op: 'put', session: this.secret, seq, key, value: encoder.encode(value) }), ...verify };
       } else if (roll < 75) {
         op = { id, process: this.id, kind: 'delete', key, call: now };
-        payload = { kind: 'write', command: encodeCommand({ op: 'delete', session: this.secret, seq, key }) };
+        payload = { kind: 'write', command: encodeCommand({ op: 'delete', session: this.secret, seq, key }), ...verify };
       } else {
         const expect = prng.chance(0.3) ? null : this.recentValue(key);
         const value = prng.chance(0.1) ? null : this.freshValue();
@@ -139,6 +144,7 @@ export class SimClient {
         payload = {
           kind: 'write',
           command: encodeCommand({ op: 'cas', session: this.secret, seq, key, expect: expect === null ? null : encoder.encode(expect), value: value === null ? null : encoder.encode(value) }),
+          ...verify,
         };
       }
     }
@@ -180,11 +186,35 @@ export class SimClient {
     this.verified++;
   }
 
+  /**
+   * Checks a verified write's answer as a real client would: proven at its block, or (an honest
+   * outcome, counted) unprovable with the node's reason. An honest proof refused is a safety bug.
+   */
+  private checkVerifiedWrite(reply: Extract<ClientReply, { ok: true; kind: 'write' }>): void {
+    if (!reply.verified) {
+      if (reply.unprovable === undefined) throw new Error(`client ${this.id}: a verified write was answered without proofs or a reason: ${JSON.stringify({ result: reply.result, height: reply.height })}`);
+      this.unprovable++;
+      return;
+    }
+    // The wire tuple carries the session secret; the effect needs only the op and its arguments.
+    const wire = this.current!.payload.command!;
+    const command = decodeCommand([wire[0], null, ...wire.slice(2)]);
+    if (typeof command === 'string' || command.op === 'noop') throw new Error(`client ${this.id}: bad own command: ${String(command)}`);
+    const effect = writeEffect(command, reply.result);
+    if (!effect) throw new Error(`client ${this.id}: a verified write with result ${reply.result} carried proofs`);
+    const claim = { effect, height: reply.height, duplicate: (reply.result & DUPLICATE_FLAG) !== 0 };
+    const verdict = verifyWrite(fastSha256, this.trust!, encoder.encode(command.key), reply.verified, claim, fastEd25519Verifier);
+    if (!verdict.ok) throw new Error(`client ${this.id}: an honest verified write was refused: ${verdict.reason} at ${verdict.height}: ${verdict.message}`);
+    this.trust = verdict.trust;
+    this.verifiedWrites++;
+  }
+
   private resultOf(op: HistoryOp, reply: Extract<ClientReply, { ok: true }>): HistoryOp['result'] {
     if (reply.kind === 'read') {
       if (this.current?.payload.verify) this.checkVerified(op.key, reply);
       return { value: reply.value === null ? null : decoder.decode(reply.value) };
     }
+    if (this.current?.payload.verify) this.checkVerifiedWrite(reply);
     const code = reply.result & ~DUPLICATE_FLAG;
     if (code === ResultCode.INVALID || code === ResultCode.STALE) throw new Error(`client ${this.id}: unexpected result ${code} for ${op.kind}`);
     switch (op.kind) {

@@ -45,9 +45,9 @@ export interface SimulationOptions {
   /** Fault kinds to use (default: all). */
   readonly faults?: ReadonlySet<FaultKind>;
   /**
-   * Members hold Ed25519 keys (listed in genesis) and a third of the reads are verified reads:
-   * each answer is checked by its client (src/ledger/verified.ts) against the head it trusts; an
-   * honest answer refused is a violation. (Off in the default test seeds, whose runs stay as they were.)
+   * Members hold Ed25519 keys (listed in genesis) and a third of the reads and of the writes are
+   * verified: each answer is checked by its client (src/ledger/verified.ts) against the head it
+   * trusts; an honest answer refused is a violation. (Off in the default test seeds, whose runs stay as they were.)
    */
   readonly verifiedReads?: boolean;
 }
@@ -67,6 +67,9 @@ export interface SimulationReport {
   readonly abandoned: number;
   /** Verified answers the clients checked (with verifiedReads). */
   readonly verifiedAnswers: number;
+  /** Verified writes proven at their block, and those answered unprovable (with verifiedReads). */
+  readonly verifiedWrites: number;
+  readonly unprovableWrites: number;
   readonly faultsInjected: Record<FaultKind, number>;
   /** Restores that found corruption at rest and repaired it. */
   readonly repairs: number;
@@ -377,6 +380,8 @@ class Simulation {
       completed: this.clients.reduce((sum, client) => sum + client.completed, 0),
       abandoned: this.clients.reduce((sum, client) => sum + client.abandoned, 0),
       verifiedAnswers: this.clients.reduce((sum, client) => sum + client.verified, 0),
+      verifiedWrites: this.clients.reduce((sum, client) => sum + client.verifiedWrites, 0),
+      unprovableWrites: this.clients.reduce((sum, client) => sum + client.unprovable, 0),
       faultsInjected: this.faultsInjected,
       repairs: this.nodes.reduce((sum, node) => sum + node.repairs, 0),
       linearizability,

@@ -35,7 +35,7 @@ export interface ClientRequestPayload {
   readonly requestId: number;
   readonly command?: readonly unknown[];
   readonly key?: string;
-  /** A verified read (src/ledger/verified.ts): proofs at a majority-signed head. */
+  /** A verified read or write (src/ledger/verified.ts): proofs at a majority-signed head. */
   readonly verify?: VerifyRequest;
 }
 
@@ -155,7 +155,7 @@ export class SimNode {
       // As the node's request decoding does: the chain records the id derived from the secret.
       const sealed = sealWireCommand(payload.command, this.sessionIds);
       if (typeof sealed === 'string') throw new Error(`sim client sent a bad write: ${sealed}`);
-      replica.propose({ requestId: payload.requestId, command: sealed.tuple, decoded: sealed.command });
+      replica.propose({ requestId: payload.requestId, command: sealed.tuple, decoded: sealed.command, verify: payload.verify });
     }
     else replica.read({ requestId: payload.requestId, key: payload.key!, stale: false, verify: payload.verify });
   }

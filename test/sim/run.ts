@@ -39,6 +39,8 @@ let violations = 0;
 let unknown = 0;
 let repairs = 0;
 let verifiedAnswers = 0;
+let verifiedWrites = 0;
+let unprovableWrites = 0;
 let run = 0;
 let firstCaught: SimulationReport | undefined;
 for (const seed of seeds) {
@@ -48,6 +50,8 @@ for (const seed of seeds) {
   operations += report.operations;
   repairs += report.repairs;
   verifiedAnswers += report.verifiedAnswers;
+  verifiedWrites += report.verifiedWrites;
+  unprovableWrites += report.unprovableWrites;
   if (report.linearizability?.verdict === 'unknown') unknown++;
   if (!report.ok) {
     violations++;
@@ -66,7 +70,10 @@ for (const seed of seeds) {
 const cpu = process.cpuUsage(cpuStart);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 console.log(`seeds run: ${run}`);
-if (values['verified-reads']) console.log(`verified answers checked: ${verifiedAnswers}`);
+if (values['verified-reads']) {
+  console.log(`verified answers checked: ${verifiedAnswers}`);
+  console.log(`verified writes checked: ${verifiedWrites} (answered unprovable: ${unprovableWrites})`);
+}
 console.log(`operations checked: ${operations}`);
 console.log(`violations: ${violations}`);
 console.log(`restores that repaired corruption at rest: ${repairs}`);

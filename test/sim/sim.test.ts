@@ -37,16 +37,19 @@ describe('deterministic cluster simulation', () => {
     expect(repairs).toBeGreaterThan(SEEDS / 2);
   }, 300_000);
 
-  it('verified reads under every fault type: signature rounds complete, no honest answer is refused', () => {
+  it('verified reads and writes under every fault type: signature rounds complete, no honest answer is refused', () => {
     const failures: string[] = [];
     let verified = 0;
+    let writes = 0;
     for (let seed = 5001; seed <= 5020; seed++) {
       const report = runSimulation({ seed, nodes: SIZES[(seed - 1) % SIZES.length]!, verifiedReads: true });
       verified += report.verifiedAnswers;
+      writes += report.verifiedWrites;
       if (!report.ok) failures.push(describeFailure(report));
     }
     expect(failures, failures.join('\n\n')).toEqual([]);
     expect(verified).toBeGreaterThan(150);
+    expect(writes).toBeGreaterThan(150);
   }, 120_000);
 
   it('a seed replays exactly: same blocks, same history', () => {

@@ -66,6 +66,14 @@ describe('client requests', () => {
     expect(parseClientRequest(put(secret(1), 1, 'bin/\udfff'), fast)).toMatch(/well-formed/);
     expect(parseClientRequest({ op: 'read', key: 'é'.repeat(512) }, fast)).toEqual({ op: 'read', key: 'é'.repeat(512), stale: false });
   });
+
+  it('a write may ask to be verified, with the same verify field as a read', () => {
+    const body = parseClientRequest({ ...put(secret(5), 1), verify: { trusted: 7, genesis: true } }, fast);
+    expect(body).toMatchObject({ op: 'write', verify: { trustedHeight: 7, genesis: true } });
+    expect(parseClientRequest(put(secret(5), 1), fast)).not.toHaveProperty('verify');
+    expect(parseClientRequest({ ...put(secret(5), 1), verify: 'yes' }, fast)).toMatch(/write: verify must be a map/);
+    expect(parseClientRequest({ ...put(secret(5), 1), verify: { trusted: -1 } }, fast)).toMatch(/verify.trusted must be a height/);
+  });
 });
 
 describe('client replies', () => {
@@ -83,6 +91,13 @@ describe('client replies', () => {
     const error = decodeWriteReply(roundTrip(encodeReply(5, { ok: false, error: 'NOT_LEADER', message: 'ask 2', leader: 2, leaderEndpoint: undefined })));
     expect(isErrorReply(error)).toBe(true);
     expect(error).toEqual({ ok: false, error: 'NOT_LEADER', message: 'ask 2', leader: 2 });
+  });
+
+  it('a verified write reply carries its proofs or the reason it has none, through msgpack', () => {
+    const unproven = decodeWriteReply(roundTrip(encodeReply(6, { ...writeReply(0, 4), unprovable: 'no majority signed head 4 in time' })));
+    expect(unproven).toEqual({ ok: true, result: 'OK', code: 0, duplicate: false, height: 4, unprovable: 'no majority signed head 4 in time' });
+    expect(decodeWriteReply({ id: 1, ok: true, result: 'OK', code: 0, duplicate: false, height: 1, unprovable: 5 })).toMatch(/malformed write reply/);
+    expect(decodeWriteReply({ id: 1, ok: true, result: 'OK', code: 0, duplicate: false, height: 1, verified: { header: 'x' } })).toMatch(/malformed write reply/);
   });
 
   it('a reply of the wrong shape is refused with a reason, not cast', () => {
