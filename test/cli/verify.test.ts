@@ -115,6 +115,29 @@ describe('chain prove and chain verify-proof', () => {
     const otherCluster = runCli(['chain', 'verify-proof', file, '--genesis-hash', 'ab'.repeat(32), '--json']);
     expect(otherCluster.json()).toMatchObject({ error: { code: 'VERIFICATION_FAILED', details: { reason: 'GENESIS_MISMATCH' } } });
   });
+
+  it('--at H proves the state of an older block, from the replayed chain, under the newest signed head', async () => {
+    const endpoints = test.cluster.endpoints.join(',');
+    const state = join(dir.path, 'trust-at.json');
+    const first = await test.client.put('fruit/plum', '0.70');
+    await test.client.put('fruit/plum', '0.75');
+    await test.client.delete('fruit/plum');
+    const proveAt = (height: number) => runCli(['chain', 'prove', 'fruit/plum', '--at', String(height), '--state-file', state, '--endpoints', endpoints]);
+    const old = proveAt(first.height);
+    expect(old.status, old.stderr).toBe(0);
+    expect(old.stderr).toContain(`proved fruit/plum present at block ${first.height}`);
+    const file = join(dir.path, 'plum.json');
+    writeFileSync(file, old.stdout);
+    const checked = runCli(['chain', 'verify-proof', file, '--json']).json();
+    expect(checked).toMatchObject({ valid: true, key: 'fruit/plum', found: true, value: '0.70', height: first.height });
+    expect(checked.certifiedHeight).toBeGreaterThan(first.height);
+    // Before its first put the key was absent; a height above the signed head cannot be proven.
+    writeFileSync(file, proveAt(first.height - 1).stdout);
+    expect(runCli(['chain', 'verify-proof', file, '--json']).json()).toMatchObject({ valid: true, found: false, height: first.height - 1 });
+    const above = runCli(['chain', 'prove', 'fruit/plum', '--at', '1000000', '--state-file', state, '--endpoints', endpoints, '--json']);
+    expect(above.status).toBe(2); // a usage error
+    expect(above.json()).toMatchObject({ error: { code: 'INVALID_ARGUMENT' } });
+  });
 });
 
 describe('history KEY', () => {
