@@ -107,10 +107,6 @@ const testOnlyExports: Record<string, string> = {
   // the client verifies them; until then only the tests call these.
   'src/ledger/signing.ts:HEAD_STATEMENT_TAG': 'used by the signed-heads integration (issue 12)',
   'src/ledger/signing.ts:signHead': 'used by the signed-heads integration (issue 12)',
-  'src/ledger/signing.ts:encodeHeadCertificate': 'used by the signed-heads integration (issue 12)',
-  'src/ledger/signing.ts:headCertificateToJson': 'used by the signed-heads integration (issue 12)',
-  'src/ledger/signing.ts:decodeHeadCertificate': 'used by the signed-heads integration (issue 12)',
-  'src/ledger/signing.ts:headCertificateFromJson': 'used by the signed-heads integration (issue 12)',
 };
 
 /** test/ folders that mirror no src/ folder, with why. */

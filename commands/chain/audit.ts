@@ -32,13 +32,14 @@ reachable.`;
     const dataDirs = flags.data ?? [];
     const endpoints = flags.endpoints !== undefined || dataDirs.length === 0 ? parseEndpoints(flags.endpoints) : [];
     const report = await withProgress({ label: 'audit', unit: 'heights' }, (progress) => audit({ endpoints, dataDirs, timeoutMs: flags.timeout, onProgress: progress.onHeight }));
-    const header = ['SOURCE', 'HEIGHT', 'HEAD HASH', 'LAG', 'CHAIN'];
+    const header = ['SOURCE', 'HEIGHT', 'HEAD HASH', 'LAG', 'CHAIN', 'SIGNED HEAD'];
     const rows = report.sources.map((source) => [
       source.source,
       source.height === null ? '-' : String(source.height),
       source.headHash ? shortHash(source.headHash) : '-',
       source.lag === null ? '-' : String(source.lag),
       !source.reachable ? `unreachable (${source.error})` : source.brokenAt ? `BROKEN at ${source.brokenAt.height}: ${source.brokenAt.reason}` : 'ok',
+      !source.certificate ? '-' : source.certificate.ok ? `${source.certificate.height} by ${source.certificate.signers.join(',')}` : `INVALID: ${source.certificate.reason}`,
     ]);
     for (const line of formatTable(header, rows)) this.say(line);
     if (report.fork) {

@@ -6,10 +6,11 @@ import { formatCount, withProgress } from '../../src/cli/progress.js';
 import { shortHash } from '../../src/cli/render.js';
 
 export default class ChainVerify extends BaseCommand {
-  static override summary = 'Verify a stopped node\'s chain: every link, body hash and state root.';
+  static override summary = 'Verify a stopped node\'s chain: every link, body hash, state root and its signed head.';
   static override description = `Replays the chain in --data from genesis, checking each block's height, prevHash link, body
-hash and state root (by re-executing its commands). Exits 0 when the whole chain checks out,
-1 with the first bad height and the reason otherwise.`;
+hash, history root and state root (by re-executing its commands), and the newest head
+certificate the node stored (a majority of genesis's member keys signed a block of this chain).
+Exits 0 when all of it checks out, 1 with the first bad height and the reason otherwise.`;
 
   static override examples = [
     '<%= config.bin %> chain verify --data data/node1',
@@ -29,12 +30,18 @@ hash and state root (by re-executing its commands). Exits 0 when the whole chain
     const { flags } = await this.parse(ChainVerify);
     const expectHead = flags['expect-head'] ? parseBlockRef(flags['expect-head']) : undefined;
     const result = await withProgress({ label: 'verify', unit: 'blocks' }, (progress) => verifyDataDir(flags.data, { expectHead, onProgress: progress.onHeight }));
+    const certificate = result.certificate;
     if (result.ok) {
       const head = result.verifiedHead!;
       this.say(`chain OK: ${formatCount(result.blocksVerified)} blocks (0..${head.height}), ${formatCount(result.commands)} commands`);
       this.say(`head ${head.height} ${head.hash}`);
       this.say(`state root ${result.stateRoot}`);
       if (expectHead) this.say(`contains the expected head ${expectHead.height}`);
+      this.say(certificate ? `signed: block ${certificate.height} by members ${certificate.signers.join(', ')} (a majority of genesis's keys)` : 'signed: no head certificate stored (made by verified reads and writes)');
+    } else if (!result.problem && certificate) {
+      this.fail();
+      this.say(`chain OK but its head certificate is NOT valid: ${certificate.reason}`);
+      this.say(`  ${certificate.message}`);
     } else {
       this.fail();
       const problem = result.problem!;

@@ -14,7 +14,10 @@ import { openDataDir } from '../storage/data-dir.js';
 import { type BlockSource, replayStore } from '../storage/replay.js';
 import { withClient } from './client-ops.js';
 import { RemoteBlockSource } from './remote-chain.js';
-import type { ChainProblem } from '../ledger/ledger.js';
+import type { ChainProblem, Ledger } from '../ledger/ledger.js';
+import { type CertificateCheck, checkChainCertificate } from '../ledger/verified.js';
+import { fastEd25519Verifier } from '../native/ed25519.js';
+import { readCertificate } from '../storage/acceptor-store.js';
 import { type BlockSummary, type CommandView, summarizeRecord, viewCommand } from './render.js';
 
 export async function withStore<T>(dataDir: string, work: (store: ChainStore) => Promise<T>): Promise<T> {
@@ -55,6 +58,8 @@ export interface VerifyResult {
   readonly storedHead: { height: number; hash: string } | null;
   readonly stateRoot: string | null;
   readonly problem: ChainProblem | null;
+  /** The newest head certificate the store holds, checked against genesis's keys and the chain (null: none). */
+  readonly certificate: CertificateCheck | null;
   readonly seconds: number;
   readonly blocksPerSecond: number;
 }
@@ -68,8 +73,9 @@ export async function verifyDataDir(
     const report = await replayStore(store, fastSha256, { expectHead: options.expectHead, onProgress: options.onProgress });
     const seconds = (performance.now() - started) / 1000;
     const head = report.ledger.head;
+    const certificate = await storedCertificate(store, report.ledger);
     return {
-      ok: report.problem === undefined,
+      ok: report.problem === undefined && (certificate === null || certificate.ok),
       dataDir,
       blocksVerified: report.blocks,
       commands: report.commands,
@@ -78,10 +84,21 @@ export async function verifyDataDir(
       storedHead: report.storedHead ? { height: report.storedHead.height, hash: toHex(report.storedHead.hash) } : null,
       stateRoot: report.ledger.hasGenesis ? toHex(report.ledger.state.root()) : null,
       problem: report.problem ?? null,
+      certificate,
       seconds,
       blocksPerSecond: seconds > 0 ? Math.round(report.blocks / seconds) : 0,
     };
   });
+}
+
+/** The store's head certificate checked against the replayed chain (blocks up to its verified head). */
+async function storedCertificate(store: ChainStore, ledger: Ledger): Promise<CertificateCheck | null> {
+  const stored = await readCertificate(store);
+  if (stored === undefined || !ledger.genesisRecord) return null;
+  if (typeof stored === 'string') return { ok: false, height: -1, blockHash: '', signers: [], reason: 'MALFORMED', message: stored };
+  const head = ledger.head;
+  const blockHash = head && stored.height <= head.height ? ledger.history.leaf(stored.height) : undefined;
+  return checkChainCertificate(fastSha256, ledger.genesisRecord, stored, blockHash, fastEd25519Verifier);
 }
 
 async function requireRecord(store: BlockSource, height: number): Promise<Uint8Array> {

@@ -35,7 +35,15 @@ import { type KeyProof, keyProofFromJson, keyProofToJson, verifyKeyProof } from 
 import { effectHolds, type WriteEffect } from '../kv/command.js';
 import { KEY_BITS_MAX, type PathStep } from '../kv/state-trie.js';
 import { verifyInclusion } from './history.js';
-import { type Ed25519Verifier, HEAD_CERTIFICATE_SIGNATURES_MAX, type HeadSignature, type Member, nobleEd25519Verifier, verifyHeadCertificate } from './signing.js';
+import {
+  type Ed25519Verifier,
+  HEAD_CERTIFICATE_SIGNATURES_MAX,
+  type HeadCertificate,
+  type HeadSignature,
+  type Member,
+  nobleEd25519Verifier,
+  verifyHeadCertificate,
+} from './signing.js';
 
 /** What a client asks of a verified read: the head it trusts, and whether it needs genesis. */
 export interface VerifyRequest {
@@ -186,6 +194,47 @@ export function verifyWrite(
     return fail('VALUE_MISMATCH', verdict.height, `the proven state of block ${verdict.height} does not hold what the write's result says`);
   }
   return verdict;
+}
+
+/** What a chain tool found of a stored head certificate (checkChainCertificate). */
+export interface CertificateCheck {
+  readonly ok: boolean;
+  readonly height: number;
+  readonly blockHash: string;
+  /** Members whose signatures it carries. */
+  readonly signers: readonly number[];
+  /** When not ok: BAD_CERTIFICATE (not a majority of genesis's keys), NOT_IN_CHAIN, or genesis's reason. */
+  readonly reason?: string;
+  readonly message?: string;
+}
+
+/**
+ * Checks a head certificate a node stored against its chain: a majority of the members the
+ * genesis record lists signed it, and the block it certifies is the chain's block at that height
+ * (`blockHashAt`, undefined when the chain is shorter). A majority-signed block outside the chain
+ * is evidence of a fork that a majority signed, or of a store that lost blocks.
+ */
+export function checkChainCertificate(
+  sha256: Sha256,
+  genesisRecord: Uint8Array,
+  certificate: HeadCertificate,
+  blockHashAt: Uint8Array | undefined,
+  verifier: Ed25519Verifier = nobleEd25519Verifier,
+): CertificateCheck {
+  const base = { height: certificate.height, blockHash: toHex(certificate.blockHash), signers: certificate.signatures.map((signature) => signature.node) };
+  const genesisHash = hashRecord(sha256, genesisRecord);
+  const members = genesisMembers(sha256, genesisHash, genesisRecord);
+  if (!Array.isArray(members)) {
+    const failed = members as Verdict & { ok: false };
+    return { ...base, ok: false, reason: failed.reason, message: failed.message };
+  }
+  const verdict = verifyHeadCertificate(members, genesisHash, certificate.height, certificate.blockHash, certificate.signatures, verifier);
+  if (!verdict.ok) return { ...base, ok: false, reason: 'BAD_CERTIFICATE', message: `${verdict.reason}: ${verdict.message}` };
+  if (blockHashAt === undefined) return { ...base, ok: false, reason: 'NOT_IN_CHAIN', message: `the certified block ${certificate.height} is above the chain's head` };
+  if (!bytesEqual(blockHashAt, certificate.blockHash)) {
+    return { ...base, ok: false, reason: 'NOT_IN_CHAIN', message: `a majority signed block ${certificate.height} ${base.blockHash.slice(0, 16)}, the chain holds ${toHex(blockHashAt).slice(0, 16)} there` };
+  }
+  return { ...base, ok: true };
 }
 
 /** Block H's header decodes and a majority of the members signed it. */

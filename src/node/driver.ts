@@ -30,6 +30,8 @@ import type { HeadSigning } from '../replica/certify.js';
 import { ReadyLoop } from '../host/ready-loop.js';
 import { type ChainRead, chainReadPlan, fetchReplyPlan, hashesReplyPlan } from '../host/serve.js';
 import type { ChainStore } from '../storage/chain-store.js';
+import { readCertificate } from '../storage/acceptor-store.js';
+import { type HeadCertificate, headCertificateToJson } from '../ledger/signing.js';
 import { runPlan } from '../storage/plan.js';
 import { type ClientRequest, type LinkStatus, PeerLinks, TransportServer } from '../transport/index.js';
 import {
@@ -103,6 +105,8 @@ export class NodeDriver {
   private servesInFlight = 0;
   private clientReadsInFlight = 0;
   private stopped = false;
+  /** The newest head certificate (stored, or made since start), for status. */
+  private certificate: HeadCertificate | undefined;
   private readonly counters = {
     peerMessagesIn: 0,
     peerMessagesOut: 0,
@@ -134,6 +138,9 @@ export class NodeDriver {
 
   async start(): Promise<void> {
     const { config, clusterId, secret } = this.options;
+    const stored = await readCertificate(this.options.store);
+    if (typeof stored === 'string') this.options.log.log('warn', `${stored}; ignored (a newer one replaces it)`, this.context());
+    else this.certificate = stored;
     const credentials = { clusterId, nodeId: config.nodeId, secret };
     this.server = await TransportServer.start({
       ...credentials,
@@ -274,6 +281,7 @@ export class NodeDriver {
     const ready = this.replica.takeReady();
     this.logEvents(ready);
     const sendable = this.host.plan(ready);
+    if (ready.certificate) this.certificate = ready.certificate;
     this.counters.blocksAppended += ready.blocks.length;
     for (const message of sendable) this.sendToPeer(message);
     for (const reply of ready.replies) this.sendReply(reply);
@@ -433,6 +441,7 @@ export class NodeDriver {
       diverged: replica.diverged ? { ...replica.diverged, ...firstDivergence(replica.firstDivergence) } : null,
       disagreeingPeers: replica.disagreeingPeers,
       members,
+      certificate: this.certificate ? headCertificateToJson(this.certificate) : null,
       cutOff: cutOff(linkStatus),
       uptimeMs: Math.round(performance.now() - this.startedAt),
       // Transport counters include refusals by connection class; RSS lets a remote probe watch memory.

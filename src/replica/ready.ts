@@ -18,6 +18,7 @@
  * Ready loop (src/host/ready-loop.ts), which the node driver and the simulator both run, keeps
  * this order (mustPersistBeforeSending() says which messages wait).
  */
+import type { HeadCertificate } from '../ledger/signing.js';
 import type { VerifiedAnswer } from '../ledger/verified.js';
 import type { ErrorCode } from '../lib/errors.js';
 import type { Ballot, NodeId } from '../paxos/ballot.js';
@@ -96,6 +97,11 @@ export interface Ready {
   blockHashes: Uint8Array[];
   /** Slots whose accepted entries became blocks: delete them with the blocks. */
   droppedAccepted: number[];
+  /**
+   * A head certificate newer than the last one handed out (signature rounds, verified-reads.ts):
+   * store it in the same batch (not safety-critical: it lets tools check signatures offline).
+   */
+  certificate: HeadCertificate | undefined;
   messages: Message[];
   replies: ClientReply[];
   serves: FetchServe[];
@@ -104,7 +110,7 @@ export interface Ready {
 }
 
 export function emptyReady(): Ready {
-  return { acceptor: undefined, accepted: [], blocks: [], blockHashes: [], droppedAccepted: [], messages: [], replies: [], serves: [], hashServes: [], events: [] };
+  return { acceptor: undefined, accepted: [], blocks: [], blockHashes: [], droppedAccepted: [], certificate: undefined, messages: [], replies: [], serves: [], hashServes: [], events: [] };
 }
 
 /**

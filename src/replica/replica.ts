@@ -961,6 +961,7 @@ export class Replica {
   }
 
   private act(decisions: Decisions): void {
+    if (decisions.certificate) this.ready.certificate = decisions.certificate;
     for (const message of decisions.messages) this.send(message);
     for (const reply of decisions.replies) this.reply(reply);
   }

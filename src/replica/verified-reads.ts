@@ -17,7 +17,7 @@
 import { bytesEqual, utf8 } from '../lib/bytes.js';
 import type { NodeId } from '../paxos/ballot.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { headStatement, type Member } from '../ledger/signing.js';
+import { type HeadCertificate, headStatement, type Member } from '../ledger/signing.js';
 import type { VerifiedAnswer, VerifyRequest } from '../ledger/verified.js';
 import { type Command, effectHolds, writeEffect } from '../kv/command.js';
 import type { KeyProof } from '../kv/state-proof.js';
@@ -40,12 +40,16 @@ interface Capture {
 export interface Decisions {
   readonly messages: Message[];
   readonly replies: ClientReply[];
+  /** A certificate newer than any handed out before: for the store (Ready.certificate). */
+  readonly certificate?: HeadCertificate;
 }
 
 export class VerifiedReads {
   private certifier: Certifier<Capture> | undefined;
   /** Peers' sign requests for blocks above our head, the newest per peer. */
   private readonly pendingSigns = new Map<NodeId, { height: number; hash: Uint8Array }>();
+  /** Height of the newest certificate handed out for storing (-1: none yet). */
+  private storedHeight = -1;
 
   constructor(
     private readonly self: NodeId,
@@ -185,12 +189,17 @@ export class VerifiedReads {
       }
     }
     const messages = needRound ? this.startRound(ledger, certifier, tick) : [];
+    let stored: HeadCertificate | undefined;
+    if (certificate && certificate.height > this.storedHeight) {
+      this.storedHeight = certificate.height;
+      stored = { height: certificate.height, blockHash: certificate.hash, signatures: certificate.signatures };
+    }
     if (needRound && !certifier.roundHead) {
       // A one-member round completes at once: serve what it covers.
       const next = this.serve(ledger, certifier, tick);
-      return { messages: [...messages, ...next.messages], replies: [...replies, ...next.replies] };
+      return { messages: [...messages, ...next.messages], replies: [...replies, ...next.replies], ...(next.certificate ?? stored ? { certificate: next.certificate ?? stored } : {}) };
     }
-    return { messages, replies };
+    return { messages, replies, ...(stored ? { certificate: stored } : {}) };
   }
 
   private sign(ledger: Ledger, to: NodeId, height: number, hash: Uint8Array): HeadSignatureMessage | undefined {

@@ -21,9 +21,10 @@ import { isBallot } from '../paxos/ballot.js';
 import type { AcceptorDurableState } from '../paxos/acceptor.js';
 import type { AcceptedEntry } from '../paxos/messages.js';
 import type { Ready } from '../replica/ready.js';
+import { decodeHeadCertificate, encodeHeadCertificate, type HeadCertificate } from '../ledger/signing.js';
 import type { BatchOp } from './backend.js';
 import type { ChainStore } from './chain-store.js';
-import { ACCEPTOR_KEY, acceptedKey, acceptedKeyEnd, acceptedSlotOfKey } from './keys.js';
+import { ACCEPTOR_KEY, acceptedKey, acceptedKeyEnd, acceptedSlotOfKey, CERTIFICATE_KEY } from './keys.js';
 
 const ACCEPTOR_FORMAT = 2;
 const ACCEPTOR_FORMAT_UNCHECKED = 1;
@@ -71,6 +72,18 @@ export function decodeAcceptedEntry(key: Uint8Array, bytes: Uint8Array): Accepte
 export const acceptedRange = { gte: acceptedKey(0), lt: acceptedKeyEnd };
 
 /** One batch for a Ready; `head` is the new chain head if blocks were appended. */
+/**
+ * The newest head certificate a store holds (persistOps writes it), undefined if none, or why the
+ * stored bytes are not one (a tool reports it; nothing else depends on it).
+ */
+export async function readCertificate(store: ChainStore): Promise<HeadCertificate | undefined | string> {
+  const bytes = await store.backend.get(CERTIFICATE_KEY);
+  if (bytes === undefined) return undefined;
+  const decoded = unpackSafe(bytes);
+  if (!decoded.ok) return `stored head certificate: ${decoded.error}`;
+  return decodeHeadCertificate(decoded.value);
+}
+
 export function persistOps(store: ChainStore, ready: Ready): { ops: BatchOp[]; head: BlockRef | undefined } {
   const ops: BatchOp[] = [];
   if (ready.acceptor) ops.push({ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState(ready.acceptor) });
@@ -82,5 +95,6 @@ export function persistOps(store: ChainStore, ready: Ready): { ops: BatchOp[]; h
     head = appended.head;
   }
   for (const slot of ready.droppedAccepted) ops.push({ type: 'del', key: acceptedKey(slot) });
+  if (ready.certificate) ops.push({ type: 'put', key: CERTIFICATE_KEY, value: pack(encodeHeadCertificate(ready.certificate)) });
   return { ops, head };
 }

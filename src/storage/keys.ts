@@ -10,6 +10,9 @@
  *                                    the same atomic batch as the block it points to
  *   0x04    0x04                     acceptor state (src/paxos): promised ballot and voting rights
  *   0x05    0x05 || u64 slot         accepted Paxos value of an unchosen slot: ballot || value
+ *   0x06    0x06                     the newest head certificate this node made (a majority's
+ *                                    signatures of one of its blocks, src/ledger/signing.ts wire
+ *                                    form, msgpack); overwritten by newer ones, checked by tools
  *
  * Block records are never rewritten in place: a repair deletes from a height up and appends.
  */
@@ -28,6 +31,7 @@ const Prefix = {
   HEAD: 0x03,
   ACCEPTOR: 0x04,
   ACCEPTED: 0x05,
+  CERTIFICATE: 0x06,
 } as const;
 
 export type MetaName = 'format' | 'node-id';
@@ -58,6 +62,7 @@ export const blockKeyEnd: Uint8Array = Uint8Array.of(Prefix.BLOCK + 1);
 
 export const HEAD_KEY: Uint8Array = Uint8Array.of(Prefix.HEAD);
 export const ACCEPTOR_KEY: Uint8Array = Uint8Array.of(Prefix.ACCEPTOR);
+export const CERTIFICATE_KEY: Uint8Array = Uint8Array.of(Prefix.CERTIFICATE);
 
 export const acceptedKey = (slot: number): Uint8Array => heightKey(Prefix.ACCEPTED, slot);
 export const acceptedSlotOfKey = (key: Uint8Array): number => heightOfKey(Prefix.ACCEPTED, key);

@@ -7,7 +7,8 @@
  * hash a node reports), checks that each header names its own height and links to the previous
  * block, and compares the sources height by height. It reports, per source, its height, head hash
  * and lag; whether all chains agree on their common prefix; and for a fork the first divergent
- * height with each side's block hash.
+ * height with each side's block hash. It also checks the newest head certificate each source
+ * holds: signed by a majority of the member keys genesis lists, for a block of that source's chain.
  */
 import { bytesEqual, readU64, toHex } from '../lib/bytes.js';
 import { SHA256_BYTES } from '../lib/sha256.js';
@@ -19,6 +20,10 @@ import { majority } from '../paxos/quorum.js';
 import type { ChainStore } from '../storage/chain-store.js';
 import { openDataDir } from '../storage/data-dir.js';
 import { HASHES_PER_REQUEST_MAX } from '../transport/protocol.js';
+import { type HeadCertificate, headCertificateFromJson } from '../ledger/signing.js';
+import { type CertificateCheck, checkChainCertificate } from '../ledger/verified.js';
+import { fastEd25519Verifier } from '../native/ed25519.js';
+import { readCertificate } from '../storage/acceptor-store.js';
 
 /** Heights audited per step: one bounded request per source. */
 const AUDIT_CHUNK = 4096;
@@ -33,6 +38,8 @@ export interface AuditSourceReport {
   readonly lag: number | null;
   /** First height where this source's own chain does not link up, if any. */
   readonly brokenAt: { readonly height: number; readonly reason: string } | null;
+  /** Its newest head certificate, checked (null: it holds none, or it was not reachable). */
+  readonly certificate?: CertificateCheck | null;
 }
 
 export interface Fork {
@@ -57,6 +64,10 @@ interface Source {
   head: number;
   headHash: string | null;
   headers(from: number, to: number): Promise<Uint8Array[]>;
+  /** Block 0's record (the member keys), if held. */
+  genesis(): Promise<Uint8Array | undefined>;
+  /** The newest head certificate held, or why the stored one is unreadable. */
+  certificate(): Promise<HeadCertificate | undefined | string>;
   close(): Promise<void>;
 }
 
@@ -77,6 +88,8 @@ async function nodeSource(client: PaxchainClient, endpoint: string): Promise<Sou
       }
       return out;
     },
+    genesis: async () => (await client.blocks(0, 0, endpoint)).records[0],
+    certificate: async () => (status.certificate ? headCertificateFromJson(status.certificate) : undefined),
     close: async () => undefined,
   };
 }
@@ -98,8 +111,22 @@ async function dataSource(dir: string): Promise<Source> {
       }
       return out;
     },
+    genesis: () => store.getRecord(0),
+    certificate: () => readCertificate(store),
     close: () => store.close(),
   };
+}
+
+/** A source's head certificate checked against genesis's keys and that source's own block at its height. */
+async function checkSourceCertificate(source: Source): Promise<CertificateCheck | null> {
+  const certificate = await source.certificate();
+  if (certificate === undefined) return null;
+  if (typeof certificate === 'string') return { ok: false, height: -1, blockHash: '', signers: [], reason: 'MALFORMED', message: certificate };
+  const genesis = await source.genesis();
+  if (!genesis) return { ok: false, height: certificate.height, blockHash: toHex(certificate.blockHash), signers: [], reason: 'NO_GENESIS', message: 'no genesis block to read the member keys from' };
+  const [header] = certificate.height <= source.head ? await source.headers(certificate.height, certificate.height) : [];
+  const blockHash = header ? hashHeaders(fastSha256, [header]).slice(0, 32) : undefined;
+  return checkChainCertificate(fastSha256, genesis, certificate, blockHash, fastEd25519Verifier);
 }
 
 export async function audit(options: {
@@ -130,6 +157,8 @@ export async function audit(options: {
     const result = await compare(sources, options.onProgress);
     const maxHeight = Math.max(-1, ...sources.map((source) => source.head));
     for (const source of sources) {
+      const certificate = await checkSourceCertificate(source).catch((error: Error) => ({ ok: false, height: -1, blockHash: '', signers: [], reason: 'UNREADABLE', message: error.message }));
+      if (certificate && !certificate.ok) problems.push(`${source.name}: head certificate ${certificate.reason}: ${certificate.message}`);
       reports.set(source.name, {
         source: source.name,
         kind: source.kind,
@@ -138,6 +167,7 @@ export async function audit(options: {
         headHash: source.headHash,
         lag: maxHeight - source.head,
         brokenAt: result.broken.get(source.name) ?? null,
+        certificate,
       });
     }
     const unreachableNodes = options.endpoints.filter((endpoint) => !reports.get(endpoint)?.reachable).length;

@@ -9,6 +9,7 @@
  * A write carries the command tuple of src/kv/command.ts with the client's session secret in the
  * session field; parsing it derives the session id the chain records (sealWireCommand).
  */
+import type { HeadCertificateJson } from '../ledger/signing.js';
 import { decodeVerifiedAnswer, encodeVerifiedAnswer, type VerifiedAnswer, type VerifyRequest } from '../ledger/verified.js';
 import { isU53 } from '../lib/bytes.js';
 import type { ErrorCode } from '../lib/errors.js';
@@ -107,6 +108,8 @@ export interface NodeStatus {
   /** Peers whose block at some height has another hash than this node's (alarm, not verdict). */
   readonly disagreeingPeers?: ReadonlyArray<{ readonly peer: number; readonly height: number; readonly ours: string; readonly theirs: string }>;
   readonly members: readonly MemberStatus[];
+  /** The newest head certificate this node made or stored (a majority's signatures of one block). */
+  readonly certificate?: HeadCertificateJson | null;
   /**
    * Set when this node has peers but no working link to any of them (each tried and failed):
    * whatever its role says, it takes no part in the cluster. `reason` gives each link's error.

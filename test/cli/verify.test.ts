@@ -7,7 +7,12 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.js';
-import { useTestCluster } from '../node/cluster-helpers.js';
+import { useTestCluster, waitFor } from '../node/cluster-helpers.js';
+import { encodeHeadCertificate, headCertificateFromJson } from '../../src/ledger/signing.js';
+import { pack } from '../../src/lib/msgpack.js';
+import { fastSha256 } from '../../src/native/sha256.js';
+import { openDataDir } from '../../src/storage/data-dir.js';
+import { CERTIFICATE_KEY } from '../../src/storage/keys.js';
 
 describe('get --verify', () => {
   const test = useTestCluster(3);
@@ -137,6 +142,48 @@ describe('chain prove and chain verify-proof', () => {
     const above = runCli(['chain', 'prove', 'fruit/plum', '--at', '1000000', '--state-file', state, '--endpoints', endpoints, '--json']);
     expect(above.status).toBe(2); // a usage error
     expect(above.json()).toMatchObject({ error: { code: 'INVALID_ARGUMENT' } });
+  });
+});
+
+describe('signed heads in the chain tools', () => {
+  const test = useTestCluster(3);
+
+  it('status, audit and chain verify check the head certificate a node stored; a forged one is reported', async () => {
+    const endpoints = test.cluster.endpoints.join(',');
+    await test.client.put('fruit/date', '3.10');
+    const trust = { genesisHash: undefined };
+    const read = await test.client.getVerified('fruit/date', trust);
+    // The node that ran the signature round (the leader) stored the certificate and reports it.
+    const leader = await waitFor('a node reporting the certificate', async () => {
+      for (let id = 1; id <= 3; id++) {
+        const status = await test.client.status(test.cluster.endpoint(id)).catch(() => undefined);
+        if (status?.certificate && status.certificate.height >= read.certified.height) return { id, status };
+      }
+      return undefined;
+    });
+    expect(leader.status.certificate!.signatures.length).toBeGreaterThanOrEqual(2);
+    const audited = runCli(['chain', 'audit', '--endpoints', endpoints, '--json']);
+    expect(audited.status, audited.stdout).toBe(0);
+    const source = audited.json().sources.find((entry: { source: string }) => entry.source === test.cluster.endpoint(leader.id));
+    expect(source.certificate).toMatchObject({ ok: true, height: leader.status.certificate!.height });
+    // Offline: the stopped node's stored certificate is checked against its replayed chain.
+    await test.cluster.signal(leader.id, 'SIGTERM');
+    const dir = test.cluster.dataDir(leader.id);
+    const verified = runCli(['chain', 'verify', '--data', dir, '--json']);
+    expect(verified.status, verified.stdout).toBe(0);
+    expect(verified.json()).toMatchObject({ ok: true, certificate: { ok: true, height: leader.status.certificate!.height } });
+    expect(runCli(['chain', 'verify', '--data', dir]).stdout).toMatch(/signed: block \d+ by members \d+, \d+/);
+    // The same signatures over another block hash: not a majority's signatures of anything.
+    const forged = headCertificateFromJson(leader.status.certificate);
+    if (typeof forged === 'string') throw new Error(forged);
+    const store = await openDataDir(dir, fastSha256, { create: false });
+    await store.backend.write([{ type: 'put', key: CERTIFICATE_KEY, value: pack(encodeHeadCertificate({ ...forged, blockHash: new Uint8Array(32).fill(7) })) }], { sync: true });
+    await store.close();
+    const refused = runCli(['chain', 'verify', '--data', dir, '--json']);
+    expect(refused.status).toBe(1);
+    expect(refused.json()).toMatchObject({ ok: false, problem: null, certificate: { ok: false, reason: 'BAD_CERTIFICATE' } });
+    const audit = runCli(['chain', 'audit', '--data', dir, '--json']);
+    expect(audit.json()).toMatchObject({ ok: false, sources: [{ certificate: { ok: false, reason: 'BAD_CERTIFICATE' } }] });
   });
 });
 

@@ -11,7 +11,7 @@ import { Prng } from '../../src/lib/prng.js';
 import { utf8 } from '../../src/lib/bytes.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { headStatement, type HeadSignature } from '../../src/ledger/signing.js';
-import { decodeVerifiedAnswer, encodeVerifiedAnswer, type TrustState, type VerifiedAnswer, type VerificationReason, verifyAnswer, verifyWrite } from '../../src/ledger/verified.js';
+import { decodeVerifiedAnswer, encodeVerifiedAnswer, type TrustState, type VerifiedAnswer, type VerificationReason, checkChainCertificate, verifyAnswer, verifyWrite } from '../../src/ledger/verified.js';
 import { fastEd25519Signer, fastEd25519Verifier } from '../../src/native/ed25519.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { bytes } from '../helpers.js';
@@ -255,5 +255,29 @@ describe('verified answers', () => {
       checked++;
     }
     expect(checked).toBe(200);
+  });
+
+  it('a stored head certificate checks out only if a majority of genesis keys signed a block of this chain', () => {
+    const prng = new Prng(6);
+    const keys = testKeys(6, 3);
+    const c = cluster('stored', keys);
+    grow(c, prng, 8);
+    const fork = cluster('stored', keys);
+    grow(fork, new Prng(60), 8);
+    const at = 5;
+    const hash = hashRecord(sha, c.headers[at]!);
+    const certificate = { height: at, blockHash: hash, signatures: signatures(c, at, keys.slice(0, 2)) };
+    const ours = c.ledger.history.leaf(at);
+    expect(checkChainCertificate(sha, c.genesisRecord, certificate, ours, fastEd25519Verifier)).toMatchObject({ ok: true, height: at, signers: [keys[0]!.node, keys[1]!.node] });
+    // A minority, or signatures over another block: BAD_CERTIFICATE.
+    expect(checkChainCertificate(sha, c.genesisRecord, { ...certificate, signatures: certificate.signatures.slice(0, 1) }, ours, fastEd25519Verifier)).toMatchObject({ ok: false, reason: 'BAD_CERTIFICATE' });
+    expect(checkChainCertificate(sha, c.genesisRecord, { ...certificate, blockHash: new Uint8Array(32) }, ours, fastEd25519Verifier)).toMatchObject({ ok: false, reason: 'BAD_CERTIFICATE' });
+    // A majority really signed the fork's block 5: valid signatures, but not of this chain's block.
+    const forkCertificate = { height: at, blockHash: hashRecord(sha, fork.headers[at]!), signatures: signatures(fork, at, keys) };
+    expect(checkChainCertificate(sha, c.genesisRecord, forkCertificate, ours, fastEd25519Verifier)).toMatchObject({ ok: false, reason: 'NOT_IN_CHAIN' });
+    // Above this chain's head (a store that lost blocks), and under another cluster's genesis.
+    expect(checkChainCertificate(sha, c.genesisRecord, certificate, undefined, fastEd25519Verifier)).toMatchObject({ ok: false, reason: 'NOT_IN_CHAIN' });
+    const other = cluster('other', testKeys(9, 3));
+    expect(checkChainCertificate(sha, other.genesisRecord, certificate, ours, fastEd25519Verifier)).toMatchObject({ ok: false, reason: 'BAD_CERTIFICATE' });
   });
 });
