@@ -5,6 +5,7 @@ import { NodeLog } from '../../src/node/log.js';
 import { runNode } from '../../src/node/run.js';
 import { parseHash } from '../../src/cli/flags.js';
 import { readMemberKeyFile, readMemberListFile } from '../../src/node/member-key-file.js';
+import { STATE_BYTES_MAX, STATE_ENTRIES_MAX } from '../../src/chain/body.js';
 
 export default class NodeStart extends BaseCommand {
   static override summary = 'Run one paxchain node in the foreground.';
@@ -34,6 +35,8 @@ With --json, logs are JSON lines.`;
     'genesis-hash': Flags.string({ summary: 'Pin the cluster: refuse any genesis block but the one with this hash (64 hex digits).' }),
     key: Flags.file({ summary: 'This member\'s Ed25519 key file (paxchain cluster init / node keygen): signs heads for verified reads.' }),
     members: Flags.file({ summary: 'The founding members\' public keys (paxchain-members file); --bootstrap writes them into genesis.' }),
+    'state-entries-max': Flags.integer({ min: 1, max: STATE_ENTRIES_MAX, summary: `With --bootstrap: most KV entries the state may hold, written into genesis (default ${STATE_ENTRIES_MAX}).` }),
+    'state-bytes-max': Flags.integer({ min: 1, max: STATE_BYTES_MAX, summary: `With --bootstrap: most bytes of keys plus values, written into genesis (default ${STATE_BYTES_MAX}).` }),
     'log-level': Flags.string({ options: ['debug', 'info', 'warn', 'error'], default: 'info', summary: 'Least severe log level printed.' }),
   };
 
@@ -61,6 +64,8 @@ With --json, logs are JSON lines.`;
         genesisHash: flags['genesis-hash'] === undefined ? undefined : parseHash(flags['genesis-hash'], '--genesis-hash'),
         memberKey: flags.key === undefined ? undefined : readMemberKeyFile(flags.key),
         memberKeys: flags.members === undefined ? undefined : readMemberListFile(flags.members),
+        stateEntriesMax: flags['state-entries-max'],
+        stateBytesMax: flags['state-bytes-max'],
       },
       log,
     );

@@ -1,7 +1,9 @@
 /**
  * Block bodies: what the cluster agreed on in one Paxos slot, and nothing a learner adds locally.
  *
- *   genesis (height 0):  [0, GENESIS_VERSION, clusterId, memberIds[], dedupCapacity, createdAtMs, memberKeys[]]
+ *   genesis (height 0):  [0, 2, clusterId, memberIds[], dedupCapacity, createdAtMs, memberKeys[]]
+ *                    or  [0, 3, clusterId, memberIds[], dedupCapacity, createdAtMs, memberKeys[],
+ *                         [stateEntriesMax, stateBytesMax]]
  *   batch   (height > 0): [1, proposedAtMs, commands[]]
  *
  * A batch's commands are opaque here (src/kv/command.ts gives them meaning); a no-op block is a
@@ -11,7 +13,9 @@
  * memberKeys[i] is the Ed25519 public key (32 bytes) of memberIds[i]: a client accepts a head only
  * with signatures of a majority of these keys (signed heads, README). An empty list makes an
  * unsigned cluster, whose heads no client can verify (`paxchain cluster init` writes keys).
- * GENESIS_VERSION 2 added memberKeys (version 1 had six fields).
+ * GENESIS_VERSION 2 added memberKeys (version 1 had six fields). Version 3 adds the state limits
+ * (entries, and key plus value bytes, src/kv/state.ts); a genesis that keeps both at their
+ * defaults (the maxima) is written as version 2, so existing chains and new default ones agree.
  */
 import { isU53, toHex, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
@@ -21,6 +25,14 @@ import { MalformedMsgpack, type MsgpackCursor } from '../lib/msgpack-cursor.js';
 export const BODY_KIND_GENESIS = 0;
 const BODY_KIND_BATCH = 1;
 const GENESIS_VERSION = 2;
+const GENESIS_VERSION_LIMITS = 3;
+/**
+ * Largest state limits a genesis may set, and the defaults: 2^24 entries (the state trie holds
+ * 2^25 - 1 nodes) and 2^30 bytes of keys plus values (with record headers and the garbage the KV
+ * arena may hold before it compacts, under its 4 GiB).
+ */
+export const STATE_ENTRIES_MAX = 1 << 24;
+export const STATE_BYTES_MAX = 2 ** 30;
 /** Bytes of a member's Ed25519 public key. */
 const MEMBER_KEY_BYTES = 32;
 
@@ -37,6 +49,10 @@ export interface GenesisConfig {
   readonly createdAtMs: number;
   /** Ed25519 public keys, one per member in `members` order; empty for an unsigned cluster. */
   readonly memberKeys?: readonly Uint8Array[];
+  /** Most KV entries the state may hold, in [1, STATE_ENTRIES_MAX] (default the maximum). */
+  readonly stateEntriesMax?: number;
+  /** Most bytes of keys plus values the state may hold, in [1, STATE_BYTES_MAX] (default the maximum). */
+  readonly stateBytesMax?: number;
 }
 
 export interface GenesisBody extends GenesisConfig {
@@ -75,14 +91,27 @@ export function checkGenesisConfig(config: GenesisConfig): string | undefined {
     if (!(key instanceof Uint8Array) || key.length !== MEMBER_KEY_BYTES) return `each member key must be ${MEMBER_KEY_BYTES} bytes`;
   }
   if (new Set(keys.map((key) => toHex(key))).size !== keys.length) return 'member keys must be distinct';
+  const entries = config.stateEntriesMax ?? STATE_ENTRIES_MAX;
+  if (!Number.isInteger(entries) || entries < 1 || entries > STATE_ENTRIES_MAX) return `stateEntriesMax must be in [1, ${STATE_ENTRIES_MAX}]`;
+  const bytes = config.stateBytesMax ?? STATE_BYTES_MAX;
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > STATE_BYTES_MAX) return `stateBytesMax must be in [1, ${STATE_BYTES_MAX}]`;
   return undefined;
+}
+
+/** The state limits a genesis sets (its own, or the defaults). */
+export function stateLimitsOf(genesis: GenesisConfig): { readonly entriesMax: number; readonly bytesMax: number } {
+  return { entriesMax: genesis.stateEntriesMax ?? STATE_ENTRIES_MAX, bytesMax: genesis.stateBytesMax ?? STATE_BYTES_MAX };
 }
 
 export function encodeGenesisBody(config: GenesisConfig): Uint8Array {
   const problem = checkGenesisConfig(config);
   if (problem) throw new TypeError(`invalid genesis: ${problem}`);
   const keys = (config.memberKeys ?? []).map((key) => new Uint8Array(key));
-  return pack([BODY_KIND_GENESIS, GENESIS_VERSION, config.clusterId, [...config.members], config.dedupCapacity, config.createdAtMs, keys]);
+  const { entriesMax, bytesMax } = stateLimitsOf(config);
+  if (entriesMax === STATE_ENTRIES_MAX && bytesMax === STATE_BYTES_MAX) {
+    return pack([BODY_KIND_GENESIS, GENESIS_VERSION, config.clusterId, [...config.members], config.dedupCapacity, config.createdAtMs, keys]);
+  }
+  return pack([BODY_KIND_GENESIS, GENESIS_VERSION_LIMITS, config.clusterId, [...config.members], config.dedupCapacity, config.createdAtMs, keys, [entriesMax, bytesMax]]);
 }
 
 export function encodeBatchBody(proposedAtMs: number, commands: readonly unknown[]): Uint8Array {
@@ -103,7 +132,12 @@ export function decodeBody(bytes: Uint8Array): Body | string {
     return { kind: 'batch', proposedAtMs: value[1], commands: value[2] };
   }
   if (value[0] === BODY_KIND_GENESIS) {
-    if (value.length !== 7 || value[1] !== GENESIS_VERSION) return `genesis body is not [0, ${GENESIS_VERSION}, clusterId, members, dedupCapacity, createdAtMs, memberKeys]`;
+    const withLimits = value[1] === GENESIS_VERSION_LIMITS;
+    if (!(value.length === 7 && value[1] === GENESIS_VERSION) && !(value.length === 8 && withLimits)) {
+      return `genesis body is not [0, ${GENESIS_VERSION}, clusterId, members, dedupCapacity, createdAtMs, memberKeys] or version ${GENESIS_VERSION_LIMITS} with [stateEntriesMax, stateBytesMax]`;
+    }
+    const stateLimits: unknown = value[7];
+    if (withLimits && (!Array.isArray(stateLimits) || stateLimits.length !== 2)) return 'genesis state limits are not [stateEntriesMax, stateBytesMax]';
     const genesis: GenesisBody = {
       kind: 'genesis',
       clusterId: value[2],
@@ -111,6 +145,7 @@ export function decodeBody(bytes: Uint8Array): Body | string {
       dedupCapacity: value[4],
       createdAtMs: value[5],
       memberKeys: value[6],
+      ...(withLimits ? { stateEntriesMax: (stateLimits as unknown[])[0] as number, stateBytesMax: (stateLimits as unknown[])[1] as number } : {}),
     };
     const problem = checkGenesisConfig(genesis);
     return problem ? `bad genesis: ${problem}` : genesis;

@@ -23,10 +23,10 @@ export async function gatherStatus(client: PaxchainClient, endpoints: readonly s
 }
 
 export function statusTable(rows: readonly NodeRow[]): string[] {
-  const header = ['ID', 'ENDPOINT', 'ROLE', 'BALLOT', 'VOTING', 'CHOSEN', 'APPLIED', 'HEAD HASH', 'REACHABLE'];
+  const header = ['ID', 'ENDPOINT', 'ROLE', 'BALLOT', 'VOTING', 'CHOSEN', 'APPLIED', 'HEAD HASH', 'STATE', 'REACHABLE'];
   const lines = rows.map((row) => {
     const status = row.status;
-    if (!status) return ['?', row.endpoint, '-', '-', '-', '-', '-', '-', 'no'];
+    if (!status) return ['?', row.endpoint, '-', '-', '-', '-', '-', '-', '-', 'no'];
     // A node with no working link to any peer is no healthy follower, whatever its role says.
     const role = status.diverged ? `${status.role} DIVERGED@${status.diverged.firstHeight ?? status.diverged.height}` : status.cutOff ? `${status.role} CUT-OFF` : status.role;
     return [
@@ -38,10 +38,26 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
       String(status.commitIndex),
       status.head ? String(status.head.height) : '-',
       status.head ? shortHash(status.head.hash) : '-',
+      stateCell(status.state),
       'yes',
     ];
   });
   return [...formatTable(header, lines), ...unreachableLines(rows), ...cutOffLines(rows), ...chainAlarms(rows)];
+}
+
+/** `3 keys, 62 B`, with the share of a limit once a tenth of it is used (`(91% of keys)`). */
+function stateCell(state: NodeStatus['state']): string {
+  if (!state) return '-';
+  const share = Math.max(state.keys / state.entriesMax, state.bytes / state.bytesMax);
+  const which = state.keys / state.entriesMax >= state.bytes / state.bytesMax ? 'keys' : 'bytes';
+  return `${state.keys} keys, ${formatBytes(state.bytes)}${share >= 0.1 ? ` (${Math.floor(share * 100)}% of ${which})` : ''}`;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 /** The first node asked that says it leads. */

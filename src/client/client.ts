@@ -277,6 +277,9 @@ export class PaxchainClient {
       if (reply.result === 'STALE' || reply.result === 'INVALID') {
         throw new PaxchainError(reply.result === 'INVALID' ? ErrorCode.INVALID_ARGUMENT : ErrorCode.STALE_REQUEST, `write answered ${reply.result}`);
       }
+      if (reply.result === 'STATE_FULL') {
+        throw new PaxchainError(ErrorCode.STATE_FULL, `the write would take the state past a limit of its genesis (entries or bytes); it changed nothing (height ${reply.height})`, { height: reply.height, outcome: 'not applied' });
+      }
       onReply?.(reply, endpoint);
       return { result: reply.result, duplicate: reply.duplicate, height: reply.height, session: session.id, seq: session.seq };
     } catch (error) {

@@ -59,6 +59,8 @@ export const ResultCode = {
   INVALID: 4,
   /** seq older than this session's last applied seq: not applied, its result is gone. */
   STALE: 5,
+  /** the write would take the state past a limit genesis sets (entries or bytes): nothing changed. */
+  STATE_FULL: 6,
 } as const;
 export type ResultCode = (typeof ResultCode)[keyof typeof ResultCode];
 export const DUPLICATE_FLAG = 0x10;
@@ -70,6 +72,7 @@ const resultNames: Record<number, string> = {
   [ResultCode.CAS_MISMATCH]: 'CAS_MISMATCH',
   [ResultCode.INVALID]: 'INVALID',
   [ResultCode.STALE]: 'STALE',
+  [ResultCode.STATE_FULL]: 'STATE_FULL',
 };
 
 export function describeResult(code: number): { code: string; duplicate: boolean } {

@@ -27,6 +27,11 @@
  * evicted: sessions form a list in order of their last applied command, which every replica
  * builds identically, so eviction is deterministic. A client whose session was evicted loses exactly-once for commands
  * retried after that; with the default capacity that takes 100k more recently active clients.
+ *
+ * Limits: the genesis block bounds the entries and the bytes of keys plus values (bytes); a put
+ * (or cas) that would pass either is answered STATE_FULL and changes nothing but its session, on
+ * every replica alike, so a full state refuses writes instead of exhausting memory. Deletes and
+ * writes that do not grow the state past the limit still go through.
  */
 import { equalAt, fromUtf8, utf8, writeU64 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
@@ -64,6 +69,12 @@ export interface Session {
 export interface KvStateOptions {
   /** Seed of the in-memory key hash (not replicated; a random seed resists hash flooding). */
   readonly hashSeed?: number;
+  /**
+   * The state's limits, from genesis (src/chain/body.ts stateLimitsOf): a write that would take the
+   * entries past entriesMax, or the keys' plus values' bytes past bytesMax, is answered STATE_FULL
+   * and changes nothing. Part of the replicated state's rules; default: no limit but the table's.
+   */
+  readonly limits?: { readonly entriesMax: number; readonly bytesMax: number };
 }
 
 /** The root of the empty state (two empty tries): what the genesis header carries. */
@@ -85,6 +96,9 @@ export class KvState {
   private readonly sha256: Sha256;
   /** The state root as of the last settle(), or undefined when the state changed since. */
   private rootCache: Uint8Array | undefined;
+  /** Bytes of keys plus values now; the genesis limits bound it and the entry count. */
+  private entryBytes = 0;
+  private readonly stateLimits: { readonly entriesMax: number; readonly bytesMax: number };
   private readonly rootMessage = new Uint8Array(STATE_ROOT_TAG.length + 2 * SHA256_BYTES);
   /**
    * KV hash jobs since the last settle(): job i hashes the element of record jobRecords[i]
@@ -116,6 +130,7 @@ export class KvState {
       throw new TypeError(`dedupCapacity must be in [1, ${limits.dedupClientsMax}]`);
     }
     this.sha256 = sha256;
+    this.stateLimits = options.limits ?? { entriesMax: Number.MAX_SAFE_INTEGER, bytesMax: Number.MAX_SAFE_INTEGER };
     this.table = new KeyValueTable(options.hashSeed);
     this.sessionElements = new SessionElements(sha256);
     const table = this.table;
@@ -142,6 +157,15 @@ export class KvState {
 
   get keyCount(): number {
     return this.table.size;
+  }
+
+  /** Bytes of keys plus values in the state (what KvStateOptions.limits.bytesMax bounds). */
+  get bytes(): number {
+    return this.entryBytes;
+  }
+
+  get limits(): { readonly entriesMax: number; readonly bytesMax: number } {
+    return this.stateLimits;
   }
 
   get sessionCount(): number {
@@ -333,6 +357,9 @@ export class KvState {
     const table = this.table;
     this.rootCache = undefined;
     let at = table.find(source, keyStart, keyLength);
+    const grows = at < 0 ? keyLength + valueLength : valueLength - table.valueLength(at);
+    if ((at < 0 && table.size >= this.stateLimits.entriesMax) || (grows > 0 && this.entryBytes + grows > this.stateLimits.bytesMax)) return ResultCode.STATE_FULL;
+    this.entryBytes += grows;
     if (at < 0) {
       at = table.insert(source, keyStart, keyLength, source, valueStart, valueLength);
       table.setLeaf(at, this.kvTrie.insert(at));
@@ -354,6 +381,7 @@ export class KvState {
     if (at < 0) return ResultCode.NOT_FOUND;
     this.rootCache = undefined;
     this.retire(at);
+    this.entryBytes -= table.keyLength(at) + table.valueLength(at);
     this.kvTrie.remove(table.leaf(at));
     table.remove(at);
     return ResultCode.DELETED;

@@ -239,6 +239,11 @@ export class KeyValueTable {
     return (this.arena[element + 1]! << 8) | this.arena[element + 2]!;
   }
 
+  /** Value length of record `at`. */
+  valueLength(at: number): number {
+    return this.elementLength(at) - ELEMENT_HEADER_BYTES - this.keyLength(at);
+  }
+
   /** A copy of the value of record `at`. */
   value(at: number): Uint8Array {
     const element = at + RECORD_HEADER_BYTES;

@@ -29,7 +29,7 @@ import {
   STATE_ROOT_OFFSET,
   ZERO_HASH,
 } from '../chain/block.js';
-import { BODY_KIND_GENESIS, bodyKind, decodeBody, encodeGenesisBody, type GenesisBody, type GenesisConfig, scanBatchBody } from '../chain/body.js';
+import { BODY_KIND_GENESIS, bodyKind, decodeBody, encodeGenesisBody, type GenesisBody, type GenesisConfig, scanBatchBody, stateLimitsOf } from '../chain/body.js';
 import { MsgpackCursor } from '../lib/msgpack-cursor.js';
 import { emptyStateRoot, KvState, type KvStateOptions } from '../kv/state.js';
 import { HistoryTree } from './history.js';
@@ -223,7 +223,7 @@ export class Ledger {
       if (decoded.kind !== 'genesis') return problem(0, 'BAD_GENESIS', 'block 0 is not a genesis block');
       if (!hashAt(record, STATE_ROOT_OFFSET, emptyStateRoot(this.sha256), 0)) return problem(0, 'BAD_GENESIS', 'genesis state root is not the empty state\'s');
       this.genesisBody = decoded;
-      this.kv = new KvState(this.sha256, decoded.dedupCapacity, this.kvOptions);
+      this.kv = new KvState(this.sha256, decoded.dedupCapacity, { ...this.kvOptions, limits: stateLimitsOf(decoded) });
     } else {
       if (bodyKind(record, this.cursor, HEADER_BYTES) === BODY_KIND_GENESIS) {
         return problem(height, 'MALFORMED_BODY', `block ${height} has a genesis body`);

@@ -51,6 +51,11 @@ export const ErrorCode = {
   OVERLOADED: 'OVERLOADED',
   /** The node is shutting down or not yet serving. */
   NOT_READY: 'NOT_READY',
+  /**
+   * A write would take the replicated state past a limit its genesis sets (entries, or bytes of
+   * keys plus values): it was applied as a no-op. Delete keys, or start a cluster with larger limits.
+   */
+  STATE_FULL: 'STATE_FULL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -15,6 +15,8 @@
  * brought up to the current tick, so a node resumed from SIGSTOP first sees how much time passed
  * (its phase 1 times out) and only then reads the promises that queued up meanwhile.
  */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { toHex } from '../lib/bytes.js';
 import { formatEndpoint } from '../lib/endpoint.js';
 import type { Sha256 } from '../lib/sha256.js';
@@ -79,6 +81,8 @@ export interface DriverOptions {
   readonly seed: number;
   /** This member's head signing (src/replica/certify.ts); none: no verified reads served here. */
   readonly signing?: HeadSigning;
+  /** The node's data directory, for the disk bytes status reports. */
+  readonly dataDir?: string;
 }
 
 interface PendingReply {
@@ -438,6 +442,8 @@ export class NodeDriver {
       head: head ? { height: head.height, hash: toHex(head.hash) } : null,
       stateRoot: hasState ? toHex(replica.state.root()) : null,
       keys: hasState ? replica.state.keyCount : 0,
+      state: hasState ? { keys: replica.state.keyCount, bytes: replica.state.bytes, ...replica.state.limits, sessions: replica.state.sessionCount } : null,
+      diskBytes: this.options.dataDir === undefined ? null : directoryBytes(this.options.dataDir),
       diverged: replica.diverged ? { ...replica.diverged, ...firstDivergence(replica.firstDivergence) } : null,
       disagreeingPeers: replica.disagreeingPeers,
       members,
@@ -480,6 +486,25 @@ function describeReclaim({ connections, before, after, trimmed }: ReclaimReport)
 }
 
 /** This process's memory (bytes): resident, V8 heap, and buffers outside the heap. */
+/** Most directory entries directoryBytes looks at (a LevelDB directory holds far fewer). */
+const DATA_DIR_ENTRIES_MAX = 100_000;
+
+/** Bytes of the regular files directly in `dir` (a LevelDB store is flat), or null if unreadable. */
+function directoryBytes(dir: string): number | null {
+  try {
+    let total = 0;
+    const entries = readdirSync(dir, { withFileTypes: true });
+    for (let i = 0; i < entries.length && i < DATA_DIR_ENTRIES_MAX; i++) {
+      const entry = entries[i]!;
+      if (entry.isFile()) total += statSync(join(dir, entry.name)).size;
+      else if (entry.isDirectory()) for (const name of readdirSync(join(dir, entry.name)).slice(0, DATA_DIR_ENTRIES_MAX)) total += statSync(join(dir, entry.name, name)).size;
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
 function memoryCounters(): { rssBytes: number; heapTotalBytes: number; arrayBufferBytes: number } {
   const memory = process.memoryUsage();
   return { rssBytes: memory.rss, heapTotalBytes: memory.heapTotal, arrayBufferBytes: memory.arrayBuffers };

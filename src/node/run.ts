@@ -45,6 +45,9 @@ export interface NodeOptions {
   readonly memberKey?: MemberKey;
   /** The founding members' public keys, written into genesis by --bootstrap. */
   readonly memberKeys?: readonly Member[];
+  /** The state limits --bootstrap writes into genesis (undefined: the defaults, the maxima). */
+  readonly stateEntriesMax?: number;
+  readonly stateBytesMax?: number;
 }
 
 export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeDriver> {
@@ -95,6 +98,7 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
       sha256: fastSha256,
       log,
       trace: options.trace,
+      dataDir: options.dataDir,
       seed: randomBytes(4).readUInt32BE(0),
     });
     await driver.start();
@@ -117,6 +121,8 @@ async function bootstrap(store: ChainStore, options: NodeOptions, members: numbe
     dedupCapacity: DEFAULT_DEDUP_CAPACITY,
     createdAtMs: options.genesisTimeMs,
     memberKeys: genesisKeys(options.memberKeys, members),
+    ...(options.stateEntriesMax === undefined ? {} : { stateEntriesMax: options.stateEntriesMax }),
+    ...(options.stateBytesMax === undefined ? {} : { stateBytesMax: options.stateBytesMax }),
   };
   const wanted = Ledger.genesisRecord(fastSha256, config);
   if (store.head || (await store.headPointerMissing())) {

@@ -45,8 +45,8 @@ export interface ErrorReply {
 }
 
 /** Result names a write reply may carry (src/kv/command.ts resultNames). */
-export type WriteResultName = 'OK' | 'DELETED' | 'NOT_FOUND' | 'CAS_MISMATCH' | 'INVALID' | 'STALE';
-const WRITE_RESULT_NAMES: ReadonlySet<string> = new Set<WriteResultName>(['OK', 'DELETED', 'NOT_FOUND', 'CAS_MISMATCH', 'INVALID', 'STALE']);
+export type WriteResultName = 'OK' | 'DELETED' | 'NOT_FOUND' | 'CAS_MISMATCH' | 'INVALID' | 'STALE' | 'STATE_FULL';
+const WRITE_RESULT_NAMES: ReadonlySet<string> = new Set<WriteResultName>(['OK', 'DELETED', 'NOT_FOUND', 'CAS_MISMATCH', 'INVALID', 'STALE', 'STATE_FULL']);
 const ERROR_REPLY_CODES: ReadonlySet<string> = new Set<ErrorReplyCode>(['NOT_LEADER', 'OVERLOADED', 'DIVERGED', 'INVALID_ARGUMENT', 'NOT_READY', 'NOT_FOUND', 'UNAVAILABLE']);
 
 export interface WriteReply {
@@ -95,6 +95,10 @@ export interface NodeStatus {
   readonly head: { readonly height: number; readonly hash: string } | null;
   readonly stateRoot: string | null;
   readonly keys: number;
+  /** State size against the limits genesis sets (null before genesis). */
+  readonly state?: { readonly keys: number; readonly bytes: number; readonly entriesMax: number; readonly bytesMax: number; readonly sessions: number } | null;
+  /** Bytes of the files in the node's data directory (null: unknown). */
+  readonly diskBytes?: number | null;
   readonly diverged: {
     readonly height: number;
     readonly peer: number;

@@ -71,6 +71,56 @@ describe('KvState commands', () => {
   });
 });
 
+describe('KvState limits (from genesis)', () => {
+  it('a write past the entries or bytes limit is STATE_FULL and changes nothing but its session', () => {
+    const state = new KvState(fastSha256, 100, { limits: { entriesMax: 2, bytesMax: 10 } });
+    expect(state.apply([OP_PUT, sid(1), 1, 'a', v('1')], 1)).toBe(ResultCode.OK); // 2 bytes
+    expect(state.apply([OP_PUT, sid(1), 2, 'b', v('22')], 2)).toBe(ResultCode.OK); // 5 bytes
+    const root = hex(state.root());
+    // A third key: past entriesMax.
+    expect(state.apply([OP_PUT, sid(1), 3, 'c', v('3')], 3)).toBe(ResultCode.STATE_FULL);
+    expect(state.get('c')).toBeUndefined();
+    expect(state.keyCount).toBe(2);
+    // The session records the refusal (a retry gets it again), so only the session trie moved.
+    expect(state.apply([OP_PUT, sid(1), 3, 'c', v('3')], 4)).toBe(ResultCode.STATE_FULL | DUPLICATE_FLAG);
+    expect(hex(state.root())).not.toBe(root);
+    expect(hex(state.root())).toBe(referenceRoot(state));
+    // Overwriting within the bytes limit is fine; growing past it is not; shrinking always is.
+    expect(state.apply([OP_PUT, sid(1), 4, 'b', v('22222')], 5)).toBe(ResultCode.OK); // 2 + 6 = 8 bytes
+    expect(state.bytes).toBe(8);
+    expect(state.apply([OP_PUT, sid(1), 5, 'b', v('2222222222')], 6)).toBe(ResultCode.STATE_FULL);
+    expect(state.get('b')).toEqual(v('22222'));
+    // A matching cas is a write too: 'a' = '1111' would make 5 + 6 = 11 bytes; '11' makes 9.
+    expect(state.apply([OP_CAS, sid(1), 6, 'a', v('1'), v('1111')], 7)).toBe(ResultCode.STATE_FULL);
+    expect(state.apply([OP_CAS, sid(1), 7, 'a', v('1'), v('11')], 8)).toBe(ResultCode.OK);
+    expect(state.bytes).toBe(9);
+    expect(state.apply([OP_DELETE, sid(1), 8, 'b'], 9)).toBe(ResultCode.DELETED);
+    expect(state.bytes).toBe(3);
+    expect(state.apply([OP_PUT, sid(1), 9, 'c', v('3')], 10)).toBe(ResultCode.OK);
+  });
+
+  it('deletes free room, and every replica agrees: the same commands give the same results and root', () => {
+    const run = () => {
+      const state = new KvState(fastSha256, 100, { limits: { entriesMax: 3, bytesMax: 1_000 } });
+      const results: number[] = [];
+      const prng = new Prng(4);
+      for (let i = 1; i <= 500; i++) {
+        const key = `k${prng.nextInt(8)}`;
+        const command = prng.chance(0.3) ? [OP_DELETE, sid(2), i, key] : [OP_PUT, sid(2), i, key, v('x'.repeat(prng.nextInt(200)))];
+        results.push(state.apply(command, i));
+        expect(state.keyCount).toBeLessThanOrEqual(3);
+        expect(state.bytes).toBeLessThanOrEqual(1_000);
+      }
+      return { results, root: hex(state.root()), reference: referenceRoot(state) };
+    };
+    const first = run();
+    expect(run()).toEqual(first);
+    expect(first.root).toBe(first.reference);
+    expect(first.results.filter((result) => result === ResultCode.STATE_FULL).length).toBeGreaterThan(10);
+    expect(first.results.filter((result) => result === ResultCode.DELETED).length).toBeGreaterThan(10);
+  });
+});
+
 describe('KvState exactly-once (dedup table)', () => {
   it('a repeated (clientId, seq) is applied once and answered with its first result', () => {
     const state = new KvState(fastSha256, 100);

@@ -15,7 +15,8 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-export async function startTestCluster(nodes: number): Promise<TestCluster> {
+/** @param nodeArgs extra `node start` flags for every node (e.g. genesis settings with --bootstrap) */
+export async function startTestCluster(nodes: number, nodeArgs: readonly string[] = []): Promise<TestCluster> {
   const lines: string[] = [];
   // The free ports found may be taken by another process before the nodes bind them: then the
   // start is tried again on other ports (a few times, never silently for other errors).
@@ -26,6 +27,7 @@ export async function startTestCluster(nodes: number): Promise<TestCluster> {
       nodes,
       basePort: await freeBasePort(nodes),
       secret: 'test-cluster-secret',
+      nodeArgs,
       onLine: (node, line) => {
         lines.push(`[node${node}] ${line}`);
         if (lines.length > 5000) lines.shift();
