@@ -46,6 +46,9 @@ With --json, logs are JSON lines.`;
     const listen = parseEndpoint(flags.listen ?? `127.0.0.1:${7000 + flags.id}`, '--listen');
     const peers = parsePeers(flags.peers, flags.id);
     const log = new NodeLog(flags.id, this.jsonEnabled() ? 'json' : 'text', flags['log-level'] as 'info');
+    if (!flags.bootstrap && (flags['state-entries-max'] !== undefined || flags['state-bytes-max'] !== undefined)) {
+      log.log('warn', '--state-entries-max and --state-bytes-max only take effect with --bootstrap (they are written into genesis); ignored', { ballot: '-', height: -1 });
+    }
     if (!flags.secret) log.log('warn', 'no --secret or PAXCHAIN_SECRET given: using the built-in development secret', { ballot: '-', height: -1 });
     const driver = await runNode(
       {

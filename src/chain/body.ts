@@ -14,8 +14,9 @@
  * with signatures of a majority of these keys (signed heads, README). An empty list makes an
  * unsigned cluster, whose heads no client can verify (`paxchain cluster init` writes keys).
  * GENESIS_VERSION 2 added memberKeys (version 1 had six fields). Version 3 adds the state limits
- * (entries, and key plus value bytes, src/kv/state.ts); a genesis that keeps both at their
- * defaults (the maxima) is written as version 2, so existing chains and new default ones agree.
+ * (entries, and key plus value bytes, src/kv/state.ts). A version 2 genesis has no state limits
+ * (the rules its chains were made under); a config that names limits is written as version 3,
+ * as `node start --bootstrap` does for every new cluster (with the defaults unless told).
  */
 import { isU53, toHex, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
@@ -27,9 +28,9 @@ const BODY_KIND_BATCH = 1;
 const GENESIS_VERSION = 2;
 const GENESIS_VERSION_LIMITS = 3;
 /**
- * Largest state limits a genesis may set, and the defaults: 2^24 entries (the state trie holds
- * 2^25 - 1 nodes) and 2^30 bytes of keys plus values (with record headers and the garbage the KV
- * arena may hold before it compacts, under its 4 GiB).
+ * Largest state limits a genesis may set, and the defaults of a new cluster: 2^24 entries (the
+ * state trie holds 2^25 - 1 nodes) and 2^30 bytes of keys plus values (with record headers and
+ * the garbage the KV arena may hold before it compacts, under its 4 GiB).
  */
 export const STATE_ENTRIES_MAX = 1 << 24;
 export const STATE_BYTES_MAX = 2 ** 30;
@@ -49,9 +50,12 @@ export interface GenesisConfig {
   readonly createdAtMs: number;
   /** Ed25519 public keys, one per member in `members` order; empty for an unsigned cluster. */
   readonly memberKeys?: readonly Uint8Array[];
-  /** Most KV entries the state may hold, in [1, STATE_ENTRIES_MAX] (default the maximum). */
+  /**
+   * Most KV entries the state may hold, in [1, STATE_ENTRIES_MAX]; with stateBytesMax, both or
+   * neither (neither: a version 2 genesis, no state limits).
+   */
   readonly stateEntriesMax?: number;
-  /** Most bytes of keys plus values the state may hold, in [1, STATE_BYTES_MAX] (default the maximum). */
+  /** Most bytes of keys plus values the state may hold, in [1, STATE_BYTES_MAX]. */
   readonly stateBytesMax?: number;
 }
 
@@ -91,27 +95,28 @@ export function checkGenesisConfig(config: GenesisConfig): string | undefined {
     if (!(key instanceof Uint8Array) || key.length !== MEMBER_KEY_BYTES) return `each member key must be ${MEMBER_KEY_BYTES} bytes`;
   }
   if (new Set(keys.map((key) => toHex(key))).size !== keys.length) return 'member keys must be distinct';
-  const entries = config.stateEntriesMax ?? STATE_ENTRIES_MAX;
+  if ((config.stateEntriesMax === undefined) !== (config.stateBytesMax === undefined)) return 'stateEntriesMax and stateBytesMax are set together, or neither';
+  if (config.stateEntriesMax === undefined) return undefined;
+  const entries = config.stateEntriesMax;
   if (!Number.isInteger(entries) || entries < 1 || entries > STATE_ENTRIES_MAX) return `stateEntriesMax must be in [1, ${STATE_ENTRIES_MAX}]`;
-  const bytes = config.stateBytesMax ?? STATE_BYTES_MAX;
+  const bytes = config.stateBytesMax!;
   if (!Number.isInteger(bytes) || bytes < 1 || bytes > STATE_BYTES_MAX) return `stateBytesMax must be in [1, ${STATE_BYTES_MAX}]`;
   return undefined;
 }
 
-/** The state limits a genesis sets (its own, or the defaults). */
-export function stateLimitsOf(genesis: GenesisConfig): { readonly entriesMax: number; readonly bytesMax: number } {
-  return { entriesMax: genesis.stateEntriesMax ?? STATE_ENTRIES_MAX, bytesMax: genesis.stateBytesMax ?? STATE_BYTES_MAX };
+/** The state limits a genesis sets, or undefined for none (a version 2 genesis). */
+export function stateLimitsOf(genesis: GenesisConfig): { readonly entriesMax: number; readonly bytesMax: number } | undefined {
+  return genesis.stateEntriesMax === undefined ? undefined : { entriesMax: genesis.stateEntriesMax, bytesMax: genesis.stateBytesMax! };
 }
 
 export function encodeGenesisBody(config: GenesisConfig): Uint8Array {
   const problem = checkGenesisConfig(config);
   if (problem) throw new TypeError(`invalid genesis: ${problem}`);
   const keys = (config.memberKeys ?? []).map((key) => new Uint8Array(key));
-  const { entriesMax, bytesMax } = stateLimitsOf(config);
-  if (entriesMax === STATE_ENTRIES_MAX && bytesMax === STATE_BYTES_MAX) {
-    return pack([BODY_KIND_GENESIS, GENESIS_VERSION, config.clusterId, [...config.members], config.dedupCapacity, config.createdAtMs, keys]);
-  }
-  return pack([BODY_KIND_GENESIS, GENESIS_VERSION_LIMITS, config.clusterId, [...config.members], config.dedupCapacity, config.createdAtMs, keys, [entriesMax, bytesMax]]);
+  const stateLimits = stateLimitsOf(config);
+  if (!stateLimits) return pack([BODY_KIND_GENESIS, GENESIS_VERSION, config.clusterId, [...config.members], config.dedupCapacity, config.createdAtMs, keys]);
+  const fields = [config.clusterId, [...config.members], config.dedupCapacity, config.createdAtMs, keys, [stateLimits.entriesMax, stateLimits.bytesMax]];
+  return pack([BODY_KIND_GENESIS, GENESIS_VERSION_LIMITS, ...fields]);
 }
 
 export function encodeBatchBody(proposedAtMs: number, commands: readonly unknown[]): Uint8Array {

@@ -48,9 +48,13 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
 /** `3 keys, 62 B`, with the share of a limit once a tenth of it is used (`(91% of keys)`). */
 function stateCell(state: NodeStatus['state']): string {
   if (!state) return '-';
-  const share = Math.max(state.keys / state.entriesMax, state.bytes / state.bytesMax);
-  const which = state.keys / state.entriesMax >= state.bytes / state.bytesMax ? 'keys' : 'bytes';
-  return `${state.keys} keys, ${formatBytes(state.bytes)}${share >= 0.1 ? ` (${Math.floor(share * 100)}% of ${which})` : ''}`;
+  const size = `${state.keys} keys, ${formatBytes(state.bytes)}`;
+  // A node reports its limits; one that reports none (or nonsense) gets no share.
+  if (!state.entriesMax || !state.bytesMax || state.entriesMax < 1 || state.bytesMax < 1) return size;
+  const keyShare = state.keys / state.entriesMax;
+  const byteShare = state.bytes / state.bytesMax;
+  const share = Math.max(keyShare, byteShare);
+  return share >= 0.1 ? `${size} (${Math.floor(share * 100)}% of ${keyShare >= byteShare ? 'keys' : 'bytes'})` : size;
 }
 
 function formatBytes(bytes: number): string {

@@ -187,7 +187,7 @@ export class PaxchainClient {
    * A put the client checks itself: the block that applied it is in the history of a head a
    * majority signed, and that block's state holds the value (src/ledger/verified.ts verifyWrite).
    * The write is made like put(); only its proof is extra. Throws VERIFICATION_FAILED naming the
-   * failed check (details carry the write's result and height: it was applied all the same).
+   * failed check (`details.write` carries the write's result and height: it was applied all the same).
    */
   putVerified(key: string, value: Value, trust: InitialTrust, options: { genesis?: boolean } = {}): Promise<VerifiedWriteResult> {
     checkInput(key, value);
@@ -244,10 +244,14 @@ export class PaxchainClient {
     const applied = { result: result.result, height: result.height, duplicate: result.duplicate, endpoint };
     if (!reply.verified) {
       const why = reply.unprovable ?? 'the node sent no proofs with a verified write';
-      throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint}: the write was applied (${result.result} at height ${result.height}) but not proven: ${why}`, { reason: 'UNPROVABLE', ...applied });
+      throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint}: the write was applied (${result.result} at height ${result.height}) but not proven: ${why}`, { reason: 'UNPROVABLE', height: result.height, endpoint, write: applied });
     }
     const { state, pinnedOnFirstUse } = this.trustFor(trust, reply.verified, endpoint);
-    const claim = { effect: writeEffect({ ...write, session: null, seq: 0 } as Command, reply.code)!, height: reply.height, duplicate: reply.duplicate };
+    const effect = writeEffect({ ...write, session: null, seq: 0 } as Command, reply.code);
+    if (!effect) {
+      throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint}: the result ${reply.result} of this ${write.op} has no provable effect, yet came with proofs`, { reason: 'VALUE_MISMATCH', height: result.height, endpoint, write: applied });
+    }
+    const claim = { effect, height: reply.height, duplicate: reply.duplicate };
     const verdict = checked(verifyWrite(fastSha256, state, utf8(write.key), reply.verified, claim, this.verifier, this.certifiedHeads), endpoint, applied);
     return { ...result, value: verdict.value, certified: verdict.certified, trust: verdict.trust, pinnedOnFirstUse, answer: reply.verified };
   }
@@ -418,10 +422,6 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
-/**
- * Parses a comma-separated endpoint list (the --endpoints flag and PAXCHAIN_ENDPOINTS): absent
- * means the local cluster, empty is refused (src/lib/endpoint.ts).
- */
 /** The verify field of a verified request (what the node needs to build the proofs). */
 interface VerifyRequestField {
   readonly trusted?: number;
@@ -434,16 +434,21 @@ function verifyField(trust: InitialTrust, genesis: boolean | undefined): VerifyR
 }
 
 /** The verdict if it holds, else VERIFICATION_FAILED naming the check and height (plus `details`). */
-function checked(verdict: Verdict, endpoint: string, details: Record<string, unknown> = {}): Verdict & { ok: true } {
+function checked(verdict: Verdict, endpoint: string, write?: Record<string, unknown>): Verdict & { ok: true } {
   if (verdict.ok) return verdict;
   throw new PaxchainError(ErrorCode.VERIFICATION_FAILED, `${endpoint}: ${verdict.reason}${verdict.height === undefined ? '' : ` at height ${verdict.height}`}: ${verdict.message}`, {
-    ...details,
     reason: verdict.reason,
     height: verdict.height ?? null,
     endpoint,
+    // A verified write was applied all the same: its result and block, apart from the failed check's height.
+    ...(write ? { write } : {}),
   });
 }
 
+/**
+ * Parses a comma-separated endpoint list (the --endpoints flag and PAXCHAIN_ENDPOINTS): absent
+ * means the local cluster, empty is refused (src/lib/endpoint.ts).
+ */
 export function parseEndpoints(text: string | undefined): string[] {
   return parseEndpointList(text, DEFAULT_ENDPOINTS);
 }

@@ -322,7 +322,6 @@ export class StateTrie {
     return child;
   }
 
-  /** Copies each changed leaf's hash into its parent's slot (the parents are dirty already). */
   /**
    * Copies each changed leaf's hash into its parent's slot, and lists the parents and the changed
    * nodes as the starts of the paths to mark dirty (frontier[0, frontierCount)).

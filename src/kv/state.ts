@@ -66,15 +66,22 @@ export interface Session {
   newer: Session | null;
 }
 
+/** What genesis bounds (src/chain/body.ts stateLimitsOf gives it). */
+export interface StateLimits {
+  readonly entriesMax: number;
+  readonly bytesMax: number;
+}
+
 export interface KvStateOptions {
   /** Seed of the in-memory key hash (not replicated; a random seed resists hash flooding). */
   readonly hashSeed?: number;
   /**
    * The state's limits, from genesis (src/chain/body.ts stateLimitsOf): a write that would take the
    * entries past entriesMax, or the keys' plus values' bytes past bytesMax, is answered STATE_FULL
-   * and changes nothing. Part of the replicated state's rules; default: no limit but the table's.
+   * and changes nothing. Part of the replicated state's rules; none (a version 2 genesis): no limit
+   * but the table's own.
    */
-  readonly limits?: { readonly entriesMax: number; readonly bytesMax: number };
+  readonly limits?: StateLimits;
 }
 
 /** The root of the empty state (two empty tries): what the genesis header carries. */
@@ -98,7 +105,7 @@ export class KvState {
   private rootCache: Uint8Array | undefined;
   /** Bytes of keys plus values now; the genesis limits bound it and the entry count. */
   private entryBytes = 0;
-  private readonly stateLimits: { readonly entriesMax: number; readonly bytesMax: number };
+  private readonly stateLimits: StateLimits;
   private readonly rootMessage = new Uint8Array(STATE_ROOT_TAG.length + 2 * SHA256_BYTES);
   /**
    * KV hash jobs since the last settle(): job i hashes the element of record jobRecords[i]
@@ -124,7 +131,7 @@ export class KvState {
   constructor(
     sha256: Sha256,
     readonly dedupCapacity: number,
-    options: KvStateOptions = {},
+    private readonly options: KvStateOptions = {},
   ) {
     if (!Number.isInteger(dedupCapacity) || dedupCapacity < 1 || dedupCapacity > limits.dedupClientsMax) {
       throw new TypeError(`dedupCapacity must be in [1, ${limits.dedupClientsMax}]`);
@@ -164,8 +171,9 @@ export class KvState {
     return this.entryBytes;
   }
 
-  get limits(): { readonly entriesMax: number; readonly bytesMax: number } {
-    return this.stateLimits;
+  /** The limits genesis set, or undefined for none. */
+  get limits(): StateLimits | undefined {
+    return this.options.limits;
   }
 
   get sessionCount(): number {

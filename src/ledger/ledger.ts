@@ -223,7 +223,8 @@ export class Ledger {
       if (decoded.kind !== 'genesis') return problem(0, 'BAD_GENESIS', 'block 0 is not a genesis block');
       if (!hashAt(record, STATE_ROOT_OFFSET, emptyStateRoot(this.sha256), 0)) return problem(0, 'BAD_GENESIS', 'genesis state root is not the empty state\'s');
       this.genesisBody = decoded;
-      this.kv = new KvState(this.sha256, decoded.dedupCapacity, { ...this.kvOptions, limits: stateLimitsOf(decoded) });
+      const stateLimits = stateLimitsOf(decoded);
+      this.kv = new KvState(this.sha256, decoded.dedupCapacity, stateLimits ? { ...this.kvOptions, limits: stateLimits } : this.kvOptions);
     } else {
       if (bodyKind(record, this.cursor, HEADER_BYTES) === BODY_KIND_GENESIS) {
         return problem(height, 'MALFORMED_BODY', `block ${height} has a genesis body`);

@@ -22,10 +22,13 @@
  * in H's history), NOT_IN_HISTORY (block h is not), KEY_MISMATCH, BAD_PROOF, VALUE_MISMATCH.
  *
  * A verified write (verifyWrite) is the same answer about the written key, captured at the block
- * that applied the write: on top of every check above, the proof must be at that block
- * (WRONG_BLOCK otherwise; for a retry answered from the dedup table, at that block or later) and
- * the proven state must hold what the write's result says (VALUE_MISMATCH otherwise: a put's
- * value, a delete's absence, a failed cas's "not the expected value").
+ * that applied the write: on top of every check above, that block must be above the trusted head
+ * the write was sent after, the proof must be at that block (WRONG_BLOCK otherwise; for a retry
+ * answered from the dedup table, at that block or later) and the proven state must hold what the
+ * write's result says (VALUE_MISMATCH otherwise: a put's value, a delete's absence, a failed
+ * cas's "not the expected value"). What it does not prove: that this write, and not another
+ * command in a block between the trusted head and that block, made the state so (the session
+ * trie, which records each session's last seq and result, is in the root; no proof opens it yet).
  */
 import { bytesEqual, equalAt, fromHex, toHex } from '../lib/bytes.js';
 import type { Sha256 } from '../lib/sha256.js';
@@ -185,8 +188,15 @@ export function verifyWrite(
   verifier: Ed25519Verifier = nobleEd25519Verifier,
   certifiedHeads?: CertifiedHeads,
 ): Verdict {
+  // The write was sent after the trusted head was verified, so the block that applied it (even a
+  // retry's first attempt's) is above that head; without this a node could name any old block
+  // whose state happens to hold the effect (the key absent at genesis, for a delete it never made).
   const verdict = verifyAnswer(sha256, trust, key, answer, undefined, verifier, certifiedHeads);
   if (!verdict.ok) return verdict;
+  const floor = trust.head?.height ?? 0;
+  if (!Number.isSafeInteger(claim.height) || claim.height <= floor) {
+    return fail('WRONG_BLOCK', claim.height, `the write is said to be applied at block ${claim.height}, not above the trusted head ${floor} it was sent after`);
+  }
   if (claim.duplicate ? verdict.height < claim.height : verdict.height !== claim.height) {
     return fail('WRONG_BLOCK', verdict.height, `the proof is at block ${verdict.height}, the write was applied at block ${claim.height}`);
   }

@@ -133,13 +133,13 @@ static napi_value HashTagged(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* How many messages ahead hashPlaced prefetches (a few hash times cover one memory round trip). */
+#define PREFETCH_AHEAD 4
+
 /* hashPlaced(data, starts, ends, targets, count): message i is data[starts[i], ends[i]); its digest
  * is written to data[targets[i], targets[i] + 32) before message i + 1 is read, so a later message
  * may contain an earlier digest (a Merkle path hashed bottom-up in one call). Every range is
  * checked before anything is hashed. */
-/* How many messages ahead hashPlaced prefetches (a few hash times cover one memory round trip). */
-#define PREFETCH_AHEAD 4
-
 static napi_value HashPlaced(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];

@@ -111,6 +111,8 @@ export class NodeDriver {
   private stopped = false;
   /** The newest head certificate (stored, or made since start), for status. */
   private certificate: HeadCertificate | undefined;
+  /** The data directory's size as last measured, and when (status measures at most every DISK_BYTES_EVERY_MS). */
+  private diskMeasure: { bytes: number | null; atMs: number } | undefined;
   private readonly counters = {
     peerMessagesIn: 0,
     peerMessagesOut: 0,
@@ -411,6 +413,14 @@ export class NodeDriver {
   // ---------------------------------------------------------------------------------------------
   // Status, logs, trace
 
+  /** The data directory's bytes, measured again when the last figure is older than DISK_BYTES_EVERY_MS. */
+  private diskBytes(): number | null {
+    if (this.options.dataDir === undefined) return null;
+    const now = performance.now();
+    if (!this.diskMeasure || now - this.diskMeasure.atMs > DISK_BYTES_EVERY_MS) this.diskMeasure = { bytes: directoryBytes(this.options.dataDir), atMs: now };
+    return this.diskMeasure.bytes;
+  }
+
   status(): NodeStatus {
     const replica = this.replica;
     const head = replica.head;
@@ -442,8 +452,8 @@ export class NodeDriver {
       head: head ? { height: head.height, hash: toHex(head.hash) } : null,
       stateRoot: hasState ? toHex(replica.state.root()) : null,
       keys: hasState ? replica.state.keyCount : 0,
-      state: hasState ? { keys: replica.state.keyCount, bytes: replica.state.bytes, ...replica.state.limits, sessions: replica.state.sessionCount } : null,
-      diskBytes: this.options.dataDir === undefined ? null : directoryBytes(this.options.dataDir),
+      state: hasState ? stateStatus(replica.state) : null,
+      diskBytes: this.diskBytes(),
       diverged: replica.diverged ? { ...replica.diverged, ...firstDivergence(replica.firstDivergence) } : null,
       disagreeingPeers: replica.disagreeingPeers,
       members,
@@ -485,11 +495,17 @@ function describeReclaim({ connections, before, after, trimmed }: ReclaimReport)
   return `memory reclaimed after a flood of ${connections} connections: rss ${mb(before.rssBytes)} -> ${mb(after.rssBytes)}, buffers ${mb(before.arrayBufferBytes)} -> ${mb(after.arrayBufferBytes)}; ${trim}`;
 }
 
-/** This process's memory (bytes): resident, V8 heap, and buffers outside the heap. */
+function stateStatus(state: Replica['state']): NonNullable<NodeStatus['state']> {
+  const limits = state.limits;
+  return { keys: state.keyCount, bytes: state.bytes, entriesMax: limits?.entriesMax ?? null, bytesMax: limits?.bytesMax ?? null, sessions: state.sessionCount };
+}
+
+/** How often status measures the data directory again (a few syscalls per file, on the event loop). */
+const DISK_BYTES_EVERY_MS = 5_000;
 /** Most directory entries directoryBytes looks at (a LevelDB directory holds far fewer). */
 const DATA_DIR_ENTRIES_MAX = 100_000;
 
-/** Bytes of the regular files directly in `dir` (a LevelDB store is flat), or null if unreadable. */
+/** Bytes of the files in `dir` and its direct subdirectories, or null if unreadable. */
 function directoryBytes(dir: string): number | null {
   try {
     let total = 0;
@@ -505,6 +521,7 @@ function directoryBytes(dir: string): number | null {
   }
 }
 
+/** This process's memory (bytes): resident, V8 heap, and buffers outside the heap. */
 function memoryCounters(): { rssBytes: number; heapTotalBytes: number; arrayBufferBytes: number } {
   const memory = process.memoryUsage();
   return { rssBytes: memory.rss, heapTotalBytes: memory.heapTotal, arrayBufferBytes: memory.arrayBuffers };

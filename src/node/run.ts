@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { bytesEqual, toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { formatEndpoint } from '../lib/endpoint.js';
-import { DEFAULT_DEDUP_CAPACITY, type GenesisBody, type GenesisConfig } from '../chain/body.js';
+import { DEFAULT_DEDUP_CAPACITY, type GenesisBody, type GenesisConfig, STATE_BYTES_MAX, STATE_ENTRIES_MAX } from '../chain/body.js';
 import type { MemberKey } from '../ledger/member-key.js';
 import type { Member } from '../ledger/signing.js';
 import type { HeadSigning } from '../replica/certify.js';
@@ -121,8 +121,9 @@ async function bootstrap(store: ChainStore, options: NodeOptions, members: numbe
     dedupCapacity: DEFAULT_DEDUP_CAPACITY,
     createdAtMs: options.genesisTimeMs,
     memberKeys: genesisKeys(options.memberKeys, members),
-    ...(options.stateEntriesMax === undefined ? {} : { stateEntriesMax: options.stateEntriesMax }),
-    ...(options.stateBytesMax === undefined ? {} : { stateBytesMax: options.stateBytesMax }),
+    // A new cluster always gets state limits (genesis version 3): the defaults unless told.
+    stateEntriesMax: options.stateEntriesMax ?? STATE_ENTRIES_MAX,
+    stateBytesMax: options.stateBytesMax ?? STATE_BYTES_MAX,
   };
   const wanted = Ledger.genesisRecord(fastSha256, config);
   if (store.head || (await store.headPointerMissing())) {

@@ -71,7 +71,6 @@ export function decodeAcceptedEntry(key: Uint8Array, bytes: Uint8Array): Accepte
 /** The range of all accepted entries, for restore. */
 export const acceptedRange = { gte: acceptedKey(0), lt: acceptedKeyEnd };
 
-/** One batch for a Ready; `head` is the new chain head if blocks were appended. */
 /**
  * The newest head certificate a store holds (persistOps writes it), undefined if none, or why the
  * stored bytes are not one (a tool reports it; nothing else depends on it).
@@ -84,6 +83,7 @@ export async function readCertificate(store: ChainStore): Promise<HeadCertificat
   return decodeHeadCertificate(decoded.value);
 }
 
+/** One batch for a Ready; `head` is the new chain head if blocks were appended. */
 export function persistOps(store: ChainStore, ready: Ready): { ops: BatchOp[]; head: BlockRef | undefined } {
   const ops: BatchOp[] = [];
   if (ready.acceptor) ops.push({ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState(ready.acceptor) });

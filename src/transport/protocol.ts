@@ -95,8 +95,8 @@ export interface NodeStatus {
   readonly head: { readonly height: number; readonly hash: string } | null;
   readonly stateRoot: string | null;
   readonly keys: number;
-  /** State size against the limits genesis sets (null before genesis). */
-  readonly state?: { readonly keys: number; readonly bytes: number; readonly entriesMax: number; readonly bytesMax: number; readonly sessions: number } | null;
+  /** State size against the limits genesis sets (limits null: none; the whole null before genesis). */
+  readonly state?: { readonly keys: number; readonly bytes: number; readonly entriesMax: number | null; readonly bytesMax: number | null; readonly sessions: number } | null;
   /** Bytes of the files in the node's data directory (null: unknown). */
   readonly diskBytes?: number | null;
   readonly diverged: {
@@ -242,6 +242,9 @@ const isHead = (value: unknown): value is { height: number; hash: Uint8Array } =
 export function decodeWriteReply(frame: unknown): Decoded<WriteReply> {
   return decodeReply(frame, 'write', ({ result, code, duplicate, height, verified, unprovable }) => {
     if (typeof result !== 'string' || !WRITE_RESULT_NAMES.has(result) || !isU53(code) || typeof duplicate !== 'boolean' || !isU53(height)) return undefined;
+    // The name, the code and the duplicate flag must say the same thing (a client acts on each).
+    const described = describeResult(code);
+    if (described.code !== result || described.duplicate !== duplicate) return undefined;
     const reply: WriteReply = { ok: true, result: result as WriteResultName, code, duplicate, height };
     if (unprovable !== undefined) return typeof unprovable === 'string' ? { ...reply, unprovable } : undefined;
     if (verified === undefined) return reply;

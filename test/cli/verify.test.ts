@@ -87,7 +87,7 @@ describe('get --verify', () => {
     writeFileSync(state, JSON.stringify({ ...JSON.parse(good), head: { height: 1_000_000, hash: 'ab'.repeat(32) } }));
     const refused = write(['put', 'fruit/kiwi', '1.10']);
     expect(refused.status).toBe(1);
-    expect(refused.json()).toMatchObject({ error: { code: 'VERIFICATION_FAILED', details: { reason: 'ROLLBACK', result: 'OK' } } });
+    expect(refused.json()).toMatchObject({ error: { code: 'VERIFICATION_FAILED', details: { reason: 'ROLLBACK', write: { result: 'OK' } } } });
     writeFileSync(state, good);
   });
 });

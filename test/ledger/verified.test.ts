@@ -230,6 +230,9 @@ describe('verified answers', () => {
     const writeCheck = (key: string, answer: VerifiedAnswer, effect: WriteEffect, height: number, duplicate = false) =>
       verifyWrite(sha, trust, utf8(key), answer, { effect, height, duplicate }, fastEd25519Verifier);
     let checked = 0;
+    // The CVE-style lie for a write: "your delete was applied", with genesis's empty state as proof.
+    const genesisAnswer: VerifiedAnswer = { header: c.headers[0]!, proof: cluster('writes', testKeys(5, 3)).ledger.state.proveKey(utf8('never')), certificate: { header: c.headers[10]!, signatures: signatures(c, 10, c.keys) }, inclusion: c.ledger.history.inclusionProof(0, 10), trusted: null, genesis: c.genesisRecord };
+    expect(writeCheck('never', genesisAnswer, { holds: 'absent' }, 0)).toMatchObject({ ok: false, reason: 'WRONG_BLOCK' });
     for (let i = 0; i < 200; i++) {
       const key = `w${prng.nextInt(8)}`;
       const value = bytes(`x${i}`);
@@ -252,6 +255,11 @@ describe('verified answers', () => {
       expect(writeCheck(key, answer, { holds: 'not', value: put ? value : null }, h)).toMatchObject({ ok: false, reason: 'VALUE_MISMATCH' });
       // Any lie of a read is refused for a write too (here: a proof about another key).
       expect(writeCheck(`${key}-other`, answer, effect, h)).toMatchObject({ ok: false, reason: 'KEY_MISMATCH' });
+      // A block at or below the trusted head (the write was sent after it) is refused, whatever it proves.
+      const trusted: TrustState = { ...trust, head: { height: h, hash: hashRecord(sha, c.headers[h]!) } };
+      const H = c.ledger.head!.height;
+      const linked = { ...answer, trusted: h < H ? c.ledger.history.inclusionProof(h, H) : null };
+      expect(verifyWrite(sha, trusted, utf8(key), linked, { effect, height: h, duplicate: false }, fastEd25519Verifier)).toMatchObject({ ok: false, reason: 'WRONG_BLOCK' });
       checked++;
     }
     expect(checked).toBe(200);

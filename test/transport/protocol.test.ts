@@ -98,6 +98,11 @@ describe('client replies', () => {
     expect(unproven).toEqual({ ok: true, result: 'OK', code: 0, duplicate: false, height: 4, unprovable: 'no majority signed head 4 in time' });
     expect(decodeWriteReply({ id: 1, ok: true, result: 'OK', code: 0, duplicate: false, height: 1, unprovable: 5 })).toMatch(/malformed write reply/);
     expect(decodeWriteReply({ id: 1, ok: true, result: 'OK', code: 0, duplicate: false, height: 1, verified: { header: 'x' } })).toMatch(/malformed write reply/);
+    // Name, code and duplicate flag must agree: a node cannot say OK while its code says CAS_MISMATCH.
+    expect(decodeWriteReply({ id: 1, ok: true, result: 'OK', code: 3, duplicate: false, height: 1 })).toMatch(/malformed write reply/);
+    expect(decodeWriteReply({ id: 1, ok: true, result: 'OK', code: 0x10, duplicate: false, height: 1 })).toMatch(/malformed write reply/);
+    expect(decodeWriteReply({ id: 1, ok: true, result: 'OK', code: 0, duplicate: true, height: 1 })).toMatch(/malformed write reply/);
+    expect(decodeWriteReply({ id: 1, ok: true, result: 'OK', code: 0x10, duplicate: true, height: 1 })).toMatchObject({ ok: true, duplicate: true });
   });
 
   it('a reply of the wrong shape is refused with a reason, not cast', () => {
