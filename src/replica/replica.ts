@@ -177,8 +177,6 @@ export class Replica {
   private readonly rejoin: Rejoin;
   private readonly admission: Admission;
   private readonly verifiedReads: VerifiedReads;
-  /** Verified writes waiting for their block, by request id (at most config.pendingReadsMax). */
-  private readonly verifiedWrites = new Map<number, { readonly command: Command; readonly verify: VerifyRequest }>();
 
   /** @param signing this member's head signing key (none: it cannot sign heads or serve verified reads) */
   constructor(
@@ -379,22 +377,20 @@ export class Replica {
     if (typeof command === 'string' || command.session === null) {
       return this.replyError(request.requestId, 'INVALID_ARGUMENT', typeof command === 'string' ? command : 'a client write needs a session');
     }
-    if (request.verify && this.verifiedWrites.size >= this.config.pendingReadsMax) {
+    if (request.verify && !this.verifiedReads.trackWrite(request.requestId, command, request.verify)) {
       return this.replyError(request.requestId, 'OVERLOADED', 'too many verified writes in flight');
     }
     const decision = this.admission.admit(request.requestId, request.command, command, this.ledger.state.session(command.session));
-    if (decision.kind === 'refused') return this.replyError(request.requestId, decision.error, decision.message);
-    if (request.verify) this.verifiedWrites.set(request.requestId, { command, verify: request.verify });
+    if (decision.kind === 'refused') {
+      this.verifiedReads.untrackWrite(request.requestId);
+      return this.replyError(request.requestId, decision.error, decision.message);
+    }
     if (decision.kind === 'answered') this.replyWrite({ requestId: request.requestId, ok: true, kind: 'write', result: decision.result, height: decision.height });
   }
 
   /** A write's reply; a verified one goes out with its proof (verified-reads.ts) once a head is signed. */
   private replyWrite(reply: ClientReply): void {
-    const verified = this.verifiedWrites.get(reply.requestId);
-    if (!verified) return this.reply(reply);
-    this.verifiedWrites.delete(reply.requestId);
-    if (!reply.ok || reply.kind !== 'write') return this.reply(reply);
-    this.act(this.verifiedReads.answerWrite(this.ledger, reply.requestId, verified.command, reply.result, reply.height, verified.verify, this.tickCount));
+    this.act(this.verifiedReads.onWriteReply(this.ledger, reply, this.tickCount));
   }
 
   /** A client read: linearizable (ReadIndex at the leader) or stale (local, labelled). */

@@ -50,6 +50,8 @@ export class VerifiedReads {
   private readonly pendingSigns = new Map<NodeId, { height: number; hash: Uint8Array }>();
   /** Height of the newest certificate handed out for storing (-1: none yet). */
   private storedHeight = -1;
+  /** Verified writes waiting for their block, by request id (at most bounds.waitingMax). */
+  private readonly writes = new Map<number, { readonly command: Command; readonly verify: VerifyRequest }>();
 
   constructor(
     private readonly self: NodeId,
@@ -74,6 +76,32 @@ export class VerifiedReads {
     const messages: Message[] = wanted === 'round' ? this.startRound(ledger, certifier, tick) : [];
     const served = this.serve(ledger, certifier, tick);
     return { messages: [...messages, ...served.messages], replies: served.replies };
+  }
+
+  /**
+   * Remembers that write `requestId` is a verified one (the caller admits it next); false when
+   * bounds.waitingMax verified writes are already waiting: refuse it OVERLOADED.
+   */
+  trackWrite(requestId: number, command: Command, verify: VerifyRequest): boolean {
+    if (this.writes.size >= this.bounds.waitingMax) return false;
+    this.writes.set(requestId, { command, verify });
+    return true;
+  }
+
+  /** Forgets a tracked write the caller did not admit after all. */
+  untrackWrite(requestId: number): void {
+    this.writes.delete(requestId);
+  }
+
+  /**
+   * A write's reply from admission: as it is, or for a tracked verified write that succeeded, the
+   * decisions of answerWrite (its proof, once a head is signed).
+   */
+  onWriteReply(ledger: Ledger, reply: ClientReply, tick: number): Decisions {
+    const tracked = this.writes.get(reply.requestId);
+    if (tracked) this.writes.delete(reply.requestId);
+    if (!tracked || !reply.ok || reply.kind !== 'write') return { messages: [], replies: [reply] };
+    return this.answerWrite(ledger, reply.requestId, tracked.command, reply.result, reply.height, tracked.verify, tick);
   }
 
   /**
