@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { DEFAULT_CLUSTER_ID, DEVELOPMENT_SECRET, parseEndpoint, parsePeers, checkNodeId, secretKey } from '../../src/node/config.js';
 import { NodeLog } from '../../src/node/log.js';
-import { runNode } from '../../src/node/run.js';
+import { CHECKPOINT_EVERY_DEFAULT, runNode } from '../../src/node/run.js';
 import { parseHash } from '../../src/cli/flags.js';
 import { readMemberKeyFile, readMemberListFile } from '../../src/node/member-key-file.js';
 import { STATE_BYTES_MAX, STATE_ENTRIES_MAX } from '../../src/chain/body.js';
@@ -31,6 +31,8 @@ With --json, logs are JSON lines.`;
     'cluster-id': Flags.string({ default: DEFAULT_CLUSTER_ID, summary: 'Cluster id (written into genesis, checked on start).' }),
     'genesis-time': Flags.integer({ default: 0, min: 0, summary: 'Genesis timestamp in ms; identical on all founding members.' }),
     trace: Flags.boolean({ default: false, summary: 'Log every protocol message sent (type, from -> to, ballot, slot, size).' }),
+    'checkpoint-every': Flags.integer({ min: 0, summary: `Blocks between background checkpoints of the state (0: only at a clean stop; default ${CHECKPOINT_EVERY_DEFAULT}).` }),
+    'full-replay': Flags.boolean({ default: false, summary: 'Replay and verify every block from genesis at start instead of loading the newest checkpoint.' }),
     'catchup-rate': Flags.integer({ min: 100, summary: 'Most blocks per second this node fetches while catching up (default: no limit).' }),
     'genesis-hash': Flags.string({ summary: 'Pin the cluster: refuse any genesis block but the one with this hash (64 hex digits).' }),
     key: Flags.file({ summary: 'This member\'s Ed25519 key file (paxchain cluster init / node keygen): signs heads for verified reads.' }),
@@ -64,6 +66,8 @@ With --json, logs are JSON lines.`;
         logFormat: this.jsonEnabled() ? 'json' : 'text',
         trace: flags.trace,
         catchupBlocksPerSecond: flags['catchup-rate'],
+        checkpointEvery: flags['checkpoint-every'],
+        fullReplay: flags['full-replay'],
         genesisHash: flags['genesis-hash'] === undefined ? undefined : parseHash(flags['genesis-hash'], '--genesis-hash'),
         memberKey: flags.key === undefined ? undefined : readMemberKeyFile(flags.key),
         memberKeys: flags.members === undefined ? undefined : readMemberListFile(flags.members),

@@ -24,14 +24,23 @@ import type { RestoredState } from '../replica/replica.js';
 import { acceptedRange, decodeAcceptedEntry, decodeAcceptorState, encodeAcceptorState } from '../storage/acceptor-store.js';
 import type { SyncBackend, Backend } from '../storage/backend.js';
 import { ChainStore, truncatePlan } from '../storage/chain-store.js';
-import { ACCEPTOR_KEY, acceptedKey } from '../storage/keys.js';
-import { entries, get, PLAN_READ_MAX, runPlanSync, type StorePlan, write } from '../storage/plan.js';
+import { ACCEPTOR_KEY, acceptedKey, headerHeightOfKey, headerKey } from '../storage/keys.js';
+import { entries, get, PLAN_READ_MAX, record, records, runPlanSync, type StorePlan, write } from '../storage/plan.js';
+import { dropCheckpointPlan, dropOrphanChunksPlan, listCheckpointsPlan, loadCheckpointPlan } from '../storage/checkpoint-store.js';
+import { bytesEqual, toHex } from '../lib/bytes.js';
+import { limits } from '../lib/limits.js';
+import { HEADER_BYTES } from '../chain/block.js';
+import type { KvStateOptions } from '../kv/state.js';
+import { HeaderChain } from '../ledger/header-chain.js';
+import { Ledger } from '../ledger/ledger.js';
 import { replayPlan } from '../storage/replay.js';
 
 export interface RestoreOptions {
   readonly onProgress?: (height: number, target: number) => void;
   /** Seed of the state's in-memory hash indexes (KvStateOptions.hashSeed); a node passes a random one. */
   readonly hashSeed?: number;
+  /** Replay every block from genesis, ignoring the checkpoints (`node start --full-replay`). */
+  readonly fullReplay?: boolean;
   /**
    * TEST ONLY, the simulator's planted bug `repair-keeps-vote`: repairing a corrupt chain drops
    * the bad suffix without giving up the vote (what a crash between the truncation and a later
@@ -48,17 +57,29 @@ export interface RestoreOutcome {
   readonly repaired: ChainProblem | undefined;
   /** Whether the acceptor record was unreadable (and replaced by a non-voting one). */
   readonly acceptorRepaired: boolean;
-  /** Blocks replayed. */
+  /** Blocks replayed (those after the checkpoint, when one was loaded). */
   readonly blocks: number;
+  /** Height of the checkpoint the state was loaded from, or undefined (replayed from genesis). */
+  readonly checkpoint: number | undefined;
+  /** Checkpoints found unusable and dropped, each with why (damaged, tampered, above the head). */
+  readonly droppedCheckpoints: readonly string[];
+  /** Headers written from the blocks (a store of an older build, or a damaged header index). */
+  readonly headersRebuilt: number;
 }
 
+/**
+ * Restore. With a head pointer and a checkpoint: check the header chain 0..head (headers only),
+ * load the newest checkpoint that checks out (chunk hashes, then its state root against its
+ * block's header), and replay and verify only the blocks after it. Otherwise, or with
+ * `fullReplay`, replay from genesis. Either way the state is what replaying the chain yields:
+ * the checkpoint's root is a header's state root, and every header up to the head links.
+ */
 export function* restorePlan(storedHead: BlockRef | undefined, sha256: Sha256, options: RestoreOptions = {}): StorePlan<RestoreOutcome> {
-  let recentHashes: Array<{ height: number; hash: Uint8Array }> = [];
-  let top = storedHead?.height ?? -1;
-  const onBlock = (height: number, _record: Uint8Array, _results: readonly number[], hash: Uint8Array): void => {
-    if (height > top - RECENT_HASHES_MAX) recentHashes.push({ height, hash });
-  };
-  let report = yield* replayPlan(storedHead, sha256, { onProgress: options.onProgress, onBlock, hashSeed: options.hashSeed });
+  const dropped: string[] = [];
+  const kvOptions = { hashSeed: options.hashSeed };
+  let start = storedHead && !options.fullReplay ? yield* startFromCheckpoint(storedHead.height, sha256, kvOptions, dropped) : undefined;
+  let checkpoint = start?.ledger?.head!.height;
+  let report = yield* replayPlan(storedHead, sha256, { onProgress: options.onProgress, hashSeed: options.hashSeed, from: start?.ledger });
   let { acceptor, repaired: acceptorRepaired } = yield* readAcceptor();
   let repaired: ChainProblem | undefined;
   if (report.problem?.reason === 'NO_GENESIS' && acceptor.voting) acceptor = yield* giveUpVote(acceptor);
@@ -72,16 +93,92 @@ export function* restorePlan(storedHead: BlockRef | undefined, sha256: Sha256, o
     let head: BlockRef | undefined;
     if (keep > 0) {
       // Replay the good prefix again: after a state root mismatch the state ran past it.
-      head = (yield* replayPlan(storedHead, sha256, { upTo: keep - 1, hashSeed: options.hashSeed })).ledger.head!;
+      const again = options.fullReplay ? undefined : yield* startFromCheckpoint(keep - 1, sha256, kvOptions, dropped);
+      head = (yield* replayPlan(storedHead, sha256, { upTo: keep - 1, hashSeed: options.hashSeed, from: again?.ledger })).ledger.head!;
     }
     yield* truncatePlan(keep, head);
-    recentHashes = [];
-    top = head?.height ?? -1;
-    report = yield* replayPlan(head, sha256, { onProgress: options.onProgress, onBlock, hashSeed: options.hashSeed });
+    start = head && !options.fullReplay ? yield* startFromCheckpoint(head.height, sha256, kvOptions, dropped) : undefined;
+    checkpoint = start?.ledger?.head!.height;
+    report = yield* replayPlan(head, sha256, { onProgress: options.onProgress, hashSeed: options.hashSeed, from: start?.ledger });
   }
-  const headHeight = report.ledger.head?.height ?? -1;
+  const ledger = report.ledger;
+  const headHeight = ledger.head?.height ?? -1;
+  // Headers the header chain lacked (or had damaged) come from the blocks, now verified.
+  const headersRebuilt = report.problem || !start ? 0 : yield* rebuildHeadersPlan(start.headersChecked, headHeight);
+  yield* dropOrphanChunksPlan();
   const accepted = yield* readAccepted(headHeight);
-  return { restored: { ledger: report.ledger, acceptor, accepted, recentHashes }, head: report.ledger.head, repaired, acceptorRepaired, blocks: report.blocks };
+  const recentHashes: Array<{ height: number; hash: Uint8Array }> = [];
+  for (let height = Math.max(0, headHeight - RECENT_HASHES_MAX + 1); height <= headHeight; height++) recentHashes.push({ height, hash: ledger.history.leaf(height) });
+  return {
+    restored: { ledger, acceptor, accepted, recentHashes },
+    head: ledger.head,
+    repaired,
+    acceptorRepaired,
+    blocks: report.blocks,
+    checkpoint,
+    droppedCheckpoints: dropped,
+    headersRebuilt,
+  };
+}
+
+/**
+ * Checks the header chain 0..upTo and resumes a ledger from the newest checkpoint at or below
+ * it (and below the first bad header) that checks out; checkpoints that do not are dropped, with
+ * why in `dropped`. `headersChecked`: how many headers from 0 are stored and link (the rest are
+ * rebuilt after replay).
+ */
+function* startFromCheckpoint(
+  upTo: number,
+  sha256: Sha256,
+  kvOptions: KvStateOptions,
+  dropped: string[],
+): StorePlan<{ ledger: Ledger | undefined; headersChecked: number }> {
+  const chain = new HeaderChain(sha256);
+  for (let from = 0; from <= upTo; ) {
+    const found = yield* entries({ gte: headerKey(from), lt: headerKey(upTo + 1) }, PLAN_READ_MAX);
+    if (found.length === 0) break;
+    const heights = found.map(([key]) => headerHeightOfKey(key));
+    if (chain.add(heights, found.map(([, value]) => value)) !== undefined) break;
+    from = heights[heights.length - 1]! + 1;
+  }
+  const checked = chain.nextHeight;
+  if (checked === 0) return { ledger: undefined, headersChecked: 0 };
+  const genesisRecord = (yield* record(0)) ?? new Uint8Array(0);
+  for (const { height, manifest } of yield* listCheckpointsPlan()) {
+    if (height > upTo) continue; // a repair truncates those
+    let ledger: Ledger | string;
+    if (typeof manifest === 'string') {
+      ledger = manifest;
+    } else if (height >= checked) {
+      ledger = `checkpoint ${height} is above the checked header chain (0..${checked - 1})`;
+    } else if (!bytesEqual(manifest.blockHash, chain.history.leaf(height))) {
+      ledger = `checkpoint ${height} is of another block (${toHex(manifest.blockHash).slice(0, 16)})`;
+    } else {
+      // A fresh state per attempt: a failed load leaves one half full.
+      const fresh = Ledger.genesisState(sha256, kvOptions, genesisRecord, chain.history.leaf(0));
+      if (typeof fresh === 'string') return { ledger: undefined, headersChecked: checked }; // replay reports it
+      const header = yield* get(headerKey(height));
+      ledger = (yield* loadCheckpointPlan(sha256, manifest, fresh.state)) ?? (header ? Ledger.resume(sha256, kvOptions, genesisRecord, fresh.genesis, chain.history, header, fresh.state) : `header ${height} is missing`);
+    }
+    if (ledger instanceof Ledger) return { ledger, headersChecked: checked };
+    dropped.push(ledger);
+    yield* dropCheckpointPlan(height);
+  }
+  return { ledger: undefined, headersChecked: checked };
+}
+
+/** Writes the headers of blocks from..to from the (verified) block records; returns how many. */
+function* rebuildHeadersPlan(from: number, to: number): StorePlan<number> {
+  let written = 0;
+  for (let at = from; at <= to; ) {
+    const chunk = yield* records(at, to, limits.replayChunkBlocks);
+    if (chunk.records.length === 0) break;
+    yield* write(chunk.records.map((stored, i) => ({ type: 'put', key: headerKey(chunk.heights[i]!), value: stored.slice(0, HEADER_BYTES) })), false);
+    written += chunk.records.length;
+    at = chunk.heights[chunk.heights.length - 1]! + 1;
+  }
+  if (written > 0) yield* write([], true);
+  return written;
 }
 
 /**

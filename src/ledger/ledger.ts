@@ -13,7 +13,7 @@
  *   ChainProblem with its height; the ledger is unchanged by a rejected block.
  */
 import { assert } from '../lib/assert.js';
-import { equalAt, readU64, toHex } from '../lib/bytes.js';
+import { bytesEqual, equalAt, readU64, toHex } from '../lib/bytes.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 import {
   BLOCK_FORMAT_VERSION,
@@ -93,8 +93,56 @@ export class Ledger {
   constructor(
     readonly sha256: Sha256,
     private readonly kvOptions: KvStateOptions = {},
+    history?: HistoryTree,
   ) {
-    this.history = new HistoryTree(sha256);
+    this.history = history ?? new HistoryTree(sha256);
+  }
+
+  /**
+   * The empty KV state a chain starts from, with the rules of its genesis (dedup capacity, limits):
+   * what a checkpoint of that chain is loaded into. `genesisHash`: block 0's hash as the checked
+   * header chain has it; the record must hash to it, and its body to the header's body hash.
+   */
+  static genesisState(sha256: Sha256, kvOptions: KvStateOptions, genesisRecord: Uint8Array, genesisHash: Uint8Array): { genesis: GenesisBody; state: KvState } | string {
+    if (genesisRecord.length < HEADER_BYTES || !bytesEqual(hashRecord(sha256, genesisRecord), genesisHash)) return 'the genesis block does not hash to header 0';
+    if (!hashAt(genesisRecord, BODY_HASH_OFFSET, hashBody(sha256, genesisRecord.subarray(HEADER_BYTES)), 0)) return 'the genesis body does not match its header';
+    const decoded = decodeBody(genesisRecord.subarray(HEADER_BYTES));
+    if (typeof decoded === 'string' || decoded.kind !== 'genesis') return 'block 0 is not a genesis block';
+    const stateLimits = stateLimitsOf(decoded);
+    return { genesis: decoded, state: new KvState(sha256, decoded.dedupCapacity, stateLimits ? { ...kvOptions, limits: stateLimits } : kvOptions) };
+  }
+
+  /**
+   * A ledger resumed after block `header`'s height H from a checkpoint: `history` holds the checked
+   * header chain's block hashes (src/ledger/header-chain.ts; cut back to 0..H here), `state` the
+   * loaded checkpoint (from genesisState()). Its root must be header H's state root, and header H
+   * must hash to the history's block H; otherwise returns why not. Blocks after H are then
+   * replayed and verified as usual.
+   */
+  static resume(
+    sha256: Sha256,
+    kvOptions: KvStateOptions,
+    genesisRecord: Uint8Array,
+    genesis: GenesisBody,
+    history: HistoryTree,
+    header: Uint8Array,
+    state: KvState,
+  ): Ledger | string {
+    if (header.length !== HEADER_BYTES) return 'not a header';
+    const height = readU64(header, HEIGHT_OFFSET);
+    if (height < 0 || height >= history.size) return `header ${height} is above the checked chain`;
+    const hash = hashRecord(sha256, header);
+    if (!bytesEqual(hash, history.leaf(height))) return `header ${height} is not the checked chain's block ${height}`;
+    if (!state.rootEquals(header, STATE_ROOT_OFFSET)) return `the checkpoint's state root ${hexAt(state.root(), 0)} is not block ${height}'s ${hexAt(header, STATE_ROOT_OFFSET)}`;
+    history.truncate(height + 1);
+    const ledger = new Ledger(sha256, kvOptions, history);
+    ledger.genesisBody = genesis;
+    ledger.genesisBlockHash = history.leaf(0);
+    ledger.genesisRecordBytes = genesisRecord.slice();
+    ledger.kv = state;
+    ledger.headRef = { height, hash };
+    ledger.headHeaderBytes = header.slice();
+    return ledger;
   }
 
   /** Builds the genesis record for a new cluster (height 0, no state yet). */

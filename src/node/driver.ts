@@ -35,6 +35,7 @@ import type { ChainStore } from '../storage/chain-store.js';
 import { readCertificate } from '../storage/acceptor-store.js';
 import { type HeadCertificate, headCertificateToJson } from '../ledger/signing.js';
 import { runPlan } from '../storage/plan.js';
+import { CHECKPOINTS_KEPT_DEFAULT, chunkCount, writeCheckpointPlan } from '../storage/checkpoint-store.js';
 import { type ClientRequest, type LinkStatus, PeerLinks, TransportServer } from '../transport/index.js';
 import {
   BLOCKS_PER_REQUEST_MAX,
@@ -83,6 +84,15 @@ export interface DriverOptions {
   readonly signing?: HeadSigning;
   /** The node's data directory, for the disk bytes status reports. */
   readonly dataDir?: string;
+  /**
+   * Blocks between checkpoints (src/storage/checkpoint-store.ts): when the head is this far past
+   * the newest one, the state is snapshotted and written in the background. 0: only on clean stop.
+   */
+  readonly checkpointEvery?: number;
+  /** Checkpoints kept (older ones are dropped once a new one is durable). */
+  readonly checkpointsKept?: number;
+  /** Height of the checkpoint the restore loaded, if any (the next is due checkpointEvery after). */
+  readonly checkpointHeight?: number;
 }
 
 interface PendingReply {
@@ -109,6 +119,10 @@ export class NodeDriver {
   private servesInFlight = 0;
   private clientReadsInFlight = 0;
   private stopped = false;
+  /** Height of the newest checkpoint written or loaded (-1: none). */
+  private checkpointHeight: number;
+  /** The checkpoint being written in the background, if any. */
+  private checkpointing: Promise<void> | undefined;
   /** The newest head certificate (stored, or made since start), for status. */
   private certificate: HeadCertificate | undefined;
   /** The data directory's size as last measured, and when (status measures at most every DISK_BYTES_EVERY_MS). */
@@ -125,6 +139,7 @@ export class NodeDriver {
     /** Votes this process has sent: a learner must not send any. */
     promisesSent: 0,
     acceptedSent: 0,
+    checkpointsWritten: 0,
   };
 
   constructor(private readonly options: DriverOptions) {
@@ -132,6 +147,7 @@ export class NodeDriver {
     this.host = new ReadyLoop(options.store, { nodeId: options.config.nodeId });
     this.authLog = new AuthFailureLog(options.log, () => this.context());
     this.sessionIds = new SessionIdCache(options.sha256, options.seed ^ 0x6a09e667);
+    this.checkpointHeight = options.checkpointHeight ?? -1;
   }
 
   get endpoint(): string {
@@ -192,6 +208,17 @@ export class NodeDriver {
     await this.links?.close();
     await this.server?.close();
     while (this.host.writing) await new Promise((resolve) => setTimeout(resolve, 5));
+    // What the replica appended but the Ready loop had not handed out yet is written too (its
+    // messages are not sent), so the checkpoint below is at a durable block.
+    const last = this.host.nextBatch();
+    if (last) {
+      if (last.ops.length > 0) await this.options.store.backend.write(last.ops, { sync: true });
+      this.host.batchWritten();
+    }
+    await this.checkpointing;
+    // A clean stop leaves a checkpoint at the head: the next start replays nothing.
+    const head = this.replica.head;
+    if (head && head.height > this.checkpointHeight && this.options.store.head?.height === head.height) await this.writeCheckpoint();
     await this.options.store.close();
   }
 
@@ -294,6 +321,34 @@ export class NodeDriver {
     for (const serve of ready.serves) void this.serveFetch(serve);
     for (const serve of ready.hashServes) void this.serveHashes(serve);
     if (!this.host.writing) void this.writeBatch();
+    const every = this.options.checkpointEvery ?? 0;
+    const head = this.replica.head;
+    if (every > 0 && !this.checkpointing && head && head.height - Math.max(0, this.checkpointHeight) >= every) {
+      this.checkpointing = this.writeCheckpoint().finally(() => {
+        this.checkpointing = undefined;
+      });
+    }
+  }
+
+  /**
+   * Snapshots the state at the head now (synchronous, ~30 ns per entry) and writes it as a
+   * checkpoint in the background, chunk by chunk, beside the Ready loop's own writes.
+   */
+  private async writeCheckpoint(): Promise<void> {
+    const head = this.replica.head!;
+    const started = performance.now();
+    const snapshot = this.replica.state.snapshot();
+    try {
+      const plan = writeCheckpointPlan(this.options.sha256, head.height, head.hash, snapshot, this.options.checkpointsKept ?? CHECKPOINTS_KEPT_DEFAULT);
+      const manifest = await runPlan(plan, this.options.store);
+      this.checkpointHeight = head.height;
+      this.counters.checkpointsWritten++;
+      this.options.log.log('info', `checkpoint written at height ${head.height}: ${manifest.keys} keys, ${manifest.sessions} sessions, ${chunkCount(manifest)} chunks in ${((performance.now() - started) / 1000).toFixed(2)}s`, this.context());
+    } catch (error) {
+      // The previous checkpoint stays valid; the next attempt comes checkpointEvery blocks later.
+      this.checkpointHeight = head.height;
+      this.options.log.log('warn', `writing the checkpoint at height ${head.height} failed: ${error instanceof Error ? error.message : String(error)}`, this.context());
+    }
   }
 
   /** Writes the host's next batch (synced if it says so), then releases what waited for it. */
@@ -454,6 +509,7 @@ export class NodeDriver {
       keys: hasState ? replica.state.keyCount : 0,
       state: hasState ? stateStatus(replica.state) : null,
       diskBytes: this.diskBytes(),
+      checkpointHeight: this.checkpointHeight >= 0 ? this.checkpointHeight : null,
       diverged: replica.diverged ? { ...replica.diverged, ...firstDivergence(replica.firstDivergence) } : null,
       disagreeingPeers: replica.disagreeingPeers,
       members,

@@ -7,7 +7,7 @@
 import type { Sha256 } from '../lib/sha256.js';
 import type { ChainProblem } from '../ledger/ledger.js';
 import type { RestoredState } from '../replica/replica.js';
-import { restorePlan } from '../host/restore.js';
+import { restorePlan, type RestoreOptions } from '../host/restore.js';
 import type { ChainStore } from '../storage/chain-store.js';
 import { runPlan } from '../storage/plan.js';
 
@@ -19,11 +19,14 @@ export interface RestoreReport {
   readonly acceptorRepaired: boolean;
   readonly blocks: number;
   readonly seconds: number;
+  /** Height of the checkpoint the state was loaded from (undefined: replayed from genesis). */
+  readonly checkpoint: number | undefined;
+  readonly droppedCheckpoints: readonly string[];
 }
 
-export async function restoreNode(store: ChainStore, sha256: Sha256, options: { readonly onProgress?: (height: number, target: number) => void; readonly hashSeed?: number } = {}): Promise<RestoreReport> {
+export async function restoreNode(store: ChainStore, sha256: Sha256, options: RestoreOptions = {}): Promise<RestoreReport> {
   const started = performance.now();
   const outcome = await runPlan(restorePlan(store.head, sha256, options), store);
   store.committed(outcome.head);
-  return { restored: outcome.restored, repaired: outcome.repaired, acceptorRepaired: outcome.acceptorRepaired, blocks: outcome.blocks, seconds: (performance.now() - started) / 1000 };
+  return { restored: outcome.restored, repaired: outcome.repaired, acceptorRepaired: outcome.acceptorRepaired, blocks: outcome.blocks, seconds: (performance.now() - started) / 1000, checkpoint: outcome.checkpoint, droppedCheckpoints: outcome.droppedCheckpoints };
 }

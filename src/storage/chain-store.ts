@@ -15,7 +15,7 @@ import { limits } from '../lib/limits.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 import { BLOCK_FORMAT_VERSION, BODY_HASH_OFFSET, type BlockRef, hashRecord, HEADER_BYTES, HEIGHT_OFFSET, PREV_HASH_OFFSET, ZERO_HASH } from '../chain/block.js';
 import type { Backend, BatchOp } from './backend.js';
-import { blockHeightOfKey, blockKey, blockKeyEnd, HEAD_KEY, metaKey, STORE_FORMAT_VERSION } from './keys.js';
+import { blockHeightOfKey, blockKey, blockKeyEnd, checkpointKey, checkpointKeyEnd, chunkKeyEnd, chunkRange, HEAD_KEY, headerKey, headerKeyEnd, metaKey, STORE_FORMAT_VERSION } from './keys.js';
 import { entries, get, runPlan, type StorePlan, write } from './plan.js';
 
 /** Blocks deleted per batch when a suffix is dropped. */
@@ -133,6 +133,7 @@ export class ChainStore {
       }
       head = { height, hash: hashes ? hashes[index]! : hashRecord(this.sha256, record) };
       ops.push({ type: 'put', key: blockKey(height), value: record });
+      ops.push({ type: 'put', key: headerKey(height), value: record.slice(0, HEADER_BYTES) });
     }
     assert(head, 'prepareAppend: no head');
     ops.push({ type: 'put', key: HEAD_KEY, value: encodeHead(head) });
@@ -198,13 +199,31 @@ export class ChainStore {
 export function* truncatePlan(height: number, newHead: BlockRef | undefined): StorePlan<void> {
   assert(newHead === undefined ? height === 0 : newHead.height === height - 1, 'truncateFrom: head must be the block below');
   yield* write([newHead ? { type: 'put', key: HEAD_KEY, value: encodeHead(newHead) } : { type: 'del', key: HEAD_KEY }], true);
-  // Each pass starts after the last block found (not at `height` again, which would make
-  // LevelDB skip every tombstone of the passes before).
-  for (let from = height; ; ) {
-    const found = yield* entries({ gte: blockKey(from), lt: blockKeyEnd }, TRUNCATE_BATCH_BLOCKS);
-    if (found.length === 0) break;
-    yield* write(found.map(([key]) => ({ type: 'del', key })), false);
-    from = blockHeightOfKey(found[found.length - 1]![0]) + 1;
-  }
+  // Checkpoints of the dropped blocks go first (a manifest never outlives its block's truncation),
+  // then their chunks, the blocks and their headers.
+  yield* deleteRange(checkpointKey(height), checkpointKeyEnd);
+  yield* deleteRange(chunkRange(height).gte, chunkKeyEnd);
+  yield* deleteRange(blockKey(height), blockKeyEnd);
+  yield* deleteRange(headerKey(height), headerKeyEnd);
   yield* write([], true);
+}
+
+/**
+ * Deletes every key in [gte, lt), TRUNCATE_BATCH_BLOCKS at a time. Each pass starts after the last
+ * key found (not at `gte` again, which would make LevelDB skip every tombstone of the passes before).
+ */
+export function* deleteRange(gte: Uint8Array, lt: Uint8Array): StorePlan<void> {
+  for (let from = gte; ; ) {
+    const found = yield* entries({ gte: from, lt }, TRUNCATE_BATCH_BLOCKS);
+    if (found.length === 0) return;
+    yield* write(found.map(([key]) => ({ type: 'del', key })), false);
+    from = keyAfter(found[found.length - 1]![0]);
+  }
+}
+
+/** The smallest key above `key`. */
+function keyAfter(key: Uint8Array): Uint8Array {
+  const next = new Uint8Array(key.length + 1);
+  next.set(key);
+  return next;
 }

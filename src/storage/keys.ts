@@ -13,11 +13,20 @@
  *   0x06    0x06                     the newest head certificate this node made (a majority's
  *                                    signatures of one of its blocks, src/ledger/signing.ts wire
  *                                    form, msgpack); overwritten by newer ones, checked by tools
+ *   0x07    0x07 || u64 height       the header of block `height` (HEADER_BYTES), written in the
+ *                                    same batch as the block: restart checks the header chain
+ *                                    without reading bodies (a store without them, made by an
+ *                                    older build, is replayed in full once and gets them)
+ *   0x08    0x08 || u64 height       checkpoint manifest of the state after block `height`
+ *                                    (src/storage/checkpoint-store.ts); written, synced, only
+ *                                    after all its chunks, so a manifest means a whole checkpoint
+ *   0x09    0x09 || u64 height       chunk `index` of that checkpoint's state snapshot
+ *           || u32 index             (src/kv/snapshot.ts)
  *
  * Block records are never rewritten in place: a repair deletes from a height up and appends.
  */
 import { assert } from '../lib/assert.js';
-import { readU64, writeU64 } from '../lib/bytes.js';
+import { readU64, writeU32, writeU64 } from '../lib/bytes.js';
 
 /**
  * 3: block format 3 (Merkle state root and history root in every header); 2: block format 2
@@ -32,6 +41,9 @@ const Prefix = {
   ACCEPTOR: 0x04,
   ACCEPTED: 0x05,
   CERTIFICATE: 0x06,
+  HEADER: 0x07,
+  CHECKPOINT: 0x08,
+  CHUNK: 0x09,
 } as const;
 
 export type MetaName = 'format' | 'node-id';
@@ -67,3 +79,31 @@ export const CERTIFICATE_KEY: Uint8Array = Uint8Array.of(Prefix.CERTIFICATE);
 export const acceptedKey = (slot: number): Uint8Array => heightKey(Prefix.ACCEPTED, slot);
 export const acceptedSlotOfKey = (key: Uint8Array): number => heightOfKey(Prefix.ACCEPTED, key);
 export const acceptedKeyEnd: Uint8Array = Uint8Array.of(Prefix.ACCEPTED + 1);
+
+export const headerKey = (height: number): Uint8Array => heightKey(Prefix.HEADER, height);
+export const headerHeightOfKey = (key: Uint8Array): number => heightOfKey(Prefix.HEADER, key);
+export const headerKeyEnd: Uint8Array = Uint8Array.of(Prefix.HEADER + 1);
+
+export const checkpointKey = (height: number): Uint8Array => heightKey(Prefix.CHECKPOINT, height);
+export const checkpointHeightOfKey = (key: Uint8Array): number => heightOfKey(Prefix.CHECKPOINT, key);
+export const checkpointKeyEnd: Uint8Array = Uint8Array.of(Prefix.CHECKPOINT + 1);
+
+export function chunkKey(height: number, index: number): Uint8Array {
+  assert(Number.isInteger(index) && index >= 0 && index <= 0xffff_ffff, 'chunk index out of range');
+  const key = new Uint8Array(13);
+  key[0] = Prefix.CHUNK;
+  writeU64(key, 1, height);
+  writeU32(key, 9, index);
+  return key;
+}
+
+/** The checkpoint height of a chunk key. */
+export function chunkHeightOfKey(key: Uint8Array): number {
+  assert(key.length === 13 && key[0] === Prefix.CHUNK, 'key of the wrong namespace');
+  return readU64(key, 1);
+}
+
+/** The first chunk key of the checkpoint at `height` (inclusive), and the first after it. */
+export const chunkRange = (height: number): { gte: Uint8Array; lt: Uint8Array } => ({ gte: chunkKey(height, 0), lt: heightKey(Prefix.CHUNK, height + 1) });
+export const chunkKeyStart: Uint8Array = Uint8Array.of(Prefix.CHUNK);
+export const chunkKeyEnd: Uint8Array = Uint8Array.of(Prefix.CHUNK + 1);

@@ -35,11 +35,16 @@ export interface ReplayOptions {
   readonly expectHead?: BlockRef;
   /** Seed of the state's in-memory hash indexes (KvStateOptions.hashSeed); a node passes a random one. */
   readonly hashSeed?: number;
+  /**
+   * A ledger to continue from (resumed from a checkpoint, src/host/restore.ts): replay starts at
+   * its next height instead of genesis.
+   */
+  readonly from?: Ledger;
 }
 
 export interface ReplayReport {
   readonly ledger: Ledger;
-  /** Blocks applied (genesis included). */
+  /** Blocks applied (genesis included; after `from`'s head only, when given). */
   readonly blocks: number;
   /** Client commands applied. */
   readonly commands: number;
@@ -60,7 +65,7 @@ export async function replayStore(store: BlockSource, sha256: Sha256, options: R
  * simulator's on memory, the tools on any BlockSource. `storedHead`: the store's head pointer.
  */
 export function* replayPlan(storedHead: BlockRef | undefined, sha256: Sha256, options: ReplayOptions = {}): StorePlan<ReplayReport> {
-  const ledger = new Ledger(sha256, { hashSeed: options.hashSeed });
+  const ledger = options.from ?? new Ledger(sha256, { hashSeed: options.hashSeed });
   // No head pointer: an empty store, or blocks whose pointer was lost (they are replayed and
   // verified all the same, so that the report says how much of the chain is intact).
   const headless = !storedHead && (yield* record(0)) !== undefined;
@@ -70,7 +75,7 @@ export function* replayPlan(storedHead: BlockRef | undefined, sha256: Sha256, op
   if (!storedHead && !headless) {
     problem = { height: 0, reason: 'NO_GENESIS', message: 'the store has no blocks (no head pointer)' };
   }
-  for (let from = 0; !problem && from <= upTo; ) {
+  for (let from = ledger.nextHeight; !problem && from <= upTo; ) {
     const chunk = yield* records(from, upTo, limits.replayChunkBlocks);
     if (chunk.records.length === 0) break;
     problem = replayChunk(ledger, sha256, chunk, upTo, options, counts);

@@ -99,6 +99,8 @@ export interface NodeStatus {
   readonly state?: { readonly keys: number; readonly bytes: number; readonly entriesMax: number | null; readonly bytesMax: number | null; readonly sessions: number } | null;
   /** Bytes of the files in the node's data directory (null: unknown). */
   readonly diskBytes?: number | null;
+  /** Height of the newest checkpoint this node wrote or loaded (null: none yet). */
+  readonly checkpointHeight?: number | null;
   readonly diverged: {
     readonly height: number;
     readonly peer: number;

@@ -70,8 +70,8 @@ describe('ReadyLoop', () => {
     host.plan(ready({ blocks: [two.record], blockHashes: [two.ref.hash] }));
     const batch = host.nextBatch()!;
     expect(batch.sync).toBe(false);
-    // two blocks, two head pointers, one delete of the accepted entry block 1 replaced
-    expect(batch.ops.map((op) => op.type)).toEqual(['put', 'put', 'del', 'put', 'put']);
+    // two blocks with their headers, two head pointers, one delete of the accepted entry block 1 replaced
+    expect(batch.ops.map((op) => op.type)).toEqual(['put', 'put', 'put', 'del', 'put', 'put', 'put']);
     expect(host.batchWritten()).toEqual([]);
   });
 
