@@ -26,7 +26,7 @@ export default class ChainList extends BaseCommand {
     this.say(`${'HEIGHT'.padStart(10)}  ${'HASH'.padEnd(16)}  ${'CMDS'.padStart(6)}  ${'BYTES'.padStart(8)}  TIME`);
     for (const block of list.blocks) {
       this.say(
-        `${String(block.height).padStart(10)}  ${shortHash(block.hash)}  ${String(block.commands).padStart(6)}  ${String(block.bytes).padStart(8)}  ${block.proposedAt ?? ''}${block.kind === 'genesis' ? '  genesis' : ''}`,
+        `${String(block.height).padStart(10)}  ${shortHash(block.hash)}  ${String(block.commands).padStart(6)}  ${String(block.bytes).padStart(8)}  ${block.proposedAt ?? ''}${block.kind === 'genesis' ? '  genesis' : block.kind === 'pruned' ? '  body pruned' : ''}`,
       );
     }
     return list;

@@ -33,7 +33,11 @@ Exits 0 when all of it checks out, 1 with the first bad height and the reason ot
     const certificate = result.certificate;
     if (result.ok) {
       const head = result.verifiedHead!;
-      this.say(`chain OK: ${formatCount(result.blocksVerified)} blocks (0..${head.height}), ${formatCount(result.commands)} commands`);
+      if (result.checkpoint !== null) {
+        this.say(`chain OK: headers 0..${head.height} link; bodies 1..${result.prunedBelow - 1} are pruned, so the state was loaded from the checkpoint at ${result.checkpoint} (its root is header ${result.checkpoint}'s state root) and ${formatCount(result.blocksVerified)} blocks after it replayed, ${formatCount(result.commands)} commands`);
+      } else {
+        this.say(`chain OK: ${formatCount(result.blocksVerified)} blocks (0..${head.height}), ${formatCount(result.commands)} commands`);
+      }
       this.say(`head ${head.height} ${head.hash}`);
       this.say(`state root ${result.stateRoot}`);
       if (expectHead) this.say(`contains the expected head ${expectHead.height}`);

@@ -1,8 +1,9 @@
+import { CHECKPOINTS_KEPT_DEFAULT, CHECKPOINTS_KEPT_MAX } from '../../src/storage/checkpoint-store.js';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { DEFAULT_CLUSTER_ID, DEVELOPMENT_SECRET, parseEndpoint, parsePeers, checkNodeId, secretKey } from '../../src/node/config.js';
 import { NodeLog } from '../../src/node/log.js';
-import { CHECKPOINT_EVERY_DEFAULT, runNode } from '../../src/node/run.js';
+import { CHECKPOINT_EVERY_DEFAULT, runNode, SCRUB_BLOCKS_PER_SECOND_DEFAULT } from '../../src/node/run.js';
 import { parseHash } from '../../src/cli/flags.js';
 import { readMemberKeyFile, readMemberListFile } from '../../src/node/member-key-file.js';
 import { STATE_BYTES_MAX, STATE_ENTRIES_MAX } from '../../src/chain/body.js';
@@ -32,8 +33,12 @@ With --json, logs are JSON lines.`;
     'genesis-time': Flags.integer({ default: 0, min: 0, summary: 'Genesis timestamp in ms; identical on all founding members.' }),
     trace: Flags.boolean({ default: false, summary: 'Log every protocol message sent (type, from -> to, ballot, slot, size).' }),
     'checkpoint-every': Flags.integer({ min: 0, summary: `Blocks between background checkpoints of the state (0: only at a clean stop; default ${CHECKPOINT_EVERY_DEFAULT}).` }),
+    'scrub-rate': Flags.integer({ min: 0, summary: `Blocks per second the background scrub re-verifies against the chain, refetching damaged ones from peers (0: off; default ${SCRUB_BLOCKS_PER_SECOND_DEFAULT}).` }),
+    'checkpoints-kept': Flags.integer({ min: 1, max: CHECKPOINTS_KEPT_MAX, summary: `Checkpoints kept in the store; older ones are dropped once a new one is durable (default ${CHECKPOINTS_KEPT_DEFAULT}).` }),
+    'retain-blocks': Flags.integer({ min: 0, summary: 'After each checkpoint, drop the bodies of blocks more than this many below it (headers stay, the chain stays verifiable; default: keep every body).' }),
     'full-replay': Flags.boolean({ default: false, summary: 'Replay and verify every block from genesis at start instead of loading the newest checkpoint.' }),
     'catchup-rate': Flags.integer({ min: 100, summary: 'Most blocks per second this node fetches while catching up (default: no limit).' }),
+    'snapshot-rate': Flags.integer({ min: 1, summary: 'Most MB per second of checkpoint chunks this node fetches during a state sync (default: no limit).' }),
     'genesis-hash': Flags.string({ summary: 'Pin the cluster: refuse any genesis block but the one with this hash (64 hex digits).' }),
     key: Flags.file({ summary: 'This member\'s Ed25519 key file (paxchain cluster init / node keygen): signs heads for verified reads.' }),
     members: Flags.file({ summary: 'The founding members\' public keys (paxchain-members file); --bootstrap writes them into genesis.' }),
@@ -66,8 +71,12 @@ With --json, logs are JSON lines.`;
         logFormat: this.jsonEnabled() ? 'json' : 'text',
         trace: flags.trace,
         catchupBlocksPerSecond: flags['catchup-rate'],
+        snapshotBytesPerSecond: flags['snapshot-rate'] === undefined ? undefined : flags['snapshot-rate'] * 1e6,
         checkpointEvery: flags['checkpoint-every'],
         fullReplay: flags['full-replay'],
+        retainBlocks: flags['retain-blocks'],
+        checkpointsKept: flags['checkpoints-kept'],
+        scrubBlocksPerSecond: flags['scrub-rate'],
         genesisHash: flags['genesis-hash'] === undefined ? undefined : parseHash(flags['genesis-hash'], '--genesis-hash'),
         memberKey: flags.key === undefined ? undefined : readMemberKeyFile(flags.key),
         memberKeys: flags.members === undefined ? undefined : readMemberListFile(flags.members),

@@ -2,23 +2,25 @@
  * What the `chain` commands do against a stopped node's data directory. Results are plain
  * objects: the commands print them as JSON or as lines.
  */
-import { toHex } from '../lib/bytes.js';
+import { bytesEqual, toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import type { BlockRef } from '../chain/block.js';
 import { decodeBody } from '../chain/body.js';
 import { hashRecord, HEADER_BYTES } from '../chain/block.js';
 import { fastSha256 } from '../native/sha256.js';
-import type { ChainStore } from '../storage/chain-store.js';
+import { ChainStore } from '../storage/chain-store.js';
 import { openDataDir } from '../storage/data-dir.js';
-import { type BlockSource, replayStore } from '../storage/replay.js';
+import { type BlockSource, type ReplayReport, replayStore } from '../storage/replay.js';
+import { runPlan } from '../storage/plan.js';
+import { verifyPrunedPlan } from '../host/restore.js';
 import { withClient } from './client-ops.js';
 import { RemoteBlockSource } from './remote-chain.js';
 import type { ChainProblem, Ledger } from '../ledger/ledger.js';
 import { type CertificateCheck, checkChainCertificate } from '../ledger/verified.js';
 import { fastEd25519Verifier } from '../native/ed25519.js';
 import { readCertificate } from '../storage/acceptor-store.js';
-import { type BlockSummary, type CommandView, summarizeRecord, viewCommand } from './render.js';
+import { type BlockSummary, type CommandView, summarizeHeader, summarizeRecord, viewCommand } from './render.js';
 
 export async function withStore<T>(dataDir: string, work: (store: ChainStore) => Promise<T>): Promise<T> {
   const store = await openDataDir(dataDir, fastSha256, { create: false });
@@ -62,6 +64,10 @@ export interface VerifyResult {
   readonly certificate: CertificateCheck | null;
   readonly seconds: number;
   readonly blocksPerSecond: number;
+  /** Bodies 1..prunedBelow-1 were dropped by retention (0: none): the chain was checked by its headers up to a checkpoint. */
+  readonly prunedBelow: number;
+  /** On a pruned store: the checkpoint the state was loaded from (checked against its header's state root), replayed from there. */
+  readonly checkpoint: number | null;
 }
 
 export async function verifyDataDir(
@@ -70,7 +76,21 @@ export async function verifyDataDir(
 ): Promise<VerifyResult> {
   return withStore(dataDir, async (store) => {
     const started = performance.now();
-    const report = await replayStore(store, fastSha256, { expectHead: options.expectHead, onProgress: options.onProgress });
+    let checkpoint: number | null = null;
+    let report: ReplayReport;
+    if (store.prunedBelow > 1 && store.head) {
+      // Old bodies are gone: every header link, the checkpoint's state root, and the blocks after it.
+      const pruned = await runPlan(verifyPrunedPlan(store.head, fastSha256, store.prunedBelow, options), store);
+      checkpoint = pruned.checkpoint ?? null;
+      report = pruned.report;
+      if (pruned.unusable.length > 0 && report.problem?.reason === 'PRUNED') report = { ...report, problem: { ...report.problem, message: `${report.problem.message}; no usable checkpoint at ${store.prunedBelow - 1} or above: ${pruned.unusable.join('; ')}` } };
+      const expected = options.expectHead;
+      if (!report.problem && expected && expected.height <= (checkpoint ?? -1) && !bytesEqual(report.ledger.history.leaf(expected.height), expected.hash)) {
+        report = { ...report, problem: { height: expected.height, reason: 'EXPECTED_HEAD_MISMATCH', message: `header ${expected.height} hashes to ${toHex(report.ledger.history.leaf(expected.height)).slice(0, 16)}, expected ${toHex(expected.hash).slice(0, 16)}` } };
+      }
+    } else {
+      report = await replayStore(store, fastSha256, { expectHead: options.expectHead, onProgress: options.onProgress });
+    }
     const seconds = (performance.now() - started) / 1000;
     const head = report.ledger.head;
     const certificate = await storedCertificate(store, report.ledger);
@@ -87,6 +107,8 @@ export async function verifyDataDir(
       certificate,
       seconds,
       blocksPerSecond: seconds > 0 ? Math.round(report.blocks / seconds) : 0,
+      prunedBelow: store.prunedBelow,
+      checkpoint,
     };
   });
 }
@@ -103,6 +125,9 @@ async function storedCertificate(store: ChainStore, ledger: Ledger): Promise<Cer
 
 async function requireRecord(store: BlockSource, height: number): Promise<Uint8Array> {
   const record = await store.getRecord(height);
+  if (record === undefined && height >= 1 && height < (store.prunedBelow ?? 0)) {
+    throw new PaxchainError(ErrorCode.PRUNED, `the body of block ${height} was pruned (this store keeps bodies from ${store.prunedBelow} up; its header is kept: \`chain list\` shows it)`, { height, oldestBody: store.prunedBelow });
+  }
   if (record === undefined) {
     const head = store.head;
     throw new PaxchainError(ErrorCode.NOT_FOUND, `no block at height ${height} (head is ${head ? head.height : 'empty'})`, { height });
@@ -211,7 +236,19 @@ export async function listBlocks(target: ChainTarget, range: { from?: number; to
       throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `at most ${limits.listBlocksMax} blocks per list; narrow --from/--to`);
     }
     const blocks: BlockSummary[] = [];
-    for await (const chunk of store.records(from, to, 256)) {
+    // Blocks whose bodies retention dropped are listed from their headers (a stopped node's store).
+    const prunedBelow = store.prunedBelow ?? 0;
+    if (from < prunedBelow && store instanceof ChainStore) {
+      const first = Math.max(1, from);
+      if (from === 0) blocks.push(summarize(await requireRecord(store, 0), 0));
+      const headers = await store.headers(first, Math.min(to, prunedBelow - 1));
+      headers.forEach((header, i) => {
+        const summary = summarizeHeader(header, hashRecord(fastSha256, header));
+        if (typeof summary === 'string') throw new PaxchainError(ErrorCode.CORRUPT_DATA, `header ${first + i}: ${summary}`, { height: first + i });
+        blocks.push(summary);
+      });
+    }
+    for await (const chunk of store.records(Math.max(from, prunedBelow), to, 256)) {
       for (let i = 0; i < chunk.records.length; i++) blocks.push(summarize(chunk.records[i]!, chunk.heights[i]!));
     }
     return { from, to, blocks };

@@ -114,7 +114,8 @@ export function commandLine(view: CommandView): string {
 }
 
 export interface BlockSummary extends HeaderView {
-  readonly kind: 'genesis' | 'batch' | 'malformed';
+  /** pruned: only the header is kept (retention dropped the body), so commands and bytes are unknown (0). */
+  readonly kind: 'genesis' | 'batch' | 'malformed' | 'pruned';
   readonly commands: number;
   readonly bytes: number;
   readonly proposedAt?: string;
@@ -140,6 +141,13 @@ export function summarizeRecord(record: Uint8Array, hash: Uint8Array): BlockSumm
     };
   }
   return { ...base, kind: 'batch', commands: body.commands.length, proposedAt: new Date(body.proposedAtMs).toISOString() };
+}
+
+/** A block whose body was pruned, from its stored header alone. */
+export function summarizeHeader(header: Uint8Array, hash: Uint8Array): BlockSummary | string {
+  const decoded = decodeHeader(header);
+  if (typeof decoded === 'string') return decoded;
+  return { ...viewHeader(decoded, hash), bytes: 0, kind: 'pruned', commands: 0 };
 }
 
 export function shortHash(hex: string): string {

@@ -23,10 +23,10 @@ export async function gatherStatus(client: PaxchainClient, endpoints: readonly s
 }
 
 export function statusTable(rows: readonly NodeRow[]): string[] {
-  const header = ['ID', 'ENDPOINT', 'ROLE', 'BALLOT', 'VOTING', 'CHOSEN', 'APPLIED', 'HEAD HASH', 'STATE', 'REACHABLE'];
+  const header = ['ID', 'ENDPOINT', 'ROLE', 'BALLOT', 'VOTING', 'CHOSEN', 'APPLIED', 'HEAD HASH', 'STATE', 'CHECKPOINT', 'BODIES', 'DISK', 'REACHABLE'];
   const lines = rows.map((row) => {
     const status = row.status;
-    if (!status) return ['?', row.endpoint, '-', '-', '-', '-', '-', '-', '-', 'no'];
+    if (!status) return ['?', row.endpoint, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'no'];
     // A node with no working link to any peer is no healthy follower, whatever its role says.
     const role = status.diverged ? `${status.role} DIVERGED@${status.diverged.firstHeight ?? status.diverged.height}` : status.cutOff ? `${status.role} CUT-OFF` : status.role;
     return [
@@ -39,6 +39,10 @@ export function statusTable(rows: readonly NodeRow[]): string[] {
       status.head ? String(status.head.height) : '-',
       status.head ? shortHash(status.head.hash) : '-',
       stateCell(status.state),
+      status.checkpointHeight != null ? String(status.checkpointHeight) : '-',
+      // Which bodies the node keeps: `1..` is all of them; retention raises the start.
+      status.oldestBody != null && status.head ? `${status.oldestBody}..` : '-',
+      status.diskBytes != null ? formatBytes(status.diskBytes) : '-',
       'yes',
     ];
   });

@@ -326,6 +326,7 @@ export class PaxchainClient {
     let lastError: PaxchainError | undefined;
     let sawLeaderBusy = false;
     let redirects = 0;
+    let prunedReplies = 0;
     for (let attempt = 0; attempt < (options.attempts ?? 1_000); attempt++) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) break;
@@ -341,6 +342,8 @@ export class PaxchainClient {
         const error = reply;
         lastError = new PaxchainError(error.error as ErrorCode, `${endpoint}: ${error.message}`, { endpoint, leader: error.leader });
         if (error.error === 'INVALID_ARGUMENT' || error.error === 'NOT_FOUND') throw lastError;
+        // A pruned body: another node may keep it; once every node asked said PRUNED, so do we.
+        if (error.error === 'PRUNED' && (options.endpoint !== undefined || ++prunedReplies >= this.endpoints.length)) throw lastError;
         if (error.error === 'NOT_LEADER') {
           this.leaderEndpoint = error.leaderEndpoint && error.leaderEndpoint !== endpoint ? error.leaderEndpoint : undefined;
           // Follow a hint at once, but not round and round: stale hints can point at each other.
@@ -355,7 +358,7 @@ export class PaxchainClient {
           await pause(Math.min(20 * (attempt + 1), 200, remaining));
         }
       } catch (error) {
-        if (isPaxchainError(error, ErrorCode.INVALID_ARGUMENT) || isPaxchainError(error, ErrorCode.NOT_FOUND)) throw error;
+        if (isPaxchainError(error, ErrorCode.INVALID_ARGUMENT) || isPaxchainError(error, ErrorCode.NOT_FOUND) || isPaxchainError(error, ErrorCode.PRUNED)) throw error;
         lastError = isPaxchainError(error) ? error : new PaxchainError(ErrorCode.UNAVAILABLE, `${endpoint}: ${String(error)}`, { endpoint });
         this.forget(endpoint);
         if (this.leaderEndpoint === endpoint) this.leaderEndpoint = undefined;

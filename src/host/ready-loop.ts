@@ -56,6 +56,11 @@ export class ReadyLoop {
     private readonly options: ReadyLoopOptions,
   ) {}
 
+  /** Whether nothing is open or in flight: everything planned so far has been written. */
+  get idle(): boolean {
+    return this.inFlight === undefined && this.ops.length === 0 && this.waiting.length === 0;
+  }
+
   /** Whether a batch is being written (between nextBatch() and batchWritten()). */
   get writing(): boolean {
     return this.inFlight !== undefined;
@@ -71,7 +76,8 @@ export class ReadyLoop {
     const { ops, head } = persistOps(this.store, ready);
     if (head) this.store.committed(head);
     for (let i = 0; i < ops.length; i++) this.ops.push(ops[i]!);
-    if (ready.acceptor || ready.accepted.length > 0) this.needsSync = true;
+    // A vote, or a state sync's install (the head pointer moving past bodies it never had).
+    if (ready.acceptor || ready.accepted.length > 0 || ready.install) this.needsSync = true;
     const sendable = this.sendable;
     sendable.length = 0;
     for (const message of ready.messages) {

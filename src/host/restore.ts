@@ -23,7 +23,7 @@ import type { ChainProblem } from '../ledger/ledger.js';
 import type { RestoredState } from '../replica/replica.js';
 import { acceptedRange, decodeAcceptedEntry, decodeAcceptorState, encodeAcceptorState } from '../storage/acceptor-store.js';
 import type { SyncBackend, Backend } from '../storage/backend.js';
-import { ChainStore, truncatePlan } from '../storage/chain-store.js';
+import { ChainStore, readPrunedBelowPlan, truncatePlan } from '../storage/chain-store.js';
 import { ACCEPTOR_KEY, acceptedKey, headerHeightOfKey, headerKey } from '../storage/keys.js';
 import { entries, get, PLAN_READ_MAX, record, records, runPlanSync, type StorePlan, write } from '../storage/plan.js';
 import { dropCheckpointPlan, dropOrphanChunksPlan, listCheckpointsPlan, loadCheckpointPlan } from '../storage/checkpoint-store.js';
@@ -33,7 +33,7 @@ import { HEADER_BYTES } from '../chain/block.js';
 import type { KvStateOptions } from '../kv/state.js';
 import { HeaderChain } from '../ledger/header-chain.js';
 import { Ledger } from '../ledger/ledger.js';
-import { replayPlan } from '../storage/replay.js';
+import { type ReplayReport, replayPlan } from '../storage/replay.js';
 
 export interface RestoreOptions {
   readonly onProgress?: (height: number, target: number) => void;
@@ -65,6 +65,8 @@ export interface RestoreOutcome {
   readonly droppedCheckpoints: readonly string[];
   /** Headers written from the blocks (a store of an older build, or a damaged header index). */
   readonly headersRebuilt: number;
+  /** The store's pruned-below mark (0: every body kept), for ChainStore.pruned(). */
+  readonly prunedBelow: number;
 }
 
 /**
@@ -77,7 +79,13 @@ export interface RestoreOutcome {
 export function* restorePlan(storedHead: BlockRef | undefined, sha256: Sha256, options: RestoreOptions = {}): StorePlan<RestoreOutcome> {
   const dropped: string[] = [];
   const kvOptions = { hashSeed: options.hashSeed };
-  let start = storedHead && !options.fullReplay ? yield* startFromCheckpoint(storedHead.height, sha256, kvOptions, dropped) : undefined;
+  // With bodies pruned below P, only a checkpoint at P-1 or above can rebuild the state.
+  const prunedBelow = yield* readPrunedBelowPlan();
+  if (storedHead && prunedBelow > 1 && options.fullReplay) {
+    throw new PaxchainError(ErrorCode.PRUNED, `a full replay needs every block body, and bodies 1..${prunedBelow - 1} were pruned (retention); start without --full-replay`, { oldestBody: prunedBelow });
+  }
+  const from = (upTo: number): StorePlan<{ ledger: Ledger | undefined; headersChecked: number }> => usableCheckpoint(upTo, sha256, kvOptions, dropped, prunedBelow);
+  let start = storedHead && !options.fullReplay ? yield* from(storedHead.height) : undefined;
   let checkpoint = start?.ledger?.head!.height;
   let report = yield* replayPlan(storedHead, sha256, { onProgress: options.onProgress, hashSeed: options.hashSeed, from: start?.ledger });
   let { acceptor, repaired: acceptorRepaired } = yield* readAcceptor();
@@ -93,11 +101,11 @@ export function* restorePlan(storedHead: BlockRef | undefined, sha256: Sha256, o
     let head: BlockRef | undefined;
     if (keep > 0) {
       // Replay the good prefix again: after a state root mismatch the state ran past it.
-      const again = options.fullReplay ? undefined : yield* startFromCheckpoint(keep - 1, sha256, kvOptions, dropped);
+      const again = options.fullReplay ? undefined : yield* from(keep - 1);
       head = (yield* replayPlan(storedHead, sha256, { upTo: keep - 1, hashSeed: options.hashSeed, from: again?.ledger })).ledger.head!;
     }
     yield* truncatePlan(keep, head);
-    start = head && !options.fullReplay ? yield* startFromCheckpoint(head.height, sha256, kvOptions, dropped) : undefined;
+    start = head && !options.fullReplay ? yield* from(head.height) : undefined;
     checkpoint = start?.ledger?.head!.height;
     report = yield* replayPlan(head, sha256, { onProgress: options.onProgress, hashSeed: options.hashSeed, from: start?.ledger });
   }
@@ -118,7 +126,30 @@ export function* restorePlan(storedHead: BlockRef | undefined, sha256: Sha256, o
     checkpoint,
     droppedCheckpoints: dropped,
     headersRebuilt,
+    prunedBelow,
   };
+}
+
+/**
+ * startFromCheckpoint, and on a pruned store (bodies below P gone) nothing less than a checkpoint
+ * at P-1 or above: without one the state cannot be rebuilt from this store (PRUNED).
+ */
+function* usableCheckpoint(
+  upTo: number,
+  sha256: Sha256,
+  kvOptions: KvStateOptions,
+  dropped: string[],
+  prunedBelow: number,
+): StorePlan<{ ledger: Ledger | undefined; headersChecked: number }> {
+  const start = yield* startFromCheckpoint(upTo, sha256, kvOptions, dropped, prunedBelow - 1);
+  if (prunedBelow > 1 && !start.ledger) {
+    throw new PaxchainError(
+      ErrorCode.PRUNED,
+      `block bodies 1..${prunedBelow - 1} were pruned and no checkpoint at height ${prunedBelow - 1} or above (up to ${upTo}) checks out${dropped.length > 0 ? ` (${dropped.join('; ')})` : ''}: this store cannot rebuild its state; move the data directory aside and start the node empty to rejoin from its peers`,
+      { oldestBody: prunedBelow, upTo },
+    );
+  }
+  return start;
 }
 
 /**
@@ -132,6 +163,8 @@ function* startFromCheckpoint(
   sha256: Sha256,
   kvOptions: KvStateOptions,
   dropped: string[],
+  lowest = 0,
+  readOnly = false,
 ): StorePlan<{ ledger: Ledger | undefined; headersChecked: number }> {
   const chain = new HeaderChain(sha256);
   for (let from = 0; from <= upTo; ) {
@@ -146,6 +179,7 @@ function* startFromCheckpoint(
   const genesisRecord = (yield* record(0)) ?? new Uint8Array(0);
   for (const { height, manifest } of yield* listCheckpointsPlan()) {
     if (height > upTo) continue; // a repair truncates those
+    if (height < lowest) continue; // the bodies after it are pruned: of no use, and dropped by age
     let ledger: Ledger | string;
     if (typeof manifest === 'string') {
       ledger = manifest;
@@ -162,9 +196,28 @@ function* startFromCheckpoint(
     }
     if (ledger instanceof Ledger) return { ledger, headersChecked: checked };
     dropped.push(ledger);
-    yield* dropCheckpointPlan(height);
+    if (!readOnly) yield* dropCheckpointPlan(height);
   }
   return { ledger: undefined, headersChecked: checked };
+}
+
+/**
+ * What `chain verify` checks on a store whose old bodies are pruned, reading only: every header
+ * link 0..head, the newest checkpoint at or above the pruned mark against its header's state
+ * root, then a replay and verification of every block after it. `problem` set: it does not check
+ * out (the reason PRUNED when no usable checkpoint is left, with why in `unusable`).
+ */
+export function* verifyPrunedPlan(
+  storedHead: BlockRef,
+  sha256: Sha256,
+  prunedBelow: number,
+  options: { onProgress?: (height: number, target: number) => void; expectHead?: BlockRef } = {},
+): StorePlan<{ report: ReplayReport; checkpoint: number | undefined; headersChecked: number; unusable: string[] }> {
+  const unusable: string[] = [];
+  const start = yield* startFromCheckpoint(storedHead.height, sha256, {}, unusable, prunedBelow - 1, true);
+  const checkpoint = start.ledger?.head?.height;
+  const report = yield* replayPlan(storedHead, sha256, { onProgress: options.onProgress, expectHead: options.expectHead, from: start.ledger, prunedBelow });
+  return { report, checkpoint, headersChecked: start.headersChecked, unusable };
 }
 
 /** Writes the headers of blocks from..to from the (verified) block records; returns how many. */
@@ -189,6 +242,7 @@ export function restoreSync(backend: Backend & SyncBackend, sha256: Sha256, opti
   const store = ChainStore.withHead(backend, sha256, runPlanSync(ChainStore.openPlan(), backend));
   const outcome = runPlanSync(restorePlan(store.head, sha256, options), backend);
   store.committed(outcome.head);
+  store.pruned(outcome.prunedBelow);
   return { store, outcome };
 }
 

@@ -69,6 +69,15 @@ function leafHash(sha256: Sha256, key: Uint8Array, value: Uint8Array): Uint8Arra
   return sha256.hash(concatBytes(Uint8Array.of(ELEMENT_TAG, key.length >>> 8, key.length & 0xff), key, value));
 }
 
+/**
+ * Folds a whole subtree's hash up its path to its trie's root (a snapshot chunk's proof,
+ * src/kv/snapshot.ts): the side taken at each step is the one the subtree's keys have (any of
+ * them: `key`); a reason if the path is malformed.
+ */
+export function foldSubtree(sha256: Sha256, key: Uint8Array, hash: Uint8Array, steps: readonly PathStep[]): Uint8Array | string {
+  return foldPath(sha256, key, key, hash, steps);
+}
+
 /** Folds the path from the leaf up to the KV root, checking each step; a reason if one fails. */
 function foldPath(sha256: Sha256, key: Uint8Array, leafKey: Uint8Array, leaf: Uint8Array, steps: readonly PathStep[]): Uint8Array | string {
   for (let i = 1; i < steps.length; i++) {

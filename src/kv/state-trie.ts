@@ -123,6 +123,12 @@ export interface PathStep {
   readonly sibling: Uint8Array;
 }
 
+/** A whole subtree of the trie: its path from the root, and its leaves' references in key order. */
+export interface Subtree {
+  readonly steps: PathStep[];
+  readonly refs: number[];
+}
+
 export class StateTrie {
   private nodes = new Int32Array(1024 * NODE_WORDS);
   /** The same memory, unsigned and as bytes (hash words; hashMany's input). */
@@ -283,6 +289,65 @@ export class StateTrie {
       child = this.nodes[base + CHILD + direction]!;
     }
     return { steps, leafRef: this.leaves[LEAF_WORDS * ~child]! };
+  }
+
+  /**
+   * Cuts the trie (settled first) into whole subtrees, in key order, each of at most `budget`
+   * total leaf weight (a single leaf heavier than that is a subtree of its own): what a snapshot
+   * chunk holds (src/kv/snapshot.ts). Each comes with its path from the root (the steps a key
+   * proof would have above it) and its leaves' references in key order; the subtree's hash folded
+   * up that path gives the root, which is how a peer's chunk is checked on its own.
+   */
+  subtrees(weight: (ref: number) => number, budget: number): Subtree[] {
+    this.settle();
+    if (this.root === NONE) return [];
+    const nodes = this.nodes;
+    const leafRef = (child: number): number => this.leaves[LEAF_WORDS * ~child]!;
+    // Weights bottom-up: every node after its children in the reversed preorder.
+    const weights = new Float64Array(this.nodeCount);
+    const order: number[] = [];
+    for (const stack = [this.root]; stack.length > 0; ) {
+      const child = stack.pop()!;
+      if (child < 0) continue;
+      order.push(child);
+      stack.push(nodes[NODE_WORDS * child + CHILD]!, nodes[NODE_WORDS * child + CHILD + 1]!);
+    }
+    const weightOf = (child: number): number => (child < 0 ? weight(leafRef(child)) : weights[child]!);
+    for (let i = order.length - 1; i >= 0; i--) {
+      const base = NODE_WORDS * order[i]!;
+      weights[order[i]!] = weightOf(nodes[base + CHILD]!) + weightOf(nodes[base + CHILD + 1]!);
+    }
+    const out: Subtree[] = [];
+    const walk: Array<{ child: number; steps: PathStep[] }> = [{ child: this.root, steps: [] }];
+    while (walk.length > 0) {
+      const { child, steps } = walk.pop()!;
+      if (child < 0 || weights[child]! <= budget) {
+        out.push({ steps, refs: this.leafRefsBelow(child) });
+        continue;
+      }
+      const base = NODE_WORDS * child;
+      const crit = nodes[base + CRIT]!;
+      const hashOf = (side: number): Uint8Array => this.nodeBytes.slice(4 * (base + HASHES + WORDS * side), 4 * (base + HASHES + WORDS * side) + SHA256_BYTES);
+      // Right pushed first: the left side (smaller keys) is cut first.
+      walk.push({ child: nodes[base + CHILD + 1]!, steps: [...steps, { crit, sibling: hashOf(0) }] });
+      walk.push({ child: nodes[base + CHILD]!, steps: [...steps, { crit, sibling: hashOf(1) }] });
+    }
+    return out;
+  }
+
+  /** The leaf references below `child` (a node, or a leaf ~l), in key order. */
+  private leafRefsBelow(child: number): number[] {
+    const refs: number[] = [];
+    for (const stack = [child]; stack.length > 0; ) {
+      const next = stack.pop()!;
+      if (next < 0) {
+        refs.push(this.leaves[LEAF_WORDS * ~next]!);
+        continue;
+      }
+      const base = NODE_WORDS * next;
+      stack.push(this.nodes[base + CHILD + 1]!, this.nodes[base + CHILD]!);
+    }
+    return refs;
   }
 
   /** Brings every hash up to date: changed leaves into their parents, then dirty nodes deepest first. */

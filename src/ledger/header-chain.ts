@@ -19,8 +19,19 @@ export class HeaderChain {
   readonly history: HistoryTree;
   private lastHash: Uint8Array = ZERO_HASH;
 
-  constructor(private readonly sha256: Sha256) {
+  constructor(readonly sha256: Sha256) {
     this.history = new HistoryTree(sha256);
+  }
+
+  /**
+   * A header chain that goes on from the first `size` block hashes of `history` (already checked:
+   * a ledger's own chain), so that only the headers after them need checking (state sync).
+   */
+  static continuing(sha256: Sha256, history: HistoryTree, size: number): HeaderChain {
+    const chain = new HeaderChain(sha256);
+    for (let height = 0; height < size; height++) chain.history.append(history.leaf(height));
+    if (size > 0) chain.lastHash = history.leaf(size - 1).slice();
+    return chain;
   }
 
   /** Height the next header must have. */

@@ -50,7 +50,9 @@ export type ProblemReason =
   | 'BLOCK_AFTER_HEAD'
   /** Blocks are stored but the head pointer is gone (the blocks themselves may be intact). */
   | 'NO_HEAD_POINTER'
-  | 'EXPECTED_HEAD_MISMATCH';
+  | 'EXPECTED_HEAD_MISMATCH'
+  /** A replay from genesis of a store whose old bodies were dropped by retention (not damage). */
+  | 'PRUNED';
 
 /** The first thing wrong with a chain: where and why. */
 export interface ChainProblem {
@@ -161,6 +163,11 @@ export class Ledger {
   /** Height the next block will have (0 before genesis). */
   get nextHeight(): number {
     return this.headRef ? this.headRef.height + 1 : 0;
+  }
+
+  /** The options this ledger's KV states are made with (a checkpoint's state is made the same way). */
+  get stateOptions(): KvStateOptions {
+    return this.kvOptions;
   }
 
   get genesis(): GenesisBody | undefined {

@@ -56,6 +56,11 @@ export const ErrorCode = {
    * keys plus values): it was applied as a no-op. Delete keys, or start a cluster with larger limits.
    */
   STATE_FULL: 'STATE_FULL',
+  /**
+   * The body of the block asked for was dropped by retention (`--retain-blocks`, `chain prune`):
+   * its header is kept and still verifies; read the body from a replica that keeps it.
+   */
+  PRUNED: 'PRUNED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -15,8 +15,6 @@
  * brought up to the current tick, so a node resumed from SIGSTOP first sees how much time passed
  * (its phase 1 times out) and only then reads the promises that queued up meanwhile.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { toHex } from '../lib/bytes.js';
 import { formatEndpoint } from '../lib/endpoint.js';
 import type { Sha256 } from '../lib/sha256.js';
@@ -25,16 +23,20 @@ import { Prng } from '../lib/prng.js';
 import { formatBallot } from '../paxos/ballot.js';
 import type { FirstDivergence } from '../replica/bisect.js';
 import type { ReplicaConfig } from '../replica/config.js';
-import { type Message, parseMessage } from '../replica/messages.js';
-import type { ClientReply, FetchServe, HashServe, Ready } from '../replica/ready.js';
+import { type BlocksMessage, type Message, parseMessage } from '../replica/messages.js';
+import type { ClientReply, FetchServe, HashServe, Ready, SnapshotServe } from '../replica/ready.js';
 import { Replica, type RestoredState } from '../replica/replica.js';
 import type { HeadSigning } from '../replica/certify.js';
 import { ReadyLoop } from '../host/ready-loop.js';
-import { type ChainRead, chainReadPlan, fetchReplyPlan, hashesReplyPlan } from '../host/serve.js';
+import { BodyRepair, scrubPlan } from '../host/scrub.js';
+import { type ChainRead, chainReadPlan, fetchReplyPlan, hashesReplyPlan, type ServeCheck, snapshotServePlan } from '../host/serve.js';
 import type { ChainStore } from '../storage/chain-store.js';
 import { readCertificate } from '../storage/acceptor-store.js';
 import { type HeadCertificate, headCertificateToJson } from '../ledger/signing.js';
 import { runPlan } from '../storage/plan.js';
+import { directoryBytes } from '../storage/data-dir.js';
+import { prunePlan } from '../storage/chain-store.js';
+import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { CHECKPOINTS_KEPT_DEFAULT, chunkCount, writeCheckpointPlan } from '../storage/checkpoint-store.js';
 import { type ClientRequest, type LinkStatus, PeerLinks, TransportServer } from '../transport/index.js';
 import {
@@ -93,7 +95,20 @@ export interface DriverOptions {
   readonly checkpointsKept?: number;
   /** Height of the checkpoint the restore loaded, if any (the next is due checkpointEvery after). */
   readonly checkpointHeight?: number;
+  /**
+   * Retention (`--retain-blocks`): after each checkpoint, drop the bodies of blocks older than
+   * it minus this many (headers stay). Undefined: keep every body.
+   */
+  readonly retainBlocks?: number;
+  /** Blocks per second the background scrub re-verifies (src/host/scrub.ts); 0: no scrub. */
+  readonly scrubBlocksPerSecond?: number;
 }
+
+/** How often the scrub takes a step (its rate is spread over these). */
+const SCRUB_INTERVAL_MS = 100;
+/** How long a repair fetch waits for its answer before the next peer is asked. */
+const SCRUB_REPAIR_RETRY_MS = 2_000;
+
 
 interface PendingReply {
   readonly connection: number;
@@ -121,8 +136,18 @@ export class NodeDriver {
   private stopped = false;
   /** Height of the newest checkpoint written or loaded (-1: none). */
   private checkpointHeight: number;
+  /** Height of the store's head as of the last batch written (not necessarily synced). */
+  private writtenHeight: number;
   /** The checkpoint being written in the background, if any. */
   private checkpointing: Promise<void> | undefined;
+  /** Background scrub: the next height to check, its timer, whether a step is running. */
+  private scrubCursor = 1;
+  private scrubTimer: NodeJS.Timeout | undefined;
+  private scrubbing = false;
+  /** What serving checks every block and header it reads against (src/host/serve.ts). */
+  private readonly serveCheck: ServeCheck;
+  /** Damaged blocks being refetched (src/host/scrub.ts). */
+  private readonly repairs: BodyRepair;
   /** The newest head certificate (stored, or made since start), for status. */
   private certificate: HeadCertificate | undefined;
   /** The data directory's size as last measured, and when (status measures at most every DISK_BYTES_EVERY_MS). */
@@ -140,6 +165,15 @@ export class NodeDriver {
     promisesSent: 0,
     acceptedSent: 0,
     checkpointsWritten: 0,
+    bodiesPruned: 0,
+    /** Scrub: blocks re-verified, whole passes over the stored bodies, damage found and repaired. */
+    scrubbedBlocks: 0,
+    scrubPasses: 0,
+    scrubDamaged: 0,
+    scrubRepaired: 0,
+    scrubHeadersRewritten: 0,
+    /** State sync: chunks sent to peers. */
+    snapshotChunksServed: 0,
   };
 
   constructor(private readonly options: DriverOptions) {
@@ -148,6 +182,13 @@ export class NodeDriver {
     this.authLog = new AuthFailureLog(options.log, () => this.context());
     this.sessionIds = new SessionIdCache(options.sha256, options.seed ^ 0x6a09e667);
     this.checkpointHeight = options.checkpointHeight ?? -1;
+    this.writtenHeight = options.store.head?.height ?? -1;
+    this.repairs = new BodyRepair(options.config.nodeId, options.peers.map((peer) => peer.id), SCRUB_REPAIR_RETRY_MS);
+    this.serveCheck = {
+      sha256: options.sha256,
+      blockHash: (height) => (height <= (this.replica.head?.height ?? -1) ? this.replica.chain.history.leaf(height) : undefined),
+      onDamaged: (height, what) => this.queueRepair(height, what === 'block' ? 'BLOCK_DAMAGED' : 'HEADER_DAMAGED', `found while serving it: its ${what} does not match the chain's hash`),
+    };
   }
 
   get endpoint(): string {
@@ -197,6 +238,8 @@ export class NodeDriver {
       this.advanceClock();
       this.scheduleFlush();
     }, TICK_MS);
+    this.scrubCursor = this.options.store.oldestBody;
+    if ((this.options.scrubBlocksPerSecond ?? 0) > 0) this.scrubTimer = setInterval(() => void this.scrubStep(), SCRUB_INTERVAL_MS);
     this.scheduleFlush();
   }
 
@@ -204,6 +247,7 @@ export class NodeDriver {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.scrubTimer) clearInterval(this.scrubTimer);
     this.reclaimer?.stop();
     await this.links?.close();
     await this.server?.close();
@@ -215,7 +259,9 @@ export class NodeDriver {
       if (last.ops.length > 0) await this.options.store.backend.write(last.ops, { sync: true });
       this.host.batchWritten();
     }
+    this.writtenHeight = this.options.store.head?.height ?? -1;
     await this.checkpointing;
+    while (this.scrubbing) await new Promise((resolve) => setTimeout(resolve, 5));
     // A clean stop leaves a checkpoint at the head: the next start replays nothing.
     const head = this.replica.head;
     if (head && head.height > this.checkpointHeight && this.options.store.head?.height === head.height) await this.writeCheckpoint();
@@ -252,6 +298,10 @@ export class NodeDriver {
       return refused;
     }
     this.counters.peerMessagesIn++;
+    if (message.type === 'blocks' && this.repairs.awaits(message.fromHeight)) {
+      void this.onRepairBlock(message);
+      return undefined;
+    }
     // It talks to us, so it is up: do not wait out the back-off of our link to it.
     this.links.reconnectNow(from);
     this.advanceClock();
@@ -320,6 +370,7 @@ export class NodeDriver {
     for (const reply of ready.replies) this.sendReply(reply);
     for (const serve of ready.serves) void this.serveFetch(serve);
     for (const serve of ready.hashServes) void this.serveHashes(serve);
+    for (const serve of ready.snapshotServes) void this.serveSnapshot(serve);
     if (!this.host.writing) void this.writeBatch();
     const every = this.options.checkpointEvery ?? 0;
     const head = this.replica.head;
@@ -338,12 +389,17 @@ export class NodeDriver {
     const head = this.replica.head!;
     const started = performance.now();
     const snapshot = this.replica.state.snapshot();
+    // Block H must be written before the manifest (whose sync then makes it durable too): a
+    // checkpoint above the durable head after a crash would be no use, and pruning below it worse.
+    while (this.writtenHeight < head.height && !this.stopped) await new Promise((resolve) => setTimeout(resolve, 2));
+    if (this.writtenHeight < head.height) return;
     try {
       const plan = writeCheckpointPlan(this.options.sha256, head.height, head.hash, snapshot, this.options.checkpointsKept ?? CHECKPOINTS_KEPT_DEFAULT);
       const manifest = await runPlan(plan, this.options.store);
       this.checkpointHeight = head.height;
       this.counters.checkpointsWritten++;
       this.options.log.log('info', `checkpoint written at height ${head.height}: ${manifest.keys} keys, ${manifest.sessions} sessions, ${chunkCount(manifest)} chunks in ${((performance.now() - started) / 1000).toFixed(2)}s`, this.context());
+      if (this.options.retainBlocks !== undefined) await this.prune(head.height - this.options.retainBlocks);
     } catch (error) {
       // The previous checkpoint stays valid; the next attempt comes checkpointEvery blocks later.
       this.checkpointHeight = head.height;
@@ -351,10 +407,94 @@ export class NodeDriver {
     }
   }
 
+  /**
+   * Retention: drops the bodies below `below` (at most the checkpoint just written, so restart
+   * still finds the state it needs), in the background like the checkpoint, then compacts.
+   */
+  private async prune(below: number): Promise<void> {
+    const store = this.options.store;
+    if (below <= store.oldestBody) return;
+    const started = performance.now();
+    let deleted: number;
+    try {
+      deleted = await runPlan(prunePlan(below), store);
+    } catch (error) {
+      // The mark may be written (the bodies below it are disowned); the next prune finishes.
+      this.options.log.log('warn', `pruning block bodies below height ${below} failed: ${error instanceof Error ? error.message : String(error)}`, this.context());
+      return;
+    }
+    store.pruned(below);
+    this.counters.bodiesPruned += deleted;
+    this.options.log.log('info', `pruned ${deleted} block bodies below height ${below} (headers kept) in ${((performance.now() - started) / 1000).toFixed(2)}s`, this.context());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Scrub: old bodies re-verified at a bounded rate, damaged ones refetched (src/host/scrub.ts)
+
+  private async scrubStep(): Promise<void> {
+    if (this.scrubbing || this.stopped) return;
+    const store = this.options.store;
+    const head = store.head;
+    if (!head || head.height < 1) return;
+    this.scrubbing = true;
+    try {
+      for (const fetch of this.repairs.retry(performance.now(), (height) => store.isPruned(height))) this.sendToPeer(fetch);
+      if (this.scrubCursor > head.height || this.scrubCursor < store.oldestBody) {
+        if (this.scrubCursor > head.height) this.counters.scrubPasses++;
+        this.scrubCursor = store.oldestBody;
+      }
+      const count = Math.max(1, Math.round(((this.options.scrubBlocksPerSecond ?? 0) * SCRUB_INTERVAL_MS) / 1000));
+      const history = this.replica.chain.history;
+      const step = await runPlan(scrubPlan(this.options.sha256, this.scrubCursor, head.height, count, (height) => history.leaf(height)), store);
+      this.scrubCursor = step.next;
+      this.counters.scrubbedBlocks += step.checked;
+      if (step.headersRewritten > 0) {
+        this.counters.scrubHeadersRewritten += step.headersRewritten;
+        this.options.log.log('warn', `scrub: rewrote ${step.headersRewritten} damaged header index entries from their verified blocks`, this.context());
+      }
+      for (const finding of step.damaged) this.queueRepair(finding.height, finding.reason, finding.message);
+    } catch (error) {
+      this.options.log.log('warn', `scrub step at height ${this.scrubCursor} failed: ${error instanceof Error ? error.message : String(error)}`, this.context());
+    } finally {
+      this.scrubbing = false;
+    }
+  }
+
+  /** A stored block found damaged (by the scrub, or when serving it): fetched again from a peer. */
+  private queueRepair(height: number, reason: string, message: string): void {
+    // Pruned meanwhile: nothing to repair.
+    if (this.options.store.isPruned(height) || this.repairs.awaits(height)) return;
+    this.counters.scrubDamaged++;
+    const fetch = this.repairs.queue(height, reason, performance.now());
+    if (!fetch) return; // REPAIRS_MAX in progress: the scrub's next pass finds it again
+    this.options.log.log('error', `stored block ${height} is damaged (${reason}: ${message}); not served, fetching it again from a peer`, this.context());
+    this.sendToPeer(fetch);
+  }
+
+  /** A peer's answer to a repair fetch: stored if it is the chain's block at that height. */
+  private async onRepairBlock(message: BlocksMessage): Promise<void> {
+    if (this.stopped) return;
+    const outcome = this.repairs.onBlocks(this.options.sha256, message, this.replica.chain.history.leaf(message.fromHeight));
+    if (!outcome) return;
+    if (outcome.kind === 'refused') {
+      this.options.log.log('warn', `repair of block ${outcome.height} from node ${message.from} refused: ${outcome.why}; another peer is asked next`, this.context());
+      return;
+    }
+    try {
+      await this.options.store.backend.write(outcome.ops, { sync: true });
+    } catch (error) {
+      this.fatal(`write to disk failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    this.counters.scrubRepaired++;
+    this.options.log.log('info', `repaired block ${outcome.height} (${outcome.reason}) from node ${message.from}; it verifies against the chain again`, this.context());
+  }
+
   /** Writes the host's next batch (synced if it says so), then releases what waited for it. */
   private async writeBatch(): Promise<void> {
     const batch = this.host.nextBatch();
     if (!batch) return;
+    // The store's head once this batch is written (the host moved it over every block planned).
+    const headAfter = this.options.store.head?.height ?? -1;
     try {
       if (batch.ops.length > 0) {
         await this.options.store.backend.write(batch.ops, { sync: batch.sync });
@@ -363,6 +503,7 @@ export class NodeDriver {
     } catch (error) {
       this.fatal(`write to disk failed: ${error instanceof Error ? error.message : String(error)}`);
     }
+    this.writtenHeight = Math.max(this.writtenHeight, headAfter);
     const released = this.host.batchWritten();
     if (this.stopped) return;
     let toSelf = false;
@@ -418,10 +559,25 @@ export class NodeDriver {
     this.servesInFlight++;
     try {
       const store = this.options.store;
-      const message = await runPlan(fetchReplyPlan(this.options.config.nodeId, store.head, serve), store);
+      const message = await runPlan(fetchReplyPlan(this.options.config.nodeId, store.head, serve, { prunedBelow: store.prunedBelow, check: this.serveCheck }), store);
       if (!this.stopped) this.sendToPeer(message);
     } catch (error) {
       this.options.log.log('warn', `serving blocks to node ${serve.to} failed: ${String(error)}`, this.context());
+    } finally {
+      this.servesInFlight--;
+    }
+  }
+
+  /** Answers a peer's state sync request (an offer, headers, a chunk) from the store. */
+  private async serveSnapshot(serve: SnapshotServe): Promise<void> {
+    if (this.servesInFlight >= SERVES_IN_FLIGHT_MAX) return;
+    this.servesInFlight++;
+    try {
+      const message = await runPlan(snapshotServePlan(this.options.config.nodeId, serve, this.serveCheck), this.options.store);
+      if (!this.stopped) this.sendToPeer(message);
+      if (message.type === 'chunk' && message.bytes) this.counters.snapshotChunksServed++;
+    } catch (error) {
+      this.options.log.log('warn', `serving state sync (${serve.kind}) to node ${serve.to} failed: ${String(error)}`, this.context());
     } finally {
       this.servesInFlight--;
     }
@@ -456,10 +612,13 @@ export class NodeDriver {
     try {
       const store = this.options.store;
       const countMax = op === 'blocks' ? BLOCKS_PER_REQUEST_MAX : HASHES_PER_REQUEST_MAX;
-      const reply = await runPlan(chainReadPlan(this.options.sha256, store.head, op, from, to, countMax), store);
+      const reply = await runPlan(chainReadPlan(this.options.sha256, store.head, op, from, to, countMax, store.prunedBelow), store);
       this.server.replyToClient(connection, encodeReply(id, reply));
     } catch (error) {
-      this.server.replyToClient(connection, encodeReply(id, { ok: false, error: 'UNAVAILABLE', message: `reading blocks failed: ${String(error)}` }));
+      const body = error instanceof PaxchainError && error.code === ErrorCode.PRUNED
+        ? { ok: false as const, error: error.code, message: error.message }
+        : { ok: false as const, error: 'UNAVAILABLE' as const, message: `reading blocks failed: ${String(error)}` };
+      this.server.replyToClient(connection, encodeReply(id, body));
     } finally {
       this.clientReadsInFlight--;
     }
@@ -510,6 +669,8 @@ export class NodeDriver {
       state: hasState ? stateStatus(replica.state) : null,
       diskBytes: this.diskBytes(),
       checkpointHeight: this.checkpointHeight >= 0 ? this.checkpointHeight : null,
+      oldestBody: head ? Math.min(head.height, this.options.store.oldestBody) : null,
+      stateSync: replica.syncStatus,
       diverged: replica.diverged ? { ...replica.diverged, ...firstDivergence(replica.firstDivergence) } : null,
       disagreeingPeers: replica.disagreeingPeers,
       members,
@@ -558,25 +719,6 @@ function stateStatus(state: Replica['state']): NonNullable<NodeStatus['state']> 
 
 /** How often status measures the data directory again (a few syscalls per file, on the event loop). */
 const DISK_BYTES_EVERY_MS = 5_000;
-/** Most directory entries directoryBytes looks at (a LevelDB directory holds far fewer). */
-const DATA_DIR_ENTRIES_MAX = 100_000;
-
-/** Bytes of the files in `dir` and its direct subdirectories, or null if unreadable. */
-function directoryBytes(dir: string): number | null {
-  try {
-    let total = 0;
-    const entries = readdirSync(dir, { withFileTypes: true });
-    for (let i = 0; i < entries.length && i < DATA_DIR_ENTRIES_MAX; i++) {
-      const entry = entries[i]!;
-      if (entry.isFile()) total += statSync(join(dir, entry.name)).size;
-      else if (entry.isDirectory()) for (const name of readdirSync(join(dir, entry.name)).slice(0, DATA_DIR_ENTRIES_MAX)) total += statSync(join(dir, entry.name, name)).size;
-    }
-    return total;
-  } catch {
-    return null;
-  }
-}
-
 /** This process's memory (bytes): resident, V8 heap, and buffers outside the heap. */
 function memoryCounters(): { rssBytes: number; heapTotalBytes: number; arrayBufferBytes: number } {
   const memory = process.memoryUsage();

@@ -28,5 +28,6 @@ export async function restoreNode(store: ChainStore, sha256: Sha256, options: Re
   const started = performance.now();
   const outcome = await runPlan(restorePlan(store.head, sha256, options), store);
   store.committed(outcome.head);
+  store.pruned(outcome.prunedBelow);
   return { restored: outcome.restored, repaired: outcome.repaired, acceptorRepaired: outcome.acceptorRepaired, blocks: outcome.blocks, seconds: (performance.now() - started) / 1000, checkpoint: outcome.checkpoint, droppedCheckpoints: outcome.droppedCheckpoints };
 }

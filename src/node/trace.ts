@@ -32,7 +32,7 @@ export function describeMessage(message: Message): string {
     case 'fetch':
       return `${route} heights=${message.fromHeight}..${message.fromHeight + message.maxBlocks - 1}`;
     case 'blocks':
-      return `${route} heights=${message.fromHeight}..${message.fromHeight + message.records.length - 1} bytes=${message.records.reduce((sum, record) => sum + record.length, 0)}`;
+      return `${route} heights=${message.fromHeight}..${message.fromHeight + message.records.length - 1} bytes=${message.records.reduce((sum, record) => sum + record.length, 0)}${message.oldestBody !== undefined ? ` pruned-below=${message.oldestBody}` : ''}`;
     case 'rejoin-request':
       return `${route} nonce=${message.nonce}`;
     case 'rejoin-grant':
@@ -43,5 +43,17 @@ export function describeMessage(message: Message): string {
     case 'sign-request':
     case 'head-signature':
       return `${route} height=${message.height}`;
+    case 'snapshot-request':
+      return route;
+    case 'snapshot-offer':
+      return message.offer ? `${route} height=${message.offer.height} chunks=${message.offer.chunks} keys=${message.offer.keys}` : `${route} none`;
+    case 'headers-request':
+      return `${route} heights=${message.fromHeight}..${message.fromHeight + message.count - 1}`;
+    case 'headers':
+      return `${route} from=${message.fromHeight} bytes=${message.headers.length}`;
+    case 'chunk-request':
+      return `${route} height=${message.height} chunk=${message.index}`;
+    case 'chunk':
+      return `${route} height=${message.height} chunk=${message.index} bytes=${message.bytes?.length ?? 0}`;
   }
 }

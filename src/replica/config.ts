@@ -73,6 +73,10 @@ export interface ReplicaConfig {
   readonly catchupBlocksPerTick: number;
   /** Recent block hashes kept for comparing heads with peers. */
   readonly recentHashesMax: number;
+  /** State sync: snapshot chunks requested at once (each up to ~1 MiB plus one entry). */
+  readonly snapshotChunksInFlight: number;
+  /** State sync flow control: snapshot chunk bytes fetched per tick on average (Infinity = no limit). */
+  readonly snapshotBytesPerTick: number;
 }
 
 /** Block hashes kept from the end of the chain for comparing heads with peers. */
@@ -108,6 +112,8 @@ export function replicaConfig(nodeId: NodeId, members: readonly NodeId[], overri
     fetchPipelineMax: 2,
     catchupBlocksPerTick: Infinity,
     recentHashesMax: RECENT_HASHES_MAX,
+    snapshotChunksInFlight: 2,
+    snapshotBytesPerTick: Infinity,
     ...overrides,
   };
   checkConfig(config);
@@ -130,5 +136,7 @@ function checkConfig(config: ReplicaConfig): void {
   assert(config.fetchBlocks <= limits.fetchBlocksMax, () => `fetchBlocks ${config.fetchBlocks} exceeds limits.fetchBlocksMax ${limits.fetchBlocksMax}: peers would refuse the fetch`);
   for (const name of ['pipelineMax', 'batchCommandsMax', 'batchBytesMax', 'pendingWritesMax', 'pendingWriteBytesMax', 'pendingReadsMax', 'acceptAheadMax', 'fetchPipelineMax', 'recentHashesMax'] as const) positive(name, config[name]);
   assert(config.batchBytesMax <= limits.bodyBytesMax, () => `batchBytesMax ${config.batchBytesMax} exceeds limits.bodyBytesMax ${limits.bodyBytesMax}: accepts would be refused`);
+  assert(Number.isInteger(config.snapshotChunksInFlight) && config.snapshotChunksInFlight >= 1 && config.snapshotChunksInFlight <= 16, () => `snapshotChunksInFlight must be in [1, 16], got ${config.snapshotChunksInFlight}`);
+  assert(config.snapshotBytesPerTick > 0, () => `snapshotBytesPerTick must be > 0, got ${config.snapshotBytesPerTick}`);
   assert(config.catchupBlocksPerTick > 0, () => `catchupBlocksPerTick must be > 0, got ${config.catchupBlocksPerTick}`);
 }

@@ -7,6 +7,8 @@ import { isU53 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { type Ballot, isBallot, type NodeId, NODE_ID_MAX } from '../paxos/ballot.js';
 import type { PaxosMessage } from '../paxos/messages.js';
+import { HEADER_BYTES } from '../chain/block.js';
+import { SNAPSHOT_CHUNK_BYTES_MAX, SNAPSHOT_CHUNKS_MAX } from '../kv/snapshot.js';
 
 export interface HeadRef {
   readonly height: number;
@@ -97,6 +99,75 @@ export interface BlocksMessage {
   /** Stored block records for heights fromHeight, fromHeight + 1, ... */
   readonly records: readonly Uint8Array[];
   readonly head: HeadRef | null;
+  /**
+   * Set when the sender no longer keeps the body at fromHeight (retention pruned it): its lowest
+   * kept body above genesis. The asker then syncs state from a checkpoint instead (state-sync.ts).
+   */
+  readonly oldestBody?: number;
+}
+
+/** State sync: "offer me your newest checkpoint". */
+export interface SnapshotRequestMessage {
+  readonly type: 'snapshot-request';
+  readonly from: NodeId;
+  readonly to: NodeId;
+}
+
+/** A checkpoint a peer can send, as its manifest says (checked by the asker against header `height`). */
+export interface SnapshotOffer {
+  readonly height: number;
+  readonly blockHash: Uint8Array;
+  readonly kvRoot: Uint8Array;
+  readonly sessionsRoot: Uint8Array;
+  readonly keys: number;
+  readonly bytes: number;
+  readonly sessions: number;
+  readonly chunks: number;
+}
+
+export interface SnapshotOfferMessage {
+  readonly type: 'snapshot-offer';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** null: the sender has no checkpoint. */
+  readonly offer: SnapshotOffer | null;
+}
+
+/** State sync: "send me the headers from `fromHeight`, at most `count`". */
+export interface HeadersRequestMessage {
+  readonly type: 'headers-request';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly fromHeight: number;
+  readonly count: number;
+}
+
+export interface HeadersMessage {
+  readonly type: 'headers';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly fromHeight: number;
+  /** Consecutive stored headers from fromHeight (HEADER_BYTES each), fewer than asked at the sender's head. */
+  readonly headers: Uint8Array;
+}
+
+/** State sync: "send me chunk `index` of your checkpoint at `height`". */
+export interface ChunkRequestMessage {
+  readonly type: 'chunk-request';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly height: number;
+  readonly index: number;
+}
+
+export interface ChunkMessage {
+  readonly type: 'chunk';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly height: number;
+  readonly index: number;
+  /** The chunk (src/kv/snapshot.ts), or null: the sender no longer has that checkpoint. */
+  readonly bytes: Uint8Array | null;
 }
 
 /** A wiped node, after waiting out any phase 1 that could count its forgotten promises. */
@@ -165,6 +236,11 @@ export interface HeadSignatureMessage {
   readonly signature: Uint8Array;
 }
 
+/** Most headers one `headers` message carries (~550 KB). */
+export const HEADERS_PER_MESSAGE_MAX = 4096;
+/** Largest snapshot chunk a peer may send (SNAPSHOT_CHUNK_BYTES_MAX in src/kv/snapshot.ts, under the frame bound). */
+const CHUNK_MESSAGE_BYTES_MAX = SNAPSHOT_CHUNK_BYTES_MAX;
+
 /** Most heights in one hashes request (bisection asks for 16 samples plus one bound). */
 const HASH_HEIGHTS_MAX = 32;
 
@@ -181,7 +257,13 @@ export type ReplicaMessage =
   | HashesRequestMessage
   | HashesMessage
   | SignRequestMessage
-  | HeadSignatureMessage;
+  | HeadSignatureMessage
+  | SnapshotRequestMessage
+  | SnapshotOfferMessage
+  | HeadersRequestMessage
+  | HeadersMessage
+  | ChunkRequestMessage
+  | ChunkMessage;
 
 export type Message = PaxosMessage | ReplicaMessage;
 export type MessageType = Message['type'];
@@ -238,7 +320,14 @@ const checks: Record<MessageType, Check[]> = {
     u53Field('fromHeight'),
     field('records', (v) => Array.isArray(v) && v.length <= limits.fetchBlocksMax && v.every((r) => isBytes(r, limits.bodyBytesMax + 1024))),
     field('head', (v) => v === null || isHead(v)),
+    field('oldestBody', (v) => v === undefined || isU53(v)),
   ],
+  'snapshot-request': [],
+  'snapshot-offer': [field('offer', (v) => v === null || isOffer(v))],
+  'headers-request': [u53Field('fromHeight'), field('count', (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= HEADERS_PER_MESSAGE_MAX)],
+  headers: [u53Field('fromHeight'), field('headers', (v) => isBytes(v, HEADERS_PER_MESSAGE_MAX * HEADER_BYTES) && (v as Uint8Array).length % HEADER_BYTES === 0)],
+  'chunk-request': [u53Field('height'), field('index', (v) => isU53(v) && (v as number) < SNAPSHOT_CHUNKS_MAX)],
+  chunk: [u53Field('height'), field('index', (v) => isU53(v) && (v as number) < SNAPSHOT_CHUNKS_MAX), field('bytes', (v) => v === null || isBytes(v, CHUNK_MESSAGE_BYTES_MAX))],
   'rejoin-request': [u53Field('nonce')],
   'rejoin-grant': [ballotField('ballot'), u53Field('horizon'), u53Field('nonce')],
   'hashes-request': [field('heights', isHeights)],
@@ -253,6 +342,15 @@ const checks: Record<MessageType, Check[]> = {
   'sign-request': [u53Field('height'), hashField('hash')],
   'head-signature': [u53Field('height'), hashField('hash'), field('signature', (v) => isBytes(v, SIGNATURE_BYTES) && (v as Uint8Array).length === SIGNATURE_BYTES)],
 };
+
+function isOffer(value: unknown): boolean {
+  const offer = value as Record<string, unknown>;
+  const isHash = (v: unknown) => isBytes(v, HASH_BYTES) && (v as Uint8Array).length === HASH_BYTES;
+  return (
+    typeof value === 'object' && value !== null && isU53(offer.height) && isHash(offer.blockHash) && isHash(offer.kvRoot) && isHash(offer.sessionsRoot) &&
+    isU53(offer.keys) && isU53(offer.bytes) && isU53(offer.sessions) && Number.isInteger(offer.chunks) && (offer.chunks as number) >= 1 && (offer.chunks as number) <= SNAPSHOT_CHUNKS_MAX
+  );
+}
 
 function isHeights(value: unknown): boolean {
   return Array.isArray(value) && value.length >= 1 && value.length <= HASH_HEIGHTS_MAX && value.every(isU53);

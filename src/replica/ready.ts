@@ -79,6 +79,40 @@ export interface HashServe {
   readonly heights: readonly number[];
 }
 
+/** What a state sync (src/replica/state-sync.ts) has verified so far and the host persists. */
+export interface SyncWrites {
+  /** Checked headers to store in the header index (0x07). */
+  readonly headers: Array<{ readonly height: number; readonly header: Uint8Array }>;
+  /** Checked snapshot chunks of the checkpoint being loaded, in order. */
+  readonly chunks: Array<{ readonly height: number; readonly index: number; readonly bytes: Uint8Array }>;
+}
+
+/**
+ * A finished state sync: the chain now continues from block `height` (hash `hash`) with the state
+ * of this checkpoint, and no body below it. The host stores the checkpoint's manifest, marks the
+ * bodies below height + 1 as not kept, and moves the head pointer there, in one synced batch
+ * after the headers and chunks of SyncWrites.
+ */
+export interface SnapshotInstall {
+  readonly height: number;
+  readonly hash: Uint8Array;
+  readonly stateRoot: Uint8Array;
+  readonly kvRoot: Uint8Array;
+  readonly sessionsRoot: Uint8Array;
+  readonly keys: number;
+  readonly bytes: number;
+  readonly sessions: number;
+  readonly chunkHashes: Uint8Array;
+  /** How many of the Ready's `blocks` come before the install (they are at or below the old head). */
+  readonly blocksBefore: number;
+}
+
+/** A peer's state sync request, answered from this node's store (src/host/serve.ts). */
+export type SnapshotServe =
+  | { readonly to: NodeId; readonly kind: 'offer' }
+  | { readonly to: NodeId; readonly kind: 'headers'; readonly fromHeight: number; readonly count: number }
+  | { readonly to: NodeId; readonly kind: 'chunk'; readonly height: number; readonly index: number };
+
 export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface ReplicaEvent {
@@ -106,11 +140,31 @@ export interface Ready {
   replies: ClientReply[];
   serves: FetchServe[];
   hashServes: HashServe[];
+  /** State sync requests of peers to answer from the store. */
+  snapshotServes: SnapshotServe[];
+  /** State sync: verified headers and chunks to store, and at the end the install. */
+  syncWrites: SyncWrites | undefined;
+  install: SnapshotInstall | undefined;
   events: ReplicaEvent[];
 }
 
 export function emptyReady(): Ready {
-  return { acceptor: undefined, accepted: [], blocks: [], blockHashes: [], droppedAccepted: [], certificate: undefined, messages: [], replies: [], serves: [], hashServes: [], events: [] };
+  return {
+    acceptor: undefined,
+    accepted: [],
+    blocks: [],
+    blockHashes: [],
+    droppedAccepted: [],
+    certificate: undefined,
+    messages: [],
+    replies: [],
+    serves: [],
+    hashServes: [],
+    snapshotServes: [],
+    syncWrites: undefined,
+    install: undefined,
+    events: [],
+  };
 }
 
 /**

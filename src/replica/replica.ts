@@ -53,11 +53,13 @@ import { type Command, type CommandTuple, decodeCommand } from '../kv/command.js
 import { Admission } from './admission.js';
 import { type BisectStep, Bisection, type FirstDivergence } from './bisect.js';
 import { CatchUp, genesisRefusal } from './catch-up.js';
+import { StateSync, type SyncContext, type SyncResult } from './state-sync.js';
 import type { ReplicaConfig } from './config.js';
 import { type Comparison, type Divergence, Heads, type PeerDisagreement } from './heads.js';
 import { type ChainProblem, Ledger } from '../ledger/ledger.js';
 import type {
   BlocksMessage,
+  ChunkMessage,
   FetchMessage,
   HashesMessage,
   HashesRequestMessage,
@@ -131,7 +133,8 @@ export class Replica {
   readonly id: NodeId;
   /** Genesis's member list once known, else the configured one. */
   private members: readonly NodeId[];
-  private readonly ledger: Ledger;
+  /** Replaced once, wholesale, when a state sync installs a checkpoint (installSnapshot). */
+  private ledger: Ledger;
   private readonly acceptor: Acceptor;
   private readonly cursor = new MsgpackCursor();
   private ready: Ready = emptyReady();
@@ -174,6 +177,7 @@ export class Replica {
   private readonly heads: Heads;
   private readonly bisection = new Bisection();
   private readonly catchUp: CatchUp;
+  private readonly stateSync: StateSync;
   private readonly rejoin: Rejoin;
   private readonly admission: Admission;
   private readonly verifiedReads: VerifiedReads;
@@ -195,6 +199,7 @@ export class Replica {
     this.electionTimeout = this.randomElectionTimeout();
     this.rejoin = new Rejoin(prng.nextU32() + 1, config.timing);
     this.catchUp = new CatchUp({ ...config, fetchTimeoutTicks: config.timing.fetchTimeoutTicks });
+    this.stateSync = new StateSync({ chunksInFlight: config.snapshotChunksInFlight, snapshotBytesPerTick: config.snapshotBytesPerTick, requestTimeoutTicks: config.timing.fetchTimeoutTicks });
     this.admission = new Admission(config, prng.nextU32());
     this.verifiedReads = new VerifiedReads(this.id, signing, { waitingMax: config.pendingReadsMax, roundTimeoutTicks: config.timing.certifyRoundTicks });
     this.heads = new Heads(this.members, this.id, config.recentHashesMax);
@@ -234,6 +239,11 @@ export class Replica {
 
   get voting(): boolean {
     return this.acceptor.voting;
+  }
+
+  /** Where a state sync is (null: none running), and how many finished and chunks were refused. */
+  get syncStatus(): { phase: string; height: number | null; chunks: number | null; loaded: number; syncs: number; chunksRefused: number; chunksLoaded: number } {
+    return { ...this.stateSync.progress, ...this.stateSync.stats };
   }
 
   get head(): HeadRef | undefined {
@@ -313,6 +323,7 @@ export class Replica {
     }
     for (const reply of this.verifiedReads.tick(this.tickCount)) this.reply(reply);
     this.catchUp.tick(this.tickCount);
+    if (this.stateSync.active) this.stateSync.tick(this.syncContext(), this.ledger);
     this.maybeFetch();
     this.tickBisection();
     this.checkRoles();
@@ -354,6 +365,18 @@ export class Replica {
         return this.onFetch(message);
       case 'blocks':
         return this.onBlocks(message);
+      case 'snapshot-request':
+        return void this.ready.snapshotServes.push({ to: message.from, kind: 'offer' });
+      case 'headers-request':
+        return void this.ready.snapshotServes.push({ to: message.from, kind: 'headers', fromHeight: message.fromHeight, count: message.count });
+      case 'chunk-request':
+        return void this.ready.snapshotServes.push({ to: message.from, kind: 'chunk', height: message.height, index: message.index });
+      case 'snapshot-offer':
+        return this.ledger.hasGenesis ? this.stateSync.onOffer(this.syncContext(), this.ledger, message) : undefined;
+      case 'headers':
+        return this.ledger.hasGenesis ? this.stateSync.onHeaders(this.syncContext(), message) : undefined;
+      case 'chunk':
+        return this.onChunk(message);
       case 'rejoin-request':
         return this.onRejoinRequest(message);
       case 'rejoin-grant':
@@ -413,6 +436,7 @@ export class Replica {
     const ready = this.ready;
     if (changes.state) ready.acceptor = changes.state;
     ready.accepted.push(...changes.accepted);
+    ready.syncWrites = this.stateSync.takeWrites();
     this.ready = emptyReady();
     return ready;
   }
@@ -976,7 +1000,8 @@ export class Replica {
 
   /** Asks peers ahead for missing blocks, applying kept replies first; returns whether it asked. */
   private maybeFetch(): boolean {
-    if (this.heads.frozen) return false;
+    // While a state sync runs the blocks it will skip are not fetched (their bodies are pruned).
+    if (this.heads.frozen || this.stateSync.active) return false;
     if (this.catchUp.aheadCount > 0 && this.ledger.hasGenesis) {
       this.drainFetchedAhead();
       this.appendChosen();
@@ -1024,6 +1049,12 @@ export class Replica {
   private onBlocks(message: BlocksMessage): void {
     if (message.head) this.notePeerHead(message.from, message.head);
     if (this.heads.frozen) return this.ignore(message, 'frozen after a state root mismatch');
+    if (message.records.length === 0 && message.oldestBody !== undefined && message.oldestBody > this.ledger.nextHeight && this.ledger.hasGenesis) {
+      // The peer pruned the bodies we need next: load a checkpoint instead (state-sync.ts).
+      this.catchUp.onBlocks(message, this.ledger.nextHeight);
+      this.stateSync.begin(this.syncContext(), this.members, `node ${message.from} keeps bodies only from ${message.oldestBody}, we need ${this.ledger.nextHeight}`);
+      return;
+    }
     const verdict = this.catchUp.onBlocks(message, this.ledger.nextHeight);
     if (verdict === 'dropped') this.ignore(message, 'ahead of the chain and no room to keep it');
     if (verdict === 'apply') {
@@ -1094,6 +1125,49 @@ export class Replica {
       this.event('error', 'DIVERGENCE: executing a peer\'s block gives another state root; no more appends until restarted', { ...divergence });
       this.maybeBecomeFollower('frozen after a state root mismatch');
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // State sync (state-sync.ts fetches and checks; here the result is installed)
+
+  private syncContext(): SyncContext {
+    return {
+      self: this.id,
+      tick: this.tickCount,
+      leader: this.leaderId,
+      genesisRecord: this.ledger.genesisRecord!,
+      stateOptions: this.ledger.stateOptions,
+      send: (message) => this.send(message),
+      event: (level, message, fields) => this.event(level, message, fields),
+    };
+  }
+
+  private onChunk(message: ChunkMessage): void {
+    if (!this.ledger.hasGenesis || this.heads.frozen) return;
+    const result = this.stateSync.onChunk(this.syncContext(), this.ledger, message);
+    if (result) this.installSnapshot(result);
+  }
+
+  /**
+   * The chain goes on from the checkpoint a state sync loaded: as if blocks head+1 .. H had been
+   * appended (their accepted entries dropped, the commit index past them), without their bodies.
+   */
+  private installSnapshot(result: SyncResult): void {
+    const height = result.install.height;
+    assert(height > this.appliedThrough, () => `installing a checkpoint at ${height}, not above the head ${this.appliedThrough}`);
+    this.ledger = result.ledger;
+    // Blocks this Ready appended before it are written first, those after it on top of it.
+    this.ready.install = { ...result.install, blocksBefore: this.ready.blocks.length };
+    const dropped = this.acceptor.dropThrough(height);
+    if (dropped.length > 0) this.ready.droppedAccepted.push(...dropped);
+    for (const slot of [...this.chosen.keys()]) if (slot <= height) this.chosen.delete(slot);
+    this.heads.recordOurs(height, result.install.hash);
+    if (height > this.commitThrough && this.currentRole !== 'leader') this.commitThrough = height;
+    if (height > this.commitMax) this.commitMax = height;
+    this.event('info', `state sync: the chain goes on from the checkpoint at height ${height}; fetching the blocks after it`, { height });
+    for (const message of this.verifiedReads.afterAppend(this.ledger)) this.send(message);
+    this.appendChosen();
+    this.maybeFetch();
   }
 
   private agreedGenesis(): Uint8Array | undefined {

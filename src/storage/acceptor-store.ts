@@ -24,7 +24,8 @@ import type { Ready } from '../replica/ready.js';
 import { decodeHeadCertificate, encodeHeadCertificate, type HeadCertificate } from '../ledger/signing.js';
 import type { BatchOp } from './backend.js';
 import type { ChainStore } from './chain-store.js';
-import { ACCEPTOR_KEY, acceptedKey, acceptedKeyEnd, acceptedSlotOfKey, CERTIFICATE_KEY } from './keys.js';
+import { ACCEPTOR_KEY, acceptedKey, acceptedKeyEnd, acceptedSlotOfKey, CERTIFICATE_KEY, checkpointKey, chunkKey, headerKey } from './keys.js';
+import { encodeManifest } from './checkpoint-store.js';
 
 const ACCEPTOR_FORMAT = 2;
 const ACCEPTOR_FORMAT_UNCHECKED = 1;
@@ -88,9 +89,28 @@ export function persistOps(store: ChainStore, ready: Ready): { ops: BatchOp[]; h
   const ops: BatchOp[] = [];
   if (ready.acceptor) ops.push({ type: 'put', key: ACCEPTOR_KEY, value: encodeAcceptorState(ready.acceptor) });
   for (const entry of ready.accepted) ops.push({ type: 'put', key: acceptedKey(entry.slot), value: encodeAcceptedEntry(entry) });
+  // A state sync's checked headers and chunks, then (once it finished) its install.
+  for (const { height, header } of ready.syncWrites?.headers ?? []) ops.push({ type: 'put', key: headerKey(height), value: header });
+  for (const { height, index, bytes } of ready.syncWrites?.chunks ?? []) ops.push({ type: 'put', key: chunkKey(height, index), value: bytes });
   let head: BlockRef | undefined;
-  if (ready.blocks.length > 0) {
-    const appended = store.prepareAppend(ready.blocks, ready.blockHashes);
+  const install = ready.install;
+  const before = install ? install.blocksBefore : ready.blocks.length;
+  if (before > 0) {
+    const appended = store.prepareAppend(ready.blocks.slice(0, before), ready.blockHashes.slice(0, before));
+    ops.push(...appended.ops);
+    head = appended.head;
+    store.committed(head);
+  }
+  if (install) {
+    const { height, hash, stateRoot, kvRoot, sessionsRoot, keys, bytes, sessions, chunkHashes } = install;
+    ops.push({ type: 'put', key: checkpointKey(height), value: encodeManifest({ height, blockHash: hash, stateRoot, kvRoot, sessionsRoot, keys, bytes, sessions, chunkHashes }) });
+    head = { height, hash };
+    ops.push(...store.prepareInstall(head));
+    store.committed(head);
+    store.pruned(height + 1);
+  }
+  if (ready.blocks.length > before) {
+    const appended = store.prepareAppend(ready.blocks.slice(before), ready.blockHashes.slice(before));
     ops.push(...appended.ops);
     head = appended.head;
   }

@@ -27,6 +27,11 @@ export interface Backend {
   write(ops: readonly BatchOp[], options: WriteOptions): Promise<void>;
   /** Entries in [gte, lt) in key order, `chunk` at a time (chunk in [1, 65536]). */
   entries(range: Range, chunk: number): AsyncIterable<Array<[Uint8Array, Uint8Array]>>;
+  /**
+   * Asks the store to reclaim the space of deleted keys in [gte, lt) now (LevelDB: compact that
+   * range) rather than whenever its own compactions get there. Changes no key.
+   */
+  compact(range: Range): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,4 +43,5 @@ export interface SyncBackend {
   getSync(key: Uint8Array): Uint8Array | undefined;
   writeSync(ops: readonly BatchOp[], options: WriteOptions): void;
   entriesSync(range: Range, chunk: number): Iterable<Array<[Uint8Array, Uint8Array]>>;
+  compactSync(range: Range): void;
 }

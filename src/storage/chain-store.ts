@@ -15,8 +15,8 @@ import { limits } from '../lib/limits.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 import { BLOCK_FORMAT_VERSION, BODY_HASH_OFFSET, type BlockRef, hashRecord, HEADER_BYTES, HEIGHT_OFFSET, PREV_HASH_OFFSET, ZERO_HASH } from '../chain/block.js';
 import type { Backend, BatchOp } from './backend.js';
-import { blockHeightOfKey, blockKey, blockKeyEnd, checkpointKey, checkpointKeyEnd, chunkKeyEnd, chunkRange, HEAD_KEY, headerKey, headerKeyEnd, metaKey, STORE_FORMAT_VERSION } from './keys.js';
-import { entries, get, runPlan, type StorePlan, write } from './plan.js';
+import { blockHeightOfKey, blockKey, blockKeyEnd, checkpointKey, checkpointKeyEnd, chunkKeyEnd, chunkRange, HEAD_KEY, headerHeightOfKey, headerKey, headerKeyEnd, metaKey, STORE_FORMAT_VERSION } from './keys.js';
+import { compact, entries, get, runPlan, type StorePlan, write } from './plan.js';
 
 /** Blocks deleted per batch when a suffix is dropped. */
 const TRUNCATE_BATCH_BLOCKS = 4096;
@@ -48,6 +48,8 @@ export function decodeHead(bytes: Uint8Array): BlockRef | undefined {
 
 export class ChainStore {
   private headRef: BlockRef | undefined;
+  /** Bodies of blocks 1..prunedBelow-1 are gone (retention); 0 or 1: none pruned. */
+  private prunedBelowHeight = 0;
 
   private constructor(
     readonly backend: Backend,
@@ -59,7 +61,9 @@ export class ChainStore {
    * the head pointer. A head pointer that cannot be decoded is CORRUPT_DATA.
    */
   static async open(backend: Backend, sha256: Sha256): Promise<ChainStore> {
-    return ChainStore.withHead(backend, sha256, await runPlan(ChainStore.openPlan(), { backend }));
+    const store = ChainStore.withHead(backend, sha256, await runPlan(ChainStore.openPlan(), { backend }));
+    store.prunedBelowHeight = await runPlan(readPrunedBelowPlan(), { backend });
+    return store;
   }
 
   /** open() as a store plan (src/storage/plan.ts): checks the format, returns the head pointer. */
@@ -85,15 +89,39 @@ export class ChainStore {
    * A store whose format and head the caller has already read (with openPlan() run on a memory
    * backend, or a fresh one); nodes use open().
    */
-  static withHead(backend: Backend, sha256: Sha256, head: BlockRef | undefined): ChainStore {
+  static withHead(backend: Backend, sha256: Sha256, head: BlockRef | undefined, prunedBelow = 0): ChainStore {
     const store = new ChainStore(backend, sha256);
     store.headRef = head;
+    store.prunedBelowHeight = prunedBelow;
     return store;
   }
 
   /** The stored head pointer (undefined in an empty store). */
   get head(): BlockRef | undefined {
     return this.headRef;
+  }
+
+  /**
+   * Blocks 1..prunedBelow-1 have no body here (retention dropped them; their headers stay, and
+   * genesis is always kept). 0: nothing pruned.
+   */
+  get prunedBelow(): number {
+    return this.prunedBelowHeight;
+  }
+
+  /** The lowest height above genesis whose body this store holds (1 when nothing is pruned). */
+  get oldestBody(): number {
+    return Math.max(1, this.prunedBelowHeight);
+  }
+
+  /** Records a prune (prunePlan) that was run on this store's backend. */
+  pruned(below: number): void {
+    this.prunedBelowHeight = Math.max(this.prunedBelowHeight, below);
+  }
+
+  /** Whether block `height`'s body was dropped by retention. */
+  isPruned(height: number): boolean {
+    return height >= 1 && height < this.prunedBelowHeight;
   }
 
   /**
@@ -140,6 +168,22 @@ export class ChainStore {
     return { ops, head };
   }
 
+  /**
+   * The ops that make the chain go on from block `head` without its body or any below it (a
+   * state sync installed a checkpoint there): the pruned-below mark and the head pointer. The
+   * caller puts them in one batch with the checkpoint's manifest, after its headers and chunks,
+   * and records the head (committed) and the mark (pruned) once planned.
+   */
+  prepareInstall(head: BlockRef): BatchOp[] {
+    assert(!this.headRef || head.height > this.headRef.height, 'prepareInstall: not above the head');
+    const mark = new Uint8Array(8);
+    writeU64(mark, 0, head.height + 1);
+    return [
+      { type: 'put', key: metaKey('pruned-below'), value: mark },
+      { type: 'put', key: HEAD_KEY, value: encodeHead(head) },
+    ];
+  }
+
   /** Records the head after a batch built by prepareAppend() (or a repair) was written. */
   committed(head: BlockRef | undefined): void {
     this.headRef = head;
@@ -156,6 +200,22 @@ export class ChainStore {
 
   async getRecord(height: number): Promise<Uint8Array | undefined> {
     return this.backend.get(blockKey(height));
+  }
+
+  /**
+   * Stored headers (the 0x07 index) with heights from `from` up to `to`, consecutive: the walk
+   * stops at the first height without one.
+   */
+  async headers(from: number, to: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    if (to < from) return out;
+    for await (const found of this.backend.entries({ gte: headerKey(from), lt: headerKey(to + 1) }, 1024)) {
+      for (const [key, value] of found) {
+        if (headerHeightOfKey(key) !== from + out.length) return out;
+        out.push(value);
+      }
+    }
+    return out;
   }
 
   /**
@@ -208,14 +268,46 @@ export function* truncatePlan(height: number, newHead: BlockRef | undefined): St
   yield* write([], true);
 }
 
+/** The store's pruned-below mark (0: nothing pruned); CORRUPT_DATA if it is malformed. */
+export function* readPrunedBelowPlan(): StorePlan<number> {
+  const bytes = yield* get(metaKey('pruned-below'));
+  if (bytes === undefined) return 0;
+  const below = bytes.length === 8 ? readU64(bytes, 0) : -1;
+  if (below < 0) throw new PaxchainError(ErrorCode.CORRUPT_DATA, 'the store\'s pruned-below mark is malformed', { height: -1 });
+  return below;
+}
+
 /**
- * Deletes every key in [gte, lt), TRUNCATE_BATCH_BLOCKS at a time. Each pass starts after the last
+ * Retention: drops the bodies of blocks 1..below-1 (genesis stays), keeping their headers, then
+ * has the backend reclaim the space. The caller made sure a checkpoint at or
+ * above below-1 is durable and checks out (restart needs the state after block below-1). The
+ * mark is written, synced, first: a crash during the deletes leaves bodies the mark already
+ * disowns, which the next prune deletes (restore never reads below the mark). Returns the number
+ * of bodies deleted.
+ */
+export function* prunePlan(below: number): StorePlan<number> {
+  assert(Number.isSafeInteger(below) && below >= 1, 'prune: bodies from 1 up only');
+  const mark = new Uint8Array(8);
+  writeU64(mark, 0, below);
+  yield* write([{ type: 'put', key: metaKey('pruned-below'), value: mark }], true);
+  if (below <= 1) return 0;
+  // From 1 every time: bodies a crashed prune left below the previous mark go too.
+  const deleted = yield* deleteRange(blockKey(1), blockKey(below));
+  yield* write([], true);
+  yield* compact({ gte: blockKey(1), lt: blockKey(below) });
+  return deleted;
+}
+
+/**
+ * Deletes every key in [gte, lt), TRUNCATE_BATCH_BLOCKS at a time; returns how many. Each pass starts after the last
  * key found (not at `gte` again, which would make LevelDB skip every tombstone of the passes before).
  */
-export function* deleteRange(gte: Uint8Array, lt: Uint8Array): StorePlan<void> {
+export function* deleteRange(gte: Uint8Array, lt: Uint8Array): StorePlan<number> {
+  let deleted = 0;
   for (let from = gte; ; ) {
     const found = yield* entries({ gte: from, lt }, TRUNCATE_BATCH_BLOCKS);
-    if (found.length === 0) return;
+    if (found.length === 0) return deleted;
+    deleted += found.length;
     yield* write(found.map(([key]) => ({ type: 'del', key })), false);
     from = keyAfter(found[found.length - 1]![0]);
   }

@@ -16,17 +16,17 @@
  * damaged chunk early, and name it; what makes a checkpoint trustworthy is the state root of the
  * loaded state checked against the header of block H, which the restore does.
  */
-import { bytesEqual, isU53, utf8 } from '../lib/bytes.js';
+import { bytesEqual, isU53 } from '../lib/bytes.js';
 import { pack, unpackSafe } from '../lib/msgpack.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
-import { SNAPSHOT_CHUNKS_MAX, SNAPSHOT_SESSION_BYTES, SnapshotLoader, snapshotChunks, type StateSnapshot } from '../kv/snapshot.js';
+import { chunkHash, SNAPSHOT_CHUNKS_MAX, SnapshotLoader, type StateSnapshot } from '../kv/snapshot.js';
 import type { KvState } from '../kv/state.js';
 import { deleteRange } from './chain-store.js';
 import { checkpointHeightOfKey, checkpointKey, checkpointKeyEnd, chunkHeightOfKey, chunkKey, chunkKeyEnd, chunkKeyStart, chunkRange } from './keys.js';
 import { entries, get, type StorePlan, write } from './plan.js';
 
-const MANIFEST_VERSION = 1;
-const CHUNK_TAG = utf8('paxchain/chunk/1\0');
+/** 2: chunks are trie subtrees with their paths (range proofs), and the manifest names both trie roots. */
+const MANIFEST_VERSION = 2;
 /** Checkpoints kept by default: the newest and the one before (a fallback if the newest is damaged). */
 export const CHECKPOINTS_KEPT_DEFAULT = 2;
 /** Most checkpoints a node keeps (each holds a whole state). */
@@ -38,6 +38,9 @@ export interface CheckpointManifest {
   readonly height: number;
   readonly blockHash: Uint8Array;
   readonly stateRoot: Uint8Array;
+  /** The KV and sessions trie roots, whose hash is stateRoot: what each chunk proves against. */
+  readonly kvRoot: Uint8Array;
+  readonly sessionsRoot: Uint8Array;
   readonly keys: number;
   readonly bytes: number;
   readonly sessions: number;
@@ -50,8 +53,8 @@ export function chunkCount(manifest: CheckpointManifest): number {
 }
 
 export function encodeManifest(manifest: CheckpointManifest): Uint8Array {
-  const { height, blockHash, stateRoot, keys, bytes, sessions, chunkHashes } = manifest;
-  return pack([MANIFEST_VERSION, height, blockHash, stateRoot, keys, bytes, sessions, chunkHashes]);
+  const { height, blockHash, stateRoot, kvRoot, sessionsRoot, keys, bytes, sessions, chunkHashes } = manifest;
+  return pack([MANIFEST_VERSION, height, blockHash, stateRoot, kvRoot, sessionsRoot, keys, bytes, sessions, chunkHashes]);
 }
 
 /** The manifest stored at `height`, or why the bytes are not one. */
@@ -59,35 +62,29 @@ export function decodeManifest(height: number, bytes: Uint8Array): CheckpointMan
   const decoded = unpackSafe(bytes);
   if (!decoded.ok) return `checkpoint ${height}: manifest is not msgpack (${decoded.error})`;
   const value = decoded.value;
-  if (!Array.isArray(value) || value.length !== 8 || value[0] !== MANIFEST_VERSION) return `checkpoint ${height}: not a version ${MANIFEST_VERSION} manifest`;
-  const [, stored, blockHash, stateRoot, keys, size, sessions, chunkHashes] = value as unknown[];
+  if (!Array.isArray(value) || value.length !== 10 || value[0] !== MANIFEST_VERSION) return `checkpoint ${height}: not a version ${MANIFEST_VERSION} manifest`;
+  const [, stored, blockHash, stateRoot, kvRoot, sessionsRoot, keys, size, sessions, chunkHashes] = value as unknown[];
   const isHash = (x: unknown): x is Uint8Array => x instanceof Uint8Array && x.length === SHA256_BYTES;
-  if (stored !== height || !isHash(blockHash) || !isHash(stateRoot) || !isU53(keys) || !isU53(size) || !isU53(sessions)) return `checkpoint ${height}: manifest fields are malformed`;
+  if (stored !== height || !isHash(blockHash) || !isHash(stateRoot) || !isHash(kvRoot) || !isHash(sessionsRoot) || !isU53(keys) || !isU53(size) || !isU53(sessions)) return `checkpoint ${height}: manifest fields are malformed`;
   if (!(chunkHashes instanceof Uint8Array) || chunkHashes.length % SHA256_BYTES !== 0 || chunkHashes.length / SHA256_BYTES > SNAPSHOT_CHUNKS_MAX) {
     return `checkpoint ${height}: manifest chunk list is malformed`;
   }
-  return { height, blockHash: blockHash.slice(), stateRoot: stateRoot.slice(), keys, bytes: size, sessions, chunkHashes: chunkHashes.slice() };
+  return { height, blockHash: blockHash.slice(), stateRoot: stateRoot.slice(), kvRoot: kvRoot.slice(), sessionsRoot: sessionsRoot.slice(), keys, bytes: size, sessions, chunkHashes: chunkHashes.slice() };
 }
 
-export function chunkHash(sha256: Sha256, chunk: Uint8Array): Uint8Array {
-  const out = new Uint8Array(SHA256_BYTES);
-  sha256.hashTagged(CHUNK_TAG, [chunk], Uint32Array.of(0), Uint32Array.of(chunk.length), 1, out);
-  return out;
-}
 
 /**
  * Writes the snapshot of the state after block `height` (hash `blockHash`) as a checkpoint, then
  * drops all but the newest `kept` checkpoints. Returns its manifest.
  */
 export function* writeCheckpointPlan(sha256: Sha256, height: number, blockHash: Uint8Array, snapshot: StateSnapshot, kept: number): StorePlan<CheckpointManifest> {
-  const hashes: Uint8Array[] = [];
-  for (const chunk of snapshotChunks(snapshot)) {
-    yield* write([{ type: 'put', key: chunkKey(height, hashes.length), value: chunk }], false);
-    hashes.push(chunkHash(sha256, chunk));
+  const chunkHashes = new Uint8Array(snapshot.chunks.length * SHA256_BYTES);
+  for (const [index, chunk] of snapshot.chunks.entries()) {
+    yield* write([{ type: 'put', key: chunkKey(height, index), value: chunk }], false);
+    chunkHashes.set(chunkHash(sha256, chunk), index * SHA256_BYTES);
   }
-  const chunkHashes = new Uint8Array(hashes.length * SHA256_BYTES);
-  hashes.forEach((hash, i) => chunkHashes.set(hash, i * SHA256_BYTES));
-  const manifest: CheckpointManifest = { height, blockHash: blockHash.slice(), stateRoot: snapshot.root, keys: snapshot.keys, bytes: snapshot.bytes, sessions: snapshot.sessions.length / SNAPSHOT_SESSION_BYTES, chunkHashes };
+  const { root: stateRoot, kvRoot, sessionsRoot, keys, bytes, sessions } = snapshot;
+  const manifest: CheckpointManifest = { height, blockHash: blockHash.slice(), stateRoot, kvRoot, sessionsRoot, keys, bytes, sessions, chunkHashes };
   yield* write([{ type: 'put', key: checkpointKey(height), value: encodeManifest(manifest) }], true);
   const stored = yield* listCheckpointsPlan();
   for (const old of stored.slice(kept)) yield* dropCheckpointPlan(old.height);

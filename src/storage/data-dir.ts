@@ -5,7 +5,7 @@
  *
  * Everything the node must not lose lives in DIR/db; deleting DIR is a "wipe".
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sha256 } from '../lib/sha256.js';
 import { ChainStore } from './chain-store.js';
@@ -29,3 +29,23 @@ export async function openDataDir(dataDir: string, sha256: Sha256, options: { cr
     throw error;
   }
 }
+
+/** Most directory entries directoryBytes looks at (a LevelDB directory holds far fewer). */
+const DATA_DIR_ENTRIES_MAX = 100_000;
+
+/** Bytes of the files in `dir` and its direct subdirectories, or null if unreadable. */
+export function directoryBytes(dir: string): number | null {
+  try {
+    let total = 0;
+    const entries = readdirSync(dir, { withFileTypes: true });
+    for (let i = 0; i < entries.length && i < DATA_DIR_ENTRIES_MAX; i++) {
+      const entry = entries[i]!;
+      if (entry.isFile()) total += statSync(join(dir, entry.name)).size;
+      else if (entry.isDirectory()) for (const name of readdirSync(join(dir, entry.name)).slice(0, DATA_DIR_ENTRIES_MAX)) total += statSync(join(dir, entry.name, name)).size;
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+

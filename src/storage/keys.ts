@@ -4,7 +4,10 @@
  * LevelDB's byte order is numeric order.
  *
  *   prefix  key                      value
- *   0x01    0x01 || name (ASCII)     meta values (see MetaName)
+ *   0x01    0x01 || name (ASCII)     meta values (see MetaName): 'format' (u8 store format),
+ *                                    'node-id', 'pruned-below' (u64 P: the bodies of blocks
+ *                                    1..P-1 were dropped by retention, their headers kept;
+ *                                    written, synced, before the bodies are deleted)
  *   0x02    0x02 || u64 height       block record: header || body (src/chain/block.ts)
  *   0x03    0x03                     head pointer: u64 height || 32-byte block hash; written in
  *                                    the same atomic batch as the block it points to
@@ -23,7 +26,8 @@
  *   0x09    0x09 || u64 height       chunk `index` of that checkpoint's state snapshot
  *           || u32 index             (src/kv/snapshot.ts)
  *
- * Block records are never rewritten in place: a repair deletes from a height up and appends.
+ * Block records are never rewritten in place: a repair deletes from a height up and appends;
+ * retention deletes the bodies below a height (never genesis), keeping 0x07 headers of all.
  */
 import { assert } from '../lib/assert.js';
 import { readU64, writeU32, writeU64 } from '../lib/bytes.js';
@@ -46,7 +50,7 @@ const Prefix = {
   CHUNK: 0x09,
 } as const;
 
-export type MetaName = 'format' | 'node-id';
+export type MetaName = 'format' | 'node-id' | 'pruned-below';
 
 export function metaKey(name: MetaName): Uint8Array {
   const key = new Uint8Array(1 + name.length);

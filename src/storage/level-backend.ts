@@ -98,6 +98,15 @@ export class LevelBackend implements Backend {
     }
   }
 
+  async compact(range: Range): Promise<void> {
+    try {
+      // `level` is classic-level on Node; its typings leave compactRange out.
+      await (this.db as unknown as { compactRange(start: Uint8Array, end: Uint8Array): Promise<void> }).compactRange(range.gte, range.lt);
+    } catch (error) {
+      throw translate(error, this.location, 'write');
+    }
+  }
+
   async close(): Promise<void> {
     await this.db.close();
   }

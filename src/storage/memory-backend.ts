@@ -83,6 +83,15 @@ export class MemoryBackend implements Backend, SyncBackend {
     this.writeSync(ops, options);
   }
 
+  async compact(range: Range): Promise<void> {
+    this.compactSync(range);
+  }
+
+  /** Nothing to reclaim: a deleted key's memory is freed at once. */
+  compactSync(_range: Range): void {
+    this.checkOpen();
+  }
+
   writeSync(ops: readonly BatchOp[], options: WriteOptions): void {
     this.checkOpen();
     for (const op of ops) {

@@ -24,7 +24,9 @@ export type StoreOp =
   /** The first `limit` stored records with heights in [from, to] (gaps show in `heights`). */
   | { readonly kind: 'records'; readonly from: number; readonly to: number; readonly limit: number }
   | { readonly kind: 'record'; readonly height: number }
-  | { readonly kind: 'write'; readonly ops: readonly BatchOp[]; readonly sync: boolean };
+  | { readonly kind: 'write'; readonly ops: readonly BatchOp[]; readonly sync: boolean }
+  /** Reclaim the space of deleted keys in `range` (Backend.compact). */
+  | { readonly kind: 'compact'; readonly range: Range };
 
 export type StorePlan<T> = Generator<StoreOp, T, unknown>;
 
@@ -46,6 +48,10 @@ export function* record(height: number): StorePlan<Uint8Array | undefined> {
 
 export function* write(ops: readonly BatchOp[], sync: boolean): StorePlan<void> {
   yield { kind: 'write', ops, sync };
+}
+
+export function* compact(range: Range): StorePlan<void> {
+  yield { kind: 'compact', range };
 }
 
 /** Where an async plan runs: a backend for keys, and a block source for records. */
@@ -120,6 +126,34 @@ async function runOne(op: Exclude<StoreOp, { kind: 'records' }>, target: PlanTar
       return [];
     case 'write':
       return target.backend!.write(op.ops, { sync: op.sync });
+    case 'compact':
+      return target.backend!.compact(op.range);
+  }
+}
+
+/**
+ * A plan run on a synchronous backend one operation at a time (the simulator runs a checkpoint or
+ * a prune beside the Ready loop this way, so that a crash can land between any two operations).
+ */
+export class PlanStepper<T> {
+  private current: IteratorResult<StoreOp, T>;
+
+  constructor(private readonly plan: StorePlan<T>) {
+    this.current = plan.next();
+  }
+
+  get done(): boolean {
+    return this.current.done === true;
+  }
+
+  /** The plan's result, once done. */
+  get value(): T | undefined {
+    return this.current.done ? this.current.value : undefined;
+  }
+
+  /** Performs the next operation on `backend` (nothing once done). */
+  step(backend: SyncBackend): void {
+    if (!this.current.done) this.current = this.plan.next(runOneSync(this.current.value, backend));
   }
 }
 
@@ -157,6 +191,9 @@ function runOneSync(op: StoreOp, backend: SyncBackend): unknown {
     }
     case 'write':
       backend.writeSync(op.ops, { sync: op.sync });
+      return undefined;
+    case 'compact':
+      backend.compactSync(op.range);
       return undefined;
   }
 }

@@ -22,6 +22,8 @@ export interface BlockSource {
   /** Records with heights in [from, to], in order, `chunk` at a time; gaps show as missing heights. */
   records(from: number, to: number, chunk: number): AsyncIterable<RecordChunk>;
   getRecord(height: number): Promise<Uint8Array | undefined>;
+  /** Bodies of blocks 1..prunedBelow-1 are absent by design (retention); 0 or undefined: none. */
+  readonly prunedBelow?: number;
 }
 
 export interface ReplayOptions {
@@ -29,6 +31,11 @@ export interface ReplayOptions {
   readonly upTo?: number;
   /** Called after each chunk with the verified height so far. */
   readonly onProgress?: (verifiedHeight: number, targetHeight: number) => void;
+  /**
+   * The store's pruned-below mark (ChainStore.prunedBelow): a replay from genesis of a store
+   * without bodies 1..P-1 stops at once with problem PRUNED (not MISSING_BLOCK: nothing is damaged).
+   */
+  readonly prunedBelow?: number;
   /** Called for every applied block with its command results and its (verified) block hash. */
   readonly onBlock?: (height: number, record: Uint8Array, results: readonly number[], hash: Uint8Array) => void;
   /** A head taken from elsewhere (another node, an audit) that this chain must contain. */
@@ -57,7 +64,7 @@ export interface ReplayReport {
 }
 
 export async function replayStore(store: BlockSource, sha256: Sha256, options: ReplayOptions = {}): Promise<ReplayReport> {
-  return runPlan(replayPlan(store.head, sha256, options), store);
+  return runPlan(replayPlan(store.head, sha256, { prunedBelow: store.prunedBelow, ...options }), store);
 }
 
 /**
@@ -74,6 +81,14 @@ export function* replayPlan(storedHead: BlockRef | undefined, sha256: Sha256, op
   let problem: ChainProblem | undefined;
   if (!storedHead && !headless) {
     problem = { height: 0, reason: 'NO_GENESIS', message: 'the store has no blocks (no head pointer)' };
+  }
+  const prunedBelow = options.prunedBelow ?? 0;
+  if (!problem && !options.from && prunedBelow > 1 && upTo >= 1) {
+    problem = {
+      height: 1,
+      reason: 'PRUNED',
+      message: `the bodies of blocks 1..${prunedBelow - 1} were pruned (retention; their headers are kept): a replay from genesis needs them. \`chain audit\` checks every header; a node restarts from its checkpoint`,
+    };
   }
   for (let from = ledger.nextHeight; !problem && from <= upTo; ) {
     const chunk = yield* records(from, upTo, limits.replayChunkBlocks);

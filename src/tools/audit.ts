@@ -102,8 +102,10 @@ async function dataSource(dir: string): Promise<Source> {
     head: store.head?.height ?? -1,
     headHash: store.head ? toHex(store.head.hash) : null,
     async headers(from, to) {
-      const out: Uint8Array[] = [];
-      for await (const chunk of store.records(from, to, 1024)) {
+      // The header index holds every height (pruned bodies' too); a store without one has records.
+      const out: Uint8Array[] = await store.headers(from, to);
+      if (from + out.length > to) return out;
+      for await (const chunk of store.records(from + out.length, to, 1024)) {
         for (let i = 0; i < chunk.records.length; i++) {
           if (chunk.heights[i] !== from + out.length) return out; // a gap: stop at the missing block
           out.push(chunk.records[i]!.subarray(0, HEADER_BYTES));

@@ -33,7 +33,7 @@ export type ClientRequestBody =
  * The codes a node answers on the wire: a subset of the one vocabulary (src/lib/errors.ts), and a
  * superset of the replica's own (ReplyError in src/replica/ready.ts).
  */
-export type ErrorReplyCode = Extract<ErrorCode, 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY' | 'NOT_FOUND' | 'UNAVAILABLE'>;
+export type ErrorReplyCode = Extract<ErrorCode, 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY' | 'NOT_FOUND' | 'UNAVAILABLE' | 'PRUNED'>;
 
 export interface ErrorReply {
   readonly ok: false;
@@ -47,7 +47,7 @@ export interface ErrorReply {
 /** Result names a write reply may carry (src/kv/command.ts resultNames). */
 export type WriteResultName = 'OK' | 'DELETED' | 'NOT_FOUND' | 'CAS_MISMATCH' | 'INVALID' | 'STALE' | 'STATE_FULL';
 const WRITE_RESULT_NAMES: ReadonlySet<string> = new Set<WriteResultName>(['OK', 'DELETED', 'NOT_FOUND', 'CAS_MISMATCH', 'INVALID', 'STALE', 'STATE_FULL']);
-const ERROR_REPLY_CODES: ReadonlySet<string> = new Set<ErrorReplyCode>(['NOT_LEADER', 'OVERLOADED', 'DIVERGED', 'INVALID_ARGUMENT', 'NOT_READY', 'NOT_FOUND', 'UNAVAILABLE']);
+const ERROR_REPLY_CODES: ReadonlySet<string> = new Set<ErrorReplyCode>(['NOT_LEADER', 'OVERLOADED', 'DIVERGED', 'INVALID_ARGUMENT', 'NOT_READY', 'NOT_FOUND', 'UNAVAILABLE', 'PRUNED']);
 
 export interface WriteReply {
   readonly ok: true;
@@ -101,6 +101,14 @@ export interface NodeStatus {
   readonly diskBytes?: number | null;
   /** Height of the newest checkpoint this node wrote or loaded (null: none yet). */
   readonly checkpointHeight?: number | null;
+  /** Lowest height above genesis whose body this node keeps (retention drops older ones; null: no chain). */
+  readonly oldestBody?: number | null;
+  /**
+   * State sync (loading a checkpoint from peers when the blocks it needs are pruned): the phase
+   * ('idle', 'offers', 'headers', 'chunks'), the checkpoint's height and chunks once chosen, how
+   * many chunks are loaded; syncs finished and chunks refused since start.
+   */
+  readonly stateSync?: { readonly phase: string; readonly height: number | null; readonly chunks: number | null; readonly loaded: number; readonly syncs: number; readonly chunksRefused: number; readonly chunksLoaded: number };
   readonly diverged: {
     readonly height: number;
     readonly peer: number;

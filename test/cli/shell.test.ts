@@ -307,7 +307,7 @@ describe('paxchain shell against a 3-node cluster', () => {
     heights.push(heightOf(lines[2], 'OK'), heightOf(lines[3], 'CAS_MISMATCH'), heightOf(lines[4], 'OK'), heightOf(lines[5], 'DELETED'), heightOf(lines[6], 'DELETED'));
     for (let index = 1; index < heights.length; index++) expect(heights[index]).toBeGreaterThan(heights[index - 1]!);
     expect(lines[7]).toBe('(not found)');
-    expect(lines[8]).toMatch(/^ID\s+ENDPOINT\s+ROLE\s+BALLOT\s+VOTING\s+CHOSEN\s+APPLIED\s+HEAD HASH\s+STATE\s+REACHABLE$/);
+    expect(lines[8]).toMatch(/^ID\s+ENDPOINT\s+ROLE\s+BALLOT\s+VOTING\s+CHOSEN\s+APPLIED\s+HEAD HASH\s+STATE\s+CHECKPOINT\s+BODIES\s+DISK\s+REACHABLE$/);
     for (const line of lines.slice(9, 12)) expect(line, lines.join('\n')).toMatch(/\s(leader|follower)\s.*\syes$/);
     const leader = Number(/^leader: node (\d)$/.exec(lines[12]!)![1]);
     const head = /^height (\d+) {2}hash ([0-9a-f]{64}) {2}leader node (\d) \((127\.0\.0\.1:\d+)\)$/.exec(lines[13]!);

@@ -1,9 +1,11 @@
 // Heads, catch-up and recovery with real processes: a paused follower catches up, wiped nodes
 // (a follower, then the former leader) rejoin without voting before it is safe, a corrupt block
-// at rest is detected at its height and repaired from peers, and audits report clean clusters
+// at rest below the checkpoint is found by the scrub and repaired from a peer, and audits report clean clusters
 // and forks between clusters.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHex } from '../../src/lib/bytes.js';
+import { hashRecord } from '../../src/chain/block.js';
 import { fastSha256 } from '../../src/native/sha256.js';
 import { ChainStore } from '../../src/storage/chain-store.js';
 import { blockKey } from '../../src/storage/keys.js';
@@ -84,28 +86,41 @@ describe('heads, catch-up and recovery (3 real nodes)', () => {
     await agreed(test);
   }, 120_000);
 
-  it('(d) a corrupt block at rest is found at its height on start, never served, and repaired from peers', async () => {
+  it('(d) a corrupt block at rest below the checkpoint is found by the scrub at its height and repaired from a peer', async () => {
     await agreed(test);
     const leader = await leaderOf(test);
     const victim = test.cluster.ids.find((id) => id !== leader)!;
+    // A clean stop writes a checkpoint at the head: the restart reads no body below it.
     await test.cluster.signal(victim, 'SIGTERM');
+    await waitFor('the victim to stop', async () => (test.cluster.isRunning(victim) ? undefined : true));
     const backend = await LevelBackend.open(join(test.cluster.dataDir(victim), 'db'), { create: false });
     const store = await ChainStore.open(backend, fastSha256);
     const height = Math.floor(store.head!.height / 2);
-    const record = (await store.getRecord(height))!.slice();
+    const good = (await store.getRecord(height))!.slice();
+    const record = good.slice();
     record[record.length - 2] ^= 0x10;
     await backend.write([{ type: 'put', key: blockKey(height), value: record }], { sync: true });
     await backend.close();
-    // Offline verify sees it at exactly that height.
+    // Offline verify (a replay from genesis) sees it at exactly that height.
     const verify = runCli(['chain', 'verify', '--data', test.cluster.dataDir(victim), '--json']);
     expect(verify.json().problem).toMatchObject({ height, reason: 'BODY_HASH_MISMATCH' });
     await test.cluster.startNode(victim);
-    await waitFor('the corruption report', async () =>
-      test.lines.some((line) => line.startsWith(`[node${victim}]`) && line.includes(`stored chain is corrupt at height ${height}`)) ? true : undefined,
-    );
+    const tag = `[node${victim}]`;
+    await waitFor('the scrub to repair the block', async () => (test.lines.some((line) => line.startsWith(tag) && line.includes(`repaired block ${height} (BODY_HASH_MISMATCH)`)) ? true : undefined));
+    expect(test.lines.some((line) => line.startsWith(tag) && line.includes(`stored block ${height} is damaged`))).toBe(true);
+    // Repaired in place: the node kept its chain above it, its checkpoint and its vote.
+    const status = await test.client.status(test.cluster.endpoint(victim));
+    expect(status.counters).toMatchObject({ scrubDamaged: 1, scrubRepaired: 1 });
+    expect(status.voting).toBe(true);
+    expect(test.lines.some((line) => line.startsWith(tag) && line.includes('stored chain is corrupt'))).toBe(false);
     await test.client.put('after-repair', 'x');
     await agreed(test);
-    // The repaired node's chain is whole and identical to the others'.
+    // The body it serves is the good one again, byte for byte.
+    const shown = runCli(['chain', 'show', String(height), '--endpoints', test.cluster.endpoint(victim), '--no-results', '--json']);
+    expect(shown.status).toBe(0);
+    expect(shown.json().block.hash).toBe(toHex(hashRecord(fastSha256, good)));
+    const blocks = await test.client.blocks(height, height, test.cluster.endpoint(victim));
+    expect(toHex(blocks.records[0]!)).toBe(toHex(good));
     const audit = runCli(['chain', 'audit', '--endpoints', test.cluster.endpoints.join(','), '--json']);
     expect(audit.status).toBe(0);
     expect(audit.json()).toMatchObject({ ok: true, fork: null });

@@ -50,6 +50,12 @@ export interface SimulationOptions {
    * trusts; an honest answer refused is a violation. (Off in the default test seeds, whose runs stay as they were.)
    */
   readonly verifiedReads?: boolean;
+  /** Checkpoints, retention and so state sync in the mix (default true; false: the first round's runs). */
+  readonly checkpoints?: boolean;
+  /** A faulty member whose every snapshot chunk sent is changed by one byte (state sync must refuse them). */
+  readonly tamperChunksFrom?: number;
+  /** Log lines per node in a failure report (default 60). */
+  readonly logLines?: number;
 }
 
 export type FaultKind = 'crash' | 'wipe' | 'corrupt' | 'partition' | 'loss' | 'power';
@@ -73,6 +79,18 @@ export interface SimulationReport {
   readonly faultsInjected: Record<FaultKind, number>;
   /** Restores that found corruption at rest and repaired it. */
   readonly repairs: number;
+  /** This seed's checkpoint interval and retention (undefined: none), and what they did. */
+  readonly ledger: {
+    readonly checkpointEvery: number | undefined;
+    readonly retainBlocks: number | undefined;
+    readonly checkpoints: number;
+    readonly prunes: number;
+    readonly restartsFromCheckpoint: number;
+    readonly stateSyncs: number;
+    /** Snapshot chunks a syncing node refused, and chunks the faulty member changed. */
+    readonly chunksRefused: number;
+    readonly chunksTampered: number;
+  };
   readonly linearizability?: LinearizabilityResult;
   readonly log?: string[];
 }
@@ -134,6 +152,7 @@ class Simulation {
   private readonly crashAfterVote: number;
   private faultEnd = 0;
   private readonly downTicks: readonly [number, number];
+  private readonly ledgerSettings: { checkpointEvery: number | undefined; retainBlocks: number | undefined };
 
   constructor(private readonly options: SimulationOptions) {
     this.prng = new Prng(options.seed);
@@ -159,6 +178,13 @@ class Simulation {
     const genesis: GenesisConfig = { clusterId: `sim-${options.seed}`, members: this.members, dedupCapacity: 1000, createdAtMs: 0, memberKeys: keys.map((key) => key.publicKey) };
     this.genesis = genesis;
     const genesisHash = hashRecord(fastSha256, Ledger.genesisRecord(fastSha256, genesis));
+    // Checkpoints and retention from their own stream too: most seeds write checkpoints every few
+    // dozen blocks, and most of those prune old bodies, so restarts load checkpoints and wiped
+    // nodes often find the bodies they need gone and must sync state.
+    const ledgerPrng = new Prng(options.seed ^ 0x0c4e_c4b7);
+    const checkpointEvery = options.checkpoints === false || !ledgerPrng.chance(0.85) ? undefined : ledgerPrng.between(4, 60);
+    const retainBlocks = checkpointEvery !== undefined && ledgerPrng.chance(0.7) ? ledgerPrng.between(0, 40) : undefined;
+    this.ledgerSettings = { checkpointEvery, retainBlocks };
     for (const id of this.members) {
       const node = new SimNode({
         id,
@@ -170,6 +196,9 @@ class Simulation {
         bug: options.bug,
         onBlock: (node, record) => this.checkBlock(node, record),
         signing: keys.length > 0 ? headSigning(keys[id - 1]!) : undefined,
+        checkpointEvery,
+        retainBlocks,
+        tamperChunks: options.tamperChunksFrom === id,
       });
       node.bootstrap(genesis);
       node.start(0);
@@ -228,7 +257,7 @@ class Simulation {
       const node = this.nodes[envelope.to.id - 1]!;
       if (!node.up) continue;
       if (envelope.from.kind === 'client') node.clientRequest(envelope.from.id, envelope.payload as ClientRequestPayload);
-      else node.deliver(envelope.payload as Message);
+      else node.deliver(envelope.payload as Message, now);
     }
     for (const node of this.nodes) node.tick(now);
     for (const client of this.clients) client.tick(now);
@@ -384,8 +413,17 @@ class Simulation {
       unprovableWrites: this.clients.reduce((sum, client) => sum + client.unprovable, 0),
       faultsInjected: this.faultsInjected,
       repairs: this.nodes.reduce((sum, node) => sum + node.repairs, 0),
+      ledger: {
+        ...this.ledgerSettings,
+        checkpoints: this.nodes.reduce((sum, node) => sum + node.background.checkpoints, 0),
+        prunes: this.nodes.reduce((sum, node) => sum + node.background.prunes, 0),
+        restartsFromCheckpoint: this.nodes.reduce((sum, node) => sum + node.background.restartsFromCheckpoint, 0),
+        stateSyncs: this.nodes.reduce((sum, node) => sum + node.background.stateSyncs + (node.replica?.syncStatus.syncs ?? 0), 0),
+        chunksRefused: this.nodes.reduce((sum, node) => sum + node.background.chunksRefused + (node.replica?.syncStatus.chunksRefused ?? 0), 0),
+        chunksTampered: this.nodes.reduce((sum, node) => sum + node.tampered, 0),
+      },
       linearizability,
-      log: failure === undefined ? undefined : this.nodes.flatMap((node) => node.log.slice(-60)),
+      log: failure === undefined ? undefined : this.nodes.flatMap((node) => node.log.slice(-(this.options.logLines ?? 60))),
     };
   }
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- [--seeds N] [--seed S] [--nodes 3|5|7] [--start S] [--bug NAME [--all]] [--verified-reads] [--verbose]`
+ * `npm run sim -- [--seeds N] [--seed S] [--nodes 3|5|7] [--start S] [--bug NAME [--all]] [--verified-reads] [--no-checkpoints] [--verbose [--log-lines N]]`
  *
  * Runs simulation seeds and prints seeds run, operations checked, violations (must be 0) and
  * simulated client operations per CPU-second. A failing seed prints the one command that
@@ -22,6 +22,10 @@ const { values } = parseArgs({
     all: { type: 'boolean', default: false },
     /** Members hold keys and a third of the reads are verified, each answer checked by its client. */
     'verified-reads': { type: 'boolean', default: false },
+    /** With --verbose: log lines per node shown for a failing seed. */
+    'log-lines': { type: 'string', default: '60' },
+    /** Leave checkpoints, retention and state sync out (the first round's runs). */
+    'no-checkpoints': { type: 'boolean', default: false },
   },
 });
 
@@ -38,6 +42,7 @@ let operations = 0;
 let violations = 0;
 let unknown = 0;
 let repairs = 0;
+const ledgerTotals = { checkpoints: 0, prunes: 0, restartsFromCheckpoint: 0, stateSyncs: 0, chunksRefused: 0, chunksTampered: 0 };
 let verifiedAnswers = 0;
 let verifiedWrites = 0;
 let unprovableWrites = 0;
@@ -45,10 +50,11 @@ let run = 0;
 let firstCaught: SimulationReport | undefined;
 for (const seed of seeds) {
   const nodes = sizes[(seed - 1) % sizes.length]!;
-  const report = runSimulation({ seed, nodes, bug, verifiedReads: values['verified-reads'] });
+  const report = runSimulation({ seed, nodes, bug, verifiedReads: values['verified-reads'], checkpoints: !values['no-checkpoints'], logLines: Number(values['log-lines']) });
   run++;
   operations += report.operations;
   repairs += report.repairs;
+  for (const key of Object.keys(ledgerTotals) as Array<keyof typeof ledgerTotals>) ledgerTotals[key] += report.ledger[key];
   verifiedAnswers += report.verifiedAnswers;
   verifiedWrites += report.verifiedWrites;
   unprovableWrites += report.unprovableWrites;
@@ -63,7 +69,7 @@ for (const seed of seeds) {
       if (!values.all) break;
     }
   } else if (values.verbose || seeds.length === 1) {
-    console.log(`ok seed ${seed}, ${nodes} nodes: ${report.blocks} blocks, ${report.operations} ops (${report.abandoned} abandoned), faults ${JSON.stringify(report.faultsInjected)}, ${report.ticks} ticks`);
+    console.log(`ok seed ${seed}, ${nodes} nodes: ${report.blocks} blocks, ${report.operations} ops (${report.abandoned} abandoned), faults ${JSON.stringify(report.faultsInjected)}, ledger ${JSON.stringify(report.ledger)}, ${report.ticks} ticks`);
   }
   if (run % 50 === 0) console.error(`... ${run}/${seeds.length} seeds, ${violations} violations`);
 }
@@ -77,6 +83,7 @@ if (values['verified-reads']) {
 console.log(`operations checked: ${operations}`);
 console.log(`violations: ${violations}`);
 console.log(`restores that repaired corruption at rest: ${repairs}`);
+console.log(`checkpoints written: ${ledgerTotals.checkpoints}, prunes: ${ledgerTotals.prunes}, restarts from a checkpoint: ${ledgerTotals.restartsFromCheckpoint}, state syncs: ${ledgerTotals.stateSyncs}, chunks refused: ${ledgerTotals.chunksRefused}`);
 if (unknown) console.log(`linearizability unknown (search budget): ${unknown} seeds`);
 console.log(`simulated operations per CPU-second: ${Math.round(operations / cpuSeconds)}`);
 if (bug) {
