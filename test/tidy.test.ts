@@ -109,7 +109,6 @@ const testOnlyExports: Record<string, string> = {
   'src/ledger/signing.ts:signHead': 'used by the signed-heads integration (issue 12)',
   'src/host/scrub.ts:repairRecord': 'the scrub tests refuse a wrong block and a forged body (BodyRepair uses it)',
   'src/storage/plan.ts:PlanStepper': 'the simulator runs checkpoint and prune plans one operation per tick, so a crash can land between any two',
-  'src/storage/checkpoint-store.ts:decodeManifest': 'the checkpoint tests read the stored manifest to tamper with it',
 };
 
 /** test/ folders that mirror no src/ folder, with why. */

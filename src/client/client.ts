@@ -326,7 +326,7 @@ export class PaxchainClient {
     let lastError: PaxchainError | undefined;
     let sawLeaderBusy = false;
     let redirects = 0;
-    let prunedReplies = 0;
+    const prunedBy = new Set<string>();
     for (let attempt = 0; attempt < (options.attempts ?? 1_000); attempt++) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) break;
@@ -343,7 +343,7 @@ export class PaxchainClient {
         lastError = new PaxchainError(error.error as ErrorCode, `${endpoint}: ${error.message}`, { endpoint, leader: error.leader });
         if (error.error === 'INVALID_ARGUMENT' || error.error === 'NOT_FOUND') throw lastError;
         // A pruned body: another node may keep it; once every node asked said PRUNED, so do we.
-        if (error.error === 'PRUNED' && (options.endpoint !== undefined || ++prunedReplies >= this.endpoints.length)) throw lastError;
+        if (error.error === 'PRUNED' && (options.endpoint !== undefined || prunedBy.add(endpoint).size >= this.endpoints.length)) throw lastError;
         if (error.error === 'NOT_LEADER') {
           this.leaderEndpoint = error.leaderEndpoint && error.leaderEndpoint !== endpoint ? error.leaderEndpoint : undefined;
           // Follow a hint at once, but not round and round: stale hints can point at each other.

@@ -13,9 +13,10 @@ import type { NodeId } from '../paxos/ballot.js';
 import type { Message } from '../replica/messages.js';
 import type { FetchServe, HashServe, SnapshotServe } from '../replica/ready.js';
 import { HEADERS_PER_MESSAGE_MAX } from '../replica/messages.js';
-import { chunkCount, listCheckpointsPlan } from '../storage/checkpoint-store.js';
+import { chunkCount, decodeManifest, listCheckpointsPlan } from '../storage/checkpoint-store.js';
+import { chunkHash } from '../kv/snapshot.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
-import { chunkKey, headerHeightOfKey, headerKey } from '../storage/keys.js';
+import { checkpointKey, chunkKey, headerHeightOfKey, headerKey } from '../storage/keys.js';
 import { entries, get, record, records, type StorePlan } from '../storage/plan.js';
 
 /** Records read per store operation while serving. */
@@ -119,7 +120,12 @@ export function* snapshotServePlan(self: NodeId, serve: SnapshotServe, check?: S
     headers.forEach((header, i) => joined.set(header, i * HEADER_BYTES));
     return { type: 'headers', from: self, to: serve.to, fromHeight: serve.fromHeight, headers: joined };
   }
-  const bytes = (yield* get(chunkKey(serve.height, serve.index))) ?? null;
+  // A chunk damaged at rest is not sent (its hash is in the manifest): the asker takes another source.
+  const manifestBytes = yield* get(checkpointKey(serve.height));
+  const manifest = manifestBytes ? decodeManifest(serve.height, manifestBytes) : undefined;
+  let bytes = (yield* get(chunkKey(serve.height, serve.index))) ?? null;
+  if (typeof manifest !== 'object' || serve.index >= chunkCount(manifest)) bytes = null;
+  else if (bytes && check && !equalAt(chunkHash(check.sha256, bytes), 0, manifest.chunkHashes, serve.index * SHA256_BYTES, SHA256_BYTES)) bytes = null;
   return { type: 'chunk', from: self, to: serve.to, height: serve.height, index: serve.index, bytes };
 }
 

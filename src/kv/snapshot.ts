@@ -43,6 +43,12 @@ export const SNAPSHOT_CHUNKS_MAX = 1 << 22;
 /** Largest chunk a peer may send: the budget plus one largest entry and the paths of its subtrees. */
 export const SNAPSHOT_CHUNK_BYTES_MAX = SNAPSHOT_CHUNK_BYTES + limits.keyBytesMax + limits.valueBytesMax + (1 << 20);
 
+/**
+ * Most subtrees in one chunk: verifying one builds a small trie of its own, so a peer must not be
+ * able to send a chunk of a million one-record subtrees. packChunks starts a new chunk at it.
+ */
+const SUBTREES_PER_CHUNK_MAX = 256;
+
 export const KIND_ENTRIES = 1;
 export const KIND_SESSIONS = 2;
 const CHUNK_HEADER_BYTES = 5;
@@ -75,7 +81,7 @@ export function packChunks(kind: number, subtrees: readonly SubtreeRecords[], ch
   for (let first = 0; first < subtrees.length; ) {
     let last = first;
     let bytes = encodedBytes(subtrees[first]!);
-    while (last + 1 < subtrees.length && bytes + encodedBytes(subtrees[last + 1]!) <= chunkBytes) bytes += encodedBytes(subtrees[++last]!);
+    while (last + 1 < subtrees.length && last + 1 - first < SUBTREES_PER_CHUNK_MAX && bytes + encodedBytes(subtrees[last + 1]!) <= chunkBytes) bytes += encodedBytes(subtrees[++last]!);
     chunks.push(encodeChunk(kind, subtrees.slice(first, last + 1)));
     first = last + 1;
   }
@@ -136,6 +142,7 @@ function parseChunk(bytes: Uint8Array): ParsedChunk | string {
   if (kind !== KIND_ENTRIES && kind !== KIND_SESSIONS) return `a chunk of unknown kind ${kind}`;
   const count = readU32(bytes, 1);
   if (count === 0) return 'a chunk without subtrees';
+  if (count > SUBTREES_PER_CHUNK_MAX) return `a chunk of ${count} subtrees (at most ${SUBTREES_PER_CHUNK_MAX})`;
   const subtrees: ParsedChunk['subtrees'] = [];
   let at = CHUNK_HEADER_BYTES;
   for (let s = 0; s < count; s++) {
@@ -256,8 +263,13 @@ export class SnapshotLoader {
   finish(expected: { keys: number; bytes: number; sessions: number }): string | undefined {
     const state = this.state;
     if (this.sessionCount !== this.sessions.length) return 'the session ranks have gaps';
+    let lastHeight = 0;
     for (const session of this.sessions) {
       if (readU64(session!.bytes, session!.at + SESSION_ID_BYTES) < 0) return 'a session field out of range';
+      // Activity order is the order of last activity: a rank cannot put a later session first.
+      const height = readU64(session!.bytes, session!.at + SESSION_ID_BYTES + 9);
+      if (height < lastHeight) return 'session ranks out of activity order (a later session ranked before an earlier one)';
+      lastHeight = height;
       const problem = state.loadSession(session!.bytes, session!.at);
       if (problem) return problem;
     }

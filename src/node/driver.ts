@@ -382,7 +382,7 @@ export class NodeDriver {
   }
 
   /**
-   * Snapshots the state at the head now (synchronous, ~30 ns per entry) and writes it as a
+   * Snapshots the state at the head now (synchronous: a walk of both tries and a copy of every element) and writes it as a
    * checkpoint in the background, chunk by chunk, beside the Ready loop's own writes.
    */
   private async writeCheckpoint(): Promise<void> {
@@ -416,6 +416,8 @@ export class NodeDriver {
     if (below <= store.oldestBody) return;
     const started = performance.now();
     let deleted: number;
+    // Disowned at once: the scrub and serving stop looking below the mark while the deletes run.
+    store.pruned(below);
     try {
       deleted = await runPlan(prunePlan(below), store);
     } catch (error) {
@@ -423,7 +425,6 @@ export class NodeDriver {
       this.options.log.log('warn', `pruning block bodies below height ${below} failed: ${error instanceof Error ? error.message : String(error)}`, this.context());
       return;
     }
-    store.pruned(below);
     this.counters.bodiesPruned += deleted;
     this.options.log.log('info', `pruned ${deleted} block bodies below height ${below} (headers kept) in ${((performance.now() - started) / 1000).toFixed(2)}s`, this.context());
   }
@@ -434,7 +435,8 @@ export class NodeDriver {
   private async scrubStep(): Promise<void> {
     if (this.scrubbing || this.stopped) return;
     const store = this.options.store;
-    const head = store.head;
+    // Up to what is written: the store's head moves when a batch is planned, before it is written.
+    const head = store.head && { height: Math.min(store.head.height, this.writtenHeight) };
     if (!head || head.height < 1) return;
     this.scrubbing = true;
     try {

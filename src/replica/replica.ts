@@ -1154,7 +1154,13 @@ export class Replica {
    */
   private installSnapshot(result: SyncResult): void {
     const height = result.install.height;
-    assert(height > this.appliedThrough, () => `installing a checkpoint at ${height}, not above the head ${this.appliedThrough}`);
+    // The chain got there by blocks meanwhile (a peer that still had them): nothing to install.
+    if (height <= this.appliedThrough) return this.event('info', `state sync: the chain reached ${this.appliedThrough} by blocks meanwhile; the checkpoint at ${height} is not needed`);
+    // The offer is a member's word that block H is chosen, trusted as Paxos trusts a member's
+    // promise (authenticated members, crash faults); everything it sent was checked: the header
+    // links up to H, every chunk's proof, the state root. So, like appending blocks up to H, the
+    // install drops the accepted entries up to H and keeps the vote (giving it up here would let
+    // two lagging nodes of three leave the cluster without a voting majority).
     this.ledger = result.ledger;
     // Blocks this Ready appended before it are written first, those after it on top of it.
     this.ready.install = { ...result.install, blocksBefore: this.ready.blocks.length };

@@ -83,8 +83,10 @@ type Phase =
       readonly loader: SnapshotLoader;
       readonly genesis: NonNullable<Ledger['genesis']>;
       readonly inFlight: Map<number, Flight>;
-      readonly received: Map<number, Uint8Array>;
+      readonly received: Map<number, { readonly bytes: Uint8Array; readonly peer: NodeId }>;
       readonly chunkHashes: Uint8Array;
+      /** Chunks loaded, kept to be stored with the install (none is written before the sync succeeds). */
+      readonly loaded: Uint8Array[];
       nextRequest: number;
       nextLoad: number;
     };
@@ -101,6 +103,9 @@ export class StateSync {
    */
   private readonly distrusted = new Map<NodeId, number>();
   private turn = 0;
+  /** The members asked for offers, and the tick before which no new sync starts (after a failure). */
+  private members: readonly NodeId[] = [];
+  private retryAt = 0;
   /** The leader when the sources were chosen (asked last). */
   private leader: NodeId = 0;
   private tokens: number;
@@ -135,9 +140,10 @@ export class StateSync {
     return writes;
   }
 
-  /** Starts a sync (if none runs) by asking every peer for its newest checkpoint. */
+  /** Starts a sync (if none runs, and the last one did not fail just now) by asking every peer for its newest checkpoint. */
   begin(context: SyncContext, peers: readonly NodeId[], why: string): void {
-    if (this.phase.kind !== 'idle') return;
+    if (this.phase.kind !== 'idle' || context.tick < this.retryAt) return;
+    this.members = peers;
     this.avoided.clear();
     const asked = new Set(peers.filter((peer) => peer !== context.self));
     if (asked.size === 0) return;
@@ -203,21 +209,38 @@ export class StateSync {
     if (!flight || flight.peer !== message.from) return undefined;
     phase.inFlight.delete(message.index);
     const bytes = message.bytes;
-    const refused = bytes === null ? 'does not have it' : verifyChunk(ledger.sha256, bytes, phase.offer);
+    if (bytes === null) {
+      // The source dropped that checkpoint (a newer one replaced it): start over with the newest.
+      this.avoided.add(message.from);
+      if (this.sources.every((peer) => this.avoided.has(peer))) {
+        this.phase = { kind: 'idle' };
+        context.event('info', `state sync: the sources dropped the checkpoint at ${phase.offer.height}; asking for their newest`);
+        this.begin(context, this.members, 'the chosen checkpoint is gone');
+      } else {
+        this.requestChunks(context);
+      }
+      return undefined;
+    }
+    const refused = verifyChunk(ledger.sha256, bytes, phase.offer);
     if (refused !== undefined) {
-      if (bytes !== null) this.stats.chunksRefused++;
-      this.avoid(context, message.from, `sent chunk ${message.index} of checkpoint ${phase.offer.height} that was refused: ${refused}`, bytes !== null);
+      this.stats.chunksRefused++;
+      this.avoid(context, message.from, `sent chunk ${message.index} of checkpoint ${phase.offer.height} that was refused: ${refused}`, true);
       this.requestChunks(context);
       return undefined;
     }
-    this.tokens -= bytes!.length;
-    phase.received.set(message.index, bytes!);
-    for (let next = phase.received.get(phase.nextLoad); next !== undefined; next = phase.received.get(phase.nextLoad)) {
+    this.tokens -= bytes.length;
+    phase.received.set(message.index, { bytes, peer: message.from });
+    for (let entry = phase.received.get(phase.nextLoad); entry !== undefined; entry = phase.received.get(phase.nextLoad)) {
       phase.received.delete(phase.nextLoad);
+      const next = entry.bytes;
       const problem = phase.loader.add(next);
-      if (problem) return this.fail(context, `chunk ${phase.nextLoad} of checkpoint ${phase.offer.height} does not load (${problem})`);
+      if (problem) {
+        // A chunk that proves but does not fit (another index's subtree, a key twice): its sender lied.
+        this.avoid(context, entry.peer, `sent chunk ${phase.nextLoad} that proves but does not load (${problem})`, true);
+        return this.fail(context, `chunk ${phase.nextLoad} of checkpoint ${phase.offer.height} does not load (${problem})`);
+      }
       phase.chunkHashes.set(chunkHash(ledger.sha256, next), phase.nextLoad * SHA256_BYTES);
-      this.writes.chunks.push({ height: phase.offer.height, index: phase.nextLoad, bytes: next });
+      phase.loaded.push(next);
       this.stats.chunksLoaded++;
       phase.nextLoad++;
     }
@@ -282,6 +305,7 @@ export class StateSync {
       inFlight: new Map(),
       received: new Map(),
       chunkHashes: new Uint8Array(offer.chunks * SHA256_BYTES),
+      loaded: [],
       nextRequest: 0,
       nextLoad: 0,
     };
@@ -326,6 +350,7 @@ export class StateSync {
     }
     this.phase = { kind: 'idle' };
     this.stats.syncs++;
+    for (const [index, bytes] of phase.loaded.entries()) this.writes.chunks.push({ height: offer.height, index, bytes });
     context.event('info', `state sync: loaded the checkpoint at height ${offer.height} (${offer.keys} keys, ${offer.sessions} sessions); its root is header ${offer.height}'s state root`, { height: offer.height });
     const install: Omit<SnapshotInstall, 'blocksBefore'> = {
       height: offer.height,
@@ -342,8 +367,9 @@ export class StateSync {
   }
 
   private fail(context: SyncContext, why: string): undefined {
-    context.event('warn', `state sync stopped: ${why}; the next pruned reply starts another`);
+    context.event('warn', `state sync stopped: ${why}; another starts after ${this.limits.requestTimeoutTicks} ticks`);
     this.phase = { kind: 'idle' };
+    this.retryAt = context.tick + this.limits.requestTimeoutTicks;
     return undefined;
   }
 

@@ -69,6 +69,8 @@ export interface LocalClusterOptions {
   readonly nodeArgs?: readonly string[];
   /** Every line a node prints (stdout and stderr). */
   readonly onLine?: (node: number, line: string) => void;
+  /** How long a node may take to open its port (a long replay): default START_TIMEOUT_MS. */
+  readonly startTimeoutMs?: number;
   /** A node process exited without being asked to. */
   readonly onExit?: (node: number, code: number | null, signal: NodeJS.Signals | null) => void;
   /**
@@ -319,7 +321,8 @@ export class LocalCluster {
   }
 
   private async waitForPort(id: number): Promise<void> {
-    const deadline = Date.now() + START_TIMEOUT_MS;
+    const timeout = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
+    const deadline = Date.now() + timeout;
     const port = this.file.basePort + id - 1;
     while (Date.now() < deadline) {
       if (!this.isRunning(id)) {
@@ -330,7 +333,7 @@ export class LocalCluster {
       if (await canConnect(port)) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new PaxchainError(ErrorCode.TIMEOUT, `node ${id} did not open port ${port} within ${START_TIMEOUT_MS} ms`);
+    throw new PaxchainError(ErrorCode.TIMEOUT, `node ${id} did not open port ${port} within ${timeout} ms`);
   }
 
   /** Sends `signal` to node `id`'s PID; SIGKILL/SIGTERM wait for the exit. */

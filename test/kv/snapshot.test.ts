@@ -73,6 +73,24 @@ describe('state snapshots', () => {
     expect(toHex(loaded.root())).toBe(toHex(state.root()));
   });
 
+  it('refuses session ranks that put a later session before an earlier one (the activity order eviction follows)', () => {
+    const state = new KvState(fastSha256, 30);
+    for (let i = 0; i < 10; i++) state.apply([OP_PUT, sid(i), 1, `k${i}`, v('x')], 1 + i);
+    const snapshot = state.snapshot();
+    const sessions = snapshot.chunks.findIndex((bytes) => bytes[0] === KIND_SESSIONS);
+    const chunk = snapshot.chunks[sessions]!.slice();
+    // Swap the ranks of the first two session records (ranks are not in the hash: the proof passes).
+    const first = chunk.indexOf(0, 0) >= 0 ? findRecords(chunk) : [];
+    const [a, b] = [first[0]!, first[1]!];
+    const rankA = chunk.slice(a, a + 4);
+    chunk.set(chunk.slice(b, b + 4), a);
+    chunk.set(rankA, b);
+    expect(verifyChunk(fastSha256, chunk, snapshot)).toBeUndefined();
+    const loader = new SnapshotLoader(new KvState(fastSha256, 30));
+    for (const [index, bytes] of snapshot.chunks.entries()) expect(loader.add(index === sessions ? chunk : bytes)).toBeUndefined();
+    expect(loader.finish(snapshot)).toMatch(/session ranks out of activity order/);
+  });
+
   it('an empty state has no chunks, and a state of one key one chunk with an empty path', () => {
     expect(new KvState(fastSha256, 10).snapshot().chunks).toEqual([]);
     const one = new KvState(fastSha256, 10);
@@ -82,3 +100,12 @@ describe('state snapshots', () => {
     for (const chunk of snapshot.chunks) expect(verifyChunk(fastSha256, chunk, snapshot)).toBeUndefined();
   });
 });
+
+/** Offsets of the session records of a one-subtree sessions chunk (header 5, step count 2, steps, count 4). */
+function findRecords(chunk: Uint8Array): number[] {
+  const steps = (chunk[5]! << 8) | chunk[6]!;
+  let at = 7 + steps * 36;
+  const count = (chunk[at]! << 24) | (chunk[at + 1]! << 16) | (chunk[at + 2]! << 8) | chunk[at + 3]!;
+  at += 4;
+  return Array.from({ length: count }, (_, i) => at + i * 37);
+}

@@ -108,7 +108,9 @@ describe('checkpoints and retention (3 real nodes)', () => {
 
   it('a stopped pruned node verifies end to end, lists pruned heights from their headers, prunes further by hand and restarts', async () => {
     const leader = await leaderOf(test);
-    const victim = test.cluster.ids.find((id) => id !== leader)!;
+    // The follower keeping the most bodies (not the one that synced state and never had the old ones).
+    const all = await statuses(test);
+    const victim = test.cluster.ids.filter((id) => id !== leader).sort((a, b) => (all[a - 1]?.oldestBody ?? 0) - (all[b - 1]?.oldestBody ?? 0))[0]!;
     await test.cluster.signal(victim, 'SIGTERM');
     const data = test.cluster.dataDir(victim);
     const verify = runCli(['chain', 'verify', '--data', data, '--json']);
