@@ -69,10 +69,16 @@ export interface StateSnapshot {
   readonly chunks: readonly Uint8Array[];
 }
 
-/** One subtree to encode: its path, and its records (already in their snapshot encoding). */
+/**
+ * One subtree to encode: its path, how many records and bytes of records it has, and how to
+ * write them (in their snapshot encoding) at target[at..]: the state copies its elements straight
+ * into the chunk, with no array per record.
+ */
 export interface SubtreeRecords {
   readonly steps: readonly PathStep[];
-  readonly records: readonly Uint8Array[];
+  readonly count: number;
+  readonly bytes: number;
+  write(target: Uint8Array, at: number): void;
 }
 
 /** Packs subtrees of one kind, in order, into chunks of about `chunkBytes` record bytes each. */
@@ -89,9 +95,7 @@ export function packChunks(kind: number, subtrees: readonly SubtreeRecords[], ch
 }
 
 function encodedBytes(subtree: SubtreeRecords): number {
-  let bytes = 2 + subtree.steps.length * STEP_BYTES + 4;
-  for (const record of subtree.records) bytes += record.length;
-  return bytes;
+  return 2 + subtree.steps.length * STEP_BYTES + 4 + subtree.bytes;
 }
 
 function encodeChunk(kind: number, subtrees: readonly SubtreeRecords[]): Uint8Array {
@@ -110,12 +114,10 @@ function encodeChunk(kind: number, subtrees: readonly SubtreeRecords[]): Uint8Ar
       out.set(step.sibling, at + 4);
       at += STEP_BYTES;
     }
-    writeU32(out, at, subtree.records.length);
+    writeU32(out, at, subtree.count);
     at += 4;
-    for (const record of subtree.records) {
-      out.set(record, at);
-      at += record.length;
-    }
+    subtree.write(out, at);
+    at += subtree.bytes;
   }
   return out;
 }

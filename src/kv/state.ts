@@ -202,33 +202,43 @@ export class KvState {
     const { kvRoot, sessionsRoot } = this.trieRoots();
     const table = this.table;
     const arena = table.arena;
-    const kv = this.kvTrie.subtrees((at) => 4 + table.elementLength(at), chunkBytes).map(({ steps, refs }) => ({
-      steps,
-      records: refs.map((at) => {
-        const length = table.elementLength(at);
-        const record = new Uint8Array(4 + length);
-        writeU32(record, 0, length);
-        const start = table.elementStart(at);
-        record.set(arena.subarray(start, start + length), 4);
-        return record;
-      }),
-    }));
+    const kv = this.kvTrie.subtrees((at) => 4 + table.elementLength(at), chunkBytes).map(({ steps, refs }) => {
+      let bytes = 0;
+      for (const at of refs) bytes += 4 + table.elementLength(at);
+      return {
+        steps,
+        count: refs.length,
+        bytes,
+        write: (target: Uint8Array, offset: number) => {
+          for (const at of refs) {
+            const length = table.elementLength(at);
+            writeU32(target, offset, length);
+            const start = table.elementStart(at);
+            target.set(arena.subarray(start, start + length), offset + 4);
+            offset += 4 + length;
+          }
+        },
+      };
+    });
     // Each session's rank in the activity order, by its element's slot (the trie's leaf reference).
     const bySlot = new Map<number, { session: Session; rank: number }>();
     let rank = 0;
     for (let session = this.oldest; session !== null; session = session.newer) bySlot.set(session.slot, { session, rank: rank++ });
     const sessions = this.sessionTrie.subtrees(() => SNAPSHOT_SESSION_BYTES, chunkBytes).map(({ steps, refs }) => ({
       steps,
-      records: refs.map((slot) => {
-        const { session, rank: at } = bySlot.get(slot)!;
-        const record = new Uint8Array(SNAPSHOT_SESSION_BYTES);
-        writeU32(record, 0, at);
-        record.set(session.id, 4);
-        writeU64(record, 4 + SESSION_ID_BYTES, session.seq);
-        record[4 + SESSION_ID_BYTES + 8] = session.result;
-        writeU64(record, 4 + SESSION_ID_BYTES + 9, session.height);
-        return record;
-      }),
+      count: refs.length,
+      bytes: refs.length * SNAPSHOT_SESSION_BYTES,
+      write: (target: Uint8Array, offset: number) => {
+        for (const slot of refs) {
+          const { session, rank: at } = bySlot.get(slot)!;
+          writeU32(target, offset, at);
+          target.set(session.id, offset + 4);
+          writeU64(target, offset + 4 + SESSION_ID_BYTES, session.seq);
+          target[offset + 4 + SESSION_ID_BYTES + 8] = session.result;
+          writeU64(target, offset + 4 + SESSION_ID_BYTES + 9, session.height);
+          offset += SNAPSHOT_SESSION_BYTES;
+        }
+      },
     }));
     const chunks = [...packChunks(KIND_ENTRIES, kv, chunkBytes), ...packChunks(KIND_SESSIONS, sessions, chunkBytes)];
     return { root, kvRoot, sessionsRoot, keys: table.size, bytes: this.entryBytes, sessions: this.sessions.size, chunks };
