@@ -96,7 +96,9 @@ export function persistOps(store: ChainStore, ready: Ready): { ops: BatchOp[]; h
   const install = ready.install;
   const before = install ? install.blocksBefore : ready.blocks.length;
   if (before > 0) {
-    const appended = store.prepareAppend(ready.blocks.slice(0, before), ready.blockHashes.slice(0, before));
+    // The common case, no install: the Ready's own arrays (this is the write path of every block).
+    const whole = before === ready.blocks.length;
+    const appended = store.prepareAppend(whole ? ready.blocks : ready.blocks.slice(0, before), whole ? ready.blockHashes : ready.blockHashes.slice(0, before));
     ops.push(...appended.ops);
     head = appended.head;
     store.committed(head);
