@@ -56,6 +56,24 @@ const STEP_BYTES = 4 + SHA256_BYTES;
 const ELEMENT_HEADER_BYTES = 3;
 const ELEMENT_TAG = 0x01;
 
+/**
+ * What names a snapshot of the state after block `height`: a checkpoint's manifest
+ * (src/storage/checkpoint-store.ts) and a finished state sync's install (src/replica/ready.ts).
+ */
+export interface SnapshotManifest {
+  readonly height: number;
+  readonly blockHash: Uint8Array;
+  readonly stateRoot: Uint8Array;
+  /** The KV and sessions trie roots, whose hash is stateRoot: what each chunk proves against. */
+  readonly kvRoot: Uint8Array;
+  readonly sessionsRoot: Uint8Array;
+  readonly keys: number;
+  readonly bytes: number;
+  readonly sessions: number;
+  /** Chunk i's hash at [32 i, 32 i + 32). */
+  readonly chunkHashes: Uint8Array;
+}
+
 export interface StateSnapshot {
   /** The state root of the snapshotted state, and the two trie roots it is the hash of. */
   readonly root: Uint8Array;

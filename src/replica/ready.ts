@@ -25,6 +25,7 @@ import type { Ballot, NodeId } from '../paxos/ballot.js';
 import type { AcceptedEntry } from '../paxos/messages.js';
 import type { AcceptorDurableState } from '../paxos/acceptor.js';
 import type { Message } from './messages.js';
+import type { SnapshotManifest } from '../kv/snapshot.js';
 
 /** The codes a replica answers a client with: a subset of the one vocabulary, src/lib/errors.ts. */
 export type ReplyError = Extract<ErrorCode, 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY' | 'UNAVAILABLE'>;
@@ -88,21 +89,12 @@ export interface SyncWrites {
 }
 
 /**
- * A finished state sync: the chain now continues from block `height` (hash `hash`) with the state
+ * A finished state sync: the chain now continues from block `height` (hash `blockHash`) with the state
  * of this checkpoint, and no body below it. The host stores the checkpoint's manifest, marks the
  * bodies below height + 1 as not kept, and moves the head pointer there, in one synced batch
  * after the headers and chunks of SyncWrites.
  */
-export interface SnapshotInstall {
-  readonly height: number;
-  readonly hash: Uint8Array;
-  readonly stateRoot: Uint8Array;
-  readonly kvRoot: Uint8Array;
-  readonly sessionsRoot: Uint8Array;
-  readonly keys: number;
-  readonly bytes: number;
-  readonly sessions: number;
-  readonly chunkHashes: Uint8Array;
+export interface SnapshotInstall extends SnapshotManifest {
   /** How many of the Ready's `blocks` come before the install (they are at or below the old head). */
   readonly blocksBefore: number;
 }

@@ -1167,7 +1167,7 @@ export class Replica {
     const dropped = this.acceptor.dropThrough(height);
     if (dropped.length > 0) this.ready.droppedAccepted.push(...dropped);
     for (const slot of [...this.chosen.keys()]) if (slot <= height) this.chosen.delete(slot);
-    this.heads.recordOurs(height, result.install.hash);
+    this.heads.recordOurs(height, result.install.blockHash);
     if (height > this.commitThrough && this.currentRole !== 'leader') this.commitThrough = height;
     if (height > this.commitMax) this.commitMax = height;
     this.event('info', `state sync: the chain goes on from the checkpoint at height ${height}; fetching the blocks after it`, { height });

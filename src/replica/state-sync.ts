@@ -354,7 +354,7 @@ export class StateSync {
     context.event('info', `state sync: loaded the checkpoint at height ${offer.height} (${offer.keys} keys, ${offer.sessions} sessions); its root is header ${offer.height}'s state root`, { height: offer.height });
     const install: Omit<SnapshotInstall, 'blocksBefore'> = {
       height: offer.height,
-      hash: offer.blockHash,
+      blockHash: offer.blockHash,
       stateRoot: resumed.state.root(),
       kvRoot: offer.kvRoot,
       sessionsRoot: offer.sessionsRoot,

@@ -104,9 +104,10 @@ export function persistOps(store: ChainStore, ready: Ready): { ops: BatchOp[]; h
     store.committed(head);
   }
   if (install) {
-    const { height, hash, stateRoot, kvRoot, sessionsRoot, keys, bytes, sessions, chunkHashes } = install;
-    ops.push({ type: 'put', key: checkpointKey(height), value: encodeManifest({ height, blockHash: hash, stateRoot, kvRoot, sessionsRoot, keys, bytes, sessions, chunkHashes }) });
-    head = { height, hash };
+    const { blocksBefore: _, ...manifest } = install;
+    ops.push({ type: 'put', key: checkpointKey(install.height), value: encodeManifest(manifest) });
+    const height = install.height;
+    head = { height, hash: install.blockHash };
     ops.push(...store.prepareInstall(head));
     store.committed(head);
     store.pruned(height + 1);

@@ -19,7 +19,7 @@
 import { bytesEqual, isU53 } from '../lib/bytes.js';
 import { pack, unpackSafe } from '../lib/msgpack.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
-import { chunkHash, SNAPSHOT_CHUNKS_MAX, SnapshotLoader, type StateSnapshot } from '../kv/snapshot.js';
+import { chunkHash, SNAPSHOT_CHUNKS_MAX, SnapshotLoader, type SnapshotManifest, type StateSnapshot } from '../kv/snapshot.js';
 import type { KvState } from '../kv/state.js';
 import { deleteRange } from './chain-store.js';
 import { checkpointHeightOfKey, checkpointKey, checkpointKeyEnd, chunkHeightOfKey, chunkKey, chunkKeyEnd, chunkKeyStart, chunkRange } from './keys.js';
@@ -34,19 +34,8 @@ export const CHECKPOINTS_KEPT_MAX = 16;
 /** Most manifests read at once when listing (more than CHECKPOINTS_KEPT_MAX plus leftovers). */
 const MANIFESTS_LISTED_MAX = 1024;
 
-export interface CheckpointManifest {
-  readonly height: number;
-  readonly blockHash: Uint8Array;
-  readonly stateRoot: Uint8Array;
-  /** The KV and sessions trie roots, whose hash is stateRoot: what each chunk proves against. */
-  readonly kvRoot: Uint8Array;
-  readonly sessionsRoot: Uint8Array;
-  readonly keys: number;
-  readonly bytes: number;
-  readonly sessions: number;
-  /** Chunk i's hash at [32 i, 32 i + 32). */
-  readonly chunkHashes: Uint8Array;
-}
+/** A checkpoint's manifest, stored at 0x08 || u64 height. */
+export type CheckpointManifest = SnapshotManifest;
 
 export function chunkCount(manifest: CheckpointManifest): number {
   return manifest.chunkHashes.length / SHA256_BYTES;
