@@ -23,13 +23,12 @@ import { Prng } from '../lib/prng.js';
 import { formatBallot } from '../paxos/ballot.js';
 import type { FirstDivergence } from '../replica/bisect.js';
 import type { ReplicaConfig } from '../replica/config.js';
-import { type BlocksMessage, type Message, parseMessage } from '../replica/messages.js';
+import { type Message, parseMessage } from '../replica/messages.js';
 import type { ClientReply, FetchServe, HashServe, Ready, SnapshotServe } from '../replica/ready.js';
 import { Replica, type RestoredState } from '../replica/replica.js';
 import type { HeadSigning } from '../replica/certify.js';
 import { ReadyLoop } from '../host/ready-loop.js';
-import { BodyRepair, scrubPlan } from '../host/scrub.js';
-import { type ChainRead, chainReadPlan, fetchReplyPlan, hashesReplyPlan, type ServeCheck, snapshotServePlan } from '../host/serve.js';
+import { type ChainRead, chainReadPlan, fetchReplyPlan, hashesReplyPlan, snapshotServePlan } from '../host/serve.js';
 import type { ChainStore } from '../storage/chain-store.js';
 import { readCertificate } from '../storage/acceptor-store.js';
 import { type HeadCertificate, headCertificateToJson } from '../ledger/signing.js';
@@ -49,6 +48,7 @@ import {
   writeReply,
 } from '../transport/protocol.js';
 import { AuthFailureLog } from './auth-log.js';
+import { Scrubber } from './scrubber.js';
 import { NodeLog } from './log.js';
 import { MemoryReclaimer, type ReclaimReport } from './memory-reclaim.js';
 import { describeMessage } from './trace.js';
@@ -104,10 +104,6 @@ export interface DriverOptions {
   readonly scrubBlocksPerSecond?: number;
 }
 
-/** How often the scrub takes a step (its rate is spread over these). */
-const SCRUB_INTERVAL_MS = 100;
-/** How long a repair fetch waits for its answer before the next peer is asked. */
-const SCRUB_REPAIR_RETRY_MS = 2_000;
 
 
 interface PendingReply {
@@ -140,14 +136,8 @@ export class NodeDriver {
   private writtenHeight: number;
   /** The checkpoint being written in the background, if any. */
   private checkpointing: Promise<void> | undefined;
-  /** Background scrub: the next height to check, its timer, whether a step is running. */
-  private scrubCursor = 1;
-  private scrubTimer: NodeJS.Timeout | undefined;
-  private scrubbing = false;
-  /** What serving checks every block and header it reads against (src/host/serve.ts). */
-  private readonly serveCheck: ServeCheck;
-  /** Damaged blocks being refetched (src/host/scrub.ts). */
-  private readonly repairs: BodyRepair;
+  /** The background scrub and the repair of damaged blocks; its serveCheck guards what is served. */
+  private readonly scrubber: Scrubber;
   /** The newest head certificate (stored, or made since start), for status. */
   private certificate: HeadCertificate | undefined;
   /** The data directory's size as last measured, and when (status measures at most every DISK_BYTES_EVERY_MS). */
@@ -166,12 +156,6 @@ export class NodeDriver {
     acceptedSent: 0,
     checkpointsWritten: 0,
     bodiesPruned: 0,
-    /** Scrub: blocks re-verified, whole passes over the stored bodies, damage found and repaired. */
-    scrubbedBlocks: 0,
-    scrubPasses: 0,
-    scrubDamaged: 0,
-    scrubRepaired: 0,
-    scrubHeadersRewritten: 0,
     /** State sync: chunks sent to peers. */
     snapshotChunksServed: 0,
   };
@@ -183,12 +167,19 @@ export class NodeDriver {
     this.sessionIds = new SessionIdCache(options.sha256, options.seed ^ 0x6a09e667);
     this.checkpointHeight = options.checkpointHeight ?? -1;
     this.writtenHeight = options.store.head?.height ?? -1;
-    this.repairs = new BodyRepair(options.config.nodeId, options.peers.map((peer) => peer.id), SCRUB_REPAIR_RETRY_MS);
-    this.serveCheck = {
+    this.scrubber = new Scrubber({
+      nodeId: options.config.nodeId,
+      peers: options.peers.map((peer) => peer.id),
+      store: options.store,
       sha256: options.sha256,
+      log: options.log,
+      blocksPerSecond: options.scrubBlocksPerSecond ?? 0,
       blockHash: (height) => (height <= (this.replica.head?.height ?? -1) ? this.replica.chain.history.leaf(height) : undefined),
-      onDamaged: (height, what) => this.queueRepair(height, what === 'block' ? 'BLOCK_DAMAGED' : 'HEADER_DAMAGED', `found while serving it: its ${what} does not match the chain's hash`),
-    };
+      writtenHeight: () => this.writtenHeight,
+      send: (message) => this.sendToPeer(message),
+      context: () => this.context(),
+      fatal: (message) => this.fatal(message),
+    });
   }
 
   get endpoint(): string {
@@ -238,8 +229,7 @@ export class NodeDriver {
       this.advanceClock();
       this.scheduleFlush();
     }, TICK_MS);
-    this.scrubCursor = this.options.store.oldestBody;
-    if ((this.options.scrubBlocksPerSecond ?? 0) > 0) this.scrubTimer = setInterval(() => void this.scrubStep(), SCRUB_INTERVAL_MS);
+    this.scrubber.start();
     this.scheduleFlush();
   }
 
@@ -247,7 +237,6 @@ export class NodeDriver {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.scrubTimer) clearInterval(this.scrubTimer);
     this.reclaimer?.stop();
     await this.links?.close();
     await this.server?.close();
@@ -261,7 +250,7 @@ export class NodeDriver {
     }
     this.writtenHeight = this.options.store.head?.height ?? -1;
     await this.checkpointing;
-    while (this.scrubbing) await new Promise((resolve) => setTimeout(resolve, 5));
+    await this.scrubber.stop();
     // A clean stop leaves a checkpoint at the head: the next start replays nothing.
     const head = this.replica.head;
     if (head && head.height > this.checkpointHeight && this.options.store.head?.height === head.height) await this.writeCheckpoint();
@@ -298,10 +287,7 @@ export class NodeDriver {
       return refused;
     }
     this.counters.peerMessagesIn++;
-    if (message.type === 'blocks' && this.repairs.awaits(message.fromHeight)) {
-      void this.onRepairBlock(message);
-      return undefined;
-    }
+    if (message.type === 'blocks' && this.scrubber.onBlocks(message)) return undefined;
     // It talks to us, so it is up: do not wait out the back-off of our link to it.
     this.links.reconnectNow(from);
     this.advanceClock();
@@ -429,68 +415,6 @@ export class NodeDriver {
     this.options.log.log('info', `pruned ${deleted} block bodies below height ${below} (headers kept) in ${((performance.now() - started) / 1000).toFixed(2)}s`, this.context());
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Scrub: old bodies re-verified at a bounded rate, damaged ones refetched (src/host/scrub.ts)
-
-  private async scrubStep(): Promise<void> {
-    if (this.scrubbing || this.stopped) return;
-    const store = this.options.store;
-    // Up to what is written: the store's head moves when a batch is planned, before it is written.
-    const head = store.head && { height: Math.min(store.head.height, this.writtenHeight) };
-    if (!head || head.height < 1) return;
-    this.scrubbing = true;
-    try {
-      for (const fetch of this.repairs.retry(performance.now(), (height) => store.isPruned(height))) this.sendToPeer(fetch);
-      if (this.scrubCursor > head.height || this.scrubCursor < store.oldestBody) {
-        if (this.scrubCursor > head.height) this.counters.scrubPasses++;
-        this.scrubCursor = store.oldestBody;
-      }
-      const count = Math.max(1, Math.round(((this.options.scrubBlocksPerSecond ?? 0) * SCRUB_INTERVAL_MS) / 1000));
-      const history = this.replica.chain.history;
-      const step = await runPlan(scrubPlan(this.options.sha256, this.scrubCursor, head.height, count, (height) => history.leaf(height)), store);
-      this.scrubCursor = step.next;
-      this.counters.scrubbedBlocks += step.checked;
-      if (step.headersRewritten > 0) {
-        this.counters.scrubHeadersRewritten += step.headersRewritten;
-        this.options.log.log('warn', `scrub: rewrote ${step.headersRewritten} damaged header index entries from their verified blocks`, this.context());
-      }
-      for (const finding of step.damaged) this.queueRepair(finding.height, finding.reason, finding.message);
-    } catch (error) {
-      this.options.log.log('warn', `scrub step at height ${this.scrubCursor} failed: ${error instanceof Error ? error.message : String(error)}`, this.context());
-    } finally {
-      this.scrubbing = false;
-    }
-  }
-
-  /** A stored block found damaged (by the scrub, or when serving it): fetched again from a peer. */
-  private queueRepair(height: number, reason: string, message: string): void {
-    // Pruned meanwhile: nothing to repair.
-    if (this.options.store.isPruned(height) || this.repairs.awaits(height)) return;
-    this.counters.scrubDamaged++;
-    const fetch = this.repairs.queue(height, reason, performance.now());
-    if (!fetch) return; // REPAIRS_MAX in progress: the scrub's next pass finds it again
-    this.options.log.log('error', `stored block ${height} is damaged (${reason}: ${message}); not served, fetching it again from a peer`, this.context());
-    this.sendToPeer(fetch);
-  }
-
-  /** A peer's answer to a repair fetch: stored if it is the chain's block at that height. */
-  private async onRepairBlock(message: BlocksMessage): Promise<void> {
-    if (this.stopped) return;
-    const outcome = this.repairs.onBlocks(this.options.sha256, message, this.replica.chain.history.leaf(message.fromHeight));
-    if (!outcome) return;
-    if (outcome.kind === 'refused') {
-      this.options.log.log('warn', `repair of block ${outcome.height} from node ${message.from} refused: ${outcome.why}; another peer is asked next`, this.context());
-      return;
-    }
-    try {
-      await this.options.store.backend.write(outcome.ops, { sync: true });
-    } catch (error) {
-      this.fatal(`write to disk failed: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    this.counters.scrubRepaired++;
-    this.options.log.log('info', `repaired block ${outcome.height} (${outcome.reason}) from node ${message.from}; it verifies against the chain again`, this.context());
-  }
-
   /** Writes the host's next batch (synced if it says so), then releases what waited for it. */
   private async writeBatch(): Promise<void> {
     const batch = this.host.nextBatch();
@@ -561,7 +485,7 @@ export class NodeDriver {
     this.servesInFlight++;
     try {
       const store = this.options.store;
-      const message = await runPlan(fetchReplyPlan(this.options.config.nodeId, store.head, serve, { prunedBelow: store.prunedBelow, check: this.serveCheck }), store);
+      const message = await runPlan(fetchReplyPlan(this.options.config.nodeId, store.head, serve, { prunedBelow: store.prunedBelow, check: this.scrubber.serveCheck }), store);
       if (!this.stopped) this.sendToPeer(message);
     } catch (error) {
       this.options.log.log('warn', `serving blocks to node ${serve.to} failed: ${String(error)}`, this.context());
@@ -575,7 +499,7 @@ export class NodeDriver {
     if (this.servesInFlight >= SERVES_IN_FLIGHT_MAX) return;
     this.servesInFlight++;
     try {
-      const message = await runPlan(snapshotServePlan(this.options.config.nodeId, serve, this.serveCheck), this.options.store);
+      const message = await runPlan(snapshotServePlan(this.options.config.nodeId, serve, this.scrubber.serveCheck), this.options.store);
       if (!this.stopped) this.sendToPeer(message);
       if (message.type === 'chunk' && message.bytes) this.counters.snapshotChunksServed++;
     } catch (error) {
@@ -682,7 +606,7 @@ export class NodeDriver {
       // Transport counters include refusals by connection class; RSS lets a remote probe watch memory.
       // Auth failures of both directions: incoming handshakes refused, and outgoing links whose
       // peer failed this node's check (a peer with another secret shows up there).
-      counters: { ...this.counters, ...this.server.stats(), authFailures: this.server.stats().authFailures + this.links.stats().authFailures, ...memoryCounters() },
+      counters: { ...this.counters, ...this.scrubber.counters, ...this.server.stats(), authFailures: this.server.stats().authFailures + this.links.stats().authFailures, ...memoryCounters() },
     };
   }
 
