@@ -1,6 +1,31 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
-import { type ReadRecord, readView, withClient } from '../src/cli/client-ops.js';
+import { type RangeRecordEntry, rangeEntryView, type ReadRecord, readView, withClient } from '../src/cli/client-ops.js';
+import { ErrorCode, PaxchainError } from '../src/lib/errors.js';
+
+interface RangeRecord {
+  readonly start: string;
+  readonly end: string | null;
+  readonly prefix: string | null;
+  /** Entries listed (or, with --count-only, keys in the range). */
+  readonly count: number;
+  /** The heights the pages were read at, without repeats (non-decreasing). */
+  readonly heights: number[];
+  readonly entries: RangeRecordEntry[];
+}
+
+interface RangeFlags {
+  prefix?: string;
+  end?: string;
+  limit?: number;
+  'keys-only': boolean;
+  'count-only': boolean;
+  'key-hex'?: string;
+  stale: boolean;
+  verify: boolean;
+  endpoints?: string;
+  timeout?: number;
+}
 import { endpointsFlag, parseHash, timeoutFlag } from '../src/cli/flags.js';
 import { defaultTrustFile, loadTrust, saveTrust } from '../src/cli/trust-file.js';
 import { toHex } from '../src/lib/bytes.js';
@@ -11,7 +36,14 @@ export default class Get extends BaseCommand {
   static override description = `Linearizable by default: the leader confirms with a majority that it still leads, then answers
 from a state that includes every write acknowledged before the read began. With --stale any node
 answers from its own state at once, and says which block (height, hash) it read at.
-Exits 1 if the key does not exist.
+Exits 1 if the key does not exist. --json shows the key's revisions: createHeight (the block that
+created it), modHeight (the block that last wrote it) and version (writes since its creation).
+
+Ranges: --prefix P lists the keys that start with P, KEY --end END the keys in [KEY, END), in key
+order, as KEY<TAB>VALUE lines; --limit N stops after N, --keys-only leaves the values out,
+--count-only prints how many there are. A range is read in pages of at most 1,000 entries
+(about 1 MiB), each page a linearizable read of its own (or --stale) at a height that never goes
+down: a key shows at most once, but a range of many pages is not one snapshot.
 
 With --verify the client believes no node: the answer must carry a proof of the value (or of its
 absence) at a head signed by a majority of the members genesis lists, and that head must extend
@@ -23,6 +55,9 @@ cluster's genesis hash (trust on first use) unless --genesis-hash pins it.`;
     '<%= config.bin %> get fruit/apple',
     '<%= config.bin %> get fruit/apple --stale --endpoints 127.0.0.1:7003 --json',
     '<%= config.bin %> get fruit/apple --verify --state-file ./trust.json',
+    '<%= config.bin %> get --prefix fruit/ --limit 10',
+    '<%= config.bin %> get fruit/a --end fruit/c --keys-only --json',
+    '<%= config.bin %> get --prefix fruit/ --count-only',
   ];
   static override args = { key: Args.string({ required: false }) };
   static override flags = {
@@ -35,10 +70,16 @@ cluster's genesis hash (trust on first use) unless --genesis-hash pins it.`;
     verify: Flags.boolean({ default: false, exclusive: ['stale'], summary: 'Check the answer against a majority-signed head and the trusted state; trust no node.' }),
     'state-file': Flags.string({ summary: 'Trusted state of --verify (default ~/.config/paxchain/trusted-state.json).' }),
     'genesis-hash': Flags.string({ summary: 'Pin the cluster for --verify: the genesis block hash (64 hex digits).' }),
+    prefix: Flags.string({ summary: 'List the keys that start with this prefix ("" for every key).', exclusive: ['end', 'verify'] }),
+    end: Flags.string({ summary: 'List the keys from KEY up to this one (excluded).', exclusive: ['verify'] }),
+    limit: Flags.integer({ min: 1, summary: 'A range lists at most this many keys.' }),
+    'keys-only': Flags.boolean({ default: false, summary: 'A range lists keys (and revisions) without values.' }),
+    'count-only': Flags.boolean({ default: false, summary: 'A range prints only how many keys it holds.', exclusive: ['keys-only', 'limit'] }),
   };
 
-  async run(): Promise<ReadRecord> {
+  async run(): Promise<ReadRecord | RangeRecord> {
     const { args, flags } = await this.parse(Get);
+    if (flags.prefix !== undefined || flags.end !== undefined || flags.limit !== undefined || flags['keys-only'] || flags['count-only']) return this.range(args.key, flags);
     const key = keyInput(args.key, flags['key-hex']);
     if (flags.verify) return this.verified(key, flags);
     const read = await withClient(flags, (client) => client.get(key, { stale: flags.stale }));
@@ -48,6 +89,35 @@ cluster's genesis hash (trust on first use) unless --genesis-hash pins it.`;
     else this.say(line);
     if (!record.found) this.fail();
     return record;
+  }
+
+  private async range(key: string | undefined, flags: RangeFlags): Promise<RangeRecord> {
+    if (flags.verify) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'a range read cannot be --verify (only single keys are proven)');
+    if (flags.prefix !== undefined && key !== undefined) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'give either KEY (with --end) or --prefix, not both');
+    const start = flags.prefix ?? (key === undefined ? '' : keyInput(key, flags['key-hex']));
+    if (flags.prefix === undefined && flags.end === undefined && key !== undefined) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'a range needs --prefix P or KEY --end END');
+    const options = { prefix: flags.prefix !== undefined, end: flags.end ?? null, stale: flags.stale };
+    return withClient(flags, async (client) => {
+      if (flags['count-only']) {
+        const counted = await client.count(start, options);
+        this.say(String(counted.count));
+        return { start, end: flags.end ?? null, prefix: flags.prefix ?? null, count: counted.count, heights: [counted.height], entries: [] };
+      }
+      const entries: RangeRecordEntry[] = [];
+      const heights: number[] = [];
+      let listed = 0;
+      for await (const page of client.range(start, { ...options, limit: flags.limit, keysOnly: flags['keys-only'] })) {
+        if (heights.at(-1) !== page.height) heights.push(page.height);
+        for (const entry of page.entries) {
+          const { record, line } = rangeEntryView(entry);
+          listed++;
+          // --json prints one document at the end; people see each page as it comes.
+          if (this.jsonEnabled()) entries.push(record);
+          else this.say(line);
+        }
+      }
+      return { start, end: flags.end ?? null, prefix: flags.prefix ?? null, count: listed, heights, entries };
+    });
   }
 
   private async verified(key: string, flags: { 'state-file'?: string; 'genesis-hash'?: string; raw: boolean; base64: boolean; endpoints?: string; timeout?: number }): Promise<ReadRecord> {

@@ -1,5 +1,5 @@
 /** Shared test helpers: temp dirs, the built CLI, a reference state root. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,22 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
       return JSON.parse(result.stdout);
     },
   };
+}
+
+/** runCli without blocking the event loop (for a CLI that waits on what the test does meanwhile). */
+export function runCliAsync(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? -1, stdout, stderr, json: () => JSON.parse(stdout) });
+    });
+  });
 }
 
 function u64(value: number): number[] {
@@ -86,7 +102,9 @@ export function referenceRoot(state: KvState): string {
   const encoder = new TextEncoder();
   const entries = [...state.allEntries()].map(([key, value]) => {
     const keyBytes = encoder.encode(key);
-    return { key: keyBytes, hash: nobleDigest(new Uint8Array([0x01, keyBytes.length >> 8, keyBytes.length & 0xff, ...keyBytes, ...value])) };
+    const { createHeight, modHeight, version } = state.entry(keyBytes)!.revisions;
+    const revisions = [...u64(createHeight), ...u64(modHeight), ...u64(version)];
+    return { key: keyBytes, hash: nobleDigest(new Uint8Array([0x01, keyBytes.length >> 8, keyBytes.length & 0xff, ...keyBytes, ...revisions, ...value])) };
   });
   const sessions = [...state.allSessions()].map((session) => ({
     key: session.id,

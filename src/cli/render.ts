@@ -5,7 +5,7 @@
 import { toHex } from '../lib/bytes.js';
 import { type BlockHeader, decodeHeader, HEADER_BYTES } from '../chain/block.js';
 import { decodeBody } from '../chain/body.js';
-import { decodeCommand, describeResult } from '../kv/command.js';
+import { type Command, decodeCommand, describeResult, type TxnOp } from '../kv/command.js';
 
 /** A value for --json: its text (encoding utf8) or its bytes in base64; say which, always. */
 export interface ValueView {
@@ -67,6 +67,8 @@ export interface CommandView {
   readonly key?: string;
   readonly value?: ValueView | null;
   readonly expect?: ValueView | null;
+  /** A txn: its compares and both branches, for people (see txnView). */
+  readonly txn?: string;
   readonly invalid?: string;
   readonly result?: string;
   readonly duplicate?: boolean;
@@ -93,7 +95,18 @@ export function viewCommand(tuple: unknown, result?: number): CommandView {
         value: decoded.value === null ? null : viewValue(decoded.value),
         ...outcome,
       };
+    case 'txn':
+      return { op: 'txn', session: decoded.session && toHex(decoded.session), seq: decoded.seq, txn: txnView(decoded), ...outcome };
   }
+}
+
+/** A txn for people: `if k.version = 0 && ... then put a = 1; delete b else get c`. */
+function txnView(command: Extract<Command, { op: 'txn' }>): string {
+  const operand = (value: Uint8Array | number): string => (typeof value === 'number' ? String(value) : valueText(viewValue(value)));
+  const compares = command.compares.map((c) => `${keyText(c.key)}.${c.target} ${c.relation} ${operand(c.operand)}`).join(' && ');
+  const ops = (list: readonly TxnOp[]): string =>
+    list.map((op) => (op.kind === 'put' ? `put ${keyText(op.key)} = ${valueText(viewValue(op.value))}` : op.kind === 'delete-prefix' ? `delete-prefix ${keyText(op.prefix)}` : `${op.kind} ${keyText(op.key)}`)).join('; ') || '(nothing)';
+  return `if ${compares || 'true'} then ${ops(command.success)} else ${ops(command.failure)}`;
 }
 
 export function commandLine(view: CommandView): string {
@@ -108,6 +121,8 @@ export function commandLine(view: CommandView): string {
       return `cas ${keyText(view.key)}: ${valueText(view.expect)} -> ${view.value === null ? '(delete)' : valueText(view.value)}  [${who}]${result}`;
     case 'noop':
       return `noop  [${who}]${result}`;
+    case 'txn':
+      return `txn ${view.txn}  [${who}]${result}`;
     default:
       return `invalid command (${view.invalid})${result}`;
   }

@@ -11,20 +11,23 @@
  * - runInteractiveShell: node:readline with bounded history and a prompt naming leader and head.
  */
 import { createInterface, type Interface } from 'node:readline';
-import type { PaxchainClient, ReadResult, WriteResult } from '../client/client.js';
+import type { PaxchainClient, ReadResult, TxnRequest, TxnResult, WriteResult } from '../client/client.js';
+import { parseTxnText } from './txn-input.js';
 import { AssertionError } from '../lib/assert.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import type { NodeStatus } from '../transport/protocol.js';
-import { readView, writeLine } from './client-ops.js';
+import { rangeEntryView, readView, writeLine } from './client-ops.js';
 import { gatherStatus, leaderLine, leaderRow, statusTable } from './status-ops.js';
 
 /** Longest input line in UTF-8 bytes: twice the largest value, room for one with its key and quotes. */
 export const LINE_BYTES_MAX = 2 * limits.valueBytesMax;
 /** Lines the interactive history keeps (in memory only). */
 const HISTORY_ENTRIES_MAX = 1000;
-/** Words one command may have; the longest form (cas ... --delete --expect OLD) has five. */
+/** Words one command may have; the longest form (get ... --end E --limit N --keys-only --stale) has eight. */
 const TOKENS_MAX = 16;
+/** Entries a shell range lists without --limit (a shell is for people: a huge range is a script's job). */
+const RANGE_SHOWN_MAX = 100;
 /** Deadline of the one status request that refreshes the prompt: the prompt must not wait long. */
 export const PROMPT_STATUS_TIMEOUT_MS = 500;
 
@@ -36,6 +39,9 @@ const NEWLINE = 0x0a;
 export type ShellCommand =
   | { readonly name: 'put'; readonly key: string; readonly value: string }
   | { readonly name: 'get'; readonly key: string; readonly stale: boolean }
+  /** A range: the keys with `prefix`, or in [start, end); at most `limit` (default RANGE_SHOWN_MAX). */
+  | { readonly name: 'range'; readonly start: string; readonly prefix: boolean; readonly end: string | null; readonly limit: number; readonly keysOnly: boolean; readonly countOnly: boolean; readonly stale: boolean }
+  | { readonly name: 'txn'; readonly request: TxnRequest }
   | { readonly name: 'delete'; readonly key: string }
   /** expect null = the key must be absent; value null = delete on a match. */
   | { readonly name: 'cas'; readonly key: string; readonly expect: string | null; readonly value: string | null }
@@ -48,6 +54,8 @@ export type ShellCommand =
 export const SHELL_COMMANDS: ReadonlyArray<{ readonly name: string; readonly usage: string; readonly description: string }> = [
   { name: 'put', usage: 'put KEY VALUE', description: 'Set KEY to VALUE: the rest of the line as typed, or one "quoted string".' },
   { name: 'get', usage: 'get KEY [--stale]', description: 'Read KEY (linearizable; --stale: the answering node\'s own state).' },
+  { name: 'get', usage: 'get --prefix P | KEY --end END [--limit N] [--keys-only] [--count-only]', description: 'List keys in order (KEY<TAB>VALUE), at most 100 unless --limit.' },
+  { name: 'txn', usage: 'txn COMPARES | SUCCESS OPS | FAILURE OPS', description: 'A transaction; items split by ";", e.g. txn absent("l") | put l me | get l.' },
   { name: 'delete', usage: 'delete KEY', description: 'Delete KEY (DELETED, or NOT_FOUND if it was not there).' },
   { name: 'cas', usage: 'cas KEY NEW --expect OLD | --absent', description: 'Set KEY to NEW only if it holds OLD (or does not exist).' },
   { name: 'cas', usage: 'cas KEY --delete --expect OLD', description: 'Delete KEY only if it holds OLD.' },
@@ -128,13 +136,14 @@ export function parseLine(line: string): ShellCommand | null {
   const first = nextToken(line, 0);
   if (!first || (!first.quoted && first.text.startsWith('#'))) return null;
   const name = first.text.toLowerCase();
-  // put's VALUE is the raw rest of the line, so it must not go through the tokenizer.
+  // put's VALUE is the raw rest of the line, so it must not go through the tokenizer; txn has its own syntax.
   if (name === 'put') return parsePut(line, first.end);
+  if (name === 'txn') return { name: 'txn', request: parseTxnText(txnSections(line.slice(first.end))) };
   if (!KNOWN_NAMES.has(name)) throw invalid(`unknown command "${first.text.slice(0, 64)}" (try help)`);
   const words = splitOptions(name, tokenize(line, first.end));
   switch (name) {
     case 'get':
-      return { name: 'get', key: onlyKey(name, words), stale: words.options.has('--stale') };
+      return parseGet(words);
     case 'delete':
       return { name: 'delete', key: onlyKey(name, words) };
     case 'cas':
@@ -146,7 +155,35 @@ export function parseLine(line: string): ShellCommand | null {
   }
 }
 
-const KNOWN_NAMES: ReadonlySet<string> = new Set(['get', 'delete', 'cas', 'status', 'head', 'help', 'exit', 'quit']);
+const KNOWN_NAMES: ReadonlySet<string> = new Set(['get', 'delete', 'cas', 'txn', 'status', 'head', 'help', 'exit', 'quit']);
+
+/** `txn A; B | C; D | E` as txn's text form (src/cli/txn-input.ts): ";" splits items, "|" sections, outside quotes. */
+function txnSections(rest: string): string {
+  let out = '';
+  let quoted = false;
+  for (let i = 0; i < rest.length; i++) {
+    const char = rest[i]!;
+    if (char === '"' && rest[i - 1] !== '\\') quoted = !quoted;
+    out += quoted ? char : char === ';' ? '\n' : char === '|' ? '\n\n' : char;
+  }
+  if (quoted) throw invalid('txn: an unterminated quote');
+  return out.split('\n').map((line) => line.trim()).join('\n');
+}
+
+function parseGet(words: Words): ShellCommand {
+  const stale = words.options.has('--stale');
+  const prefix = words.options.get('--prefix');
+  const end = words.options.get('--end');
+  const limitText = words.options.get('--limit');
+  const keysOnly = words.options.has('--keys-only');
+  const countOnly = words.options.has('--count-only');
+  if (prefix === undefined && end === undefined && limitText === undefined && !keysOnly && !countOnly) return { name: 'get', key: onlyKey('get', words), stale };
+  if (typeof prefix === 'string' ? words.positionals.length !== 0 : words.positionals.length !== 1 || typeof end !== 'string') throw usageError('get', 'a range is --prefix P, or KEY --end END');
+  const limit = limitText === undefined ? RANGE_SHOWN_MAX : Number(limitText);
+  if (!Number.isSafeInteger(limit) || limit < 1) throw usageError('get', '--limit needs a positive integer');
+  const start = typeof prefix === 'string' ? prefix : words.positionals[0]!;
+  return { name: 'range', start, prefix: typeof prefix === 'string', end: typeof end === 'string' ? end : null, limit, keysOnly, countOnly, stale };
+}
 
 function parsePut(line: string, from: number): ShellCommand {
   const key = nextToken(line, from);
@@ -171,7 +208,7 @@ interface Words {
 
 /** Options each command takes: true = takes a value. */
 const OPTIONS: Readonly<Record<string, Readonly<Record<string, boolean>>>> = {
-  get: { '--stale': false },
+  get: { '--stale': false, '--prefix': true, '--end': true, '--limit': true, '--keys-only': false, '--count-only': false },
   cas: { '--expect': true, '--absent': false, '--delete': false },
 };
 
@@ -246,6 +283,10 @@ async function executeCommand(command: RunnableCommand, session: ShellSession): 
       return writeOutcome(command.name, command.key, await client.cas(command.key, command.expect, command.value));
     case 'get':
       return readOutcome(command.key, await client.get(command.key, { stale: command.stale }));
+    case 'range':
+      return rangeOutcome(command, client);
+    case 'txn':
+      return txnOutcome(await client.txn(command.request));
     case 'status':
       return statusOutcome(session);
     case 'head':
@@ -259,6 +300,35 @@ async function executeCommand(command: RunnableCommand, session: ShellSession): 
 function writeOutcome(name: string, key: string, write: WriteResult): ShellOutcome {
   const ok = write.result !== 'CAS_MISMATCH';
   return { ok, lines: [writeLine(write)], record: { command: name, ok, key, result: write.result, height: write.height, duplicate: write.duplicate } };
+}
+
+async function rangeOutcome(command: Extract<ShellCommand, { name: 'range' }>, client: PaxchainClient): Promise<ShellOutcome> {
+  const options = { prefix: command.prefix, end: command.end, stale: command.stale };
+  if (command.countOnly) {
+    const counted = await client.count(command.start, options);
+    return { ok: true, lines: [String(counted.count)], record: { command: 'get', ok: true, count: counted.count, height: counted.height } };
+  }
+  const lines: string[] = [];
+  const entries: unknown[] = [];
+  let more = false;
+  for await (const page of client.range(command.start, { ...options, limit: command.limit, keysOnly: command.keysOnly })) {
+    for (const entry of page.entries) {
+      const view = rangeEntryView(entry);
+      lines.push(view.line);
+      entries.push(view.record);
+    }
+    more = page.more;
+  }
+  if (lines.length === command.limit && !more) more = (await client.count(command.start, options)).count > command.limit;
+  if (more) lines.push(`(more: showing the first ${command.limit}; use --limit)`);
+  return { ok: true, lines: lines.length > 0 ? lines : ['(no keys)'], record: { command: 'get', ok: true, count: entries.length, entries } };
+}
+
+/** A txn whose compares failed is a failure, as in `paxchain txn`. */
+function txnOutcome(result: TxnResult): ShellOutcome {
+  const lines = [`${result.succeeded ? 'SUCCEEDED' : 'FAILED'} (height ${result.height}${result.duplicate ? ', duplicate' : ''}${result.deleted ? `, deleted ${result.deleted}` : ''})`];
+  for (const get of result.gets ?? []) lines.push(`${get.key}\t${get.value === null ? '(not found)' : Buffer.from(get.value).toString()}`);
+  return { ok: result.succeeded, lines, record: { command: 'txn', ok: result.succeeded, result: result.result, height: result.height, gets: result.gets?.map((get) => ({ key: get.key, value: get.value === null ? null : Buffer.from(get.value).toString(), ...get.revisions })) ?? null, deleted: result.deleted } };
 }
 
 /** A missing key is a failure, as in `paxchain get`. */

@@ -19,20 +19,24 @@ import { CertifiedHeads, type TrustedHead, type TrustState, type VerifiedAnswer,
 import { fastSha256 } from '../native/sha256.js';
 import { fastEd25519Verifier } from '../native/ed25519.js';
 import { randomBytes } from 'node:crypto';
-import { bytesEqual, toHex, utf8 } from '../lib/bytes.js';
+import { bytesEqual, fromUtf8, toHex, utf8 } from '../lib/bytes.js';
 import { normalizeEndpoint, parseEndpoint, parseEndpointList } from '../lib/endpoint.js';
 import { ErrorCode, isPaxchainError, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import { nobleSha256 } from '../lib/sha256.js';
-import { checkKey, type Command, encodeCommand, utf8Length, writeEffect } from '../kv/command.js';
+import { checkKey, type Command, commandBytes, type CompareRelation, type CompareTarget, decodeCommand, encodeCommand, TXN_BYTES_MAX, type TxnOp, utf8Length, writeEffect } from '../kv/command.js';
 import { deriveSessionId, SESSION_SECRET_BYTES } from '../kv/session.js';
+import { prefixEnd, RANGE_PAGE_ENTRIES_MAX } from '../kv/range.js';
+import type { Revisions } from '../kv/table.js';
 import { ClientConnection } from '../transport/index.js';
 import { resolveHost } from './resolve.js';
+import { Watch, type WatchOptions } from './watch.js';
 import {
   type BlocksReply,
   decodeBlocksReply,
   decodeHashesReply,
   decodeHeadersReply,
+  decodeRangeReply,
   decodeReadReply,
   type Decoded,
   decodeStatusReply,
@@ -76,6 +80,8 @@ export interface WriteResult {
 
 export interface ReadResult {
   readonly value: Uint8Array | null;
+  /** The key's revisions (creation height, last write's height, writes since creation) when present. */
+  readonly revisions?: Revisions;
   readonly height: number;
   readonly hash: Uint8Array;
   readonly stale: boolean;
@@ -101,6 +107,59 @@ export interface VerifiedWriteResult extends WriteResult {
   readonly trust: TrustState;
   readonly pinnedOnFirstUse: boolean;
   readonly answer: VerifiedAnswer;
+}
+
+export type TxnRequestOp =
+  | { readonly kind: 'put'; readonly key: string; readonly value: Value }
+  | { readonly kind: 'delete'; readonly key: string }
+  | { readonly kind: 'delete-prefix'; readonly prefix: string }
+  | { readonly kind: 'get'; readonly key: string };
+
+export interface TxnRequest {
+  readonly compares: ReadonlyArray<{ readonly target: CompareTarget; readonly key: string; readonly relation: CompareRelation; readonly operand: Value | number }>;
+  readonly success?: readonly TxnRequestOp[];
+  readonly failure?: readonly TxnRequestOp[];
+}
+
+export interface TxnResult extends WriteResult {
+  /** Whether every compare held (the success ops ran; else the failure ops did). */
+  readonly succeeded: boolean;
+  /** What the branch's gets read, in order; null when not known (a duplicate's answer). */
+  readonly gets: ReadonlyArray<{ readonly key: string; readonly value: Uint8Array | null; readonly revisions?: Revisions }> | null;
+  /** Keys the branch deleted; null when not known (a duplicate's answer). */
+  readonly deleted: number | null;
+}
+
+export interface RangeOptions {
+  /** The keys that start with `start` (then `end` must not be given). */
+  readonly prefix?: boolean;
+  /** Exclusive upper bound; absent or null: to the last key. */
+  readonly end?: string | null;
+  /** Most entries in all (default: every key of the range). */
+  readonly limit?: number;
+  readonly keysOnly?: boolean;
+  readonly stale?: boolean;
+}
+
+export interface RangePageResult {
+  readonly entries: ReadonlyArray<{ readonly key: string; readonly value: Uint8Array | null; readonly revisions: Revisions }>;
+  /** Whether the iterator has another page. */
+  readonly more: boolean;
+  /** The state the page was read from. */
+  readonly height: number;
+  readonly hash: Uint8Array;
+  readonly stale: boolean;
+  readonly endpoint: string;
+}
+
+function rangeBounds(start: string, options: RangeOptions): { startBytes: Uint8Array; end: Uint8Array | null } {
+  if (options.prefix && options.end !== undefined && options.end !== null) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'a prefix range has no end');
+  if (options.limit !== undefined && !(Number.isInteger(options.limit) && options.limit >= 1)) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'limit must be a positive integer');
+  if (start !== '') checkInput(start);
+  if (options.end) checkInput(options.end);
+  const startBytes = utf8(start);
+  if (options.prefix) return { startBytes, end: start === '' ? null : prefixEnd(startBytes) };
+  return { startBytes, end: options.end ? utf8(options.end) : null };
 }
 
 /** Trust before any answer: a pinned genesis hash, or none (the first answer pins it). */
@@ -131,6 +190,8 @@ export class PaxchainClient {
   private readonly timeoutMs: number;
   private readonly attemptTimeoutMs: number;
   private closed = false;
+  /** Watches opened and not yet ended: close() ends them. */
+  private readonly watches = new Set<Watch>();
   /** Ed25519 verification of head certificates: OpenSSL's (the client runs on Node anyway). */
   private readonly verifier = fastEd25519Verifier;
   /** Heads this client already found majority-signed (one cluster's). */
@@ -161,12 +222,100 @@ export class PaxchainClient {
     return this.write({ op: 'cas', key, expect: expect === null ? null : toBytes(expect), value: value === null ? null : toBytes(value) });
   }
 
+  /**
+   * A transaction (src/kv/command.ts txn): if every compare holds, the success ops run, else the
+   * failure ops, atomically in one command (etcd's Txn). `succeeded` says which branch ran; `gets`
+   * holds what its get ops read, in order (null when the answer came from the dedup table after a
+   * retry, which keeps only the result). Refused with INVALID_ARGUMENT before anything is sent if it
+   * is malformed or past its bounds (TXN_COMPARES_MAX, TXN_OPS_MAX, TXN_BYTES_MAX).
+   */
+  async txn(request: TxnRequest): Promise<TxnResult> {
+    const compares = request.compares.map((compare) => ({ ...compare, operand: typeof compare.operand === 'number' ? compare.operand : toBytes(compare.operand) }));
+    const convert = (op: TxnRequestOp): TxnOp => (op.kind === 'put' ? { ...op, value: toBytes(op.value) } : op);
+    const write = { op: 'txn' as const, compares, success: (request.success ?? []).map(convert), failure: (request.failure ?? []).map(convert) };
+    const checked = decodeCommand(encodeCommand({ ...write, session: null, seq: 0 }));
+    if (typeof checked === 'string') throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, checked);
+    if (commandBytes(checked) > TXN_BYTES_MAX) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `txn larger than ${TXN_BYTES_MAX} bytes`);
+    let output: WriteReply['txn'];
+    const result = await this.write(write, undefined, (reply) => (output = reply.txn));
+    const ran = result.result === 'OK' ? write.success : write.failure;
+    const wanted = ran.filter((op) => op.kind === 'get').length;
+    const gets = output ? output.gets.map((get) => ({ key: get.key, value: get.value, ...(get.revisions ? { revisions: get.revisions } : {}) })) : wanted === 0 ? [] : null;
+    return { ...result, succeeded: result.result === 'OK', gets, deleted: output?.deleted ?? (result.duplicate ? null : 0) };
+  }
+
   /** Linearizable read (at the leader), or with `stale` a local read at any node. */
   async get(key: string, options: { stale?: boolean; endpoint?: string } = {}): Promise<ReadResult> {
     checkInput(key);
     const stale = options.stale === true;
     const { reply, endpoint } = await this.request({ op: 'read', key, stale }, decodeReadReply, { anyNode: stale, endpoint: options.endpoint });
-    return { value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale, endpoint };
+    return { value: reply.value, ...(reply.revisions ? { revisions: reply.revisions } : {}), height: reply.height, hash: reply.hash, stale: reply.stale, endpoint };
+  }
+
+  /**
+   * A range read as an async iterator over pages, in key order: the keys in [start, end) (end null:
+   * to the last key), or with `prefix` the keys that start with `start`; at most `limit` entries
+   * in all. Each page is one request of at most RANGE_PAGE_ENTRIES_MAX entries and about
+   * RANGE_PAGE_BYTES_MAX bytes, asked after the last key of the one before, so a huge range never
+   * builds one huge reply. Each page is a linearizable read of its own (or with `stale` a local
+   * one at any node), at a height that never goes down from page to page: a key appears at most
+   * once, but a range of several pages is not one snapshot of the state.
+   */
+  async *range(start: string, options: RangeOptions = {}): AsyncGenerator<RangePageResult> {
+    const { startBytes, end } = rangeBounds(start, options);
+    const stale = options.stale === true;
+    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+    let after = false;
+    let from = startBytes;
+    while (remaining > 0) {
+      const limit = Math.min(remaining, RANGE_PAGE_ENTRIES_MAX);
+      const request = { op: 'range', start: from, after, end, limit, keysOnly: options.keysOnly === true, countOnly: false, stale };
+      const { reply, endpoint } = await this.request(request, decodeRangeReply, { anyNode: stale });
+      const entries = reply.entries.map((entry) => ({ key: fromUtf8(entry.key), value: entry.value, revisions: entry.revisions }));
+      remaining -= entries.length;
+      const more = reply.more && remaining > 0;
+      yield { entries, more, height: reply.height, hash: reply.hash, stale: reply.stale, endpoint };
+      if (!more || reply.entries.length === 0) return;
+      from = reply.entries[reply.entries.length - 1]!.key;
+      after = true;
+    }
+  }
+
+  /** How many keys the range of range() holds (one request; the node walks the range). */
+  async count(start: string, options: Omit<RangeOptions, 'limit' | 'keysOnly'> = {}): Promise<{ count: number; height: number; hash: Uint8Array; endpoint: string }> {
+    const { startBytes, end } = rangeBounds(start, options);
+    const stale = options.stale === true;
+    const request = { op: 'range', start: startBytes, after: false, end, limit: 1, keysOnly: true, countOnly: true, stale };
+    const { reply, endpoint } = await this.request(request, decodeRangeReply, { anyNode: stale });
+    return { count: reply.count, height: reply.height, hash: reply.hash, endpoint };
+  }
+
+  /**
+   * Every change of `key` (with `prefix`: of every key that starts with it) from `fromHeight` on
+   * (default: from the next block), as an async iterator of events in chain order
+   * (src/client/watch.ts). It resumes on another node, from the height after the last one it
+   * delivered, when its node dies, stops, loses its leader or drops it for reading too slowly:
+   * no event is missed, repeated or reordered. Ends with COMPACTED when no node holds the asked
+   * height any more; `return()` (or break in for await) ends it.
+   */
+  watch(key: string, options: WatchOptions = {}): Watch {
+    if (this.closed) throw new TypeError('client is closed');
+    if (!(options.prefix && key === '')) checkInput(key);
+    if (options.fromHeight !== undefined && (!Number.isSafeInteger(options.fromHeight) || options.fromHeight < 0)) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `fromHeight must be a height, got ${options.fromHeight}`);
+    const watch = new Watch(
+      {
+        endpoints: this.endpoints,
+        connect: async (endpoint, timeoutMs) => {
+          const { host, port } = parseEndpoint(endpoint);
+          const address = await resolveHost(host, timeoutMs);
+          return ClientConnection.connect(address, port, { connectTimeoutMs: timeoutMs, requestTimeoutMs: this.attemptTimeoutMs });
+        },
+      },
+      key,
+      { ...options, onEnd: () => this.watches.delete(watch) },
+    );
+    this.watches.add(watch);
+    return watch;
   }
 
   /**
@@ -230,6 +379,7 @@ export class PaxchainClient {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const watch of [...this.watches]) await watch.return();
     const connections = [...this.connections.values()];
     this.connections.clear();
     await Promise.all(connections.map((pending) => pending.then((connection) => connection.close()).catch(() => undefined)));

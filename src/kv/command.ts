@@ -8,6 +8,18 @@
  *   delete  [2, session, seq, key]
  *   cas     [3, session, seq, key, expect, value]   expect nil = "key absent";
  *                                                    value nil = delete on match
+ *   txn     [4, session, seq, compares, success, failure]
+ *           compare  [target, key, relation, operand]  target 0 value (operand bin), 1 version,
+ *                    2 modHeight, 3 createHeight (operand an integer); relation 0 =, 1 !=, 2 <, 3 >.
+ *                    An absent key has version, modHeight and createHeight 0 and no value (a
+ *                    value compare on it holds only for !=), so "absent" is version = 0.
+ *           op       [0, key, value] put | [1, key] delete | [2, prefix] delete every key that
+ *                    starts with prefix | [3, key] get
+ *           If every compare holds the success ops run, else the failure ops, in order, as one
+ *           command (atomic on every replica). Bounds: TXN_COMPARES_MAX compares, TXN_OPS_MAX ops
+ *           per branch; a branch may not write one key twice, nor put a key a delete-prefix of the
+ *           same branch removes (so its effect does not depend on the order of its writes, and a
+ *           STATE_FULL check before it runs is exact).
  *
  * session is a SESSION_ID_BYTES session id (src/kv/session.ts), or nil for "no session" (tools
  * that build chains; a client write always has one). seq is an integer in [0, 2^53); a session
@@ -26,8 +38,37 @@ export const OP_NOOP = 0;
 export const OP_PUT = 1;
 export const OP_DELETE = 2;
 export const OP_CAS = 3;
-/** Most fields of any command tuple (cas has 6). */
+export const OP_TXN = 4;
+/** Most fields of any command tuple (cas and txn have 6). */
 const COMMAND_FIELDS_MAX = 6;
+/** Most compares of one txn, and most ops in each of its two branches. */
+const TXN_COMPARES_MAX = 64;
+export const TXN_OPS_MAX = 128;
+/**
+ * Most bytes of one txn (commandBytes' estimate): the largest single write (a cas: one key and two
+ * values at their limits), so that every command fits one client frame.
+ */
+export const TXN_BYTES_MAX = limits.keyBytesMax + 2 * limits.valueBytesMax;
+
+export type CompareTarget = 'value' | 'version' | 'modHeight' | 'createHeight';
+export type CompareRelation = '=' | '!=' | '<' | '>';
+const COMPARE_TARGETS: readonly CompareTarget[] = ['value', 'version', 'modHeight', 'createHeight'];
+const COMPARE_RELATIONS: readonly CompareRelation[] = ['=', '!=', '<', '>'];
+
+/** One compare of a txn: `target` of `key` `relation` `operand` (bytes for value, else an integer). */
+export interface TxnCompare {
+  readonly target: CompareTarget;
+  readonly key: string;
+  readonly relation: CompareRelation;
+  readonly operand: Uint8Array | number;
+}
+
+export type TxnOp =
+  | { readonly kind: 'put'; readonly key: string; readonly value: Uint8Array }
+  | { readonly kind: 'delete'; readonly key: string }
+  | { readonly kind: 'delete-prefix'; readonly prefix: string }
+  | { readonly kind: 'get'; readonly key: string };
+const TXN_OP_KINDS: readonly TxnOp['kind'][] = ['put', 'delete', 'delete-prefix', 'get'];
 
 interface CommandHeader {
   /** Session id (chain) or session secret (wire); null = no session. */
@@ -39,7 +80,8 @@ export type Command =
   | (CommandHeader & { readonly op: 'noop' })
   | (CommandHeader & { readonly op: 'put'; readonly key: string; readonly value: Uint8Array })
   | (CommandHeader & { readonly op: 'delete'; readonly key: string })
-  | (CommandHeader & { readonly op: 'cas'; readonly key: string; readonly expect: Uint8Array | null; readonly value: Uint8Array | null });
+  | (CommandHeader & { readonly op: 'cas'; readonly key: string; readonly expect: Uint8Array | null; readonly value: Uint8Array | null })
+  | (CommandHeader & { readonly op: 'txn'; readonly compares: readonly TxnCompare[]; readonly success: readonly TxnOp[]; readonly failure: readonly TxnOp[] });
 
 export type CommandTuple = readonly unknown[];
 
@@ -61,6 +103,8 @@ export const ResultCode = {
   STALE: 5,
   /** the write would take the state past a limit genesis sets (entries or bytes): nothing changed. */
   STATE_FULL: 6,
+  /** txn: a compare did not hold, so its failure ops ran (OK: they all held and its success ops ran). */
+  COMPARE_FAILED: 7,
 } as const;
 export type ResultCode = (typeof ResultCode)[keyof typeof ResultCode];
 export const DUPLICATE_FLAG = 0x10;
@@ -73,6 +117,7 @@ const resultNames: Record<number, string> = {
   [ResultCode.INVALID]: 'INVALID',
   [ResultCode.STALE]: 'STALE',
   [ResultCode.STATE_FULL]: 'STATE_FULL',
+  [ResultCode.COMPARE_FAILED]: 'COMPARE_FAILED',
 };
 
 export function describeResult(code: number): { code: string; duplicate: boolean } {
@@ -103,6 +148,7 @@ export function writeEffect(command: Command, result: number): WriteEffect | und
       if (code === ResultCode.DELETED || code === ResultCode.NOT_FOUND) return { holds: 'absent' };
       return code === ResultCode.CAS_MISMATCH ? { holds: 'not', value: command.expect } : undefined;
     case 'noop':
+    case 'txn':
       return undefined;
   }
 }
@@ -165,7 +211,115 @@ export function encodeCommand(command: Command): CommandTuple {
       return [OP_DELETE, command.session, command.seq, command.key];
     case 'cas':
       return [OP_CAS, command.session, command.seq, command.key, command.expect, command.value];
+    case 'txn':
+      return [OP_TXN, command.session, command.seq, command.compares.map(encodeCompare), command.success.map(encodeTxnOp), command.failure.map(encodeTxnOp)];
   }
+}
+
+function encodeCompare(compare: TxnCompare): unknown[] {
+  return [COMPARE_TARGETS.indexOf(compare.target), compare.key, COMPARE_RELATIONS.indexOf(compare.relation), compare.operand];
+}
+
+function encodeTxnOp(op: TxnOp): unknown[] {
+  const code = TXN_OP_KINDS.indexOf(op.kind);
+  switch (op.kind) {
+    case 'put':
+      return [code, op.key, op.value];
+    case 'delete-prefix':
+      return [code, op.prefix];
+    default:
+      return [code, op.key];
+  }
+}
+
+function decodeCompare(tuple: unknown): TxnCompare | string {
+  if (!Array.isArray(tuple) || tuple.length !== 4) return 'a compare is [target, key, relation, operand]';
+  const [targetCode, key, relationCode, operand] = tuple as unknown[];
+  const target = COMPARE_TARGETS[targetCode as number];
+  const relation = COMPARE_RELATIONS[relationCode as number];
+  if (target === undefined || !Number.isInteger(targetCode)) return `unknown compare target ${String(targetCode)}`;
+  if (relation === undefined || !Number.isInteger(relationCode)) return `unknown compare relation ${String(relationCode)}`;
+  const problem = checkKey(key);
+  if (problem) return `compare: ${problem}`;
+  if (target === 'value' ? checkValue(operand) !== undefined : !isU53(operand)) return `compare of ${target} needs ${target === 'value' ? 'a value (bytes)' : 'an integer'}`;
+  return { target, key: key as string, relation, operand: operand as Uint8Array | number };
+}
+
+function decodeTxnOp(tuple: unknown): TxnOp | string {
+  if (!Array.isArray(tuple) || tuple.length < 2) return 'a txn op is [kind, key, ...]';
+  const kind = TXN_OP_KINDS[tuple[0] as number];
+  if (kind === undefined || !Number.isInteger(tuple[0])) return `unknown txn op ${String(tuple[0])}`;
+  const problem = checkKey(tuple[1]);
+  if (problem) return `${kind}: ${problem}`;
+  const key = tuple[1] as string;
+  if (kind === 'put') {
+    if (tuple.length !== 3) return 'a txn put is [0, key, value]';
+    return checkValue(tuple[2]) ?? { kind, key, value: tuple[2] as Uint8Array };
+  }
+  if (tuple.length !== 2) return `a txn ${kind} is [${tuple[0] as number}, ${kind === 'delete-prefix' ? 'prefix' : 'key'}]`;
+  return kind === 'delete-prefix' ? { kind, prefix: key } : { kind, key };
+}
+
+/**
+ * Why a branch's writes could interfere (a key written twice, or a write under a delete-prefix of
+ * the same branch), or undefined.
+ */
+function branchConflict(ops: readonly TxnOp[]): string | undefined {
+  const written = new Set<string>();
+  const prefixes: string[] = [];
+  for (const op of ops) {
+    if (op.kind === 'get') continue;
+    if (op.kind === 'delete-prefix') {
+      prefixes.push(op.prefix);
+      continue;
+    }
+    if (written.has(op.key)) return `key ${JSON.stringify(op.key)} is written twice in one branch`;
+    written.add(op.key);
+  }
+  for (const prefix of prefixes) {
+    const bytes = utf8Bytes(prefix);
+    for (const key of written) if (startsWith(utf8Bytes(key), bytes)) return `key ${JSON.stringify(key)} is written and deleted by prefix ${JSON.stringify(prefix)} in one branch`;
+    for (const other of prefixes) if (other !== prefix && startsWith(utf8Bytes(other), bytes)) return `prefixes ${JSON.stringify(prefix)} and ${JSON.stringify(other)} overlap in one branch`;
+  }
+  if (new Set(prefixes).size !== prefixes.length) return 'a prefix is deleted twice in one branch';
+  return undefined;
+}
+
+const textEncoder = new TextEncoder();
+function utf8Bytes(text: string): Uint8Array {
+  return textEncoder.encode(text);
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (prefix.length > bytes.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}
+
+function decodeTxn(tuple: readonly unknown[], header: CommandHeader): Command | string {
+  if (tuple.length !== 6) return 'txn is [4, session, seq, compares, success, failure]';
+  const [, , , compares, success, failure] = tuple;
+  if (!Array.isArray(compares) || compares.length > TXN_COMPARES_MAX) return `a txn has at most ${TXN_COMPARES_MAX} compares`;
+  if (!Array.isArray(success) || !Array.isArray(failure) || success.length > TXN_OPS_MAX || failure.length > TXN_OPS_MAX) return `a txn branch has at most ${TXN_OPS_MAX} ops`;
+  const decodedCompares: TxnCompare[] = [];
+  for (const compare of compares as unknown[]) {
+    const decoded = decodeCompare(compare);
+    if (typeof decoded === 'string') return `txn: ${decoded}`;
+    decodedCompares.push(decoded);
+  }
+  const branches: TxnOp[][] = [];
+  for (const branch of [success, failure] as unknown[][]) {
+    const ops: TxnOp[] = [];
+    for (const op of branch) {
+      const decoded = decodeTxnOp(op);
+      if (typeof decoded === 'string') return `txn: ${decoded}`;
+      ops.push(decoded);
+    }
+    const conflict = branchConflict(ops);
+    if (conflict) return `txn: ${conflict}`;
+    branches.push(ops);
+  }
+  return { op: 'txn', ...header, compares: decodedCompares, success: branches[0]!, failure: branches[1]! };
 }
 
 /** Full validation of a chain tuple, with a reason; the apply path reads the same layout below. */
@@ -179,8 +333,9 @@ export function decodeCommand(tuple: unknown): Command | string {
   if (session !== null && seq === 0) return 'seq must start at 1';
   const header = { session: session === null ? null : new Uint8Array(session), seq };
   if (op === OP_NOOP) return tuple.length === 3 ? { op: 'noop', ...header } : 'noop takes no arguments';
+  if (op === OP_TXN) return decodeTxn(tuple, header);
   // The opcode first: a command of an unknown kind has no key to complain about.
-  if (op !== OP_PUT && op !== OP_DELETE && op !== OP_CAS) return `unknown opcode ${JSON.stringify(op) ?? String(op)} (known: ${OP_NOOP} noop, ${OP_PUT} put, ${OP_DELETE} delete, ${OP_CAS} cas)`;
+  if (op !== OP_PUT && op !== OP_DELETE && op !== OP_CAS) return `unknown opcode ${JSON.stringify(op) ?? String(op)} (known: ${OP_NOOP} noop, ${OP_PUT} put, ${OP_DELETE} delete, ${OP_CAS} cas, ${OP_TXN} txn)`;
   const key = tuple[3];
   const keyProblem = checkKey(key);
   if (keyProblem) return keyProblem;
@@ -234,6 +389,12 @@ export function commandBytes(command: Command): number {
       return header + command.key.length * 3 + 5;
     case 'cas':
       return header + command.key.length * 3 + (command.value?.length ?? 0) + (command.expect?.length ?? 0) + 15;
+    case 'txn': {
+      let bytes = header + 15;
+      for (const compare of command.compares) bytes += compare.key.length * 3 + (compare.operand instanceof Uint8Array ? compare.operand.length : 0) + 20;
+      for (const op of [...command.success, ...command.failure]) bytes += (op.kind === 'delete-prefix' ? op.prefix : op.key).length * 3 + (op.kind === 'put' ? op.value.length : 0) + 12;
+      return bytes;
+    }
   }
 }
 

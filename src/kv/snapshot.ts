@@ -14,7 +14,8 @@
  *   u8 kind (1 = KV entries, 2 = sessions) || u32 subtree count || subtrees
  *   subtree    u16 step count || steps (u32 crit bit || 32-byte sibling hash), root first
  *              || u32 record count || records
- *   KV record       u32 elementLength || element, element = 0x01 || u16 keyLength || key || value
+ *   KV record       u32 elementLength || element, element = 0x01 || u16 keyLength || key || revisions || value
+ *                   (revisions: REVISION_BYTES, src/kv/table.ts)
  *                   (the trie leaf's element, src/kv/state.ts)
  *   session record  u32 rank || id (16) || u64 seq || u8 result || u64 height
  * A session's rank is its place in the dedup table's activity order (0 = least recently active),
@@ -33,6 +34,7 @@ import { KEY_BITS_MAX, type PathStep } from './state-trie.js';
 import { foldSubtree } from './state-proof.js';
 import { KvState } from './state.js';
 import { SESSION_ID_BYTES } from './session.js';
+import { REVISION_BYTES } from './table.js';
 
 /** Bytes of one session record in a snapshot (rank included). */
 export const SNAPSHOT_SESSION_BYTES = 4 + SESSION_ID_BYTES + 8 + 1 + 8;
@@ -185,7 +187,7 @@ function parseChunk(bytes: Uint8Array): ParsedChunk | string {
         const elementLength = readU32(bytes, at);
         if (elementLength < ELEMENT_HEADER_BYTES + 1 || bytes[at + 4] !== ELEMENT_TAG) return 'an entry with a bad header';
         const keyLength = (bytes[at + 5]! << 8) | bytes[at + 6]!;
-        if (keyLength === 0 || ELEMENT_HEADER_BYTES + keyLength > elementLength) return 'an entry whose key is longer than the entry';
+        if (keyLength === 0 || ELEMENT_HEADER_BYTES + keyLength + REVISION_BYTES > elementLength) return 'an entry whose key and revisions are longer than the entry';
         length = 4 + elementLength;
       }
       if (at + length > bytes.length) return 'a record longer than its chunk';
@@ -203,7 +205,7 @@ function loadRecord(state: KvState, bytes: Uint8Array, kind: number, record: { s
   const element = record.start + 4;
   const keyLength = (bytes[element + 1]! << 8) | bytes[element + 2]!;
   const keyStart = element + ELEMENT_HEADER_BYTES;
-  return state.loadEntry(bytes, keyStart, keyLength, keyStart + keyLength, record.length - 4 - ELEMENT_HEADER_BYTES - keyLength);
+  return state.loadEntry(bytes, keyStart, keyLength, record.length - 4 - ELEMENT_HEADER_BYTES - keyLength - REVISION_BYTES);
 }
 
 /** The trie key of a record (a KV key, or a session id). */

@@ -6,7 +6,8 @@
  * plus the leaf it ends at and the sessions trie's root:
  *
  *   key           the key asked about (UTF-8 bytes)
- *   leaf          the key and value of the leaf the path ends at; absent only for an empty KV trie
+ *   leaf          the key, value and revisions (createHeight, modHeight, version; src/kv/table.ts)
+ *                 of the leaf the path ends at; absent only for an empty KV trie
  *   steps         [{ crit, sibling }] from the root down: each node's crit bit and the hash of the
  *                 child the path does not take
  *   sessionsRoot  root of the sessions trie (the proof does not open it)
@@ -19,28 +20,30 @@
  * The proof has one step per node on the path: O(log n) for keys that are not chosen to collide,
  * never more than KEY_BITS_MAX. The JSON form (hex strings) is what `chain prove` writes.
  */
-import { bytesEqual, concatBytes, fromHex, toHex, utf8 } from '../lib/bytes.js';
+import { bytesEqual, concatBytes, fromHex, isU53, toHex, utf8, writeU64 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { SHA256_BYTES, type Sha256 } from '../lib/sha256.js';
 import { KEY_BITS_MAX, keyBit, NODE_TAG, type PathStep } from './state-trie.js';
-import { ELEMENT_TAG } from './table.js';
+import { ELEMENT_TAG, REVISION_BYTES, type Revisions } from './table.js';
 
 /** Domain tag of the state root: stateRoot = SHA-256(STATE_ROOT_TAG || kvRoot || sessionsRoot). */
 export const STATE_ROOT_TAG = utf8('paxchain/state/1\0');
 
 export interface KeyProof {
   readonly key: Uint8Array;
-  readonly leaf: { readonly key: Uint8Array; readonly value: Uint8Array } | undefined;
+  readonly leaf: { readonly key: Uint8Array; readonly value: Uint8Array; readonly revisions: Revisions } | undefined;
   readonly steps: readonly PathStep[];
   readonly sessionsRoot: Uint8Array;
 }
 
 /** What a valid proof says: the key's value, or null for absent. */
-export type KeyProofVerdict = { readonly ok: true; readonly value: Uint8Array | null } | { readonly ok: false; readonly reason: string };
+export type KeyProofVerdict =
+  | { readonly ok: true; readonly value: Uint8Array | null; readonly revisions?: Revisions }
+  | { readonly ok: false; readonly reason: string };
 
 export interface KeyProofJson {
   key: string;
-  leaf: { key: string; value: string } | null;
+  leaf: { key: string; value: string; createHeight: number; modHeight: number; version: number } | null;
   steps: Array<{ crit: number; sibling: string }>;
   sessionsRoot: string;
 }
@@ -54,19 +57,30 @@ export function verifyKeyProof(sha256: Sha256, proof: KeyProof, stateRoot: Uint8
     if (proof.steps.length > 0) return { ok: false, reason: 'a proof with steps must name its leaf' };
     kvRoot = new Uint8Array(SHA256_BYTES);
   } else {
-    const folded = foldPath(sha256, proof.key, proof.leaf.key, leafHash(sha256, proof.leaf.key, proof.leaf.value), proof.steps);
+    const folded = foldPath(sha256, proof.key, proof.leaf.key, leafHash(sha256, proof.leaf.key, proof.leaf.revisions, proof.leaf.value), proof.steps);
     if (typeof folded === 'string') return { ok: false, reason: folded };
     kvRoot = folded;
   }
   const root = sha256.hash(concatBytes(STATE_ROOT_TAG, kvRoot, proof.sessionsRoot));
   if (!bytesEqual(root, stateRoot)) return { ok: false, reason: `the proof gives state root ${toHex(root.subarray(0, 8))}, expected ${toHex(stateRoot.subarray(0, 8))}` };
   const present = proof.leaf !== undefined && bytesEqual(proof.leaf.key, proof.key);
-  return { ok: true, value: present ? proof.leaf!.value : null };
+  return present ? { ok: true, value: proof.leaf!.value, revisions: proof.leaf!.revisions } : { ok: true, value: null };
 }
 
-/** The KV trie leaf hash of an entry: SHA-256(0x01 || u16 key length || key || value). */
-function leafHash(sha256: Sha256, key: Uint8Array, value: Uint8Array): Uint8Array {
-  return sha256.hash(concatBytes(Uint8Array.of(ELEMENT_TAG, key.length >>> 8, key.length & 0xff), key, value));
+/** The KV trie leaf hash of an entry: SHA-256(0x01 || u16 key length || key || revisions || value). */
+function leafHash(sha256: Sha256, key: Uint8Array, revisions: Revisions, value: Uint8Array): Uint8Array {
+  const encoded = new Uint8Array(REVISION_BYTES);
+  writeU64(encoded, 0, revisions.createHeight);
+  writeU64(encoded, 8, revisions.modHeight);
+  writeU64(encoded, 16, revisions.version);
+  return sha256.hash(concatBytes(Uint8Array.of(ELEMENT_TAG, key.length >>> 8, key.length & 0xff), key, encoded, value));
+}
+
+/** Whether `value` is a Revisions of heights and a version a state could hold. */
+export function isRevisions(value: unknown): value is Revisions {
+  if (typeof value !== 'object' || value === null) return false;
+  const { createHeight, modHeight, version } = value as Record<string, unknown>;
+  return isU53(createHeight) && isU53(modHeight) && isU53(version) && createHeight >= 1 && modHeight >= createHeight && version >= 1;
 }
 
 /**
@@ -113,6 +127,7 @@ function checkShape(proof: KeyProof): string | undefined {
   if (leaf !== undefined) {
     if (!(leaf.key instanceof Uint8Array) || leaf.key.length === 0 || leaf.key.length > limits.keyBytesMax) return 'leaf key out of range';
     if (!(leaf.value instanceof Uint8Array) || leaf.value.length > limits.valueBytesMax) return 'leaf value out of range';
+    if (!isRevisions(leaf.revisions)) return 'leaf revisions out of range';
   }
   return undefined;
 }
@@ -120,7 +135,7 @@ function checkShape(proof: KeyProof): string | undefined {
 export function keyProofToJson(proof: KeyProof): KeyProofJson {
   return {
     key: toHex(proof.key),
-    leaf: proof.leaf ? { key: toHex(proof.leaf.key), value: toHex(proof.leaf.value) } : null,
+    leaf: proof.leaf ? { key: toHex(proof.leaf.key), value: toHex(proof.leaf.value), ...proof.leaf.revisions } : null,
     steps: proof.steps.map((step) => ({ crit: step.crit, sibling: toHex(step.sibling) })),
     sessionsRoot: toHex(proof.sessionsRoot),
   };
@@ -143,11 +158,12 @@ export function keyProofFromJson(json: unknown): KeyProof | string {
   }
   let parsedLeaf: KeyProof['leaf'];
   if (leaf !== null) {
-    const { key: leafKey, value } = (leaf ?? {}) as Record<string, unknown>;
+    const { key: leafKey, value, createHeight, modHeight, version } = (leaf ?? {}) as Record<string, unknown>;
     const leafKeyBytes = hexField(leafKey);
     const valueBytes = hexField(value);
-    if (!leafKeyBytes || !valueBytes) return 'leaf needs hex key and value (or null)';
-    parsedLeaf = { key: leafKeyBytes, value: valueBytes };
+    const revisions = { createHeight, modHeight, version };
+    if (!leafKeyBytes || !valueBytes || !isRevisions(revisions)) return 'leaf needs hex key and value and its createHeight, modHeight and version (or null)';
+    parsedLeaf = { key: leafKeyBytes, value: valueBytes, revisions };
   }
   return { key: keyBytes, leaf: parsedLeaf, steps: parsedSteps, sessionsRoot: sessions };
 }

@@ -292,6 +292,46 @@ export class StateTrie {
   }
 
   /**
+   * Visits the leaf references of the keys k with lower <= k (lower < k when `exclusive`) in key
+   * order, until visit returns false or the keys run out; lower = bytes[start, start + length)
+   * (length 0: from the first key). The caller stops at an upper bound by returning false. It
+   * reads only structure, so it does not settle; visit must not change the trie.
+   *
+   * The lower bound costs two descents, not a scan: the first finds the leaf the bound's bits lead
+   * to and the first bit d where its key and the bound differ. Every key below the first node on
+   * that path whose crit bit is past d agrees with that leaf up to d, so that whole subtree is
+   * greater than the bound (the bound's bit d is 0) or smaller (it is 1); the second descent stops
+   * there, keeping the right children it passed (the greater keys) on a stack, as the walk's
+   * pending work.
+   */
+  forEachFrom(bytes: Uint8Array, start: number, length: number, exclusive: boolean, visit: (ref: number) => boolean): void {
+    if (this.root === NONE) return;
+    const source = this.source;
+    const nearest = this.leaves[LEAF_WORDS * ~this.descend(bytes, start, length)]!;
+    const crit = critBit(bytes, start, length, source.keyBytes(nearest), source.keyStart(nearest), source.keyLength(nearest));
+    // An equal key (crit -1) is the leaf itself: descend all the way to it.
+    const stop = crit < 0 ? KEY_BITS_MAX + 1 : crit;
+    const nodes = this.nodes;
+    const pending: number[] = [];
+    let child = this.root;
+    while (child >= 0 && nodes[NODE_WORDS * child + CRIT]! < stop) {
+      const side = keyBit(bytes, start, length, nodes[NODE_WORDS * child + CRIT]!);
+      if (side === 0) pending.push(nodes[NODE_WORDS * child + CHILD + 1]!);
+      child = nodes[NODE_WORDS * child + CHILD + side]!;
+    }
+    if (crit < 0 ? !exclusive : keyBit(bytes, start, length, crit) === 0) pending.push(child);
+    // In order: the top of the stack is the next subtree; its leftmost leaf is the next key.
+    while (pending.length > 0) {
+      let next = pending.pop()!;
+      while (next >= 0) {
+        pending.push(nodes[NODE_WORDS * next + CHILD + 1]!);
+        next = nodes[NODE_WORDS * next + CHILD]!;
+      }
+      if (!visit(this.leaves[LEAF_WORDS * ~next]!)) return;
+    }
+  }
+
+  /**
    * Cuts the trie (settled first) into whole subtrees, in key order, each of at most `budget`
    * total leaf weight (a single leaf heavier than that is a subtree of its own): what a snapshot
    * chunk holds (src/kv/snapshot.ts). Each comes with its path from the root (the steps a key

@@ -12,7 +12,8 @@
  *
  * A trie leaf's hash is SHA-256 of its element (one byte of domain tag each, so the two kinds, and
  * the tries' internal nodes with their 0x03 tag, can never hash alike):
- *   KV entry   0x01 || u16 keyBytes || key || value                 (big-endian lengths)
+ *   KV entry   0x01 || u16 keyBytes || key || u64 createHeight || u64 modHeight || u64 version || value
+ *              (big-endian; the revisions of src/kv/table.ts: a key's value and revisions are one proof)
  *   session    0x02 || session id (16 bytes) || u64 seq || u8 result || u64 height
  * Proofs against the root: src/kv/state-proof.ts.
  *
@@ -35,10 +36,10 @@
  */
 import { equalAt, fromUtf8, readU64, utf8, writeU32, writeU64 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
-import { pack } from '../lib/msgpack.js';
+import { pack, unpackSafe } from '../lib/msgpack.js';
 import { MalformedMsgpack, MsgpackCursor } from '../lib/msgpack-cursor.js';
 import type { Sha256 } from '../lib/sha256.js';
-import { CommandArguments, CommandHead, DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_PUT, readCommandArguments, readCommandHead, ResultCode } from './command.js';
+import { CommandArguments, CommandHead, decodeCommand, DUPLICATE_FLAG, OP_CAS, OP_DELETE, OP_PUT, OP_TXN, readCommandArguments, readCommandHead, ResultCode, type TxnCompare, type TxnOp } from './command.js';
 import { SHA256_BYTES } from '../lib/sha256.js';
 import { SESSION_ID_BYTES } from './session.js';
 import { SessionElements } from './session-elements.js';
@@ -46,7 +47,9 @@ import { type KeyProof, STATE_ROOT_TAG } from './state-proof.js';
 import { KIND_ENTRIES, KIND_SESSIONS, packChunks, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_SESSION_BYTES, type StateSnapshot } from './snapshot.js';
 import { StateTrie } from './state-trie.js';
 import { SessionMap } from './session-map.js';
-import { KeyValueTable } from './table.js';
+import { KeyValueTable, REVISION_BYTES, type Revisions } from './table.js';
+import { assert } from '../lib/assert.js';
+import { compareBytes, prefixEnd, RANGE_PAGE_BYTES_MAX, type RangeEntry, type RangePage, type RangeQuery } from './range.js';
 
 const SESSION_TAG = 0x02;
 const WORDS = SHA256_BYTES / 4;
@@ -121,6 +124,15 @@ export class KvState {
   private jobOutWords = new Uint32Array(this.jobOut.buffer);
   /** Cursor for apply(tuple); applyCommands() reads from the caller's cursor. */
   private readonly ownCursor = new MsgpackCursor();
+  /** Height of the block being applied: a write's modHeight (and createHeight for a new key). */
+  private applyHeight = 0;
+  /** Set while a txn's branch runs: its limits were checked for the whole branch before it. */
+  private limitsChecked = false;
+  /** What the txns of the last applyCommands() read and deleted, by command index. */
+  private txnOutputs: TxnOutput[] = [];
+  /** Changes since the last takeChanges(), when the change log is on (watches); null: off. */
+  private changeLog: KvChange[] | null = null;
+  private commandIndex = 0;
   /** Scratch for reading one command (src/kv/command.ts owns the layout). */
   private readonly head = new CommandHead();
   private readonly arguments = new CommandArguments();
@@ -159,6 +171,12 @@ export class KvState {
     return at < 0 ? undefined : this.table.value(at);
   }
 
+  /** The value and revisions of `key` (UTF-8 bytes), or undefined when absent. */
+  entry(key: Uint8Array): { value: Uint8Array; revisions: Revisions } | undefined {
+    const at = this.table.find(key, 0, key.length);
+    return at < 0 ? undefined : { value: this.table.value(at), revisions: this.table.revisions(at) };
+  }
+
   session(id: Uint8Array): Readonly<Session> | undefined {
     return id.length === SESSION_ID_BYTES ? this.sessions.get(id, 0) : undefined;
   }
@@ -179,6 +197,37 @@ export class KvState {
 
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /**
+   * One page of a range read (src/kv/range.ts), in key order: at most query.limit entries and
+   * about RANGE_PAGE_BYTES_MAX bytes, `more` set when keys of the range remain. A countOnly query
+   * counts the whole range instead (a walk of its keys, no copies).
+   */
+  range(query: RangeQuery): RangePage {
+    const table = this.table;
+    const arena = table.arena;
+    const { end, limit, keysOnly, countOnly } = query;
+    const entries: RangeEntry[] = [];
+    let bytes = 0;
+    let count = 0;
+    let more = false;
+    this.kvTrie.forEachFrom(query.start, 0, query.start.length, query.after, (at) => {
+      if (end !== null && compareBytes(arena, table.keyStart(at), table.keyLength(at), end) >= 0) return false;
+      if (countOnly) {
+        count++;
+        return true;
+      }
+      if (entries.length >= limit || bytes >= RANGE_PAGE_BYTES_MAX) {
+        more = true;
+        return false;
+      }
+      const value = keysOnly ? null : table.value(at);
+      entries.push({ key: table.key(at), value, revisions: table.revisions(at) });
+      bytes += table.keyLength(at) + (value?.length ?? 0);
+      return true;
+    });
+    return { entries, more, count: countOnly ? count : entries.length };
   }
 
   /** Entries in no particular order (callers sort for display); keys decoded as UTF-8. */
@@ -245,16 +294,24 @@ export class KvState {
   }
 
   /**
-   * Adds one KV entry from a snapshot (key and value are source[keyStart, +keyLength) and
-   * source[valueStart, +valueLength)). Only into a state being loaded: returns why not, if the
-   * entry is not one a state could hold (a bad length, a key twice, past a limit). The caller
-   * checks the root afterwards; this only keeps bad input from breaking the structures.
+   * Adds one KV entry from a snapshot: the key is source[keyStart, +keyLength), its revisions the
+   * REVISION_BYTES after it, its value the valueLength bytes after those. Only into a state being
+   * loaded: returns why not, if the entry is not one a state could hold (a bad length, a key twice,
+   * revisions out of order, past a limit). The caller checks the root afterwards; this only keeps
+   * bad input from breaking the structures.
    */
-  loadEntry(source: Uint8Array, keyStart: number, keyLength: number, valueStart: number, valueLength: number): string | undefined {
+  loadEntry(source: Uint8Array, keyStart: number, keyLength: number, valueLength: number): string | undefined {
     if (keyLength === 0 || keyLength > limits.keyBytesMax) return `a key of ${keyLength} bytes`;
-    if (valueLength > limits.valueBytesMax) return `a value of ${valueLength} bytes`;
+    if (valueLength < 0 || valueLength > limits.valueBytesMax) return `a value of ${valueLength} bytes`;
     if (this.table.find(source, keyStart, keyLength) >= 0) return 'a key given twice';
-    return this.write(source, keyStart, keyLength, valueStart, valueLength) === ResultCode.OK ? undefined : 'more than the state limits allow';
+    const revisionStart = keyStart + keyLength;
+    const [createHeight, modHeight, version] = [readU64(source, revisionStart), readU64(source, revisionStart + 8), readU64(source, revisionStart + 16)];
+    if (createHeight < 1 || modHeight < createHeight || version < 1) return 'an entry whose revisions are out of order';
+    this.applyHeight = createHeight;
+    if (this.write(source, keyStart, keyLength, revisionStart + REVISION_BYTES, valueLength) !== ResultCode.OK) return 'more than the state limits allow';
+    const at = this.table.find(source, keyStart, keyLength);
+    this.table.setRevisions(at, createHeight, modHeight, version);
+    return undefined;
   }
 
   /**
@@ -296,7 +353,8 @@ export class KvState {
     const path = this.kvTrie.path(key, 0, key.length);
     if (path === undefined) return { key: key.slice(), leaf: undefined, steps: [], sessionsRoot };
     const table = this.table;
-    return { key: key.slice(), leaf: { key: table.key(path.leafRef), value: table.value(path.leafRef) }, steps: path.steps, sessionsRoot };
+    const at = path.leafRef;
+    return { key: key.slice(), leaf: { key: table.key(at), value: table.value(at), revisions: table.revisions(at) }, steps: path.steps, sessionsRoot };
   }
 
   private settledRoot(): Uint8Array {
@@ -396,8 +454,34 @@ export class KvState {
    */
   applyCommands(cursor: MsgpackCursor, count: number, height: number): number[] {
     const results = new Array<number>(count);
-    for (let i = 0; i < count; i++) results[i] = this.applyNext(cursor, height);
+    if (this.txnOutputs.length > 0) this.txnOutputs = [];
+    for (let i = 0; i < count; i++) {
+      this.commandIndex = i;
+      results[i] = this.applyNext(cursor, height);
+    }
     return results;
+  }
+
+  /**
+   * Keeps a log of every change from now on (each put and each delete that removed a key, with
+   * the command's index in its block, the value and the revisions): what watches stream. Off by
+   * default, so replay and tools pay nothing for it.
+   */
+  enableChangeLog(): void {
+    this.changeLog ??= [];
+  }
+
+  /** The changes since the last call (in apply order), and a fresh log; [] when the log is off. */
+  takeChanges(): KvChange[] {
+    const changes = this.changeLog;
+    if (changes === null || changes.length === 0) return [];
+    this.changeLog = [];
+    return changes;
+  }
+
+  /** What the txns of the last applyCommands() read (their gets) and how many keys they deleted. */
+  get lastTxnOutputs(): readonly TxnOutput[] {
+    return this.txnOutputs;
   }
 
   /** Applies the command at the cursor and leaves the cursor after it. */
@@ -416,7 +500,8 @@ export class KvState {
           return head.seq === session.seq ? session.result | DUPLICATE_FLAG : ResultCode.STALE;
         }
       }
-      const result = readCommandArguments(cursor, head, this.arguments) ? this.execute(source, head.op) : ResultCode.INVALID;
+      this.applyHeight = height;
+      const result = head.op === OP_TXN ? this.applyTxn(cursor, start) : readCommandArguments(cursor, head, this.arguments) ? this.execute(source, head.op) : ResultCode.INVALID;
       if (result === ResultCode.INVALID) {
         cursor.position = start;
         cursor.skipValue();
@@ -442,19 +527,140 @@ export class KvState {
     return valueStart < 0 ? this.remove(source, keyStart, keyLength) : this.write(source, keyStart, keyLength, valueStart, valueLength);
   }
 
+  /**
+   * Runs the txn at `start` (the cursor is left after it): its compares against the state now,
+   * then the branch they choose, as one command. Decoded in full (a txn is rarer than a put and
+   * has nested lists); a malformed one is INVALID, one whose branch would take the state past a
+   * limit STATE_FULL, and both change nothing.
+   */
+  private applyTxn(cursor: MsgpackCursor, start: number): number {
+    cursor.position = start;
+    cursor.skipValue();
+    const unpacked = unpackSafe(cursor.bytes.subarray(start, cursor.position));
+    const command = unpacked.ok ? decodeCommand(unpacked.value) : 'undecodable';
+    if (typeof command === 'string' || command.op !== 'txn') return ResultCode.INVALID;
+    const holds = command.compares.every((compare) => this.compareHolds(compare));
+    const ops = holds ? command.success : command.failure;
+    if (!this.branchFits(ops)) return ResultCode.STATE_FULL;
+    const output: TxnOutput = { index: this.commandIndex, gets: [], deleted: 0 };
+    this.limitsChecked = true;
+    try {
+      for (const op of ops) this.runTxnOp(op, output);
+    } finally {
+      this.limitsChecked = false;
+    }
+    if (output.gets.length > 0 || output.deleted > 0) this.txnOutputs.push(output);
+    return holds ? ResultCode.OK : ResultCode.COMPARE_FAILED;
+  }
+
+  private compareHolds(compare: TxnCompare): boolean {
+    const key = utf8(compare.key);
+    const at = this.table.find(key, 0, key.length);
+    let order: number;
+    if (compare.target === 'value') {
+      // An absent key has no value: only "!=" holds for it.
+      if (at < 0) return compare.relation === '!=';
+      const value = this.table.value(at);
+      order = compareBytes(value, 0, value.length, compare.operand as Uint8Array);
+    } else {
+      const revisions = at < 0 ? { createHeight: 0, modHeight: 0, version: 0 } : this.table.revisions(at);
+      order = revisions[compare.target] - (compare.operand as number);
+    }
+    switch (compare.relation) {
+      case '=':
+        return order === 0;
+      case '!=':
+        return order !== 0;
+      case '<':
+        return order < 0;
+      case '>':
+        return order > 0;
+    }
+  }
+
+  /** Whether a branch's writes keep the state within its limits (exact: a branch's writes never overlap). */
+  private branchFits(ops: readonly TxnOp[]): boolean {
+    const table = this.table;
+    let entries = 0;
+    let bytes = 0;
+    for (const op of ops) {
+      if (op.kind === 'get') continue;
+      if (op.kind === 'delete-prefix') {
+        for (const key of this.keysWithPrefix(op.prefix)) {
+          const at = table.find(key, 0, key.length);
+          entries--;
+          bytes -= table.keyLength(at) + table.valueLength(at);
+        }
+        continue;
+      }
+      const key = utf8(op.key);
+      const at = table.find(key, 0, key.length);
+      if (op.kind === 'put') {
+        entries += at < 0 ? 1 : 0;
+        bytes += at < 0 ? key.length + op.value.length : op.value.length - table.valueLength(at);
+      } else if (at >= 0) {
+        entries--;
+        bytes -= key.length + table.valueLength(at);
+      }
+    }
+    return !((entries > 0 && table.size + entries > this.stateLimits.entriesMax) || (bytes > 0 && this.entryBytes + bytes > this.stateLimits.bytesMax));
+  }
+
+  /** The keys that start with `prefix` (copies, in key order): what a delete-prefix removes. */
+  private keysWithPrefix(prefix: string): Uint8Array[] {
+    const start = utf8(prefix);
+    const end = prefixEnd(start);
+    const keys: Uint8Array[] = [];
+    const table = this.table;
+    this.kvTrie.forEachFrom(start, 0, start.length, false, (at) => {
+      if (end !== null && compareBytes(table.arena, table.keyStart(at), table.keyLength(at), end) >= 0) return false;
+      keys.push(table.key(at));
+      return true;
+    });
+    return keys;
+  }
+
+  private runTxnOp(op: TxnOp, output: TxnOutput): void {
+    if (op.kind === 'get') {
+      const entry = this.entry(utf8(op.key));
+      output.gets.push({ key: op.key, value: entry?.value ?? null, revisions: entry?.revisions ?? null });
+      return;
+    }
+    if (op.kind === 'delete-prefix') {
+      for (const key of this.keysWithPrefix(op.prefix)) if (this.remove(key, 0, key.length) === ResultCode.DELETED) output.deleted++;
+      return;
+    }
+    const key = utf8(op.key);
+    if (op.kind === 'delete') {
+      if (this.remove(key, 0, key.length) === ResultCode.DELETED) output.deleted++;
+      return;
+    }
+    const source = new Uint8Array(key.length + op.value.length);
+    source.set(key, 0);
+    source.set(op.value, key.length);
+    const result = this.write(source, 0, key.length, key.length, op.value.length);
+    assert(result === ResultCode.OK, 'a txn put failed after its branch was checked');
+  }
+
   private write(source: Uint8Array, keyStart: number, keyLength: number, valueStart: number, valueLength: number): number {
     const table = this.table;
     this.rootCache = undefined;
     let at = table.find(source, keyStart, keyLength);
     const grows = at < 0 ? keyLength + valueLength : valueLength - table.valueLength(at);
-    if ((at < 0 && table.size >= this.stateLimits.entriesMax) || (grows > 0 && this.entryBytes + grows > this.stateLimits.bytesMax)) return ResultCode.STATE_FULL;
+    if (!this.limitsChecked && ((at < 0 && table.size >= this.stateLimits.entriesMax) || (grows > 0 && this.entryBytes + grows > this.stateLimits.bytesMax))) return ResultCode.STATE_FULL;
     this.entryBytes += grows;
     if (at < 0) {
       at = table.insert(source, keyStart, keyLength, source, valueStart, valueLength);
+      table.setRevisions(at, this.applyHeight, this.applyHeight, 1);
       table.setLeaf(at, this.kvTrie.insert(at));
+      this.changeLog?.push({ index: this.commandIndex, key: source.slice(keyStart, keyStart + keyLength), value: source.subarray(valueStart, valueStart + valueLength), revisions: { createHeight: this.applyHeight, modHeight: this.applyHeight, version: 1 } });
     } else {
       this.retire(at);
+      const version = table.version(at) + 1;
+      const createHeight = table.createHeight(at);
       const moved = table.overwrite(at, source, valueStart, valueLength);
+      table.setRevisions(moved, createHeight, this.applyHeight, version);
+      this.changeLog?.push({ index: this.commandIndex, key: source.slice(keyStart, keyStart + keyLength), value: source.subarray(valueStart, valueStart + valueLength), revisions: { createHeight, modHeight: this.applyHeight, version } });
       const leaf = table.leaf(moved);
       if (moved !== at) this.kvTrie.move(leaf, moved);
       this.kvTrie.touch(leaf);
@@ -473,6 +679,7 @@ export class KvState {
     this.entryBytes -= table.keyLength(at) + table.valueLength(at);
     this.kvTrie.remove(table.leaf(at));
     table.remove(at);
+    this.changeLog?.push({ index: this.commandIndex, key: source.slice(keyStart, keyStart + keyLength), value: null, revisions: null });
     return ResultCode.DELETED;
   }
 
@@ -536,6 +743,27 @@ export class KvState {
     else this.oldest = session;
     this.newest = session;
   }
+}
+
+/** One change a block made (the change log, for watches). */
+export interface KvChange {
+  /** Index of the command among its block's commands. */
+  readonly index: number;
+  readonly key: Uint8Array;
+  /** The value written (a view into the block body), or null for a delete. */
+  readonly value: Uint8Array | null;
+  /** The key's revisions after a put; null for a delete. */
+  readonly revisions: Revisions | null;
+}
+
+/** What one txn read and deleted (src/kv/command.ts): its reply carries it to the client. */
+export interface TxnOutput {
+  /** Index of the txn among its block's commands. */
+  readonly index: number;
+  /** The gets of the branch that ran, in order, each seeing the ops before it. */
+  readonly gets: Array<{ readonly key: string; readonly value: Uint8Array | null; readonly revisions: Revisions | null }>;
+  /** Keys the branch deleted (delete and delete-prefix). */
+  deleted: number;
 }
 
 /** Most KV hash jobs queued before they are run in one batch. */

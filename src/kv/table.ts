@@ -13,9 +13,11 @@
  *   [at + 40, at + 44)   pending: 1 + index of the element's staged hash job, or 0
  *   [at + 44, at + 48)   index hash of the key (murmur3, for re-indexing)
  *   [at + 48, at + 52)   the entry's leaf number in the state trie (src/kv/state-trie.ts)
- *   [at + 52, ...)       element: 0x01 || u16 keyLength || key || value
+ *   [at + 52, ...)       element: 0x01 || u16 keyLength || key || revisions || value
+ *                        revisions = u64 createHeight || u64 modHeight || u64 version
  * The element is exactly what the state trie's leaf hash covers for this entry (src/kv/state.ts),
- * so it is hashed in place and its hash stored beside it.
+ * so it is hashed in place and its hash stored beside it, and a key's revisions are proven with
+ * its value.
  *
  * Index: open addressing, linear probing, at most half full, backward-shift deletion (no
  * tombstones). Slot i is two Uint32s: [key hash, record offset / 4 + 1] (0 = empty).
@@ -27,12 +29,26 @@
  * Bounds: ARENA_BYTES_MAX (Uint32 offsets), index slots up to 2^29.
  */
 import { assert } from '../lib/assert.js';
+import { readU64, writeU64 } from '../lib/bytes.js';
 
 export const ELEMENT_TAG = 0x01;
 /** Record header bytes before the element. */
 export const RECORD_HEADER_BYTES = 52;
 /** Element header: tag + u16 key length. */
 const ELEMENT_HEADER_BYTES = 3;
+/**
+ * A key's revisions, between its key and its value in the element (etcd's create_revision,
+ * mod_revision and version): the height of the block that created the key (since it was last
+ * absent), of the block that last wrote it, and how many writes it had since it was created
+ * (1 at creation).
+ */
+export const REVISION_BYTES = 24;
+
+export interface Revisions {
+  readonly createHeight: number;
+  readonly modHeight: number;
+  readonly version: number;
+}
 const ARENA_BYTES_MAX = 0xffff_fffc;
 const INDEX_SLOTS_MAX = 1 << 29;
 
@@ -106,7 +122,7 @@ export class KeyValueTable {
   /** Inserts the key find() just reported absent (no writes in between); returns the record. */
   insert(key: Uint8Array, keyStart: number, keyLength: number, value: Uint8Array, valueStart: number, valueLength: number): number {
     assert(keyLength > 0 && keyLength <= 0xffff, 'insert: key length');
-    const elementLength = ELEMENT_HEADER_BYTES + keyLength + valueLength;
+    const elementLength = ELEMENT_HEADER_BYTES + keyLength + REVISION_BYTES + valueLength;
     const at = this.reserve(elementLength);
     const arena = this.arena;
     const element = at + RECORD_HEADER_BYTES;
@@ -114,7 +130,7 @@ export class KeyValueTable {
     arena[element + 1] = keyLength >>> 8;
     arena[element + 2] = keyLength & 0xff;
     copy(arena, element + ELEMENT_HEADER_BYTES, key, keyStart, keyLength);
-    copy(arena, element + ELEMENT_HEADER_BYTES + keyLength, value, valueStart, valueLength);
+    copy(arena, element + ELEMENT_HEADER_BYTES + keyLength + REVISION_BYTES, value, valueStart, valueLength);
     const base = at >>> 2;
     this.words[base + LENGTH] = elementLength;
     this.words[base + PENDING] = 0;
@@ -131,27 +147,29 @@ export class KeyValueTable {
   }
 
   /**
-   * Replaces the value of the record find() just returned (no writes in between). In place when
-   * it fits; otherwise the record moves and the old one dies. Returns the record's offset. The
-   * old element's hash and pending job must be dealt with by the caller before this call.
+   * Replaces the value of the record find() just returned (no writes in between), keeping its
+   * revisions (the caller sets them). In place when it fits; otherwise the record moves and the
+   * old one dies. Returns the record's offset. The old element's hash and pending job must be
+   * dealt with by the caller before this call.
    */
   overwrite(at: number, value: Uint8Array, valueStart: number, valueLength: number): number {
     const words = this.words;
     const base = at >>> 2;
     const element = at + RECORD_HEADER_BYTES;
     const keyLength = this.keyLength(at);
-    const elementLength = ELEMENT_HEADER_BYTES + keyLength + valueLength;
+    const prefixLength = ELEMENT_HEADER_BYTES + keyLength + REVISION_BYTES;
+    const elementLength = prefixLength + valueLength;
     if (elementLength <= words[base + CAPACITY]!) {
       this.garbageBytes += words[base + LENGTH]! - elementLength;
-      copy(this.arena, element + ELEMENT_HEADER_BYTES + keyLength, value, valueStart, valueLength);
+      copy(this.arena, element + prefixLength, value, valueStart, valueLength);
       words[base + LENGTH] = elementLength;
       return at;
     }
     const moved = this.reserve(elementLength);
     const arena = this.arena;
     const movedBase = moved >>> 2;
-    arena.copyWithin(moved + RECORD_HEADER_BYTES, element, element + ELEMENT_HEADER_BYTES + keyLength);
-    copy(arena, moved + RECORD_HEADER_BYTES + ELEMENT_HEADER_BYTES + keyLength, value, valueStart, valueLength);
+    arena.copyWithin(moved + RECORD_HEADER_BYTES, element, element + prefixLength);
+    copy(arena, moved + RECORD_HEADER_BYTES + prefixLength, value, valueStart, valueLength);
     this.words[movedBase + LENGTH] = elementLength;
     this.words[movedBase + PENDING] = 0;
     this.words[movedBase + KEY_HASH] = this.words[base + KEY_HASH]!;
@@ -241,14 +259,43 @@ export class KeyValueTable {
 
   /** Value length of record `at`. */
   valueLength(at: number): number {
-    return this.elementLength(at) - ELEMENT_HEADER_BYTES - this.keyLength(at);
+    return this.elementLength(at) - ELEMENT_HEADER_BYTES - REVISION_BYTES - this.keyLength(at);
+  }
+
+  /** Offset in `arena` of record `at`'s revisions (createHeight, modHeight, version). */
+  private revisionStart(at: number): number {
+    return at + RECORD_HEADER_BYTES + ELEMENT_HEADER_BYTES + this.keyLength(at);
+  }
+
+  /** Record `at`'s revisions. */
+  revisions(at: number): Revisions {
+    const start = this.revisionStart(at);
+    return { createHeight: readU64(this.arena, start), modHeight: readU64(this.arena, start + 8), version: readU64(this.arena, start + 16) };
+  }
+
+  /** Record `at`'s createHeight. */
+  createHeight(at: number): number {
+    return readU64(this.arena, this.revisionStart(at));
+  }
+
+  /** Record `at`'s version (writes since its creation). */
+  version(at: number): number {
+    return readU64(this.arena, this.revisionStart(at) + 16);
+  }
+
+  /** Sets record `at`'s revisions (its element changes: the caller stages its hash). */
+  setRevisions(at: number, createHeight: number, modHeight: number, version: number): void {
+    const start = this.revisionStart(at);
+    writeU64(this.arena, start, createHeight);
+    writeU64(this.arena, start + 8, modHeight);
+    writeU64(this.arena, start + 16, version);
   }
 
   /** A copy of the value of record `at`. */
   value(at: number): Uint8Array {
     const element = at + RECORD_HEADER_BYTES;
     const keyLength = this.keyLength(at);
-    return this.arena.slice(element + ELEMENT_HEADER_BYTES + keyLength, element + this.elementLength(at));
+    return this.arena.slice(element + ELEMENT_HEADER_BYTES + keyLength + REVISION_BYTES, element + this.elementLength(at));
   }
 
   /** Whether record `at`'s value equals source[start, start + length). */
@@ -256,8 +303,8 @@ export class KeyValueTable {
     const arena = this.arena;
     const element = at + RECORD_HEADER_BYTES;
     const keyLength = this.keyLength(at);
-    if (this.elementLength(at) - ELEMENT_HEADER_BYTES - keyLength !== length) return false;
-    const value = element + ELEMENT_HEADER_BYTES + keyLength;
+    if (this.elementLength(at) - ELEMENT_HEADER_BYTES - REVISION_BYTES - keyLength !== length) return false;
+    const value = element + ELEMENT_HEADER_BYTES + keyLength + REVISION_BYTES;
     for (let i = 0; i < length; i++) if (arena[value + i] !== source[start + i]) return false;
     return true;
   }

@@ -31,7 +31,7 @@ import {
 } from '../chain/block.js';
 import { BODY_KIND_GENESIS, bodyKind, decodeBody, encodeGenesisBody, type GenesisBody, type GenesisConfig, scanBatchBody, stateLimitsOf } from '../chain/body.js';
 import { MsgpackCursor } from '../lib/msgpack-cursor.js';
-import { emptyStateRoot, KvState, type KvStateOptions } from '../kv/state.js';
+import { emptyStateRoot, KvState, type KvStateOptions, type TxnOutput } from '../kv/state.js';
 import { HistoryTree } from './history.js';
 
 export type ProblemReason =
@@ -68,6 +68,8 @@ export interface AppendedBlock {
   readonly results: number[];
   /** Where the body's commands start (so callers can walk them without scanning again). */
   readonly commandsOffset: number;
+  /** What the block's txns read and deleted (for their replies), by command index. */
+  readonly txnOutputs: readonly TxnOutput[];
 }
 
 /** Hashes for records computed ahead of time in a batch (src/chain/hash-batch.ts). */
@@ -231,7 +233,7 @@ export class Ledger {
     this.headRef = ref;
     this.history.append(ref.hash);
     this.headHeaderBytes = record.slice(0, HEADER_BYTES);
-    return { record, ref, results, commandsOffset: scan.commandsOffset };
+    return { record, ref, results, commandsOffset: scan.commandsOffset, txnOutputs: this.kv.lastTxnOutputs };
   }
 
   /**

@@ -34,7 +34,7 @@ import { bytesEqual, equalAt, fromHex, toHex } from '../lib/bytes.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { decodeHeader, hashRecord, HEADER_BYTES, HISTORY_ROOT_OFFSET, STATE_ROOT_OFFSET } from '../chain/block.js';
 import { decodeBody } from '../chain/body.js';
-import { type KeyProof, keyProofFromJson, keyProofToJson, verifyKeyProof } from '../kv/state-proof.js';
+import { isRevisions, type KeyProof, keyProofFromJson, keyProofToJson, verifyKeyProof } from '../kv/state-proof.js';
 import { effectHolds, type WriteEffect } from '../kv/command.js';
 import { KEY_BITS_MAX, type PathStep } from '../kv/state-trie.js';
 import { verifyInclusion } from './history.js';
@@ -299,7 +299,7 @@ function sameValue(a: Uint8Array | null, b: Uint8Array | null): boolean {
 // -------------------------------------------------------------------------------------------------
 // Wire form (msgpack): the answer as plain maps and arrays, every byte string a bin.
 //
-//   { header: bin, proof: { key: bin, leaf: [key: bin, value: bin] | nil, steps: [[crit, bin]...],
+//   { header: bin, proof: { key: bin, leaf: [key: bin, value: bin, createHeight, modHeight, version] | nil, steps: [[crit, bin]...],
 //     sessionsRoot: bin }, certificate: { header: bin, signatures: [[node, bin 64]...] },
 //     inclusion: [bin...], trusted: [bin...] | nil, genesis: bin | nil }
 
@@ -312,7 +312,7 @@ export function encodeVerifiedAnswer(answer: VerifiedAnswer): Record<string, unk
     header: answer.header,
     proof: {
       key: proof.key,
-      leaf: proof.leaf ? [proof.leaf.key, proof.leaf.value] : null,
+      leaf: proof.leaf ? [proof.leaf.key, proof.leaf.value, proof.leaf.revisions.createHeight, proof.leaf.revisions.modHeight, proof.leaf.revisions.version] : null,
       steps: proof.steps.map((step) => [step.crit, step.sibling]),
       sessionsRoot: proof.sessionsRoot,
     },
@@ -335,7 +335,8 @@ export function decodeVerifiedAnswer(wire: unknown): VerifiedAnswer | string {
   if (typeof proof !== 'object' || proof === null) return 'verified answer has no proof';
   const { key, leaf, steps, sessionsRoot } = proof as Record<string, unknown>;
   if (!isBin(key) || !isBin(sessionsRoot) || !Array.isArray(steps) || steps.length > KEY_BITS_MAX) return 'malformed key proof';
-  if (leaf !== null && !(Array.isArray(leaf) && leaf.length === 2 && isBin(leaf[0]) && isBin(leaf[1]))) return 'malformed proof leaf';
+  const revisions = Array.isArray(leaf) ? { createHeight: leaf[2] as number, modHeight: leaf[3] as number, version: leaf[4] as number } : undefined;
+  if (leaf !== null && !(Array.isArray(leaf) && leaf.length === 5 && isBin(leaf[0]) && isBin(leaf[1]) && isRevisions(revisions))) return 'malformed proof leaf';
   const parsedSteps: PathStep[] = [];
   for (const step of steps as unknown[]) {
     if (!Array.isArray(step) || step.length !== 2 || typeof step[0] !== 'number' || !isBin(step[1])) return 'malformed proof step';
@@ -351,7 +352,7 @@ export function decodeVerifiedAnswer(wire: unknown): VerifiedAnswer | string {
   }
   return {
     header,
-    proof: { key, leaf: leaf === null ? undefined : { key: (leaf as Uint8Array[])[0]!, value: (leaf as Uint8Array[])[1]! }, steps: parsedSteps, sessionsRoot },
+    proof: { key, leaf: leaf === null ? undefined : { key: (leaf as Uint8Array[])[0]!, value: (leaf as Uint8Array[])[1]!, revisions: revisions! }, steps: parsedSteps, sessionsRoot },
     certificate: { header: certifiedHeader, signatures: parsedSignatures },
     inclusion,
     trusted: trusted as Uint8Array[] | null,

@@ -61,6 +61,10 @@ export const ErrorCode = {
    * its header is kept and still verifies; read the body from a replica that keeps it.
    */
   PRUNED: 'PRUNED',
+  /** A watch asked for changes older than the node holds (its history is bounded). */
+  COMPACTED: 'COMPACTED',
+  /** A watch whose client read too slowly was ended; resume from its last height. */
+  FELL_BEHIND: 'FELL_BEHIND',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

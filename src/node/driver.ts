@@ -49,6 +49,7 @@ import {
 } from '../transport/protocol.js';
 import { AuthFailureLog } from './auth-log.js';
 import { Scrubber } from './scrubber.js';
+import { WATCH_PROGRESS_MS, WatchHub } from './watch-hub.js';
 import { NodeLog } from './log.js';
 import { MemoryReclaimer, type ReclaimReport } from './memory-reclaim.js';
 import { describeMessage } from './trace.js';
@@ -121,6 +122,10 @@ export class NodeDriver {
   private readonly startedAt = performance.now();
   private ticksDone = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Progress frames of idle watches, every WATCH_PROGRESS_MS / 4. */
+  private watchTimer: NodeJS.Timeout | undefined;
+  /** The watches clients hold on this node (src/node/watch-hub.ts), fed by every Ready's changes. */
+  private watches!: WatchHub;
   private flushScheduled = false;
   private readonly host: ReadyLoop;
   /** Session ids of recently seen secrets (a write's id without a hash per write). */
@@ -149,6 +154,7 @@ export class NodeDriver {
     badPeerMessages: 0,
     clientRequests: 0,
     writes: 0,
+    rangeReads: 0,
     syncedBatches: 0,
     blocksAppended: 0,
     /** Votes this process has sent: a learner must not send any. */
@@ -207,11 +213,22 @@ export class NodeDriver {
       // The replica still answers those requests; the answers have nowhere to go.
       onClientClosed: (connection) => {
         for (const [requestId, pending] of this.pendingReplies) if (pending.connection === connection) this.pendingReplies.delete(requestId);
+        this.watches.connectionClosed(connection);
       },
       // Floods and refusals, summed and rate-limited by the transport; counts are in status counters.
       onLog: (level, message, fields) => this.options.log.log(level, message, this.context(), fields),
     });
     const server = this.server;
+    this.watches = new WatchHub(
+      {
+        send: (connection, frame) => server.replyToClient(connection, frame as { id: number }),
+        backlog: (connection) => server.clientUnsentBytes(connection),
+        leader: () => this.replica.leader,
+        now: () => performance.now(),
+      },
+      this.replica.head?.height ?? -1,
+    );
+    this.watchTimer = setInterval(() => this.watches.progress(), WATCH_PROGRESS_MS / 4);
     this.reclaimer = new MemoryReclaimer({
       connections: () => {
         const { connectionsAccepted, connectionsOpen } = server.stats();
@@ -237,6 +254,7 @@ export class NodeDriver {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.watchTimer) clearInterval(this.watchTimer);
     this.reclaimer?.stop();
     await this.links?.close();
     await this.server?.close();
@@ -315,6 +333,19 @@ export class NodeDriver {
       case 'read':
         this.replica.read({ requestId: this.track(connection, request.id), key: body.key, stale: body.stale, verify: body.verify });
         break;
+      case 'range':
+        this.counters.rangeReads++;
+        this.replica.read({ requestId: this.track(connection, request.id), key: '', stale: body.stale, range: body.query });
+        break;
+      case 'watch':
+        return this.startWatch(connection, request.id, body);
+      case 'unwatch':
+        this.watches.cancel(connection, body.watch);
+        this.server.replyToClient(connection, { id: request.id, ok: true });
+        return;
+      case 'ping':
+        this.server.replyToClient(connection, { id: request.id, ok: true });
+        return;
       case 'status':
         this.server.replyToClient(connection, encodeReply(request.id, { ok: true, status: this.status() }));
         return;
@@ -325,6 +356,16 @@ export class NodeDriver {
         return;
     }
     this.scheduleFlush();
+  }
+
+  private startWatch(connection: number, id: number, body: { key: Uint8Array; prefix: boolean; from: number | undefined }): void {
+    if (!this.replica.chain.hasGenesis) {
+      this.server.replyToClient(connection, encodeReply(id, { ok: false, error: 'NOT_READY', message: 'this node has no chain yet' }));
+      return;
+    }
+    const started = this.watches.start(connection, id, { key: body.key, prefix: body.prefix }, body.from);
+    if (started.ok) return;
+    this.server.replyToClient(connection, { id, ok: false, error: started.error, message: started.message, ...(started.height === undefined ? {} : { height: started.height }) });
   }
 
   private track(connection: number, clientRequestId: number): number {
@@ -354,6 +395,7 @@ export class NodeDriver {
     this.counters.blocksAppended += ready.blocks.length;
     for (const message of sendable) this.sendToPeer(message);
     for (const reply of ready.replies) this.sendReply(reply);
+    if (ready.changes.length > 0 || ready.changesReset !== undefined) this.watches.onChanges(ready.changes, ready.changesReset);
     for (const serve of ready.serves) void this.serveFetch(serve);
     for (const serve of ready.hashServes) void this.serveHashes(serve);
     for (const serve of ready.snapshotServes) void this.serveSnapshot(serve);
@@ -466,8 +508,11 @@ export class NodeDriver {
     } else if (reply.kind === 'write') {
       body = writeReply(reply.result, reply.height);
       if (reply.verified || reply.unprovable !== undefined) body = { ...body, verified: reply.verified, unprovable: reply.unprovable };
+      if (reply.txn) body = { ...body, txn: reply.txn };
+    } else if (reply.kind === 'range') {
+      body = { ok: true, ...reply.page, height: reply.height, hash: reply.hash, stale: reply.stale };
     } else {
-      body = { ok: true, value: reply.value, height: reply.height, hash: reply.hash, stale: reply.stale, verified: reply.verified };
+      body = { ok: true, value: reply.value, revisions: reply.revisions, height: reply.height, hash: reply.hash, stale: reply.stale, verified: reply.verified };
     }
     this.server.replyToClient(pending.connection, encodeReply(id, body));
   }
@@ -606,7 +651,7 @@ export class NodeDriver {
       // Transport counters include refusals by connection class; RSS lets a remote probe watch memory.
       // Auth failures of both directions: incoming handshakes refused, and outgoing links whose
       // peer failed this node's check (a peer with another secret shows up there).
-      counters: { ...this.counters, ...this.scrubber.counters, ...this.server.stats(), authFailures: this.server.stats().authFailures + this.links.stats().authFailures, ...memoryCounters() },
+      counters: { ...this.counters, watches: this.watches.watchCount, watchesFellBehind: this.watches.fellBehind, ...this.scrubber.counters, ...this.server.stats(), authFailures: this.server.stats().authFailures + this.links.stats().authFailures, ...memoryCounters() },
     };
   }
 

@@ -106,6 +106,7 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
       config: replicaConfig(options.id, members, {
         clusterId: options.clusterId,
         genesisHash: options.genesisHash,
+        changeEvents: true,
         catchupBlocksPerTick: options.catchupBlocksPerSecond === undefined ? Infinity : (options.catchupBlocksPerSecond * TICK_MS) / 1000,
         snapshotBytesPerTick: options.snapshotBytesPerSecond === undefined ? Infinity : (options.snapshotBytesPerSecond * TICK_MS) / 1000,
       }),

@@ -8,7 +8,7 @@ import type { MsgpackCursor } from '../lib/msgpack-cursor.js';
 import { decodeBody, scanBatchBody } from '../chain/body.js';
 import { type Command, commandBytes, CommandHead, type CommandTuple, decodeCommand, DUPLICATE_FLAG, readCommandHead, ResultCode } from '../kv/command.js';
 import { SessionMap } from '../kv/session-map.js';
-import type { Session } from '../kv/state.js';
+import type { Session, TxnOutput } from '../kv/state.js';
 import type { NodeId } from '../paxos/ballot.js';
 import type { ClientReply, ReplyError } from './ready.js';
 
@@ -122,7 +122,7 @@ export class Admission {
    * Replies to the waiters of the commands of an appended block at `height`. `commandsOffset`:
    * where the body's commands start, if the caller knows (else the body is scanned for it).
    */
-  answer(body: Uint8Array, results: readonly number[], height: number, sessions: SessionLookup, cursor: MsgpackCursor, commandsOffset?: number): ClientReply[] {
+  answer(body: Uint8Array, results: readonly number[], height: number, sessions: SessionLookup, cursor: MsgpackCursor, commandsOffset?: number, txnOutputs: readonly TxnOutput[] = []): ClientReply[] {
     const replies: ClientReply[] = [];
     if (this.waiters.size === 0 || results.length === 0) return replies;
     let from = commandsOffset;
@@ -145,7 +145,9 @@ export class Admission {
       const result = results[i]!;
       const session = (result & DUPLICATE_FLAG) !== 0 ? sessions(head.sessionId(body)) : undefined;
       const firstHeight = session ? session.height : height;
-      for (const requestId of waiting) replies.push({ requestId, ok: true, kind: 'write', result, height: firstHeight });
+      // A txn's gets go with its first answer only (a duplicate's were not kept: only its result is).
+      const txn = txnOutputs.length > 0 ? txnOutputs.find((output) => output.index === i) : undefined;
+      for (const requestId of waiting) replies.push({ requestId, ok: true, kind: 'write', result, height: firstHeight, ...(txn ? { txn } : {}) });
     }
     return replies;
   }

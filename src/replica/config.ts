@@ -77,6 +77,11 @@ export interface ReplicaConfig {
   readonly snapshotChunksInFlight: number;
   /** State sync flow control: snapshot chunk bytes fetched per tick on average (Infinity = no limit). */
   readonly snapshotBytesPerTick: number;
+  /**
+   * Report what each appended block changed (Ready.changes: the keys written and deleted, with
+   * values and revisions), for watches (src/node/watch-hub.ts). Off: no change log is kept.
+   */
+  readonly changeEvents?: boolean;
 }
 
 /** Block hashes kept from the end of the chain for comparing heads with peers. */

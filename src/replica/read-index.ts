@@ -7,12 +7,15 @@
 import type { NodeId } from '../paxos/ballot.js';
 import { majority, NodeSet } from '../paxos/quorum.js';
 import type { VerifyRequest } from '../ledger/verified.js';
+import type { RangeQuery } from '../kv/range.js';
 
 export interface PendingRead {
   readonly requestId: number;
   readonly key: string;
   /** Set for a verified read (src/replica/verified-reads.ts). */
   readonly verify?: VerifyRequest;
+  /** Set for a range read (src/kv/range.ts). */
+  readonly range?: RangeQuery;
 }
 
 interface ReadRound {

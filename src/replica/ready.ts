@@ -26,6 +26,9 @@ import type { AcceptedEntry } from '../paxos/messages.js';
 import type { AcceptorDurableState } from '../paxos/acceptor.js';
 import type { Message } from './messages.js';
 import type { SnapshotManifest } from '../kv/snapshot.js';
+import type { Revisions } from '../kv/table.js';
+import type { RangePage } from '../kv/range.js';
+import type { KvChange, TxnOutput } from '../kv/state.js';
 
 /** The codes a replica answers a client with: a subset of the one vocabulary, src/lib/errors.ts. */
 export type ReplyError = Extract<ErrorCode, 'NOT_LEADER' | 'OVERLOADED' | 'DIVERGED' | 'INVALID_ARGUMENT' | 'NOT_READY' | 'UNAVAILABLE'>;
@@ -43,18 +46,32 @@ export type ClientReply =
       readonly verified?: VerifiedAnswer;
       /** For a verified write this node applied but cannot prove: why (the result stands). */
       readonly unprovable?: string;
+      /** For a txn: what its gets read and how many keys it deleted. */
+      readonly txn?: TxnOutput;
     }
   | {
       readonly requestId: number;
       readonly ok: true;
       readonly kind: 'read';
       readonly value: Uint8Array | null;
+      /** The key's revisions (src/kv/table.ts), when it is present. */
+      readonly revisions?: Revisions;
       /** The state the read saw: after applying block `height` with hash `hash`. */
       readonly height: number;
       readonly hash: Uint8Array;
       readonly stale: boolean;
       /** For a verified read: what lets the client check the value without trusting this node. */
       readonly verified?: VerifiedAnswer;
+    }
+  | {
+      readonly requestId: number;
+      readonly ok: true;
+      readonly kind: 'range';
+      readonly page: RangePage;
+      /** The state the page was read from: after applying block `height` with hash `hash`. */
+      readonly height: number;
+      readonly hash: Uint8Array;
+      readonly stale: boolean;
     }
   | {
       readonly requestId: number;
@@ -137,7 +154,19 @@ export interface Ready {
   /** State sync: verified headers and chunks to store, and at the end the install. */
   syncWrites: SyncWrites | undefined;
   install: SnapshotInstall | undefined;
+  /**
+   * With config.changeEvents: what each block appended by this Ready changed, in height order
+   * (src/kv/state.ts KvChange), and the height a state sync installed (the changes below it
+   * are unknown here: watchers of this node resume elsewhere).
+   */
+  changes: BlockChanges[];
+  changesReset: number | undefined;
   events: ReplicaEvent[];
+}
+
+export interface BlockChanges {
+  readonly height: number;
+  readonly changes: readonly KvChange[];
 }
 
 export function emptyReady(): Ready {
@@ -155,6 +184,8 @@ export function emptyReady(): Ready {
     snapshotServes: [],
     syncWrites: undefined,
     install: undefined,
+    changes: [],
+    changesReset: undefined,
     events: [],
   };
 }

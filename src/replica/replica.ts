@@ -29,7 +29,7 @@
  * value from ballot b; otherwise it fetches the block from a peer whose head is ahead.
  */
 import { assert } from '../lib/assert.js';
-import { bytesEqual, toHex } from '../lib/bytes.js';
+import { bytesEqual, toHex, utf8 } from '../lib/bytes.js';
 import { limits } from '../lib/limits.js';
 import { MsgpackCursor } from '../lib/msgpack-cursor.js';
 import type { Prng } from '../lib/prng.js';
@@ -50,6 +50,8 @@ import { BODY_HASH_OFFSET, HEADER_BYTES, PREV_HASH_OFFSET, STATE_ROOT_OFFSET } f
 import { hashRecords } from '../chain/hash-batch.js';
 import { encodeBatchBody } from '../chain/body.js';
 import { type Command, type CommandTuple, decodeCommand } from '../kv/command.js';
+import type { RangeQuery } from '../kv/range.js';
+import type { TxnOutput } from '../kv/state.js';
 import { Admission } from './admission.js';
 import { type BisectStep, Bisection, type FirstDivergence } from './bisect.js';
 import { CatchUp, genesisRefusal } from './catch-up.js';
@@ -104,6 +106,8 @@ export interface ReadRequest {
   readonly stale: boolean;
   /** A verified read (never stale): answered with proofs at a majority-signed head. */
   readonly verify?: VerifyRequest;
+  /** A range read (src/kv/range.ts): answered with one page instead of `key`'s value. */
+  readonly range?: RangeQuery;
 }
 
 export interface RestoredState {
@@ -425,7 +429,7 @@ export class Replica {
     if (refusal) return this.replyError(request.requestId, refusal.error, refusal.message);
     const reads = this.leadership!.reads;
     if (reads.waitingCount >= this.config.pendingReadsMax) return this.replyError(request.requestId, 'OVERLOADED', 'too many reads queued');
-    reads.enqueue({ requestId: request.requestId, key: request.key, verify: request.verify });
+    reads.enqueue({ requestId: request.requestId, key: request.key, verify: request.verify, range: request.range });
   }
 
   /** Everything to persist, send and report since the last call (see ready.ts for the order). */
@@ -775,17 +779,19 @@ export class Replica {
       const value = this.chosen.get(slot);
       if (value === undefined) break;
       this.chosen.delete(slot);
+      if (this.config.changeEvents) this.ledger.state.enableChangeLog();
       const block = this.ledger.append(value);
-      this.afterAppend(block.ref.height, block.ref.hash, block.record, value, block.results, block.commandsOffset);
+      this.afterAppend(block.ref.height, block.ref.hash, block.record, value, block.results, block.commandsOffset, block.txnOutputs);
     }
     this.serveConfirmedReads();
   }
 
   /** `commandsOffset`: where the body's commands start, if the caller knows (else it is scanned for). */
-  private afterAppend(height: number, hash: Uint8Array, record: Uint8Array, body: Uint8Array, results: readonly number[], commandsOffset?: number): void {
+  private afterAppend(height: number, hash: Uint8Array, record: Uint8Array, body: Uint8Array, results: readonly number[], commandsOffset?: number, txnOutputs?: readonly TxnOutput[]): void {
     assert(height === this.appliedThrough, () => `appended block ${height} is not the head ${this.appliedThrough}`);
     this.ready.blocks.push(record);
     this.ready.blockHashes.push(hash);
+    if (this.config.changeEvents && height > 0) this.ready.changes.push({ height, changes: this.ledger.state.takeChanges() });
     const dropped = this.acceptor.dropThrough(height);
     if (dropped.length > 0) this.ready.droppedAccepted.push(...dropped);
     this.heads.recordOurs(height, hash);
@@ -798,7 +804,7 @@ export class Replica {
     }
     if (this.admission.waiterCount > 0 && results.length > 0) {
       const sessions = (session: Uint8Array) => this.ledger.state.session(session);
-      for (const reply of this.admission.answer(body, results, height, sessions, this.cursor, commandsOffset)) this.replyWrite(reply);
+      for (const reply of this.admission.answer(body, results, height, sessions, this.cursor, commandsOffset, txnOutputs)) this.replyWrite(reply);
     }
     for (const message of this.verifiedReads.afterAppend(this.ledger)) this.send(message);
   }
@@ -1090,8 +1096,10 @@ export class Replica {
     for (const [index, record] of records.entries()) {
       if (height === 0 && !this.acceptableGenesis(record, message.from)) break;
       precomputed.index = index;
+      if (this.config.changeEvents && this.ledger.hasGenesis) this.ledger.state.enableChangeLog();
       const outcome = this.ledger.replay(height, record, precomputed);
       if ('problem' in outcome) {
+        this.ledger.state.takeChanges();
         this.rejectFetched(message.from, height, record, outcome.problem);
         break;
       }
@@ -1162,6 +1170,7 @@ export class Replica {
     // install drops the accepted entries up to H and keeps the vote (giving it up here would let
     // two lagging nodes of three leave the cluster without a voting majority).
     this.ledger = result.ledger;
+    if (this.config.changeEvents) this.ready.changesReset = height;
     // Blocks this Ready appended before it are written first, those after it on top of it.
     this.ready.install = { ...result.install, blocksBefore: this.ready.blocks.length };
     const dropped = this.acceptor.dropThrough(height);
@@ -1261,15 +1270,16 @@ export class Replica {
   private serveConfirmedReads(): void {
     const leadership = this.leadership;
     if (!leadership) return;
-    for (const read of leadership.reads.takeServable(this.appliedThrough)) this.answerRead({ requestId: read.requestId, key: read.key, stale: false, verify: read.verify }, false);
+    for (const read of leadership.reads.takeServable(this.appliedThrough)) this.answerRead({ requestId: read.requestId, key: read.key, stale: false, verify: read.verify, range: read.range }, false);
   }
 
   private answerRead(request: ReadRequest, stale: boolean): void {
     const head = this.ledger.head;
     if (!head || !this.ledger.hasGenesis) return this.replyError(request.requestId, 'NOT_READY', 'this node has no chain yet');
     if (request.verify && !stale) return this.act(this.verifiedReads.answer(this.ledger, request.requestId, request.key, request.verify, this.tickCount));
-    const value = this.ledger.state.get(request.key) ?? null;
-    this.reply({ requestId: request.requestId, ok: true, kind: 'read', value, height: head.height, hash: head.hash, stale });
+    if (request.range) return this.reply({ requestId: request.requestId, ok: true, kind: 'range', page: this.ledger.state.range(request.range), height: head.height, hash: head.hash, stale });
+    const entry = this.ledger.state.entry(utf8(request.key));
+    this.reply({ requestId: request.requestId, ok: true, kind: 'read', value: entry?.value ?? null, revisions: entry?.revisions, height: head.height, hash: head.hash, stale });
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ export class VerifiedReads {
   answerWrite(ledger: Ledger, requestId: number, command: Command, result: number, height: number, verify: VerifyRequest, tick: number): Decisions {
     const unproven = (why: string): Decisions => ({ messages: [], replies: [{ requestId, ok: true, kind: 'write', result, height, unprovable: why }] });
     const effect = writeEffect(command, result);
-    if (effect === undefined || command.op === 'noop') return { messages: [], replies: [{ requestId, ok: true, kind: 'write', result, height }] };
+    if (effect === undefined || command.op === 'noop' || command.op === 'txn') return { messages: [], replies: [{ requestId, ok: true, kind: 'write', result, height }] };
     const certifier = this.certifierFor(ledger);
     if (!certifier) return unproven('this node cannot sign heads: its genesis lists no member keys or it has no member key');
     const head = ledger.head!;

@@ -74,7 +74,7 @@ export class ChainStore {
     } else if (format.length !== 1 || format[0] !== STORE_FORMAT_VERSION) {
       throw new PaxchainError(
         ErrorCode.NO_STORE,
-        `store format ${String(format[0])} is not this build's format ${STORE_FORMAT_VERSION} (block headers now carry Merkle state and history roots); a store of an older build cannot be read: start from a new data directory`,
+        `store format ${String(format[0])} is not this build's format ${STORE_FORMAT_VERSION} (state entries now carry their revisions in the state root); a store of an older build cannot be read: start from a new data directory`,
         { format: format[0] ?? null, expected: STORE_FORMAT_VERSION },
       );
     }

@@ -33,10 +33,11 @@ import { assert } from '../lib/assert.js';
 import { readU64, writeU32, writeU64 } from '../lib/bytes.js';
 
 /**
+ * 4: state entries carry their revisions (createHeight, modHeight, version) in the state root;
  * 3: block format 3 (Merkle state root and history root in every header); 2: block format 2
  * (commands carry 16-byte session ids). A store of another version is refused at open (NO_STORE).
  */
-export const STORE_FORMAT_VERSION = 3;
+export const STORE_FORMAT_VERSION = 4;
 
 const Prefix = {
   META: 0x01,

@@ -42,6 +42,8 @@ export class ClientConnection {
   readonly #options: ClientConnectionOptions;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
+  /** Requests answered by a stream of frames (a watch): every frame with the id goes to its handler. */
+  readonly #streams = new Map<number, { readonly onFrame: (frame: ClientReply) => void; readonly onClose: (error: PaxchainError) => void }>();
   /** Replies whose request had already timed out. */
   #lateReplies = 0;
   /** Replies received: once one came, the other side speaks paxchain. */
@@ -137,6 +139,26 @@ export class ClientConnection {
     });
   }
 
+  /**
+   * Sends `{ ...message, id }` whose answer is a stream of frames (a watch): each frame with that
+   * id goes to `onFrame` until `endStream(id)`; `onClose` is called once if the connection goes
+   * down first. Returns the id, or throws like `request()` (UNAVAILABLE, OVERLOADED).
+   */
+  stream(message: Readonly<Record<string, unknown>>, onFrame: (frame: ClientReply) => void, onClose: (error: PaxchainError) => void): number {
+    if (this.#connection.closed) throw unavailable(this.host, this.port, undefined);
+    const inFlightMax = this.#options.inFlightMax ?? CLIENT_IN_FLIGHT_MAX;
+    if (this.#pending.size + this.#streams.size >= inFlightMax) throw new PaxchainError(ErrorCode.OVERLOADED, `${inFlightMax} requests already in flight`, { inFlightMax });
+    const id = this.#nextId++;
+    if (!this.#connection.send({ ...message, id })) throw new PaxchainError(ErrorCode.OVERLOADED, 'send queue full');
+    this.#streams.set(id, { onFrame, onClose });
+    return id;
+  }
+
+  /** Stops delivering the frames of stream `id` (the node is not told: send it a request for that). */
+  endStream(id: number): void {
+    this.#streams.delete(id);
+  }
+
   /** Closes the connection; pending requests are rejected with UNAVAILABLE. */
   async close(): Promise<void> {
     this.#connection.close();
@@ -148,6 +170,8 @@ export class ClientConnection {
       return this.#connection.fail(new PaxchainError(ErrorCode.BAD_FRAME, 'reply without a numeric id'));
     }
     this.#repliesSeen++;
+    const stream = this.#streams.get(message.id);
+    if (stream !== undefined) return stream.onFrame(message);
     const pending = this.#pending.get(message.id);
     if (pending === undefined) {
       this.#lateReplies++;
@@ -166,6 +190,9 @@ export class ClientConnection {
       clearTimeout(timer);
       reject(error);
     }
+    const streams = [...this.#streams.values()];
+    this.#streams.clear();
+    for (const { onClose } of streams) onClose(error);
   }
 }
 

@@ -144,6 +144,11 @@ export class Connection {
     return this.#queuedBytes;
   }
 
+  /** Bytes queued to send and not yet written to the socket (this queue plus the socket's own). */
+  get unsentBytes(): number {
+    return this.#queuedBytes + this.#socket.writableLength;
+  }
+
   /** Bytes received and not yet delivered as frames (0 once closed). */
   get bufferedBytes(): number {
     return this.#reportedBytes;

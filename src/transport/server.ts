@@ -249,6 +249,11 @@ export class TransportServer {
     return connection.send(reply);
   }
 
+  /** Bytes queued on a client connection and not yet written (0 if it is gone): a watch's backlog. */
+  clientUnsentBytes(connectionId: number): number {
+    return this.#clients.get(connectionId)?.unsentBytes ?? 0;
+  }
+
   /** Stops listening, closes every connection; resolves when all are closed. */
   close(): Promise<void> {
     if (this.#closing === undefined) {

@@ -1,6 +1,7 @@
 // Golden vectors pin the block format (ARCHITECTURE §2): if any byte of the header encoding, the
 // body encoding, a domain tag, the hash or the state root definition changes, these fail.
-// A change that is meant must bump BLOCK_FORMAT_VERSION and update the vectors on purpose.
+// A change that is meant must bump BLOCK_FORMAT_VERSION (or, when only the state root's definition
+// changes and the bytes of blocks do not, STORE_FORMAT_VERSION) and update the vectors on purpose.
 import { describe, expect, it } from 'vitest';
 import { nobleSha256 } from '../../src/lib/sha256.js';
 import { hashRecord } from '../../src/chain/block.js';
@@ -14,6 +15,8 @@ import { bytes, hex, referenceRoot, sid } from '../helpers.js';
 // history root (src/ledger/history.ts) follows it; genesis (body version 2) lists the members'
 // public keys and carries the empty state's root and the empty history's, SHA-256(""); block 1's
 // history root is the one-leaf tree over the genesis hash. The batch body is as in format 2.
+// Store format 4: a KV entry's leaf covers its revisions (createHeight, modHeight, version), so
+// block 1's state root (and hash) changed; its bytes are otherwise as in store format 3.
 const GENESIS_RECORD =
   '03' + '0000000000000000' + '00'.repeat(32) +
   'e60bf50d95147414004b2b8aed0f4f00c26d947199ec00f5aa5378239215f0fa' +
@@ -25,12 +28,12 @@ const GENESIS_HASH = 'e8e201855f8548e4766174cd38532744d24ebc9a93721b3189ed24e238
 const BLOCK1_RECORD =
   '03' + '0000000000000001' + GENESIS_HASH +
   '21a02fea747b97dcdd53f8974491d4dc0869730749e866bc94a16e8e5bf0dc86' +
-  '836377cc6a1e86945bd2a575e69fd56d2454ebc00db174f1ae33734e46f3d25f' +
+  'c7e47e1f2738d34be616431bfae0f94e167928f549a1cd817151faa3a4e36e91' +
   'f4512b21addfd463b86189dc08b1b29b2a0cb867e4366fb11f824f2a766e7c45' +
   '9301cb4278bcfe56801000949501c4100000000000000000000000000000000701ab66727569742f6170706c65c404312e3230' +
   '9603c4100000000000000000000000000000000702ab66727569742f6170706c65c404312e3230c404312e3235' +
   '9402c4100000000000000000000000000000000801aa66727569742f6b697769' + '9300c000';
-const BLOCK1_HASH = 'd3f2c3414b6177d16f36fc6c2acb56bc411081617cad090b55586120f4c70ada';
+const BLOCK1_HASH = '918b8ff51baa7cd08bad0c393f160926cee66f72ff4a738a47c84e11687e2547';
 
 const genesisConfig = { clusterId: 'golden', members: [1, 2, 3], dedupCapacity: 1000, createdAtMs: 1_700_000_000_000, memberKeys: [0x11, 0x22, 0x33].map((b) => new Uint8Array(32).fill(b)) };
 const block1Body = () =>

@@ -65,6 +65,19 @@ describe('shell line parser', () => {
 
   it('put: VALUE is the rest of the line as typed, or exactly one quoted string', () => {
     expect(parseLine('put fruit/apple 1.20')).toEqual({ name: 'put', key: 'fruit/apple', value: '1.20' });
+    expect(parseLine('get --prefix fruit/ --limit 5 --keys-only')).toEqual({ name: 'range', start: 'fruit/', prefix: true, end: null, limit: 5, keysOnly: true, countOnly: false, stale: false });
+    expect(parseLine('get a --end c --count-only')).toMatchObject({ name: 'range', start: 'a', prefix: false, end: 'c', countOnly: true, limit: 100 });
+    expect(() => parseLine('get a --limit 5')).toThrow(/--prefix P, or KEY --end END/);
+    expect(parseLine('txn value("k") = "a;b" ; absent("x") | put x "1|2" ; get k | get x')).toEqual({
+      name: 'txn',
+      request: {
+        compares: [{ target: 'value', key: 'k', relation: '=', operand: 'a;b' }, { target: 'version', key: 'x', relation: '=', operand: 0 }],
+        success: [{ kind: 'put', key: 'x', value: '1|2' }, { kind: 'get', key: 'k' }],
+        failure: [{ kind: 'get', key: 'x' }],
+      },
+    });
+    expect(() => parseLine('txn | put a 1 ; put a 2')).not.toThrow();
+    expect(() => parseLine('txn bogus("k")')).toThrow(/a compare is/);
     expect(parseLine('put greeting   hello   big  world  ')).toEqual({ name: 'put', key: 'greeting', value: 'hello   big  world' });
     expect(parseLine('put k say "hi" now')).toEqual({ name: 'put', key: 'k', value: 'say "hi" now' });
     expect(parseLine('put "a key" "  spaced \\"quoted\\" \\\\ "')).toEqual({ name: 'put', key: 'a key', value: '  spaced "quoted" \\ ' });
@@ -100,9 +113,9 @@ describe('shell line parser', () => {
   it('usage errors say what is wrong and how the command is used', () => {
     const casUsage = 'usage: cas KEY NEW --expect OLD | --absent or cas KEY --delete --expect OLD';
     const cases: Array<[string, string]> = [
-      ['get', 'usage: get KEY [--stale]'],
-      ['get a b', 'usage: get KEY [--stale]'],
-      ['get a --fast', 'unknown option --fast; usage: get KEY [--stale]'],
+      ['get', 'usage: get KEY [--stale] or get --prefix P | KEY --end END [--limit N] [--keys-only] [--count-only]'],
+      ['get a b', 'usage: get KEY [--stale] or get --prefix P | KEY --end END [--limit N] [--keys-only] [--count-only]'],
+      ['get a --fast', 'unknown option --fast; usage: get KEY [--stale] or get --prefix P | KEY --end END [--limit N] [--keys-only] [--count-only]'],
       ['delete', 'usage: delete KEY'],
       ['delete a --stale', 'unknown option --stale; usage: delete KEY'],
       ['cas k', `give one of --expect OLD and --absent; ${casUsage}`],

@@ -5,7 +5,7 @@ import { sid } from '../helpers.js';
 
 describe('decodeCommand', () => {
   it('an unknown opcode is named as such, not reported as a bad key', () => {
-    expect(decodeCommand([7, sid(1), 1, 'k', new Uint8Array(1)])).toBe('unknown opcode 7 (known: 0 noop, 1 put, 2 delete, 3 cas)');
+    expect(decodeCommand([7, sid(1), 1, 'k', new Uint8Array(1)])).toBe('unknown opcode 7 (known: 0 noop, 1 put, 2 delete, 3 cas, 4 txn)');
     expect(decodeCommand([7, sid(1), 1])).toMatch(/^unknown opcode 7/);
     expect(decodeCommand(['put', sid(1), 1, 'k', new Uint8Array(1)])).toMatch(/^unknown opcode "put"/);
   });

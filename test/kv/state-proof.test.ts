@@ -47,8 +47,13 @@ function* singleBitFlips(proof: KeyProof): Generator<KeyProof> {
     for (let bit = 0; bit < 14; bit++) yield { ...proof, steps: proof.steps.map((step, j) => (j === i ? { ...step, crit: step.crit ^ (1 << bit) } : step)) };
   }
   if (proof.leaf) {
-    for (let bit = 0; bit < proof.leaf.key.length * 8; bit++) yield { ...proof, leaf: { key: flip(proof.leaf.key, bit), value: proof.leaf.value } };
-    for (let bit = 0; bit < proof.leaf.value.length * 8; bit++) yield { ...proof, leaf: { key: proof.leaf.key, value: flip(proof.leaf.value, bit) } };
+    const leaf = proof.leaf;
+    for (let bit = 0; bit < leaf.key.length * 8; bit++) yield { ...proof, leaf: { ...leaf, key: flip(leaf.key, bit) } };
+    for (let bit = 0; bit < leaf.value.length * 8; bit++) yield { ...proof, leaf: { ...leaf, value: flip(leaf.value, bit) } };
+    // A lie about the revisions (the key's heights or version) is as detectable as one about its value.
+    for (const field of ['createHeight', 'modHeight', 'version'] as const) {
+      for (const delta of [1, 2, 1 << 20]) yield { ...proof, leaf: { ...leaf, revisions: { ...leaf.revisions, [field]: leaf.revisions[field] + delta } } };
+    }
   }
 }
 
@@ -63,7 +68,8 @@ describe('key proofs', () => {
       for (const key of asked) {
         const proof = state.proveKey(encoder.encode(key));
         const verdict = verifyKeyProof(nobleSha256, proof, root);
-        expect(verdict, key).toEqual({ ok: true, value: present.get(key) ?? null });
+        expect(verdict.ok && verdict.value, key).toEqual(present.get(key) ?? null);
+        if (verdict.ok && verdict.value !== null) expect(verdict.revisions, key).toEqual(state.entry(encoder.encode(key))!.revisions);
         expect(proof.steps.length).toBeLessThanOrEqual(Math.max(0, 2 * Math.ceil(Math.log2(present.size + 1)) + 8));
       }
     }
@@ -142,7 +148,8 @@ describe('key proofs', () => {
       const parsed = keyProofFromJson(proof);
       if (typeof parsed === 'string') throw new Error(parsed);
       const verdict = verifyKeyProof(nobleSha256, parsed, Buffer.from(golden.root, 'hex'));
-      expect(verdict).toEqual({ ok: true, value: value === null ? null : bytes(value) });
+      expect(verdict.ok && verdict.value).toEqual(value === null ? null : bytes(value));
+      if (value !== null) expect(verdict.ok && verdict.revisions).toEqual({ createHeight: 1, modHeight: 1, version: 1 });
     }
   });
 });

@@ -175,15 +175,14 @@ describe('KvState root', () => {
     }
   });
 
-  it('is order-independent: different histories that reach the same state have the same root', () => {
+  it('is order-independent: different histories that reach the same state (values and revisions) have the same root', () => {
     const a = new KvState(fastSha256, 10);
     const b = new KvState(fastSha256, 10);
     a.apply([OP_PUT, null, 0, 'x', v('1')], 1);
     a.apply([OP_PUT, null, 0, 'y', v('2')], 1);
-    b.apply([OP_PUT, null, 0, 'y', v('0')], 1);
     b.apply([OP_PUT, null, 0, 'z', v('9')], 1);
-    b.apply([OP_PUT, null, 0, 'x', v('1')], 1);
     b.apply([OP_PUT, null, 0, 'y', v('2')], 1);
+    b.apply([OP_PUT, null, 0, 'x', v('1')], 1);
     b.apply([OP_DELETE, null, 0, 'z'], 1);
     expect(hex(a.root())).toBe(hex(b.root()));
     b.apply([OP_PUT, null, 0, 'y', v('3')], 1);
@@ -209,5 +208,54 @@ describe('KvState root', () => {
       if (i % 1000 === 0) expect(hex(state.root())).toBe(referenceRoot(state));
     }
     expect(hex(state.root())).toBe(referenceRoot(state));
+  });
+});
+
+describe('KvState revisions', () => {
+  it('each key carries the height that created it, the height that last wrote it and its version, against a model', () => {
+    const state = new KvState(fastSha256, 1000);
+    const prng = new Prng(23);
+    const model = new Map<string, { value: Uint8Array; createHeight: number; modHeight: number; version: number }>();
+    let seq = 0;
+    for (let height = 1; height <= 400; height++) {
+      for (let i = prng.nextInt(6); i > 0; i--) {
+        const key = `k${prng.nextInt(25)}`;
+        const old = model.get(key);
+        const value = v(`${height}.${i}`);
+        const kind = prng.nextInt(4);
+        if (kind < 2) {
+          expect(state.apply([OP_PUT, sid(1), ++seq, key, value], height)).toBe(ResultCode.OK);
+          model.set(key, old ? { value, createHeight: old.createHeight, modHeight: height, version: old.version + 1 } : { value, createHeight: height, modHeight: height, version: 1 });
+        } else if (kind === 2) {
+          state.apply([OP_DELETE, sid(1), ++seq, key], height);
+          model.delete(key);
+        } else {
+          // A cas whose expectation holds half the time; a mismatch changes no revision.
+          const expect_ = prng.chance(0.5) ? (old?.value ?? null) : v('never');
+          const result = state.apply([OP_CAS, sid(1), ++seq, key, expect_, value], height);
+          const matches = expect_ === null ? old === undefined : old !== undefined && hex(old.value) === hex(expect_);
+          expect(result).toBe(matches ? ResultCode.OK : ResultCode.CAS_MISMATCH);
+          if (matches) model.set(key, old ? { value, createHeight: old.createHeight, modHeight: height, version: old.version + 1 } : { value, createHeight: height, modHeight: height, version: 1 });
+        }
+      }
+      if (height % 50 === 0) {
+        for (let k = 0; k < 25; k++) {
+          const entry = state.entry(bytes(`k${k}`));
+          const expected = model.get(`k${k}`);
+          expect(entry && { value: hex(entry.value), ...entry.revisions }).toEqual(expected && { ...expected, value: hex(expected.value) });
+        }
+        expect(hex(state.root())).toBe(referenceRoot(state));
+      }
+    }
+  });
+
+  it('two states with the same keys and values but other revisions have different roots', () => {
+    const once = new KvState(fastSha256, 10);
+    once.apply([OP_PUT, null, 0, 'a', v('x')], 1);
+    const twice = new KvState(fastSha256, 10);
+    twice.apply([OP_PUT, null, 0, 'a', v('x')], 1);
+    twice.apply([OP_PUT, null, 0, 'a', v('x')], 1);
+    expect(twice.entry(bytes('a'))!.revisions).toEqual({ createHeight: 1, modHeight: 1, version: 2 });
+    expect(hex(once.root())).not.toBe(hex(twice.root()));
   });
 });

@@ -2,7 +2,7 @@
 // deletes, index growth, arena growth and compaction must never lose or mix up an entry.
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../src/lib/prng.js';
-import { ELEMENT_TAG, KeyValueTable, RECORD_HEADER_BYTES } from '../../src/kv/table.js';
+import { ELEMENT_TAG, KeyValueTable, RECORD_HEADER_BYTES, REVISION_BYTES } from '../../src/kv/table.js';
 
 const encoder = new TextEncoder();
 
@@ -58,11 +58,15 @@ describe('KeyValueTable', () => {
     expect(seen).toEqual(new Set(model.keys()));
   });
 
-  it('lays out each live record with the element the digest hashes: 0x01 || u16 length || key || value', () => {
+  it('lays out each live record with the element the digest hashes: 0x01 || u16 length || key || revisions || value', () => {
     const table = new KeyValueTable();
     const at = put(table, 'ab', Uint8Array.of(9, 8, 7));
+    table.setRevisions(at, 5, 0x0102_0304_05, 3);
     const element = table.arena.subarray(table.elementStart(at), table.elementStart(at) + table.elementLength(at));
-    expect([...element]).toEqual([ELEMENT_TAG, 0, 2, 0x61, 0x62, 9, 8, 7]);
+    const revisions = [0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 0, 0, 0, 0, 3];
+    expect([...element]).toEqual([ELEMENT_TAG, 0, 2, 0x61, 0x62, ...revisions, 9, 8, 7]);
+    expect(table.revisions(at)).toEqual({ createHeight: 5, modHeight: 0x0102_0304_05, version: 3 });
+    expect(table.value(at)).toEqual(Uint8Array.of(9, 8, 7));
     expect(table.elementStart(at)).toBe(at + RECORD_HEADER_BYTES);
   });
 
@@ -70,11 +74,13 @@ describe('KeyValueTable', () => {
     const table = new KeyValueTable();
     const first = put(table, 'key', new Uint8Array(40));
     expect(put(table, 'key', new Uint8Array(10))).toBe(first);
+    table.setRevisions(first, 7, 9, 2);
     const moved = put(table, 'key', new Uint8Array(100));
     expect(moved).not.toBe(first);
+    expect(table.revisions(moved)).toEqual({ createHeight: 7, modHeight: 9, version: 2 });
     expect(get(table, 'key')).toEqual(new Uint8Array(100));
     expect(table.size).toBe(1);
-    expect(table.liveBytes).toBe(RECORD_HEADER_BYTES + 3 + 3 + 100);
+    expect(table.liveBytes).toBe(RECORD_HEADER_BYTES + 3 + 3 + REVISION_BYTES + 100);
   });
 
   it('keeps probe chains intact across deletions (backward shift) with colliding keys', () => {

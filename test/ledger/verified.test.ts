@@ -120,7 +120,7 @@ const forgers: Array<(context: ForgeryContext) => Forgery> = [
       return { answer: { ...answer, proof: { ...proof, steps: proof.steps.map((step, j) => (j === i ? { ...step, sibling: flip(step.sibling, prng) } : step)) } }, expected: 'BAD_PROOF' };
     }
     if (target === 1 && proof.leaf && proof.leaf.value.length > 0) {
-      return { answer: { ...answer, proof: { ...proof, leaf: { key: proof.leaf.key, value: flip(proof.leaf.value, prng) } } }, expected: 'BAD_PROOF' };
+      return { answer: { ...answer, proof: { ...proof, leaf: { ...proof.leaf, value: flip(proof.leaf.value, prng) } } }, expected: 'BAD_PROOF' };
     }
     return { answer: { ...answer, proof: { ...proof, sessionsRoot: flip(proof.sessionsRoot, prng) } }, expected: 'BAD_PROOF' };
   },

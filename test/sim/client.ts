@@ -9,6 +9,11 @@ import type { Prng } from '../../src/lib/prng.js';
 import { decodeCommand, DUPLICATE_FLAG, encodeCommand, ResultCode, writeEffect } from '../../src/kv/command.js';
 import { SESSION_SECRET_BYTES } from '../../src/kv/session.js';
 import type { HistoryOp } from '../../src/check/linearizability.js';
+import type { OrderedOp } from './chain-order.js';
+import { prefixEnd } from '../../src/kv/range.js';
+import { deriveSessionId } from '../../src/kv/session.js';
+import { toHex } from '../../src/lib/bytes.js';
+import type { TxnCompare, TxnOp } from '../../src/kv/command.js';
 import type { ClientReply } from '../../src/replica/ready.js';
 import type { SimNetwork } from './network.js';
 import { type TrustState, verifyAnswer, type VerifyRequest, verifyWrite } from '../../src/ledger/verified.js';
@@ -30,10 +35,21 @@ export interface ClientOptions {
   readonly thinkTicks: number;
   /** A third of reads are verified against the cluster pinned by this genesis hash. */
   readonly verifiedReads?: { readonly genesisHash: Uint8Array };
+  /**
+   * Also issue txns and range reads (one operation in eight) on keys of their own (API_KEYS
+   * keys "t0".., apart from the per-key checker's "k" keys); they go to `ordered`, checked
+   * against the chain's order (test/sim/chain-order.ts).
+   */
+  readonly apiOps?: boolean;
 }
 
+/** Keys of the txns and ranges (prefix "t"). */
+export const API_PREFIX = 't';
+const API_KEYS = 4;
+
 interface Operation {
-  readonly op: HistoryOp;
+  /** The per-key history's record, or (txn, range) the chain-order check's. */
+  readonly op: HistoryOp | OrderedOp;
   readonly payload: Omit<ClientRequestPayload, 'requestId'>;
   requestId: number;
   attempts: number;
@@ -46,6 +62,11 @@ const decoder = new TextDecoder();
 
 export class SimClient {
   readonly history: HistoryOp[] = [];
+  /** Txns and range reads, for the chain-order check. */
+  readonly ordered: OrderedOp[] = [];
+  /** Versions of the API keys as this client last saw them (its txns compare against them). */
+  private readonly seenVersions = new Map<string, number>();
+  private readonly seenValues = new Map<string, string>();
   private seq = 0;
   private requests = 0;
   private current: Operation | undefined;
@@ -118,6 +139,7 @@ export class SimClient {
 
   private issue(now: number): void {
     const prng = this.options.prng;
+    if (this.options.apiOps && prng.chance(0.125)) return this.issueApi(now);
     const key = `k${prng.nextInt(this.options.keys)}`;
     const roll = prng.nextInt(100);
     const id = this.nextOpId();
@@ -152,6 +174,46 @@ export class SimClient {
     this.send(now, this.current, this.leaderHint !== 0 ? this.leaderHint : this.randomMember());
   }
 
+  /** A range read of the API keys, or a txn on them (compares on versions and values; puts, deletes, gets). */
+  private issueApi(now: number): void {
+    const prng = this.options.prng;
+    const id = this.nextOpId();
+    let op: OrderedOp;
+    let payload: Omit<ClientRequestPayload, 'requestId'>;
+    if (prng.chance(0.4)) {
+      const limit = 1 + prng.nextInt(API_KEYS + 1);
+      const start = encoder.encode(API_PREFIX);
+      op = { kind: 'range', id, call: now, prefix: API_PREFIX, limit };
+      payload = { kind: 'range', range: { start, after: false, end: prefixEnd(start), limit, keysOnly: false, countOnly: false } };
+    } else {
+      const seq = ++this.seq;
+      const key = (i: number): string => `${API_PREFIX}${i}`;
+      const compares: TxnCompare[] = [];
+      for (let n = prng.nextInt(3); n > 0; n--) {
+        const k = key(prng.nextInt(API_KEYS));
+        compares.push(prng.chance(0.7) ? { target: 'version', key: k, relation: prng.chance(0.8) ? '=' : '>', operand: this.seenVersions.get(k) ?? 0 } : { target: 'value', key: k, relation: '=', operand: encoder.encode(this.seenValues.get(k) ?? this.freshValue()) });
+      }
+      const success: TxnOp[] = prng.chance(0.1) ? [{ kind: 'delete-prefix', prefix: API_PREFIX }] : this.txnWrites(prng.nextInt(API_KEYS), 1 + prng.nextInt(2));
+      const failure: TxnOp[] = [{ kind: 'get', key: key(prng.nextInt(API_KEYS)) }];
+      if (prng.chance(0.5)) success.push({ kind: 'get', key: key(prng.nextInt(API_KEYS)) });
+      const session = toHex(deriveSessionId(fastSha256, this.secret));
+      op = { kind: 'txn', id, call: now, session, seq };
+      payload = { kind: 'write', command: encodeCommand({ op: 'txn', session: this.secret, seq, compares, success, failure }) };
+    }
+    this.current = { op, payload, requestId: 0, attempts: 0, deadline: 0, target: 0 };
+    this.send(now, this.current, this.leaderHint !== 0 ? this.leaderHint : this.randomMember());
+  }
+
+  /** `count` writes on distinct API keys from `first` on: a put of a fresh value, or a delete. */
+  private txnWrites(first: number, count: number): TxnOp[] {
+    const ops: TxnOp[] = [];
+    for (let i = 0; i < count; i++) {
+      const key = `${API_PREFIX}${(first + i) % API_KEYS}`;
+      ops.push(this.options.prng.chance(0.8) ? { kind: 'put', key, value: encoder.encode(this.freshValue()) } : { kind: 'delete', key });
+    }
+    return ops;
+  }
+
   private send(now: number, operation: Operation, target: number): void {
     operation.requestId = this.id * 1_000_000 + ++this.requests;
     operation.attempts++;
@@ -161,9 +223,10 @@ export class SimClient {
     this.options.network.send(now, { kind: 'client', id: this.id }, { kind: 'node', id: target }, payload);
   }
 
-  private finish(now: number, result: HistoryOp['result'] | undefined): void {
+  private finish(now: number, result: HistoryOp['result'] | OrderedOp['result'] | undefined): void {
     const op = this.current!.op;
-    this.history.push(result === undefined ? op : { ...op, return: now, result });
+    if ('prefix' in op || 'session' in op) this.ordered.push(result === undefined ? op : ({ ...op, return: now, result } as OrderedOp));
+    else this.history.push(result === undefined ? op : { ...op, return: now, result: result as HistoryOp['result'] });
     if (result === undefined) this.abandoned++;
     else this.completed++;
     this.current = undefined;
@@ -199,7 +262,7 @@ export class SimClient {
     // The wire tuple carries the session secret; the effect needs only the op and its arguments.
     const wire = this.current!.payload.command!;
     const command = decodeCommand([wire[0], null, ...wire.slice(2)]);
-    if (typeof command === 'string' || command.op === 'noop') throw new Error(`client ${this.id}: bad own command: ${String(command)}`);
+    if (typeof command === 'string' || command.op === 'noop' || command.op === 'txn') throw new Error(`client ${this.id}: bad own command: ${String(command)}`);
     const effect = writeEffect(command, reply.result);
     if (!effect) throw new Error(`client ${this.id}: a verified write with result ${reply.result} carried proofs`);
     const claim = { effect, height: reply.height, duplicate: (reply.result & DUPLICATE_FLAG) !== 0 };
@@ -209,7 +272,9 @@ export class SimClient {
     this.verifiedWrites++;
   }
 
-  private resultOf(op: HistoryOp, reply: Extract<ClientReply, { ok: true }>): HistoryOp['result'] {
+  private resultOf(op: HistoryOp | OrderedOp, reply: Extract<ClientReply, { ok: true }>): HistoryOp['result'] | OrderedOp['result'] {
+    if (op.kind === 'range' || op.kind === 'txn') return this.orderedResultOf(op, reply);
+    if (reply.kind === 'range') throw new Error(`client ${this.id}: a range reply to a ${op.kind}`);
     if (reply.kind === 'read') {
       if (this.current?.payload.verify) this.checkVerified(op.key, reply);
       return { value: reply.value === null ? null : decoder.decode(reply.value) };
@@ -225,6 +290,24 @@ export class SimClient {
       default:
         return { ok: code !== ResultCode.CAS_MISMATCH };
     }
+  }
+
+  private orderedResultOf(op: OrderedOp, reply: Extract<ClientReply, { ok: true }>): OrderedOp['result'] {
+    if (op.kind === 'range') {
+      if (reply.kind !== 'range') throw new Error(`client ${this.id}: a ${reply.kind} reply to a range`);
+      const entries = reply.page.entries.map((entry) => ({ key: decoder.decode(entry.key), value: decoder.decode(entry.value!), revisions: entry.revisions }));
+      for (const entry of entries) {
+        this.seenVersions.set(entry.key, entry.revisions.version);
+        this.seenValues.set(entry.key, entry.value);
+      }
+      return { height: reply.height, entries, more: reply.page.more };
+    }
+    if (reply.kind !== 'write') throw new Error(`client ${this.id}: a ${reply.kind} reply to a txn`);
+    const code = reply.result & ~DUPLICATE_FLAG;
+    if (code !== ResultCode.OK && code !== ResultCode.COMPARE_FAILED) throw new Error(`client ${this.id}: unexpected txn result ${reply.result}`);
+    // A duplicate's gets were not kept (only its result), nor were those of an answer built from fetched blocks.
+    const gets = reply.txn ? reply.txn.gets.map((get) => (get.value === null ? null : decoder.decode(get.value))) : null;
+    return { height: reply.height, succeeded: code === ResultCode.OK, gets: (reply.result & DUPLICATE_FLAG) !== 0 ? null : gets };
   }
 
   private freshValue(): string {

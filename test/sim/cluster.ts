@@ -17,8 +17,8 @@
  */
 import { readU64, toHex } from '../../src/lib/bytes.js';
 import { Prng } from '../../src/lib/prng.js';
-import { hashRecord } from '../../src/chain/block.js';
-import type { GenesisConfig } from '../../src/chain/body.js';
+import { hashRecord, HEADER_BYTES } from '../../src/chain/block.js';
+
 import { Ledger } from '../../src/ledger/ledger.js';
 import { generateMemberKey } from '../../src/ledger/signing.js';
 import { fastEd25519Signer, fastEd25519Verifier } from '../../src/native/ed25519.js';
@@ -29,7 +29,10 @@ import { Phase1 } from '../../src/paxos/phase1.js';
 import { replicaConfig } from '../../src/replica/config.js';
 import type { Message } from '../../src/replica/messages.js';
 import type { ClientReply } from '../../src/replica/ready.js';
-import { SimClient } from './client.js';
+import { API_PREFIX, SimClient } from './client.js';
+import { type ChainCommand, checkChainOrder, type ChainOrderVerdict } from './chain-order.js';
+import { decodeBody, type GenesisConfig } from '../../src/chain/body.js';
+
 import { type NetworkFaults, SimNetwork } from './network.js';
 import { type ClientRequestPayload, type PlantedBug, SimNode } from './node.js';
 
@@ -56,6 +59,8 @@ export interface SimulationOptions {
   readonly tamperChunksFrom?: number;
   /** Log lines per node in a failure report (default 60). */
   readonly logLines?: number;
+  /** Clients also issue txns and range reads, checked against the chain's order (default true). */
+  readonly apiOps?: boolean;
 }
 
 export type FaultKind = 'crash' | 'wipe' | 'corrupt' | 'partition' | 'loss' | 'power';
@@ -92,6 +97,8 @@ export interface SimulationReport {
     readonly chunksTampered: number;
   };
   readonly linearizability?: LinearizabilityResult;
+  /** Answered txns and range reads the chain-order check accepted (0 when it did not run). */
+  readonly ordered: { readonly txns: number; readonly ranges: number };
   readonly log?: string[];
 }
 
@@ -137,6 +144,9 @@ class Simulation {
   private readonly clients: SimClient[] = [];
   private readonly members: number[];
   private readonly blockAt = new Map<number, { hash: string; node: number }>();
+  /** The first record seen at each height (the check above makes it every node's), for the chain-order check. */
+  private readonly bodies = new Map<number, Uint8Array>();
+  private orderedChecked: ChainOrderVerdict | undefined;
   private now = 0;
   private opIds = 0;
   private readonly faultsInjected: Record<FaultKind, number> = { crash: 0, wipe: 0, corrupt: 0, partition: 0, loss: 0, power: 0 };
@@ -207,7 +217,7 @@ class Simulation {
     for (let i = 0; i < (options.clients ?? 3); i++) {
       this.clients.push(
         new SimClient(
-          { id: 100 + i, members: this.members, keys: 4, prng: this.prng.fork(), network: this.network, timeoutTicks: 60, attemptsMax: 6, thinkTicks: 8, verifiedReads: keys.length > 0 ? { genesisHash } : undefined },
+          { id: 100 + i, members: this.members, keys: 4, prng: this.prng.fork(), network: this.network, timeoutTicks: 60, attemptsMax: 6, thinkTicks: 8, verifiedReads: keys.length > 0 ? { genesisHash } : undefined, apiOps: options.apiOps !== false },
           () => ++this.opIds,
         ),
       );
@@ -240,6 +250,9 @@ class Simulation {
       if (linearizability.verdict === 'violation') {
         return this.report(`linearizability: ${linearizability.violation?.message} (key ${linearizability.violation?.key})`, linearizability);
       }
+      const order = this.checkOrder();
+      if (!order.ok) return this.report(`chain order: ${order.message}`, linearizability);
+      this.orderedChecked = order;
       return this.report(undefined, linearizability);
     } catch (error) {
       if (error instanceof SafetyViolation) return this.report(error.message);
@@ -364,12 +377,24 @@ class Simulation {
     for (const client of this.clients) client.mayGiveUp = false;
   }
 
+  /** Txns and ranges against the chain's order (test/sim/chain-order.ts), over the blocks every node agreed on. */
+  private checkOrder(): ChainOrderVerdict {
+    const blocks: ChainCommand[][] = [];
+    for (let height = 1; this.bodies.has(height); height++) {
+      const body = decodeBody(this.bodies.get(height)!.subarray(HEADER_BYTES));
+      if (typeof body === 'string') return { ok: false, message: `block ${height}: ${body}` };
+      blocks.push(body.kind === 'batch' ? body.commands.map((tuple) => ({ tuple, session: sessionOf(tuple) })) : []);
+    }
+    return checkChainOrder(blocks, this.clients.flatMap((client) => client.ordered), (key) => key.startsWith(API_PREFIX));
+  }
+
   private checkBlock(node: number, record: Uint8Array): void {
     const height = readU64(record, 1);
     const hash = toHex(hashRecord(fastSha256, record));
     const seen = this.blockAt.get(height);
     if (!seen) {
       this.blockAt.set(height, { hash, node });
+      if (this.options.apiOps !== false) this.bodies.set(height, record);
       return;
     }
     if (seen.hash !== hash) {
@@ -423,7 +448,14 @@ class Simulation {
         chunksTampered: this.nodes.reduce((sum, node) => sum + node.tampered, 0),
       },
       linearizability,
+      ordered: this.orderedChecked?.ok ? { txns: this.orderedChecked.txns, ranges: this.orderedChecked.ranges } : { txns: 0, ranges: 0 },
       log: failure === undefined ? undefined : this.nodes.flatMap((node) => node.log.slice(-(this.options.logLines ?? 60))),
     };
   }
+}
+
+/** The session id (hex) a chain command records, or null for none. */
+function sessionOf(tuple: unknown): string | null {
+  const session = Array.isArray(tuple) ? tuple[1] : undefined;
+  return session instanceof Uint8Array ? toHex(session) : null;
 }

@@ -27,16 +27,19 @@ import { MemoryBackend } from '../../src/storage/memory-backend.js';
 import { PlanStepper, runPlanSync } from '../../src/storage/plan.js';
 import { CHECKPOINTS_KEPT_DEFAULT, writeCheckpointPlan } from '../../src/storage/checkpoint-store.js';
 import type { SimNetwork } from './network.js';
+import type { RangeQuery } from '../../src/kv/range.js';
 import type { VerifyRequest } from '../../src/ledger/verified.js';
 import type { HeadSigning } from '../../src/replica/certify.js';
 
-export type PlantedBug = 'reply-before-persist' | 'ignore-phase1-values' | 'wiped-votes-at-once' | 'repair-keeps-vote';
+export type PlantedBug = 'reply-before-persist' | 'ignore-phase1-values' | 'wiped-votes-at-once' | 'repair-keeps-vote' | 'stale-ranges';
 
 export interface ClientRequestPayload {
-  readonly kind: 'write' | 'read';
+  readonly kind: 'write' | 'read' | 'range';
   readonly requestId: number;
   readonly command?: readonly unknown[];
   readonly key?: string;
+  /** A range read (src/kv/range.ts). */
+  readonly range?: RangeQuery;
   /** A verified read or write (src/ledger/verified.ts): proofs at a majority-signed head. */
   readonly verify?: VerifyRequest;
 }
@@ -261,6 +264,8 @@ export class SimNode {
       if (typeof sealed === 'string') throw new Error(`sim client sent a bad write: ${sealed}`);
       replica.propose({ requestId: payload.requestId, command: sealed.tuple, decoded: sealed.command, verify: payload.verify });
     }
+    // The planted bug 'stale-ranges' answers range reads from the contacted node's own state, no ReadIndex.
+    else if (payload.kind === 'range') replica.read({ requestId: payload.requestId, key: '', stale: this.options.bug === 'stale-ranges', range: payload.range });
     else replica.read({ requestId: payload.requestId, key: payload.key!, stale: false, verify: payload.verify });
   }
 

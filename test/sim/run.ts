@@ -30,7 +30,7 @@ const { values } = parseArgs({
 });
 
 const bug = values.bug as PlantedBug | undefined;
-if (bug && !['reply-before-persist', 'ignore-phase1-values', 'wiped-votes-at-once', 'repair-keeps-vote'].includes(bug)) {
+if (bug && !['reply-before-persist', 'ignore-phase1-values', 'wiped-votes-at-once', 'repair-keeps-vote', 'stale-ranges'].includes(bug)) {
   console.error(`unknown --bug ${bug}`);
   process.exit(2);
 }
@@ -39,6 +39,7 @@ const seeds = values.seed !== undefined ? [Number(values.seed)] : Array.from({ l
 
 const cpuStart = process.cpuUsage();
 let operations = 0;
+const ordered = { txns: 0, ranges: 0 };
 let violations = 0;
 let unknown = 0;
 let repairs = 0;
@@ -53,6 +54,8 @@ for (const seed of seeds) {
   const report = runSimulation({ seed, nodes, bug, verifiedReads: values['verified-reads'], checkpoints: !values['no-checkpoints'], logLines: Number(values['log-lines']) });
   run++;
   operations += report.operations;
+  ordered.txns += report.ordered.txns;
+  ordered.ranges += report.ordered.ranges;
   repairs += report.repairs;
   for (const key of Object.keys(ledgerTotals) as Array<keyof typeof ledgerTotals>) ledgerTotals[key] += report.ledger[key];
   verifiedAnswers += report.verifiedAnswers;
@@ -80,7 +83,7 @@ if (values['verified-reads']) {
   console.log(`verified answers checked: ${verifiedAnswers}`);
   console.log(`verified writes checked: ${verifiedWrites} (answered unprovable: ${unprovableWrites})`);
 }
-console.log(`operations checked: ${operations}`);
+console.log(`operations checked: ${operations} (per-key linearizability), plus ${ordered.txns} txns and ${ordered.ranges} range reads against the chain's order`);
 console.log(`violations: ${violations}`);
 console.log(`restores that repaired corruption at rest: ${repairs}`);
 console.log(`checkpoints written: ${ledgerTotals.checkpoints}, prunes: ${ledgerTotals.prunes}, restarts from a checkpoint: ${ledgerTotals.restartsFromCheckpoint}, state syncs: ${ledgerTotals.stateSyncs}, chunks refused: ${ledgerTotals.chunksRefused}`);
