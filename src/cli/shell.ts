@@ -17,7 +17,7 @@ import { AssertionError } from '../lib/assert.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { limits } from '../lib/limits.js';
 import type { NodeStatus } from '../transport/protocol.js';
-import { rangeEntryView, readView, writeLine } from './client-ops.js';
+import { rangeEntryView, readView, watchView, writeLine } from './client-ops.js';
 import { gatherStatus, leaderLine, leaderRow, statusTable } from './status-ops.js';
 
 /** Longest input line in UTF-8 bytes: twice the largest value, room for one with its key and quotes. */
@@ -28,6 +28,10 @@ const HISTORY_ENTRIES_MAX = 1000;
 const TOKENS_MAX = 16;
 /** Entries a shell range lists without --limit (a shell is for people: a huge range is a script's job). */
 const RANGE_SHOWN_MAX = 100;
+/** A shell watch's defaults and bounds: it ends after this many events or seconds. */
+const WATCH_SHOWN_DEFAULT = 100;
+const WATCH_SECONDS_DEFAULT = 10;
+const WATCH_SECONDS_MAX = 3600;
 /** Deadline of the one status request that refreshes the prompt: the prompt must not wait long. */
 export const PROMPT_STATUS_TIMEOUT_MS = 500;
 
@@ -42,6 +46,8 @@ export type ShellCommand =
   /** A range: the keys with `prefix`, or in [start, end); at most `limit` (default RANGE_SHOWN_MAX). */
   | { readonly name: 'range'; readonly start: string; readonly prefix: boolean; readonly end: string | null; readonly limit: number; readonly keysOnly: boolean; readonly countOnly: boolean; readonly stale: boolean }
   | { readonly name: 'txn'; readonly request: TxnRequest }
+  /** Streams changes until `count` events or `seconds` passed (a shell line must end). */
+  | { readonly name: 'watch'; readonly key: string; readonly prefix: boolean; readonly fromHeight: number | undefined; readonly count: number; readonly seconds: number }
   | { readonly name: 'delete'; readonly key: string }
   /** expect null = the key must be absent; value null = delete on a match. */
   | { readonly name: 'cas'; readonly key: string; readonly expect: string | null; readonly value: string | null }
@@ -56,6 +62,7 @@ export const SHELL_COMMANDS: ReadonlyArray<{ readonly name: string; readonly usa
   { name: 'get', usage: 'get KEY [--stale]', description: 'Read KEY (linearizable; --stale: the answering node\'s own state).' },
   { name: 'get', usage: 'get --prefix P | KEY --end END [--limit N] [--keys-only] [--count-only]', description: 'List keys in order (KEY<TAB>VALUE), at most 100 unless --limit.' },
   { name: 'txn', usage: 'txn COMPARES | SUCCESS OPS | FAILURE OPS', description: 'A transaction; items split by ";", e.g. txn absent("l") | put l me | get l.' },
+  { name: 'watch', usage: 'watch KEY | --prefix P [--from-height H] [--count N] [--for SECONDS]', description: 'Print changes as they are chosen, until N events (100) or SECONDS (10) pass.' },
   { name: 'delete', usage: 'delete KEY', description: 'Delete KEY (DELETED, or NOT_FOUND if it was not there).' },
   { name: 'cas', usage: 'cas KEY NEW --expect OLD | --absent', description: 'Set KEY to NEW only if it holds OLD (or does not exist).' },
   { name: 'cas', usage: 'cas KEY --delete --expect OLD', description: 'Delete KEY only if it holds OLD.' },
@@ -148,6 +155,8 @@ export function parseLine(line: string): ShellCommand | null {
       return { name: 'delete', key: onlyKey(name, words) };
     case 'cas':
       return parseCas(words);
+    case 'watch':
+      return parseWatch(words);
     case 'quit':
       return noArguments('exit', words);
     default:
@@ -155,7 +164,7 @@ export function parseLine(line: string): ShellCommand | null {
   }
 }
 
-const KNOWN_NAMES: ReadonlySet<string> = new Set(['get', 'delete', 'cas', 'txn', 'status', 'head', 'help', 'exit', 'quit']);
+const KNOWN_NAMES: ReadonlySet<string> = new Set(['get', 'delete', 'cas', 'txn', 'watch', 'status', 'head', 'help', 'exit', 'quit']);
 
 /** `txn A; B | C; D | E` as txn's text form (src/cli/txn-input.ts): ";" splits items, "|" sections, outside quotes. */
 function txnSections(rest: string): string {
@@ -185,6 +194,26 @@ function parseGet(words: Words): ShellCommand {
   return { name: 'range', start, prefix: typeof prefix === 'string', end: typeof end === 'string' ? end : null, limit, keysOnly, countOnly, stale };
 }
 
+function parseWatch(words: Words): ShellCommand {
+  const prefix = words.options.get('--prefix');
+  if (typeof prefix === 'string' ? words.positionals.length !== 0 : words.positionals.length !== 1) throw usageError('watch', 'watch KEY, or --prefix P');
+  const number = (option: string, fallback: number | undefined, low: number, high: number): number | undefined => {
+    const text = words.options.get(option);
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < low || value > high) throw usageError('watch', `${option} needs an integer from ${low} to ${high}`);
+    return value;
+  };
+  return {
+    name: 'watch',
+    key: typeof prefix === 'string' ? prefix : words.positionals[0]!,
+    prefix: typeof prefix === 'string',
+    fromHeight: number('--from-height', undefined, 0, Number.MAX_SAFE_INTEGER),
+    count: number('--count', WATCH_SHOWN_DEFAULT, 1, 1_000_000)!,
+    seconds: number('--for', WATCH_SECONDS_DEFAULT, 1, WATCH_SECONDS_MAX)!,
+  };
+}
+
 function parsePut(line: string, from: number): ShellCommand {
   const key = nextToken(line, from);
   const rest = key ? line.slice(key.end).trim() : '';
@@ -210,6 +239,7 @@ interface Words {
 const OPTIONS: Readonly<Record<string, Readonly<Record<string, boolean>>>> = {
   get: { '--stale': false, '--prefix': true, '--end': true, '--limit': true, '--keys-only': false, '--count-only': false },
   cas: { '--expect': true, '--absent': false, '--delete': false },
+  watch: { '--prefix': true, '--from-height': true, '--count': true, '--for': true },
 };
 
 function splitOptions(name: string, tokens: readonly Token[]): Words {
@@ -272,7 +302,7 @@ export interface ShellOutcome {
 
 export type RunnableCommand = Exclude<ShellCommand, { name: 'exit' }>;
 
-async function executeCommand(command: RunnableCommand, session: ShellSession): Promise<ShellOutcome> {
+async function executeCommand(command: RunnableCommand, session: ShellSession, output: ShellOutput): Promise<ShellOutcome> {
   const client = session.client;
   switch (command.name) {
     case 'put':
@@ -287,6 +317,8 @@ async function executeCommand(command: RunnableCommand, session: ShellSession): 
       return rangeOutcome(command, client);
     case 'txn':
       return txnOutcome(await client.txn(command.request));
+    case 'watch':
+      return watchOutcome(command, client, output);
     case 'status':
       return statusOutcome(session);
     case 'head':
@@ -322,6 +354,24 @@ async function rangeOutcome(command: Extract<ShellCommand, { name: 'range' }>, c
   if (lines.length === command.limit && !more) more = (await client.count(command.start, options)).count > command.limit;
   if (more) lines.push(`(more: showing the first ${command.limit}; use --limit)`);
   return { ok: true, lines: lines.length > 0 ? lines : ['(no keys)'], record: { command: 'get', ok: true, count: entries.length, entries } };
+}
+
+/** Prints each event as it comes (a JSON line each with --json); the outcome sums up. */
+async function watchOutcome(command: Extract<ShellCommand, { name: 'watch' }>, client: PaxchainClient, output: ShellOutput): Promise<ShellOutcome> {
+  const watch = client.watch(command.key, { prefix: command.prefix, fromHeight: command.fromHeight });
+  const timer = setTimeout(() => void watch.return(), command.seconds * 1000);
+  let events = 0;
+  try {
+    for await (const event of watch) {
+      const view = watchView(event);
+      output.write(output.json ? JSON.stringify({ command: 'watch', event: view.record }) : view.line);
+      if (++events >= command.count) break;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const resumeHeight = watch.resumeHeight ?? null;
+  return { ok: true, lines: [`(${events} events; resume with --from-height ${resumeHeight ?? '?'})`], record: { command: 'watch', ok: true, events, resumeHeight } };
 }
 
 /** A txn whose compares failed is a failure, as in `paxchain txn`. */
@@ -415,7 +465,7 @@ export async function runShell(inputs: AsyncIterable<ShellInput>, session: Shell
   let commands = 0;
   let failed = 0;
   for await (const input of inputs) {
-    const outcome = await runLine(input, session);
+    const outcome = await runLine(input, session, output);
     if (outcome === 'exit') return { commands, failed, exited: true };
     if (outcome) {
       commands++;
@@ -427,7 +477,7 @@ export async function runShell(inputs: AsyncIterable<ShellInput>, session: Shell
   return { commands, failed, exited: false };
 }
 
-async function runLine(input: ShellInput, session: ShellSession): Promise<ShellOutcome | 'exit' | undefined> {
+async function runLine(input: ShellInput, session: ShellSession, output: ShellOutput): Promise<ShellOutcome | 'exit' | undefined> {
   const bytes = typeof input === 'string' ? Buffer.byteLength(input) : input.tooLongBytes;
   if (typeof input !== 'string' || bytes > LINE_BYTES_MAX) {
     return errorOutcome(null, invalid(`line of ${bytes} bytes is longer than the limit of ${LINE_BYTES_MAX}`));
@@ -441,7 +491,7 @@ async function runLine(input: ShellInput, session: ShellSession): Promise<ShellO
   if (command === null) return undefined;
   if (command.name === 'exit') return 'exit';
   try {
-    return await executeCommand(command, session);
+    return await executeCommand(command, session, output);
   } catch (error) {
     return errorOutcome(command.name, error);
   }

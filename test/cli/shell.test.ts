@@ -77,6 +77,10 @@ describe('shell line parser', () => {
       },
     });
     expect(() => parseLine('txn | put a 1 ; put a 2')).not.toThrow();
+    expect(parseLine('watch k')).toEqual({ name: 'watch', key: 'k', prefix: false, fromHeight: undefined, count: 100, seconds: 10 });
+    expect(parseLine('watch --prefix a/ --from-height 7 --count 3 --for 2')).toEqual({ name: 'watch', key: 'a/', prefix: true, fromHeight: 7, count: 3, seconds: 2 });
+    expect(() => parseLine('watch k --prefix a/')).toThrow(/watch KEY, or --prefix P/);
+    expect(() => parseLine('watch k --for 0')).toThrow(/--for needs an integer from 1 to 3600/);
     expect(() => parseLine('txn bogus("k")')).toThrow(/a compare is/);
     expect(parseLine('put greeting   hello   big  world  ')).toEqual({ name: 'put', key: 'greeting', value: 'hello   big  world' });
     expect(parseLine('put k say "hi" now')).toEqual({ name: 'put', key: 'k', value: 'say "hi" now' });
@@ -333,6 +337,22 @@ describe('paxchain shell against a 3-node cluster', () => {
     // The writes really happened.
     expect((await test.client.get('fruit/apple')).value).toBeNull();
     expect((await test.client.get('fruit/kiwi')).value).toBeNull();
+  });
+
+  it('watch prints the changes from a height, one line each, and ends after --count', async () => {
+    const first = await test.client.put('sw/a', '1');
+    await test.client.put('sw/b', '2');
+    await test.client.delete('sw/a');
+    const result = shell(`watch --prefix sw/ --from-height ${first.height} --count 3\nget sw/b\n`);
+    const lines = outputLines(result.stdout);
+    expect(lines[0]).toMatch(new RegExp(`^${first.height} PUT sw/a 1 `));
+    expect(lines[1]).toMatch(/ PUT sw\/b 2 /);
+    expect(lines[2]).toMatch(/ DELETE sw\/a$/);
+    expect(lines[3]).toMatch(/^\(3 events; resume with --from-height \d+\)$/);
+    expect(lines[4]).toBe('2');
+    const json = outputLines(shell(`watch sw/b --from-height ${first.height} --count 1`, ['--json']).stdout).map((line) => JSON.parse(line));
+    expect(json[0]).toMatchObject({ command: 'watch', event: { key: 'sw/b', value: '2', op: 'put' } });
+    expect(json[1]).toMatchObject({ command: 'watch', ok: true, events: 1 });
   });
 
   it('exits 0 when every command succeeds; comments and empty lines are skipped; exit ends the session', () => {
