@@ -23,13 +23,25 @@ interface RangeFlags {
   'key-hex'?: string;
   stale: boolean;
   verify: boolean;
+  at?: number;
   endpoints?: string;
   timeout?: number;
 }
 import { endpointsFlag, parseHash, timeoutFlag } from '../src/cli/flags.js';
 import { defaultTrustFile, loadTrust, saveTrust } from '../src/cli/trust-file.js';
-import { toHex } from '../src/lib/bytes.js';
 import { keyHexFlag, keyInput } from '../src/cli/input.js';
+import { withProgress } from '../src/cli/progress.js';
+import { rangeBounds } from '../src/client/client.js';
+import { RANGE_PAGE_ENTRIES_MAX } from '../src/kv/range.js';
+import { fromUtf8, toHex, utf8 } from '../src/lib/bytes.js';
+import { stateAt } from '../src/tools/read-at.js';
+
+/** A range's first key: the prefix, or KEY (which then needs --end). */
+function rangeStart(key: string | undefined, flags: RangeFlags): string {
+  if (flags.prefix !== undefined && key !== undefined) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'give either KEY (with --end) or --prefix, not both');
+  if (flags.prefix === undefined && flags.end === undefined && key !== undefined) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'a range needs --prefix P or KEY --end END');
+  return flags.prefix ?? (key === undefined ? '' : keyInput(key, flags['key-hex']));
+}
 
 export default class Get extends BaseCommand {
   static override summary = 'Read KEY.';
@@ -45,6 +57,10 @@ order, as KEY<TAB>VALUE lines; --limit N stops after N, --keys-only leaves the v
 (about 1 MiB), each page a linearizable read of its own (or --stale) at a height that never goes
 down: a key shows at most once, but a range of many pages is not one snapshot.
 
+--at H reads the key, or the range, from the state after block H: the chain is fetched from a
+node and replayed from genesis to H, every block checked (like kv dump --at). A node that pruned
+the bodies a replay needs (retention) cannot give it: PRUNED says so.
+
 With --verify the client believes no node: the answer must carry a proof of the value (or of its
 absence) at a head signed by a majority of the members genesis lists, and that head must extend
 the newest head this client verified before (kept in --state-file). Anything else is refused with
@@ -58,6 +74,7 @@ cluster's genesis hash (trust on first use) unless --genesis-hash pins it.`;
     '<%= config.bin %> get --prefix fruit/ --limit 10',
     '<%= config.bin %> get fruit/a --end fruit/c --keys-only --json',
     '<%= config.bin %> get --prefix fruit/ --count-only',
+    '<%= config.bin %> get fruit/apple --at 120',
   ];
   static override args = { key: Args.string({ required: false }) };
   static override flags = {
@@ -75,10 +92,12 @@ cluster's genesis hash (trust on first use) unless --genesis-hash pins it.`;
     limit: Flags.integer({ min: 1, summary: 'A range lists at most this many keys.' }),
     'keys-only': Flags.boolean({ default: false, summary: 'A range lists keys (and revisions) without values.' }),
     'count-only': Flags.boolean({ default: false, summary: 'A range prints only how many keys it holds.', exclusive: ['keys-only', 'limit'] }),
+    at: Flags.integer({ min: 0, exclusive: ['stale', 'verify'], summary: 'Read the state of block H (an older height), rebuilt by replaying the chain from genesis.' }),
   };
 
   async run(): Promise<ReadRecord | RangeRecord> {
     const { args, flags } = await this.parse(Get);
+    if (flags.at !== undefined) return this.readAt(args.key, flags as RangeFlags & { at: number });
     if (flags.prefix !== undefined || flags.end !== undefined || flags.limit !== undefined || flags['keys-only'] || flags['count-only']) return this.range(args.key, flags);
     const key = keyInput(args.key, flags['key-hex']);
     if (flags.verify) return this.verified(key, flags);
@@ -91,11 +110,44 @@ cluster's genesis hash (trust on first use) unless --genesis-hash pins it.`;
     return record;
   }
 
+  /** --at H: the key, or the range, in the state after block H, replayed from genesis (src/tools/read-at.ts). */
+  private async readAt(key: string | undefined, flags: RangeFlags & { at: number }): Promise<ReadRecord | RangeRecord> {
+    const isRange = flags.prefix !== undefined || flags.end !== undefined || flags.limit !== undefined || flags['keys-only'] || flags['count-only'];
+    const start = isRange ? rangeStart(key, flags) : keyInput(key, flags['key-hex']);
+    const at = await withProgress({ label: 'replay', unit: 'blocks' }, (progress) => stateAt(flags, flags.at, progress.onHeight));
+    if (!isRange) {
+      const entry = at.state.entry(utf8(start));
+      const { record, line } = readView(start, { value: entry?.value ?? null, revisions: entry?.revisions, height: at.height, hash: at.hash, stale: false, endpoint: 'replay' });
+      this.say(`${line}  [state at block ${at.height}, replayed from genesis]`);
+      if (!record.found) this.fail();
+      return record;
+    }
+    const { startBytes, end } = rangeBounds(start, { prefix: flags.prefix !== undefined, end: flags.end ?? null });
+    const base = { start, end: flags.end ?? null, prefix: flags.prefix ?? null, heights: [at.height] };
+    if (flags['count-only']) {
+      const count = at.state.range({ start: startBytes, after: false, end, limit: 1, keysOnly: true, countOnly: true }).count;
+      this.say(String(count));
+      return { ...base, count, entries: [] };
+    }
+    const entries: RangeRecordEntry[] = [];
+    let remaining = flags.limit ?? Number.POSITIVE_INFINITY;
+    for (let from = startBytes, after = false; remaining > 0; after = true) {
+      const page = at.state.range({ start: from, after, end, limit: Math.min(remaining, RANGE_PAGE_ENTRIES_MAX), keysOnly: flags['keys-only'], countOnly: false });
+      for (const entry of page.entries) {
+        const { record, line } = rangeEntryView({ ...entry, key: fromUtf8(entry.key) });
+        if (this.jsonEnabled()) entries.push(record);
+        else this.say(line);
+      }
+      remaining -= page.entries.length;
+      if (!page.more || page.entries.length === 0) break;
+      from = page.entries.at(-1)!.key;
+    }
+    return { ...base, count: flags.limit === undefined ? entries.length : Math.min(flags.limit, entries.length), entries };
+  }
+
   private async range(key: string | undefined, flags: RangeFlags): Promise<RangeRecord> {
     if (flags.verify) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'a range read cannot be --verify (only single keys are proven)');
-    if (flags.prefix !== undefined && key !== undefined) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'give either KEY (with --end) or --prefix, not both');
-    const start = flags.prefix ?? (key === undefined ? '' : keyInput(key, flags['key-hex']));
-    if (flags.prefix === undefined && flags.end === undefined && key !== undefined) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'a range needs --prefix P or KEY --end END');
+    const start = rangeStart(key, flags);
     const options = { prefix: flags.prefix !== undefined, end: flags.end ?? null, stale: flags.stale };
     return withClient(flags, async (client) => {
       if (flags['count-only']) {

@@ -16,6 +16,8 @@ export class RemoteBlockSource implements BlockSource {
     private readonly client: PaxchainClient,
     readonly endpoint: string,
     readonly head: BlockRef | undefined,
+    /** The node's oldest body, when retention pruned the ones below it (a replay from genesis then says PRUNED). */
+    readonly prunedBelow: number | undefined,
   ) {}
 
   /** Uses the first endpoint that answers. */
@@ -25,7 +27,8 @@ export class RemoteBlockSource implements BlockSource {
       try {
         const status = await client.status(endpoint);
         const head = status.head ? { height: status.head.height, hash: fromHex(status.head.hash)! } : undefined;
-        return new RemoteBlockSource(client, endpoint, head);
+        const prunedBelow = status.oldestBody != null && status.oldestBody > 1 ? status.oldestBody : undefined;
+        return new RemoteBlockSource(client, endpoint, head, prunedBelow);
       } catch (error) {
         errors.push(error instanceof Error ? error.message : String(error));
       }

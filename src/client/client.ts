@@ -152,7 +152,7 @@ export interface RangePageResult {
   readonly endpoint: string;
 }
 
-function rangeBounds(start: string, options: RangeOptions): { startBytes: Uint8Array; end: Uint8Array | null } {
+export function rangeBounds(start: string, options: RangeOptions): { startBytes: Uint8Array; end: Uint8Array | null } {
   if (options.prefix && options.end !== undefined && options.end !== null) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'a prefix range has no end');
   if (options.limit !== undefined && !(Number.isInteger(options.limit) && options.limit >= 1)) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, 'limit must be a positive integer');
   if (start !== '') checkInput(start);

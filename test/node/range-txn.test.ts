@@ -48,6 +48,23 @@ describe('ranges, txn and revisions on a live cluster', () => {
     expect(runCli(['get', '--prefix', 'user/', '--verify', '--endpoints', endpoints]).status).toBe(2);
   }, 120_000);
 
+  it('get --at H reads a key and a range from the state of an older block, replayed from genesis', async () => {
+    const first = await test.client.put('at/k', 'one');
+    await test.client.put('at/j', 'jay');
+    const second = await test.client.put('at/k', 'two');
+    const then = runCli(['get', 'at/k', '--at', String(first.height), '--endpoints', endpoints, '--json']).json();
+    expect(then).toMatchObject({ key: 'at/k', found: true, value: 'one', height: first.height, version: 1, modHeight: first.height });
+    expect(runCli(['get', 'at/k', '--at', String(second.height), '--endpoints', endpoints]).stdout).toMatch(/^two {2}\[state at block \d+, replayed from genesis\]/);
+    expect(runCli(['get', 'at/j', '--at', String(first.height), '--endpoints', endpoints]).status).toBe(1);
+    const range = runCli(['get', '--prefix', 'at/', '--at', String(second.height), '--endpoints', endpoints, '--json']).json();
+    expect(range.entries.map((entry: { key: string; value: string }) => [entry.key, entry.value])).toEqual([['at/j', 'jay'], ['at/k', 'two']]);
+    expect(runCli(['get', '--prefix', 'at/', '--count-only', '--at', String(first.height), '--endpoints', endpoints]).stdout.trim()).toBe('1');
+    const above = runCli(['get', 'at/k', '--at', '99999999', '--endpoints', endpoints, '--json']);
+    expect(above.status).toBe(1);
+    expect(above.json().error.code).toBe('NOT_FOUND');
+    expect(runCli(['get', 'at/k', '--at', '3', '--stale', '--endpoints', endpoints]).status).toBe(2);
+  }, 60_000);
+
   it('get --json shows revisions; txn runs one branch atomically from text and JSON; history lists it', async () => {
     expect(runCli(['put', 'job/1', 'queued', '--endpoints', endpoints]).status).toBe(0);
     const put = runCli(['put', 'job/1', 'queued', '--endpoints', endpoints, '--json']).json();

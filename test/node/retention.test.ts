@@ -49,6 +49,10 @@ describe('checkpoints and retention (3 real nodes)', () => {
     const shown = runCli(['chain', 'show', '2', '--endpoints', endpoint, '--json']);
     expect(shown.status).toBe(1);
     expect(shown.json().error.code).toBe('PRUNED');
+    // The state of an old block needs the bodies from genesis: the node says it cannot.
+    const old = runCli(['get', 'a-1', '--at', '5', '--endpoints', endpoint, '--json']);
+    expect(old.status).toBe(1);
+    expect(old.json().error).toMatchObject({ code: 'PRUNED', message: expect.stringMatching(/cannot rebuild the state at height 5/) });
     const head = runCli(['chain', 'head', '--endpoints', endpoint, '--json']);
     expect(head.status).toBe(0);
     const audit = runCli(['chain', 'audit', '--endpoints', test.cluster.endpoints.join(','), '--json']);
