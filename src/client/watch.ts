@@ -181,7 +181,11 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
         (error) => this.drop(attempt, `connection lost: ${error.message}`),
       );
     } catch (error) {
-      if (this.attempt?.endpoint === endpoint) this.attempt = undefined;
+      // The stream was refused on a new connection (its send queue or in-flight bound): close it.
+      if (this.attempt?.endpoint === endpoint && this.attempt.id === 0) {
+        void this.attempt.connection.close().catch(() => undefined);
+        this.attempt = undefined;
+      }
       this.unavailableSinceMs ??= performance.now();
       this.failures++;
       this.options.onResume?.({ from: undefined, reason: `${endpoint}: ${isPaxchainError(error) ? error.message : String(error)}`, height: this.nextFrom });

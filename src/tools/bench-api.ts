@@ -11,6 +11,32 @@
  *          is a failed compare (there should be none: each client owns its keys).
  *   put    --put-clients clients, plain puts of 100-byte values on random keys of 10,000: the
  *          baseline next to txn.
+ *   watch  --watchers watchers, watcher i of the keys with prefix wl/<i>/, each on a connection of
+ *          its own (paxchain: client.watch(prefix, { prefix: true }) of a PaxchainClient per
+ *          watcher whose endpoints are rotated by i, so the watchers start spread over the three
+ *          nodes; etcd: a POST /watch stream of the gateway at the leader, its own connection,
+ *          key..range_end the prefix). Once every watcher has seen a marker write of its own
+ *          (wl/<i>/ready, written again every WATCH_READY_ROUND_MS until seen, at most
+ *          WATCH_READY_ROUNDS times), --watch-writers closed-loop writers put 100-byte values at
+ *          full speed on wl/<random i>/<random k of WATCH_KEYS_PER_PREFIX>, each value starting
+ *          with a token of its own (the write's number, then "."). Every write's issue and
+ *          acknowledgement times and its event's first delivery time (when the watcher's loop
+ *          takes it) are kept, for at most WATCH_WRITES_MAX writes. After the run the watchers
+ *          get up to WATCH_MISS_WAIT_MS more for the acknowledged writes not yet delivered; then:
+ *          chosen -> delivered p50/p99 (acknowledgement to delivery, for the writes issued after
+ *          the warm-up and acknowledged before the deadline; the ack is when the writer knows the
+ *          write was chosen; a delivery before the ack counts as 0 and is counted), issue ->
+ *          delivered p50/p99 of the same writes, events delivered/s (first deliveries inside the
+ *          measured window), writes/s (the ops/s of the writers), the acknowledged writes never
+ *          delivered (missed) and the events delivered more than once (duplicated).
+ *   slow-watcher  plain puts as `put` (--put-clients clients) measured twice, one run after the
+ *          other: with no watcher, then while one watch of every key (prefix "") at the leader
+ *          is never read (paxchain: a raw TCP connection that sends ClientHello and one watch
+ *          request, then pauses its socket; etcd: a POST /watch stream whose response is paused).
+ *          The leader's watch counters are read before the stalled watch, once it is open
+ *          (after STALL_SETTLE_MS) and after the second run (paxchain: status counters watches and
+ *          watchesFellBehind, from which whether it ended the watch with FELL_BEHIND; etcd:
+ *          /metrics etcd_debugging_mvcc_watcher_total and etcd_debugging_mvcc_slow_watcher_total).
  *
  * Each workload runs a 1 s warm-up, then --duration seconds measured: ops/s and p50/p99 latency
  * count the operations that started after the warm-up and ended before the deadline (every one's
@@ -30,18 +56,23 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PaxchainClient } from '../client/client.js';
+import { parseEndpoint } from '../lib/endpoint.js';
 import { isPaxchainError } from '../lib/errors.js';
 import { Prng } from '../lib/prng.js';
+import { encodeFrame } from '../transport/frame.js';
+import { buildClientHello } from '../transport/handshake.js';
 import { summarize } from './bench.js';
 import { LocalCluster } from './local-cluster.js';
 
-export const API_WORKLOADS = ['range', 'txn', 'put'] as const;
+export const API_WORKLOADS = ['range', 'txn', 'put', 'watch', 'slow-watcher'] as const;
 export type ApiWorkload = (typeof API_WORKLOADS)[number];
+/** The workloads run when none are named. */
+export const DEFAULT_API_WORKLOADS: readonly ApiWorkload[] = ['range', 'txn', 'put'];
 
 /** Latency samples kept at most per workload (one per operation); beyond this, sampling stops. */
 const LATENCY_SAMPLES_MAX = 5_000_000;
@@ -61,6 +92,24 @@ const TXN_KEYS_PER_CLIENT = 4;
 const LOAD_CONCURRENCY = 64;
 /** Attempts per key while loading before the load fails. */
 const LOAD_ATTEMPTS_MAX = 3;
+/** watch: the keys under each watcher's prefix, wl/<i>/0..99. */
+const WATCH_KEYS_PER_PREFIX = 100;
+/** watch: writes whose times are kept at most; a writer past it fails with TOKENS_EXHAUSTED. */
+const WATCH_WRITES_MAX = 2_000_000;
+/** watch: how long after the run an acknowledged write may still be delivered before it counts as missed. */
+const WATCH_MISS_WAIT_MS = 5000;
+/** watch: rounds of marker writes before the writers start, one every WATCH_READY_ROUND_MS, until every watcher saw its own. */
+const WATCH_READY_ROUNDS = 30;
+const WATCH_READY_ROUND_MS = 1000;
+const WATCH_READY_SUFFIX = '/ready';
+/** The longest JSON message of an etcd watch stream kept while it is incomplete. */
+const ETCD_WATCH_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
+/** etcd's /metrics gauges of watchers, read around the slow-watcher run. */
+const ETCD_WATCH_METRICS = ['etcd_debugging_mvcc_watcher_total', 'etcd_debugging_mvcc_slow_watcher_total'];
+/** slow-watcher: the wait after the stalled watch is sent, so that the leader holds it before the puts. */
+const STALL_SETTLE_MS = 500;
+/** How often the waits of the watch workloads look again. */
+const POLL_MS = 50;
 /** Clients per PaxchainClient (src/tools/bench.ts: one connection per 32 clients). */
 const CLIENTS_PER_CONNECTION = 32;
 /** Alternative base ports tried (+100 each) when the asked ones are taken. */
@@ -82,6 +131,8 @@ export interface ApiBenchOptions {
   readonly rangeClients: number;
   readonly txnClients: number;
   readonly putClients: number;
+  readonly watchers: number;
+  readonly watchWriters: number;
   readonly basePort: number;
   readonly etcd: boolean;
   readonly etcdPort: number;
@@ -90,6 +141,8 @@ export interface ApiBenchOptions {
 
 interface WorkloadFigures {
   readonly workload: ApiWorkload;
+  /** slow-watcher: 'no watcher' or 'stalled watcher'; null for the others. */
+  readonly variant: string | null;
   readonly clients: number;
   readonly seconds: number;
   readonly operations: number;
@@ -99,6 +152,44 @@ interface WorkloadFigures {
   readonly errorsByCode: Record<string, number>;
   /** txn only: txns whose compares did not hold (0 expected). */
   readonly failedCompares: number | null;
+  /** watch only (the ops/s and latency above are the writers' puts). */
+  readonly watch: WatchFigures | null;
+  /** slow-watcher's stalled run only. */
+  readonly stall: StallFigures | null;
+}
+
+interface WatchFigures {
+  readonly watchers: number;
+  readonly writers: number;
+  /** Writes acknowledged in the whole run, warm-up included. */
+  readonly acknowledged: number;
+  /** Acknowledged writes no watcher delivered by WATCH_MISS_WAIT_MS after the run (0 expected). */
+  readonly missed: number;
+  /** Events delivered again after their first delivery (0 expected). */
+  readonly duplicated: number;
+  /** Events of writes that failed at the writer (their outcome unknown to it): not missed, not counted. */
+  readonly deliveredUnacknowledged: number;
+  /** First deliveries inside the measured window, per second. */
+  readonly eventsPerSecond: number;
+  /** The writes issued after the warm-up and acknowledged before the deadline that were delivered (the latencies' count). */
+  readonly measured: number;
+  /** Acknowledgement to delivery; a delivery before the ack counts 0. */
+  readonly chosenToDeliveredMs: { readonly p50: number; readonly p99: number };
+  /** Measured writes delivered before their acknowledgement arrived. */
+  readonly deliveredBeforeAck: number;
+  readonly issueToDeliveredMs: { readonly p50: number; readonly p99: number };
+  /** Watch streams that failed or ended before the end, and (paxchain) the times a watch moved or resumed. */
+  readonly watchErrors: number;
+  readonly watchResumes: number;
+}
+
+interface StallFigures {
+  /** The leader's watch counters before the stalled watch, once it is open, and after the puts. */
+  readonly before: Record<string, number>;
+  readonly opened: Record<string, number>;
+  readonly after: Record<string, number>;
+  /** paxchain: whether the leader ended a watch with FELL_BEHIND meanwhile; null for etcd (it ends no watch for that). */
+  readonly endedFellBehind: boolean | null;
 }
 
 interface SystemFigures {
@@ -128,7 +219,24 @@ interface ApiDriver {
   txn(client: number, keys: readonly string[], version: number, value: Uint8Array): Promise<boolean>;
   version(client: number, key: string): Promise<number>;
   count(start: string, end: string): Promise<number>;
+  /** Watcher `watcher` of the keys starting with `prefix`, on a connection of its own, feeding `sink`. */
+  watch(watcher: number, prefix: string, sink: WatchSink): Promise<Closable>;
+  /** A watch of every key at the leader whose stream is never read. */
+  stall(): Promise<Closable>;
+  /** The leader's counters of watches (see StallFigures). */
+  watchCounters(): Promise<Record<string, number>>;
   close(): Promise<void>;
+}
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+/** Where a watcher's stream reports: each event's key and value, a failed or ended stream, a resume. */
+interface WatchSink {
+  event(key: string, value: Uint8Array): void;
+  error(): void;
+  resume(): void;
 }
 
 /** Opens a driver for `clients` simulated clients. */
@@ -175,18 +283,43 @@ async function runWorkloads(system: SystemFigures['system'], setup: string, open
   const figures: WorkloadFigures[] = [];
   let loadedKeys: number | null = null;
   for (const workload of API_WORKLOADS.filter((name) => options.workloads.includes(name))) {
-    const clients = workload === 'range' ? options.rangeClients : workload === 'txn' ? options.txnClients : options.putClients;
+    const clients = workload === 'range' ? options.rangeClients : workload === 'txn' ? options.txnClients : workload === 'watch' ? options.watchWriters : options.putClients;
     if (workload === 'range') loadedKeys = await loadRangeKeys(system, open, value, phase);
     const driver = await open(clients);
     try {
-      phase(`${system} ${workload}: ${clients} clients, ${WARMUP_SECONDS}s warm-up + ${options.durationSeconds}s`);
-      const step = workloadStep(workload, driver, clients, value);
-      figures.push(await measure({ workload, clients, seconds: options.durationSeconds, step, samples, report: (line) => phase(`${system} ${workload}: ${line}`) }));
+      figures.push(...(await runWorkload({ system, workload, clients, driver, options, samples, value, phase })));
     } finally {
       await driver.close();
     }
   }
   return { system, setup, loadedKeys, workloads: figures };
+}
+
+/** One workload on one system, its driver open for `clients` clients. */
+interface WorkloadRun {
+  readonly system: SystemFigures['system'];
+  readonly workload: ApiWorkload;
+  readonly clients: number;
+  readonly driver: ApiDriver;
+  readonly options: ApiBenchOptions;
+  readonly samples: Float64Array;
+  readonly value: Uint8Array;
+  readonly phase: (text: string) => void;
+}
+
+async function runWorkload(run: WorkloadRun): Promise<WorkloadFigures[]> {
+  const { system, workload, clients, options } = run;
+  if (workload === 'watch') return [await runWatch(run)];
+  if (workload === 'slow-watcher') return runSlowWatcher(run);
+  run.phase(`${system} ${workload}: ${clients} clients, ${WARMUP_SECONDS}s warm-up + ${options.durationSeconds}s`);
+  return [await measureRun(run, null, workloadStep(workload, run.driver, clients, run.value))];
+}
+
+/** `measure` of one step over the run's clients; `variant` names the slow-watcher's runs. */
+function measureRun(run: WorkloadRun, variant: string | null, step: Step): Promise<WorkloadFigures> {
+  const label = variant === null ? run.workload : `${run.workload} (${variant})`;
+  const report = (line: string): void => run.phase(`${run.system} ${label}: ${line}`);
+  return measure({ workload: run.workload, variant, clients: run.clients, seconds: run.options.durationSeconds, step, samples: run.samples, report });
 }
 
 /** Writes r/00000..r/09999 with LOAD_CONCURRENCY writers; returns the count the system reports after. */
@@ -220,7 +353,7 @@ async function loadRangeKeys(system: string, open: DriverFactory, value: Uint8Ar
 /** One operation of a workload for one client: true when it did what it should (false: a failed compare). */
 type Step = (client: number, prng: Prng) => Promise<boolean>;
 
-function workloadStep(workload: ApiWorkload, driver: ApiDriver, clients: number, value: Uint8Array): Step {
+function workloadStep(workload: 'range' | 'txn' | 'put', driver: ApiDriver, clients: number, value: Uint8Array): Step {
   if (workload === 'put') {
     return async (client, prng) => {
       await driver.put(client, putKey(prng.nextInt(PUT_KEYS)), value);
@@ -256,6 +389,7 @@ function workloadStep(workload: ApiWorkload, driver: ApiDriver, clients: number,
 
 interface MeasureOptions {
   readonly workload: ApiWorkload;
+  readonly variant: string | null;
   readonly clients: number;
   readonly seconds: number;
   readonly step: Step;
@@ -319,6 +453,7 @@ async function measure(options: MeasureOptions): Promise<WorkloadFigures> {
   const latency = summarize(samples, tally.count);
   return {
     workload: options.workload,
+    variant: options.variant,
     clients,
     seconds: options.seconds,
     operations: tally.operations,
@@ -327,8 +462,206 @@ async function measure(options: MeasureOptions): Promise<WorkloadFigures> {
     errors: tally.errors,
     errorsByCode: tally.errorsByCode,
     failedCompares: options.workload === 'txn' ? tally.failedCompares : null,
+    watch: null,
+    stall: null,
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// watch and slow-watcher
+
+const watchPrefix = (watcher: number): string => `wl/${watcher}/`;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `done` every POLL_MS for at most `ms`; whether it held. */
+async function until(done: () => boolean, ms: number): Promise<boolean> {
+  for (let round = 0; round < Math.ceil(ms / POLL_MS); round++) {
+    if (done()) return true;
+    await sleep(POLL_MS);
+  }
+  return done();
+}
+
+/** The watch workload's record: per write token its issue, ack and first delivery times (0: not yet). */
+interface WatchBook {
+  readonly issued: Float64Array;
+  readonly acked: Float64Array;
+  readonly delivered: Float64Array;
+  /** Tokens handed out: writes 0..next-1. */
+  next: number;
+  readonly ready: Uint8Array;
+  duplicated: number;
+  errors: number;
+  resumes: number;
+  /** Tokens below it are delivered or not acknowledged (the wait for the last deliveries moves it). */
+  settledThrough: number;
+}
+
+function newWatchBook(watchers: number): WatchBook {
+  const times = (): Float64Array => new Float64Array(WATCH_WRITES_MAX);
+  return { issued: times(), acked: times(), delivered: times(), next: 0, ready: new Uint8Array(watchers), duplicated: 0, errors: 0, resumes: 0, settledThrough: 0 };
+}
+
+/** A 100-byte value that starts with the token's digits and a ".". */
+function tokenValue(token: number): Uint8Array {
+  const value = new Uint8Array(VALUE_BYTES).fill(0x61);
+  const digits = String(token);
+  for (let i = 0; i < digits.length; i++) value[i] = digits.charCodeAt(i);
+  value[digits.length] = 0x2e;
+  return value;
+}
+
+/** The token a value starts with, or -1. */
+function readToken(value: Uint8Array): number {
+  let token = 0;
+  let i = 0;
+  for (; i < value.length && i < 16; i++) {
+    const digit = value[i]! - 0x30;
+    if (digit < 0 || digit > 9) break;
+    token = token * 10 + digit;
+  }
+  return i > 0 && value[i] === 0x2e ? token : -1;
+}
+
+function watchSink(book: WatchBook, watcher: number): WatchSink {
+  return {
+    event: (key, value) => {
+      const now = performance.now();
+      if (key.endsWith(WATCH_READY_SUFFIX)) {
+        book.ready[watcher] = 1;
+        return;
+      }
+      const token = readToken(value);
+      if (token < 0 || token >= book.next) return;
+      if (book.delivered[token]! > 0) book.duplicated++;
+      else book.delivered[token] = now;
+    },
+    error: () => book.errors++,
+    resume: () => book.resumes++,
+  };
+}
+
+async function runWatch(run: WorkloadRun): Promise<WorkloadFigures> {
+  const { system, driver, clients, options } = run;
+  const book = newWatchBook(options.watchers);
+  const streams: Closable[] = [];
+  try {
+    run.phase(`${system} watch: opening ${options.watchers} watchers`);
+    for (let watcher = 0; watcher < options.watchers; watcher++) streams.push(await driver.watch(watcher, watchPrefix(watcher), watchSink(book, watcher)));
+    await waitWatchersReady(run, book);
+    run.phase(`${system} watch: ${clients} writers, ${options.watchers} watchers, ${WARMUP_SECONDS}s warm-up + ${options.durationSeconds}s`);
+    // measure() reads the clock the same way as its first statement, before any await.
+    const warmEnd = performance.now() + WARMUP_SECONDS * 1000;
+    const window = { warmEnd, deadline: warmEnd + options.durationSeconds * 1000 };
+    const writes = await measureRun(run, null, watchWriteStep(driver, book, options.watchers));
+    run.phase(`${system} watch: waiting up to ${WATCH_MISS_WAIT_MS} ms for the acknowledged writes not yet delivered`);
+    await until(() => settled(book), WATCH_MISS_WAIT_MS);
+    return { ...writes, watch: watchFigures(book, window, run) };
+  } finally {
+    await Promise.all(streams.map((stream) => stream.close()));
+  }
+}
+
+/** Writes each watcher's marker until every watcher saw its own (the watches are live). */
+async function waitWatchersReady(run: WorkloadRun, book: WatchBook): Promise<void> {
+  const marker = new Uint8Array([0x72]);
+  for (let round = 0; round < WATCH_READY_ROUNDS; round++) {
+    const waiting = [...book.ready.keys()].filter((watcher) => book.ready[watcher] === 0);
+    if (waiting.length === 0) return;
+    await Promise.all(waiting.map((watcher, n) => run.driver.put(n % run.clients, `${watchPrefix(watcher)}${WATCH_READY_SUFFIX.slice(1)}`, marker).catch(() => undefined)));
+    if (await until(() => book.ready.every((seen) => seen === 1), WATCH_READY_ROUND_MS)) return;
+  }
+  const missing = book.ready.filter((seen) => seen === 0).length;
+  throw new BenchError('WATCH_NOT_READY', `${missing} of ${book.ready.length} watchers saw none of ${WATCH_READY_ROUNDS} marker writes`);
+}
+
+function watchWriteStep(driver: ApiDriver, book: WatchBook, watchers: number): Step {
+  return async (client, prng) => {
+    const token = book.next;
+    if (token >= WATCH_WRITES_MAX) throw new BenchError('TOKENS_EXHAUSTED', `${WATCH_WRITES_MAX} writes tracked already`);
+    book.next++;
+    const key = `${watchPrefix(prng.nextInt(watchers))}${prng.nextInt(WATCH_KEYS_PER_PREFIX)}`;
+    book.issued[token] = performance.now();
+    await driver.put(client, key, tokenValue(token));
+    book.acked[token] = performance.now();
+    return true;
+  };
+}
+
+/** Whether every acknowledged write is delivered (moves `settledThrough` on). */
+function settled(book: WatchBook): boolean {
+  while (book.settledThrough < book.next && (book.acked[book.settledThrough] === 0 || book.delivered[book.settledThrough]! > 0)) book.settledThrough++;
+  return book.settledThrough >= book.next;
+}
+
+function watchFigures(book: WatchBook, window: { readonly warmEnd: number; readonly deadline: number }, run: WorkloadRun): WatchFigures {
+  const { samples } = run;
+  const counts = { acknowledged: 0, missed: 0, deliveredUnacknowledged: 0, inWindow: 0, measured: 0, deliveredBeforeAck: 0 };
+  const measuredWrite = (token: number): boolean =>
+    book.acked[token]! > 0 && book.delivered[token]! > 0 && book.issued[token]! >= window.warmEnd && book.acked[token]! <= window.deadline;
+  for (let token = 0; token < book.next; token++) {
+    const acked = book.acked[token]!;
+    const delivered = book.delivered[token]!;
+    if (delivered >= window.warmEnd && delivered <= window.deadline) counts.inWindow++;
+    if (acked === 0) {
+      if (delivered > 0) counts.deliveredUnacknowledged++;
+      continue;
+    }
+    counts.acknowledged++;
+    if (delivered === 0) counts.missed++;
+    if (!measuredWrite(token) || counts.measured >= samples.length) continue;
+    samples[counts.measured++] = Math.max(0, delivered - acked);
+    if (delivered < acked) counts.deliveredBeforeAck++;
+  }
+  const chosen = summarize(samples, counts.measured);
+  let issuedCount = 0;
+  for (let token = 0; token < book.next && issuedCount < samples.length; token++) {
+    if (measuredWrite(token)) samples[issuedCount++] = book.delivered[token]! - book.issued[token]!;
+  }
+  const issued = summarize(samples, issuedCount);
+  return {
+    watchers: run.options.watchers,
+    writers: run.clients,
+    acknowledged: counts.acknowledged,
+    missed: counts.missed,
+    duplicated: book.duplicated,
+    deliveredUnacknowledged: counts.deliveredUnacknowledged,
+    eventsPerSecond: Math.round(counts.inWindow / run.options.durationSeconds),
+    measured: counts.measured,
+    chosenToDeliveredMs: { p50: chosen.p50, p99: chosen.p99 },
+    deliveredBeforeAck: counts.deliveredBeforeAck,
+    issueToDeliveredMs: { p50: issued.p50, p99: issued.p99 },
+    watchErrors: book.errors,
+    watchResumes: book.resumes,
+  };
+}
+
+/** The put workload without a watcher, then with a watch of every key at the leader that is never read. */
+async function runSlowWatcher(run: WorkloadRun): Promise<WorkloadFigures[]> {
+  const { system, driver, clients, options } = run;
+  const step = workloadStep('put', driver, clients, run.value);
+  run.phase(`${system} slow-watcher: ${clients} clients of plain puts, no watcher, ${WARMUP_SECONDS}s warm-up + ${options.durationSeconds}s`);
+  const alone = await measureRun(run, 'no watcher', step);
+  const before = await driver.watchCounters();
+  const stalled = await driver.stall();
+  try {
+    await sleep(STALL_SETTLE_MS);
+    const opened = await driver.watchCounters();
+    run.phase(`${system} slow-watcher: the same puts while a watch of every key at the leader is never read (counters ${formatCounters(opened)})`);
+    const slowed = await measureRun(run, 'stalled watcher', step);
+    const after = await driver.watchCounters();
+    run.phase(`${system} slow-watcher: the leader's counters before ${formatCounters(before)}; watch open ${formatCounters(opened)}; after ${formatCounters(after)}`);
+    const endedFellBehind = after.watchesFellBehind === undefined ? null : after.watchesFellBehind > (before.watchesFellBehind ?? 0);
+    return [alone, { ...slowed, stall: { before, opened, after, endedFellBehind } }];
+  } finally {
+    await stalled.close();
+  }
+}
+
+const formatCounters = (counters: Record<string, number>): string =>
+  Object.entries(counters)
+    .map(([name, count]) => `${name} ${count}`)
+    .join(', ');
 
 // ---------------------------------------------------------------------------------------------
 // paxchain
@@ -345,7 +678,7 @@ async function runPaxchain(options: ApiBenchOptions, samples: Float64Array, phas
       const leader = await cluster.waitForLeader(probe, 600);
       phase(`paxchain: node ${leader} leads`);
       const setup = `3 nodes on ${cluster.endpoints.join(',')}; clients share one PaxchainClient per ${CLIENTS_PER_CONNECTION}`;
-      return await runWorkloads('paxchain', setup, async (clients) => paxchainDriver(cluster.endpoints, clients), options, samples, phase);
+      return await runWorkloads('paxchain', setup, async (clients) => paxchainDriver(cluster.endpoints, clients, cluster.endpoint(leader)), options, samples, phase);
     } finally {
       await probe.close();
       phase('paxchain: stopping the cluster');
@@ -356,7 +689,7 @@ async function runPaxchain(options: ApiBenchOptions, samples: Float64Array, phas
   }
 }
 
-function paxchainDriver(endpoints: readonly string[], clients: number): ApiDriver {
+function paxchainDriver(endpoints: readonly string[], clients: number, leader: string): ApiDriver {
   const pool = Array.from({ length: Math.ceil(clients / CLIENTS_PER_CONNECTION) }, () => new PaxchainClient({ endpoints, timeoutMs: OP_TIMEOUT_MS }));
   const of = (client: number): PaxchainClient => pool[client % pool.length]!;
   return {
@@ -377,10 +710,64 @@ function paxchainDriver(endpoints: readonly string[], clients: number): ApiDrive
     },
     version: async (client, key) => (await of(client).get(key)).revisions?.version ?? 0,
     count: async (start, end) => (await of(0).count(start, { end })).count,
+    watch: async (watcher, prefix, sink) => paxchainWatch(endpoints, watcher, prefix, sink),
+    stall: () => paxchainStall(leader),
+    watchCounters: async () => {
+      const { counters } = await of(0).status(leader);
+      return { watches: counters.watches ?? 0, watchesFellBehind: counters.watchesFellBehind ?? 0 };
+    },
     close: async () => {
       await Promise.all(pool.map((client) => client.close()));
     },
   };
+}
+
+/** A watch on a PaxchainClient of its own whose endpoints are rotated by `watcher` (its first node differs by watcher). */
+function paxchainWatch(endpoints: readonly string[], watcher: number, prefix: string, sink: WatchSink): Closable {
+  const first = watcher % endpoints.length;
+  const client = new PaxchainClient({ endpoints: [...endpoints.slice(first), ...endpoints.slice(0, first)], timeoutMs: OP_TIMEOUT_MS });
+  const watch = client.watch(prefix, { prefix: true, onResume: () => sink.resume() });
+  let closing = false;
+  const consumed = (async () => {
+    try {
+      for await (const event of watch) sink.event(event.key, event.value ?? new Uint8Array(0));
+      if (!closing) sink.error();
+    } catch {
+      sink.error();
+    }
+  })();
+  return {
+    close: async () => {
+      closing = true;
+      await watch.return();
+      await consumed;
+      await client.close();
+    },
+  };
+}
+
+/** ClientHello and a watch of every key on a raw connection to `endpoint`, whose socket is then paused and never read. */
+async function paxchainStall(endpoint: string): Promise<Closable> {
+  const { host, port } = parseEndpoint(endpoint);
+  const socket = connect({ host, port, noDelay: true });
+  socket.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new BenchError('TIMEOUT', `no connection to ${endpoint} in ${OP_TIMEOUT_MS} ms`)), OP_TIMEOUT_MS);
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  socket.write(encodeFrame(buildClientHello()));
+  socket.write(encodeFrame({ id: 1, op: 'watch', key: new Uint8Array(0), prefix: true, from: null }));
+  socket.pause();
+  return { close: async () => void socket.destroy() };
 }
 
 /** The first base (start, start + 100, ...) whose base + each offset is a free 127.0.0.1 port. */
@@ -576,7 +963,128 @@ function etcdDriver(port: number, prefix: string, clients: number): ApiDriver {
     },
     version: async (_client, key) => Number(((await call('/kv/range', { key: base64(key) })) as RangeReply).kvs?.[0]?.version ?? 0),
     count: async (start, end) => Number(((await call('/kv/range', { key: base64(start), range_end: base64(end), count_only: true })) as RangeReply).count ?? 0),
+    watch: async (_watcher, watchedPrefix, sink) => etcdWatch(port, prefix, watchedPrefix, sink),
+    stall: async () => etcdWatch(port, prefix, '', null),
+    watchCounters: async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(OP_TIMEOUT_MS) });
+      const text = await response.text();
+      const counters: Record<string, number> = {};
+      for (const name of ETCD_WATCH_METRICS) {
+        const found = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+        if (found) counters[name] = Number(found[1]);
+      }
+      return counters;
+    },
     close: async () => agent.destroy(),
+  };
+}
+
+/** etcd's key and range_end for the keys starting with `prefix` (every key for ""), base64. */
+function etcdPrefixRange(prefix: string): { key: string; range_end: string } {
+  const key = Buffer.from(prefix, 'utf8');
+  if (key.length === 0) return { key: 'AA==', range_end: 'AA==' };
+  let last = key.length - 1;
+  while (last >= 0 && key[last] === 0xff) last--;
+  const end = Buffer.from(key.subarray(0, last + 1));
+  if (last >= 0) end[last]!++;
+  return { key: key.toString('base64'), range_end: last >= 0 ? end.toString('base64') : 'AA==' };
+}
+
+type EtcdWatchMessage = { result?: { canceled?: boolean; events?: Array<{ kv?: { key?: string; value?: string } }> }; error?: unknown };
+
+/**
+ * A POST /watch stream of the keys starting with `watched`, on a connection of its own, once the
+ * response began; each event goes to `sink`. Without a sink the response is paused and never read.
+ */
+function etcdWatch(port: number, gateway: string, watched: string, sink: WatchSink | null): Promise<Closable> {
+  const body = JSON.stringify({ create_request: etcdPrefixRange(watched) });
+  let ended = false;
+  const failed = (): void => {
+    if (ended) return;
+    ended = true;
+    sink?.error();
+  };
+  return new Promise((resolve, reject) => {
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const request = httpRequest({ host: '127.0.0.1', port, path: `${gateway}/watch`, method: 'POST', agent: false, headers }, (response) => {
+      clearTimeout(timer);
+      if (response.statusCode !== 200) {
+        response.resume();
+        reject(new BenchError(`HTTP_${response.statusCode}`, `${gateway}/watch answered ${response.statusCode}`));
+        return;
+      }
+      const close = async (): Promise<void> => {
+        ended = true;
+        request.destroy();
+      };
+      resolve({ close });
+      response.on('error', failed);
+      if (sink === null) {
+        response.pause();
+        return;
+      }
+      response.setEncoding('utf8');
+      response.on('data', jsonObjects((text) => etcdWatchMessage(text, sink) || failed(), failed));
+      response.on('end', failed);
+    });
+    const timer = setTimeout(() => request.destroy(new BenchError('TIMEOUT', `no answer from ${gateway}/watch in ${OP_TIMEOUT_MS} ms`)), OP_TIMEOUT_MS);
+    request.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+      failed();
+    });
+    request.end(body);
+  });
+}
+
+/** Hands one message's events to `sink`; false when it is no JSON or says the watch ended. */
+function etcdWatchMessage(text: string, sink: WatchSink): boolean {
+  let message: EtcdWatchMessage;
+  try {
+    message = JSON.parse(text) as EtcdWatchMessage;
+  } catch {
+    return false;
+  }
+  for (const event of message.result?.events ?? []) {
+    sink.event(Buffer.from(event.kv?.key ?? '', 'base64').toString('utf8'), Buffer.from(event.kv?.value ?? '', 'base64'));
+  }
+  return message.error === undefined && message.result?.canceled !== true;
+}
+
+/**
+ * Splits a stream of JSON objects (one after the other, whatever is between them) into each
+ * object's text as it completes; `overflow` when one exceeds ETCD_WATCH_MESSAGE_BYTES_MAX.
+ */
+function jsonObjects(onObject: (text: string) => void, overflow: () => void): (chunk: string) => void {
+  let pending = '';
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  return (chunk) => {
+    const scanned = pending.length;
+    pending += chunk;
+    let start = 0;
+    for (let i = scanned; i < pending.length; i++) {
+      const c = pending.charCodeAt(i);
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === 0x5c) escaped = true;
+        else if (c === 0x22) inString = false;
+      } else if (c === 0x22) {
+        inString = true;
+      } else if (c === 0x7b) {
+        if (depth++ === 0) start = i;
+      } else if (c === 0x7d && depth > 0 && --depth === 0) {
+        onObject(pending.slice(start, i + 1));
+        start = i + 1;
+      }
+    }
+    pending = depth > 0 ? pending.slice(start) : '';
+    if (pending.length > ETCD_WATCH_MESSAGE_BYTES_MAX) {
+      pending = '';
+      depth = 0;
+      overflow();
+    }
   };
 }
 
