@@ -77,6 +77,7 @@ const testOnlyExports: Record<string, string> = {
   'src/node/watch-hub.ts:WATCH_HISTORY_EVENTS_MAX': 'the hub tests fill its history one block past the bound',
   'src/node/watch-hub.ts:WATCHES_PER_CONNECTION_MAX': 'the hub tests open one watch past the bound on a connection',
   'src/node/watch-hub.ts:WATCH_BACKLOG_BYTES_MAX': 'the hub tests hold a backlog one byte over the bound',
+  'src/ledger/watch-proof.ts:WATCH_VERIFY_WINDOW_BLOCKS_MAX': 'the window test asks for a run one block over the bound',
   'src/ledger/history.ts:verifyConsistency': 'used by the client\'s verified answers (issue 12, landing next)',
   'src/kv/command.ts:OP_NOOP': 'the golden vectors spell the no-op command with it',
   'src/node/memory-reclaim.ts:RECLAIM_ATTEMPTS_MAX': 'the reclaimer tests count the retries of one flood',

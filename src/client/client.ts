@@ -31,6 +31,7 @@ import type { Revisions } from '../kv/table.js';
 import { ClientConnection } from '../transport/index.js';
 import { resolveHost } from './resolve.js';
 import { Watch, type WatchOptions } from './watch.js';
+import { VerifiedWatch, type WatchProofSource } from './verified-watch.js';
 import {
   type BlocksReply,
   decodeBlocksReply,
@@ -51,6 +52,10 @@ import {
 const DEFAULT_ENDPOINTS = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
 /** Sessions (concurrent writes) one client keeps at most. */
 const SESSIONS_MAX = 4096;
+/** The key a verified watch of every key (prefix "") reads to get signed heads. */
+const WATCH_VERIFY_READ_KEY = 'paxchain/watch';
+/** Headers a verified watch asks one node for at a time (137 bytes each: about 550 KiB). */
+const WATCH_VERIFY_HEADERS_PER_REQUEST = 4096;
 /** NOT_LEADER hints followed back to back before the client pauses (stale hints can loop). */
 const REDIRECTS_WITHOUT_PAUSE = 3;
 /** Errors after which a sent write may or may not have been applied. */
@@ -316,6 +321,49 @@ export class PaxchainClient {
     );
     this.watches.add(watch);
     return watch;
+  }
+
+  /**
+   * A watch (as `watch`) whose every event is checked against a majority-signed head before it is
+   * delivered (src/client/verified-watch.ts): its block is in the signed chain and its command
+   * writes that change. `trust` as for getVerified; `onTrust` is given each newer trust state (to
+   * save). Ends with VERIFICATION_FAILED, naming the check and the height, at the first event
+   * that does not check out.
+   */
+  watchVerified(key: string, trust: InitialTrust, options: WatchOptions & { readonly onTrust?: (trust: TrustState, pinnedOnFirstUse: boolean) => void } = {}): VerifiedWatch {
+    const inner = this.watch(key, options);
+    let state = trust;
+    // Any key's verified read brings a signed head; the prefix "" is no key.
+    const readKey = key === '' ? WATCH_VERIFY_READ_KEY : key;
+    const source: WatchProofSource = {
+      signedHead: async () => {
+        const read = await this.getVerified(readKey, state);
+        state = read.trust;
+        options.onTrust?.(read.trust, read.pinnedOnFirstUse);
+        return read.certified;
+      },
+      headers: (from, to) => this.fromAnyNode(async (endpoint) => {
+        const reply = await this.headers(from, Math.min(to, from + WATCH_VERIFY_HEADERS_PER_REQUEST - 1), endpoint);
+        return reply.headers.length > 0 ? reply.headers : undefined;
+      }, `header ${from}`),
+      block: (height) => this.fromAnyNode(async (endpoint) => (await this.blocks(height, height, endpoint)).records[0], `block ${height}`),
+    };
+    return new VerifiedWatch(inner, source, fastSha256);
+  }
+
+  /** The first answer a node has (a node that lags or pruned it has none: the next is asked). */
+  private async fromAnyNode<T>(ask: (endpoint: string) => Promise<T | undefined>, what: string): Promise<T> {
+    let last: unknown;
+    for (let i = 0; i < this.endpoints.length; i++) {
+      const endpoint = this.endpoints[(this.next + i) % this.endpoints.length]!;
+      try {
+        const answer = await ask(endpoint);
+        if (answer !== undefined) return answer;
+      } catch (error) {
+        last = error;
+      }
+    }
+    throw last ?? new PaxchainError(ErrorCode.NOT_FOUND, `no node sent ${what}`);
   }
 
   /**

@@ -3,10 +3,15 @@
 // watch must deliver exactly the chain's changes of its keys, in order, none missed or repeated,
 // compared event by event with each key's history replayed from the chain. Then the CLI's
 // `watch` (text and --json lines, --from-height, --count), and a watch from a height no node
-// holds any more (COMPACTED).
+// holds any more (COMPACTED). A verified watch (`watch --verify`) goes through the same faults
+// and delivers the same events, each under a majority-signed head.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PaxchainClient } from '../../src/client/client.js';
 import type { Watch, WatchEvent } from '../../src/client/watch.js';
+import type { VerifiedWatch, VerifiedWatchEvent } from '../../src/client/verified-watch.js';
 import { keyHistory } from '../../src/tools/history.js';
 import { runCli, runCliAsync } from '../helpers.js';
 import { converged, leaderOf, settled, startTestCluster, type TestCluster, waitFor } from './cluster-helpers.js';
@@ -21,7 +26,7 @@ interface Collected {
 }
 
 /** Consumes `watch` in the background into `collected`. */
-function collect(watch: Watch, collected: Collected): Promise<void> {
+function collect(watch: AsyncIterable<WatchEvent>, collected: Collected): Promise<void> {
   return (async () => {
     try {
       for await (const event of watch) collected.events.push(event);
@@ -47,12 +52,18 @@ describe('watch on a live cluster', () => {
     // One client per watch, each starting at a chosen node: the leader, a follower, the other follower.
     const clients = [leader, followers[0]!, followers[1]!].map((first) => new PaxchainClient({ endpoints: through(first), timeoutMs: 10_000 }));
     const start = (await test.client.put('w/start', 'x')).height;
-    const watched: Array<{ filter: string; prefix: boolean; collected: Collected; done: Promise<void>; watch: Watch }> = [];
+    const watched: Array<{ filter: string; prefix: boolean; collected: Collected; done: Promise<void>; watch: Watch | VerifiedWatch }> = [];
     for (const [i, filter] of [['w/', true], ['w/b', false], ['w', true]].entries()) {
       const collected: Collected = { events: [], resumes: [] };
       const watch = clients[i]!.watch(filter[0] as string, { prefix: filter[1] as boolean, fromHeight: start + 1, onResume: (notice) => collected.resumes.push(notice.reason) });
       watched.push({ filter: filter[0] as string, prefix: filter[1] as boolean, collected, watch, done: collect(watch, collected) });
     }
+    // A fourth, verified (--verify): every event checked against a majority-signed head, through the same faults.
+    const verifiedClient = new PaxchainClient({ endpoints: through(followers[0]!), timeoutMs: 10_000 });
+    clients.push(verifiedClient);
+    const verifiedCollected: Collected = { events: [], resumes: [] };
+    const verified = verifiedClient.watchVerified('w/', { genesisHash: undefined }, { prefix: true, fromHeight: start + 1, onResume: (notice) => verifiedCollected.resumes.push(notice.reason) });
+    watched.push({ filter: 'w/', prefix: true, collected: verifiedCollected, watch: verified, done: collect(verified, verifiedCollected) });
     const writers = startWriters(test, 8);
     try {
       await faults(test, leader, followers);
@@ -78,6 +89,9 @@ describe('watch on a live cluster', () => {
     expect(watched[0]!.collected.resumes.length).toBeGreaterThan(0);
     expect(watched[1]!.collected.resumes.some((reason) => reason.includes('sent nothing'))).toBe(true);
     expect(watched[2]!.collected.resumes.length).toBeGreaterThan(0);
+    // The verified watch delivered the same events, each under a signed head at or above its block.
+    expect(verifiedCollected.events.length).toBe(watched[0]!.collected.events.length);
+    for (const event of verifiedCollected.events as VerifiedWatchEvent[]) expect(event.signedHead.height).toBeGreaterThanOrEqual(event.height);
   }, 180_000);
 
   it('the CLI streams lines and JSON lines from a height, stops after --count, and says COMPACTED for a height no node holds', async () => {
@@ -96,6 +110,19 @@ describe('watch on a live cluster', () => {
     expect(event).toMatchObject({ op: 'put', key: 'cli/two', value: 'zwei', encoding: 'utf8', version: 1 });
     expect(end.summary).toMatchObject({ key: 'cli/two', events: 1 });
     expect(end.summary.resumeHeight).toBeGreaterThan(event.height);
+    // --verify: the same events, each checked against a majority-signed head; the trusted head saved.
+    const trust = join(mkdtempSync(join(tmpdir(), 'paxchain-watch-trust-')), 'trust.json');
+    const checked = runCli(['watch', '--prefix', 'cli/', '--from-height', String(first.height), '--count', '3', '--verify', '--state-file', trust, '--endpoints', endpoints, '--quiet']);
+    expect(checked.status, checked.stderr).toBe(0);
+    expect(checked.stdout.trim().split('\n').map((line) => line.replace(/  \[verified, head \d+\]$/, ''))).toEqual(lines);
+    expect(checked.stdout).toMatch(/\[verified, head \d+\]/);
+    expect(JSON.parse(readFileSync(trust, 'utf8')).head.height).toBeGreaterThanOrEqual(first.height);
+    const checkedJson = runCli(['watch', 'cli/two', '--from-height', String(first.height), '--count', '1', '--verify', '--state-file', trust, '--endpoints', endpoints, '--json', '--quiet']);
+    const [verifiedEvent, verifiedEnd] = checkedJson.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(verifiedEvent).toMatchObject({ key: 'cli/two', value: 'zwei' });
+    expect(verifiedEvent.verified.signedHeight).toBeGreaterThanOrEqual(verifiedEvent.height);
+    expect(verifiedEnd.summary.signedHeight).toBe(verifiedEvent.verified.signedHeight);
+    rmSync(dirname(trust), { recursive: true, force: true });
     // A live watch sees a write made after it started.
     const live = runCliAsync(['watch', 'cli/live', '--count', '1', '--endpoints', endpoints, '--json', '--quiet']);
     await pause(1500);
