@@ -51,13 +51,6 @@ interface Watcher extends WatchFilter {
   lastFrameMs: number;
 }
 
-/** One change as a frame carries it. */
-export interface WatchEvent extends KvChange {
-  readonly height: number;
-  /** Position among its block's changes: (height, seq) orders every change of the chain (a command may make several). */
-  readonly seq: number;
-}
-
 /** What the hub needs from its node: the frames' way out and what a frame tells about the node. */
 export interface WatchOutput {
   /** Queues a frame on a client connection; false if the connection is gone. */
@@ -73,7 +66,7 @@ export type WatchStart = { readonly ok: true } | { readonly ok: false; readonly 
 
 export class WatchHub {
   /** Blocks with changes, in height order; every height in [from, through] is covered. */
-  private blocks: Array<{ height: number; events: WatchEvent[] }> = [];
+  private blocks: Array<{ readonly height: number; readonly changes: readonly KvChange[] }> = [];
   private events = 0;
   private bytes = 0;
   private from: number;
@@ -126,10 +119,10 @@ export class WatchHub {
       if (block.height <= this.through) continue;
       this.through = block.height;
       if (block.changes.length === 0) continue;
-      const events = block.changes.map((change, seq) => ({ ...change, height: block.height, seq }));
-      this.blocks.push({ height: block.height, events });
-      this.events += events.length;
-      for (const event of events) this.bytes += event.key.length + (event.value?.length ?? 0) + 64;
+      // Kept as the Ready gave them (no copy per change): a change's seq is its place in its block.
+      this.blocks.push({ height: block.height, changes: block.changes });
+      this.events += block.changes.length;
+      for (const change of block.changes) this.bytes += change.key.length + (change.value?.length ?? 0) + 64;
     }
     this.trim();
     if (changes.length > 0 || reset !== undefined) for (const watcher of [...this.watchers.values()]) this.deliver(watcher, false);
@@ -157,8 +150,8 @@ export class WatchHub {
   private trim(): void {
     let drop = 0;
     while (drop < this.blocks.length - 1 && (this.events > WATCH_HISTORY_EVENTS_MAX || this.bytes > WATCH_HISTORY_BYTES_MAX)) {
-      for (const event of this.blocks[drop]!.events) this.bytes -= event.key.length + (event.value?.length ?? 0) + 64;
-      this.events -= this.blocks[drop]!.events.length;
+      for (const change of this.blocks[drop]!.changes) this.bytes -= change.key.length + (change.value?.length ?? 0) + 64;
+      this.events -= this.blocks[drop]!.changes.length;
       this.from = this.blocks[drop]!.height + 1;
       drop++;
     }
@@ -175,18 +168,18 @@ export class WatchHub {
       this.fellBehind++;
       return this.end(watcher, 'FELL_BEHIND', `the client read too slowly (over ${WATCH_BACKLOG_BYTES_MAX} bytes waiting); resume from height ${watcher.sentThrough + 1}`, watcher.sentThrough);
     }
-    let batch: WatchEvent[] = [];
+    let batch: unknown[][] = [];
     let bytes = 0;
     for (let i = this.firstBlockAfter(watcher.sentThrough); i < this.blocks.length; i++) {
       const block = this.blocks[i]!;
-      block.events.forEach((event, e) => {
-        if (!matches(watcher, event.key)) return;
-        batch.push(event);
-        bytes += event.key.length + (event.value?.length ?? 0);
+      block.changes.forEach((change, seq) => {
+        if (!matches(watcher, change.key)) return;
+        batch.push(encodeEvent(block.height, seq, change));
+        bytes += change.key.length + (change.value?.length ?? 0);
         if (batch.length < WATCH_FRAME_EVENTS_MAX && bytes < WATCH_FRAME_BYTES_MAX) return;
         // A frame ends inside a block only when the block is that large: it then covers the
         // heights before it, and the client skips what it had by (height, seq) on a resume.
-        this.send(watcher, batch, e === block.events.length - 1 ? block.height : block.height - 1);
+        this.send(watcher, batch, seq === block.changes.length - 1 ? block.height : block.height - 1);
         batch = [];
         bytes = 0;
       });
@@ -207,8 +200,8 @@ export class WatchHub {
     return low;
   }
 
-  private send(watcher: Watcher, events: readonly WatchEvent[], through: number): boolean {
-    const frame = { id: watcher.id, ok: true, watch: true, height: through, leader: this.output.leader(), events: events.map(encodeEvent) };
+  private send(watcher: Watcher, events: readonly unknown[][], through: number): boolean {
+    const frame = { id: watcher.id, ok: true, watch: true, height: through, leader: this.output.leader(), events };
     if (!this.output.send(watcher.connection, frame)) {
       this.watchers.delete(`${watcher.connection}:${watcher.id}`);
       return false;
@@ -232,7 +225,7 @@ function matches(filter: WatchFilter, key: Uint8Array): boolean {
 }
 
 /** [height, seq, index, op (0 put, 1 delete), key, value | nil, createHeight, modHeight, version] (0s for a delete). */
-function encodeEvent(event: WatchEvent): unknown[] {
-  const revisions = event.revisions;
-  return [event.height, event.seq, event.index, event.value === null ? 1 : 0, event.key, event.value, revisions?.createHeight ?? 0, revisions?.modHeight ?? 0, revisions?.version ?? 0];
+function encodeEvent(height: number, seq: number, change: KvChange): unknown[] {
+  const revisions = change.revisions;
+  return [height, seq, change.index, change.value === null ? 1 : 0, change.key, change.value, revisions?.createHeight ?? 0, revisions?.modHeight ?? 0, revisions?.version ?? 0];
 }
