@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
  * start real node processes and clusters then run one file at a time, so that no cluster's
  * timing (elections, fail-over, catch-up) competes with another's for the machine's two cores.
  */
-const PROCESS_TESTS = ['test/node/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/client/**/*.test.ts'];
+const PROCESS_TESTS = ['test/node/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/client/**/*.test.ts', 'test/tools/**/*.test.ts'];
 
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
