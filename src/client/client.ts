@@ -523,6 +523,10 @@ export class PaxchainClient {
     const deadline = performance.now() + this.timeoutMs;
     let lastError: PaxchainError | undefined;
     let sawLeaderBusy = false;
+    // Some node said, or showed by refusing the connection, that it could not serve this: the
+    // cluster then has no usable leader, even if the last attempt only ran out of time (a node
+    // that still believed it led until its check-quorum ran out holds the request unanswered).
+    let sawNoLeader = false;
     let redirects = 0;
     const prunedBy = new Set<string>();
     for (let attempt = 0; attempt < (options.attempts ?? 1_000); attempt++) {
@@ -542,6 +546,7 @@ export class PaxchainClient {
         if (error.error === 'INVALID_ARGUMENT' || error.error === 'NOT_FOUND') throw lastError;
         // A pruned body: another node may keep it; once every node asked said PRUNED, so do we.
         if (error.error === 'PRUNED' && (options.endpoint !== undefined || prunedBy.add(endpoint).size >= this.endpoints.length)) throw lastError;
+        sawNoLeader ||= error.error === 'NOT_LEADER' || error.error === 'UNAVAILABLE';
         if (error.error === 'NOT_LEADER') {
           this.leaderEndpoint = error.leaderEndpoint && error.leaderEndpoint !== endpoint ? error.leaderEndpoint : undefined;
           // Follow a hint at once, but not round and round: stale hints can point at each other.
@@ -558,13 +563,14 @@ export class PaxchainClient {
       } catch (error) {
         if (isPaxchainError(error, ErrorCode.INVALID_ARGUMENT) || isPaxchainError(error, ErrorCode.NOT_FOUND) || isPaxchainError(error, ErrorCode.PRUNED)) throw error;
         lastError = isPaxchainError(error) ? error : new PaxchainError(ErrorCode.UNAVAILABLE, `${endpoint}: ${String(error)}`, { endpoint });
+        sawNoLeader ||= lastError.code === ErrorCode.UNAVAILABLE;
         this.forget(endpoint);
         if (this.leaderEndpoint === endpoint) this.leaderEndpoint = undefined;
         if (lastError.code !== ErrorCode.TIMEOUT) await pause(Math.min(20, Math.max(0, deadline - performance.now())));
       }
     }
     // (write() adds that a write's outcome is then unknown; reads and status need no such note.)
-    if (lastError?.code === ErrorCode.TIMEOUT) {
+    if (lastError?.code === ErrorCode.TIMEOUT && !(sawNoLeader && options.endpoint === undefined)) {
       throw new PaxchainError(ErrorCode.TIMEOUT, `no answer within ${this.timeoutMs} ms`, { cause: lastError.message });
     }
     if (sawLeaderBusy) throw new PaxchainError(ErrorCode.OVERLOADED, `the leader stayed overloaded for ${this.timeoutMs} ms`);

@@ -60,4 +60,20 @@ describe('PaxchainClient', () => {
       expect(error.details['outcome']).toBeUndefined();
     }
   });
+
+  it('a deadline that runs out on a silent node, after another node refused, says UNAVAILABLE (no leader reachable), not TIMEOUT', async () => {
+    // The shape of a majority outage: a dead member refuses connections while a survivor that
+    // still believes it leads holds the request until the client's deadline.
+    const silent = await startRecordingServer({ echo: false });
+    const refused = await startRecordingServer({ echo: false });
+    const deadPort = refused.server.port;
+    await refused.server.close();
+    const client = new PaxchainClient({ endpoints: [`${HOST}:${deadPort}`, `${HOST}:${silent.server.port}`], timeoutMs: 900, attemptTimeoutMs: 300 });
+    const error = (await client.put('k', 'v').catch((caught: unknown) => caught)) as PaxchainError;
+    await client.close();
+    expect(error.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(error.message).toMatch(/no leader with a majority reachable/);
+    expect(error.message).toMatch(/may or may not have been applied/);
+    expect(silent.clientRequests.length).toBeGreaterThan(0);
+  });
 });
