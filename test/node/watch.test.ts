@@ -124,8 +124,11 @@ describe('watch on a live cluster', () => {
     expect(verifiedEnd.summary.signedHeight).toBe(verifiedEvent.verified.signedHeight);
     rmSync(dirname(trust), { recursive: true, force: true });
     // A live watch sees a write made after it started.
+    // The write waits until the CLI's watch is registered at a node: a CLI that starts slowly on a
+    // loaded machine would otherwise begin after the write and wait for a later one.
+    const watchesBefore = await watchCount(test);
     const live = runCliAsync(['watch', 'cli/live', '--count', '1', '--endpoints', endpoints, '--json', '--quiet']);
-    await pause(1500);
+    await waitFor('the CLI\'s watch registered', async () => ((await watchCount(test)) > watchesBefore ? true : undefined), 30_000);
     await test.client.put('cli/live', 'now');
     const result = await live;
     expect(JSON.parse(result.stdout.split('\n')[0]!)).toMatchObject({ key: 'cli/live', value: 'now' });
@@ -205,4 +208,10 @@ function checkWatch(filter: string, prefix: boolean, collected: Collected, expec
 
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Watches open on all nodes together (status counters). */
+async function watchCount(test: TestCluster): Promise<number> {
+  const all = await Promise.all(test.cluster.ids.map((id) => test.client.status(test.cluster.endpoint(id)).catch(() => undefined)));
+  return all.reduce((sum, status) => sum + (status?.counters.watches ?? 0), 0);
 }
