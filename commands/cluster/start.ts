@@ -6,6 +6,8 @@ import { LocalCluster, SECRET_FILE } from '../../src/tools/local-cluster.js';
 /** Restarts of one dead node allowed per window before `cluster start` leaves it down. */
 const RESTARTS_PER_WINDOW_MAX = 5;
 const RESTART_WINDOW_MS = 60_000;
+/** Node N's metrics port is its own port plus this, unless --metrics-base-port says otherwise. */
+const METRICS_PORT_OFFSET = 2000;
 
 export default class ClusterStart extends BaseCommand {
   static override summary = 'Run a local cluster of N nodes on 127.0.0.1 in the foreground.';
@@ -24,6 +26,8 @@ With --json, node logs are JSON lines.`;
     data: Flags.directory({ default: 'data', summary: 'Root of the node data directories.' }),
     secret: Flags.string({ env: 'PAXCHAIN_SECRET', summary: 'Cluster secret (env PAXCHAIN_SECRET).' }),
     trace: Flags.boolean({ default: false, summary: 'Log every protocol message.' }),
+    metrics: Flags.boolean({ default: true, allowNo: true, summary: 'Serve each node\'s Prometheus /metrics and /healthz (--no-metrics: off).' }),
+    'metrics-base-port': Flags.integer({ min: 1024, max: 65_000, summary: 'Metrics port of node 1; node N serves on metrics-base-port + N - 1 (default base-port + 2000, 9001 for 7001).' }),
   };
 
   async run(): Promise<void> {
@@ -35,6 +39,7 @@ With --json, node logs are JSON lines.`;
       basePort: flags['base-port'],
       secret: flags.secret,
       trace: flags.trace,
+      metricsBasePort: flags.metrics ? (flags['metrics-base-port'] ?? flags['base-port'] + METRICS_PORT_OFFSET) : undefined,
       logFormat: json ? 'json' : 'text',
       onLine: (node, line) => process.stdout.write(json ? `${line}\n` : `[node${node}] ${line}\n`),
       onExit: (node, code, signal) => process.stderr.write(`[cluster] node ${node} exited (${signal ?? `code ${code}`})\n`),
@@ -57,6 +62,8 @@ With --json, node logs are JSON lines.`;
       `[cluster] ${cluster.file.nodes} nodes up (cluster ${cluster.file.clusterId}), data in ${flags.data}, secret in ${join(flags.data, SECRET_FILE)}\n` +
         `[cluster] pids ${cluster.ids.map((id) => `node${id}=${cluster.pid(id)}`).join(' ')}\n` +
         `[cluster] endpoints ${endpoints}\n` +
+        (flags.metrics ? `[cluster] metrics ${cluster.ids.map((id) => `http://${cluster.metricsEndpoint(id)}/metrics`).join(' ')} (health: /healthz)\n` : '') +
+        `[cluster] dashboard: npx paxchain dashboard${flags['base-port'] === 7001 ? '' : ` --endpoints ${endpoints}`} (then open http://127.0.0.1:8080)\n` +
         `[cluster] try: npx paxchain put fruit/apple 1.20 && npx paxchain get fruit/apple && npx paxchain status` +
         (flags['base-port'] === 7001 ? '\n' : ` (with --endpoints ${endpoints})\n`),
     );

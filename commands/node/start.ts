@@ -1,7 +1,7 @@
 import { CHECKPOINTS_KEPT_DEFAULT, CHECKPOINTS_KEPT_MAX } from '../../src/storage/checkpoint-store.js';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
-import { DEFAULT_CLUSTER_ID, DEVELOPMENT_SECRET, parseEndpoint, parsePeers, checkNodeId, secretKey } from '../../src/node/config.js';
+import { DEFAULT_CLUSTER_ID, DEVELOPMENT_SECRET, parseEndpoint, parseMetricsAddress, parsePeers, checkNodeId, secretKey } from '../../src/node/config.js';
 import { NodeLog } from '../../src/node/log.js';
 import { CHECKPOINT_EVERY_DEFAULT, runNode, SCRUB_BLOCKS_PER_SECOND_DEFAULT } from '../../src/node/run.js';
 import { parseHash } from '../../src/cli/flags.js';
@@ -44,6 +44,7 @@ With --json, logs are JSON lines.`;
     members: Flags.file({ summary: 'The founding members\' public keys (paxchain-members file); --bootstrap writes them into genesis.' }),
     'state-entries-max': Flags.integer({ min: 1, max: STATE_ENTRIES_MAX, summary: `With --bootstrap: most KV entries the state may hold, written into genesis (default ${STATE_ENTRIES_MAX}).` }),
     'state-bytes-max': Flags.integer({ min: 1, max: STATE_BYTES_MAX, summary: `With --bootstrap: most bytes of keys plus values, written into genesis (default ${STATE_BYTES_MAX}).` }),
+    metrics: Flags.string({ summary: 'Serve Prometheus /metrics and /healthz on HOST:PORT (or PORT on 127.0.0.1); no authentication, keep it on a trusted network.' }),
     'log-level': Flags.string({ options: ['debug', 'info', 'warn', 'error'], default: 'info', summary: 'Least severe log level printed.' }),
   };
 
@@ -56,6 +57,8 @@ With --json, logs are JSON lines.`;
     if (!flags.bootstrap && (flags['state-entries-max'] !== undefined || flags['state-bytes-max'] !== undefined)) {
       log.log('warn', '--state-entries-max and --state-bytes-max only take effect with --bootstrap (they are written into genesis); ignored', { ballot: '-', height: -1 });
     }
+    const metrics = flags.metrics === undefined ? undefined : parseMetricsAddress(flags.metrics);
+    if (metrics?.remote) log.log('warn', `--metrics ${flags.metrics}: /metrics and /healthz are served without authentication beyond this machine`, { ballot: '-', height: -1 });
     if (!flags.secret) log.log('warn', 'no --secret or PAXCHAIN_SECRET given: using the built-in development secret', { ballot: '-', height: -1 });
     const driver = await runNode(
       {
@@ -82,6 +85,7 @@ With --json, logs are JSON lines.`;
         memberKeys: flags.members === undefined ? undefined : readMemberListFile(flags.members),
         stateEntriesMax: flags['state-entries-max'],
         stateBytesMax: flags['state-bytes-max'],
+        metrics: metrics ? { host: metrics.host, port: metrics.port } : undefined,
       },
       log,
     );

@@ -29,6 +29,16 @@ export function parsePeers(text: string, self: number): PeerConfig[] {
   return peers;
 }
 
+/**
+ * Parses --metrics: HOST:PORT, or a bare PORT on 127.0.0.1. A host that is not a loopback
+ * address is returned with `remote` set (the caller warns: /metrics has no authentication).
+ */
+export function parseMetricsAddress(text: string): { host: string; port: number; remote: boolean } {
+  const endpoint = /^\d+$/.test(text.trim()) ? parseEndpoint(`127.0.0.1:${text.trim()}`, '--metrics') : parseEndpoint(text, '--metrics');
+  const remote = !(endpoint.host === 'localhost' || endpoint.host === '::1' || /^127\./.test(endpoint.host));
+  return { ...endpoint, remote };
+}
+
 export function checkNodeId(id: number): void {
   if (!Number.isInteger(id) || id < 1 || id > NODE_ID_MAX) throw new PaxchainError(ErrorCode.INVALID_ARGUMENT, `node ids are integers in [1, ${NODE_ID_MAX}], got ${id}`);
 }

@@ -20,7 +20,7 @@ import { formatEndpoint } from '../lib/endpoint.js';
 import type { Sha256 } from '../lib/sha256.js';
 import { SessionIdCache } from '../kv/session-map.js';
 import { Prng } from '../lib/prng.js';
-import { formatBallot } from '../paxos/ballot.js';
+import { formatBallot, NO_BALLOT, roundOf } from '../paxos/ballot.js';
 import type { FirstDivergence } from '../replica/bisect.js';
 import type { ReplicaConfig } from '../replica/config.js';
 import { type Message, parseMessage } from '../replica/messages.js';
@@ -53,6 +53,8 @@ import { WATCH_PROGRESS_MS, WatchHub } from './watch-hub.js';
 import { NodeLog } from './log.js';
 import { MemoryReclaimer, type ReclaimReport } from './memory-reclaim.js';
 import { describeMessage } from './trace.js';
+import { type MetricsView, NodeMetrics, type ReadKind } from './metrics.js';
+import { type Health, health, MetricsServer } from './metrics-server.js';
 
 export const TICK_MS = 10;
 /** Most ticks caught up in one go (after a long pause); beyond that time is skipped. */
@@ -103,6 +105,10 @@ export interface DriverOptions {
   readonly retainBlocks?: number;
   /** Blocks per second the background scrub re-verifies (src/host/scrub.ts); 0: no scrub. */
   readonly scrubBlocksPerSecond?: number;
+  /** Serve /metrics and /healthz on this address (src/node/metrics-server.ts); none: no metrics. */
+  readonly metrics?: { readonly host: string; readonly port: number };
+  /** The version paxchain_node_info reports. */
+  readonly version?: string;
 }
 
 
@@ -110,6 +116,9 @@ export interface DriverOptions {
 interface PendingReply {
   readonly connection: number;
   readonly clientRequestId: number;
+  /** For the latency histograms (with metrics on): what it is and when it arrived. */
+  readonly kind: 'write' | ReadKind;
+  readonly startedAt: number;
 }
 
 export class NodeDriver {
@@ -147,6 +156,13 @@ export class NodeDriver {
   private certificate: HeadCertificate | undefined;
   /** The data directory's size as last measured, and when (status measures at most every DISK_BYTES_EVERY_MS). */
   private diskMeasure: { bytes: number | null; atMs: number } | undefined;
+  /** Prometheus metrics and their HTTP server, with --metrics. */
+  private metrics: NodeMetrics | undefined;
+  private metricsServer: MetricsServer | undefined;
+  /** Each peer's newest heartbeat round sent and when (for the round-trip histogram). */
+  private readonly heartbeatsSent = new Map<number, { round: number; at: number }>();
+  /** The leader as of the last Ready, to count leader changes. */
+  private lastLeader = 0;
   private readonly counters = {
     peerMessagesIn: 0,
     peerMessagesOut: 0,
@@ -248,6 +264,16 @@ export class NodeDriver {
     }, TICK_MS);
     this.scrubber.start();
     this.scheduleFlush();
+    if (this.options.metrics) {
+      const metrics = new NodeMetrics(() => this.metricsView(), { nodeId: config.nodeId, clusterId, version: this.options.version ?? 'unknown' });
+      this.metricsServer = await MetricsServer.start(this.options.metrics.host, this.options.metrics.port, metrics, () => this.health());
+      this.metrics = metrics;
+    }
+  }
+
+  /** Where /metrics and /healthz are served (undefined: no --metrics). */
+  get metricsEndpoint(): string | undefined {
+    return this.metricsServer?.endpoint;
   }
 
   async stop(): Promise<void> {
@@ -256,6 +282,7 @@ export class NodeDriver {
     if (this.timer) clearInterval(this.timer);
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.reclaimer?.stop();
+    await this.metricsServer?.close();
     await this.links?.close();
     await this.server?.close();
     while (this.host.writing) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -306,6 +333,13 @@ export class NodeDriver {
     }
     this.counters.peerMessagesIn++;
     if (message.type === 'blocks' && this.scrubber.onBlocks(message)) return undefined;
+    if (message.type === 'heartbeat-ack' && this.metrics) {
+      const sent = this.heartbeatsSent.get(from);
+      if (sent?.round === message.round) {
+        this.metrics.peerRoundTrip(from, (performance.now() - sent.at) / 1000);
+        this.heartbeatsSent.delete(from);
+      }
+    }
     // It talks to us, so it is up: do not wait out the back-off of our link to it.
     this.links.reconnectNow(from);
     this.advanceClock();
@@ -325,17 +359,17 @@ export class NodeDriver {
     this.advanceClock();
     switch (body.op) {
       case 'write': {
-        const requestId = this.track(connection, request.id);
+        const requestId = this.track(connection, request.id, 'write');
         this.counters.writes++;
         this.replica.propose({ requestId, command: body.command.tuple, decoded: body.command.command, verify: body.verify });
         break;
       }
       case 'read':
-        this.replica.read({ requestId: this.track(connection, request.id), key: body.key, stale: body.stale, verify: body.verify });
+        this.replica.read({ requestId: this.track(connection, request.id, body.stale ? 'stale_read' : 'read'), key: body.key, stale: body.stale, verify: body.verify });
         break;
       case 'range':
         this.counters.rangeReads++;
-        this.replica.read({ requestId: this.track(connection, request.id), key: '', stale: body.stale, range: body.query });
+        this.replica.read({ requestId: this.track(connection, request.id, 'range'), key: '', stale: body.stale, range: body.query });
         break;
       case 'watch':
         return this.startWatch(connection, request.id, body);
@@ -368,9 +402,9 @@ export class NodeDriver {
     this.server.replyToClient(connection, { id, ok: false, error: started.error, message: started.message, ...(started.height === undefined ? {} : { height: started.height }) });
   }
 
-  private track(connection: number, clientRequestId: number): number {
+  private track(connection: number, clientRequestId: number, kind: PendingReply['kind']): number {
     const requestId = ++this.nextRequestId;
-    this.pendingReplies.set(requestId, { connection, clientRequestId });
+    this.pendingReplies.set(requestId, { connection, clientRequestId, kind, startedAt: this.metrics ? performance.now() : 0 });
     return requestId;
   }
 
@@ -390,6 +424,10 @@ export class NodeDriver {
     if (this.stopped) return;
     const ready = this.replica.takeReady();
     this.logEvents(ready);
+    if (this.replica.leader !== this.lastLeader) {
+      this.lastLeader = this.replica.leader;
+      this.metrics?.leaderChanged();
+    }
     const sendable = this.host.plan(ready);
     if (ready.certificate) this.certificate = ready.certificate;
     this.counters.blocksAppended += ready.blocks.length;
@@ -465,8 +503,10 @@ export class NodeDriver {
     const headAfter = this.options.store.head?.height ?? -1;
     try {
       if (batch.ops.length > 0) {
+        const started = this.metrics ? performance.now() : 0;
         await this.options.store.backend.write(batch.ops, { sync: batch.sync });
         if (batch.sync) this.counters.syncedBatches++;
+        this.metrics?.batchWritten((performance.now() - started) / 1000, batch.sync, batch.ops.length, Math.max(0, headAfter - this.writtenHeight));
       }
     } catch (error) {
       this.fatal(`write to disk failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -492,6 +532,7 @@ export class NodeDriver {
     this.trace(message);
     if (message.type === 'promise') this.counters.promisesSent++;
     else if (message.type === 'accepted') this.counters.acceptedSent++;
+    else if (message.type === 'heartbeat' && this.metrics) this.heartbeatsSent.set(message.to, { round: message.round, at: performance.now() });
     if (this.links.send(message.to, message)) this.counters.peerMessagesOut++;
     else this.counters.peerMessagesDropped++;
   }
@@ -501,6 +542,11 @@ export class NodeDriver {
     if (!pending) return;
     this.pendingReplies.delete(reply.requestId);
     const id = pending.clientRequestId;
+    if (this.metrics) {
+      const seconds = (performance.now() - pending.startedAt) / 1000;
+      if (pending.kind === 'write') this.metrics.writeDone(seconds, reply.ok);
+      else this.metrics.readDone(pending.kind, seconds);
+    }
     let body: ClientReplyBody;
     if (!reply.ok) {
       const leader = this.options.peers.find((peer) => peer.id === reply.leader);
@@ -655,6 +701,64 @@ export class NodeDriver {
     };
   }
 
+  /** What a metrics scrape reads: cheap fields only (no state root, no hex). */
+  private metricsView(): MetricsView {
+    const replica = this.replica;
+    const linkStatus = this.links.status();
+    const sync = replica.syncStatus;
+    const server = this.server.stats();
+    const hasState = replica.chain.hasGenesis;
+    const state = hasState ? stateStatus(replica.state) : null;
+    return {
+      role: replica.role,
+      leader: replica.leaderHeard,
+      ballotRound: ballotRound(replica.ballot),
+      voting: replica.voting,
+      chosenHeight: replica.commitIndex,
+      appliedHeight: replica.head?.height ?? -1,
+      durableHeight: this.writtenHeight,
+      proposalsInFlight: replica.proposalsInFlight,
+      writesQueued: replica.writesQueued,
+      requestsWaiting: this.pendingReplies.size,
+      peers: this.options.peers.map((peer) => ({
+        id: peer.id,
+        headHeight: replica.peerHead(peer.id)?.height ?? null,
+        linkUp: linkStatus.some((link) => link.nodeId === peer.id && link.state === 'connected'),
+      })),
+      stateSync: { active: sync.phase !== 'idle', chunks: sync.chunks, loaded: sync.loaded, syncs: sync.syncs, chunksRefused: sync.chunksRefused },
+      state: state ? { keys: state.keys, bytes: state.bytes, sessions: state.sessions, keysMax: state.entriesMax, bytesMax: state.bytesMax } : null,
+      diskBytes: this.diskBytes(),
+      checkpointHeight: this.checkpointHeight >= 0 ? this.checkpointHeight : null,
+      diverged: replica.diverged !== undefined,
+      frozen: replica.frozen,
+      disagreeingPeers: replica.disagreeingPeers.length,
+      cutOff: cutOff(linkStatus) !== null,
+      watches: this.watches.watchCount,
+      connections: { pending: server.pendingConnectionsOpen, client: server.clientConnectionsOpen, peer: server.peerConnectionsOpen },
+      counters: { ...this.counters, watchesFellBehind: this.watches.fellBehind, ...this.scrubber.counters, ...server, authFailures: server.authFailures + this.links.stats().authFailures },
+    };
+  }
+
+  /** What /healthz answers. */
+  health(): Health {
+    const replica = this.replica;
+    const peerHeights = this.options.peers.map((peer) => replica.peerHead(peer.id)?.height ?? -1);
+    const cut = cutOff(this.links.status());
+    return health({
+      node: this.options.config.nodeId,
+      role: replica.role,
+      leader: replica.leaderHeard,
+      hasGenesis: replica.chain.hasGenesis,
+      appliedHeight: replica.head?.height ?? -1,
+      highestPeerHeight: Math.max(-1, ...peerHeights),
+      voting: replica.voting,
+      stateSyncActive: replica.syncStatus.phase !== 'idle',
+      diverged: replica.diverged !== undefined,
+      frozen: replica.frozen,
+      cutOff: cut ? cut.reason : null,
+    });
+  }
+
   /** This node's ballot and head height, for log lines. */
   context(): { ballot: string; height: number } {
     return { ballot: formatBallot(this.replica.ballot), height: this.replica.head?.height ?? -1 };
@@ -707,4 +811,9 @@ function misaddressed(message: Message, from: number, self: number): string | un
   if (message.from !== from) return `message claims to be from node ${message.from}`;
   if (message.to !== self) return `message addressed to node ${message.to}`;
   return undefined;
+}
+
+/** A ballot's round for the metrics (0: no ballot yet). */
+function ballotRound(ballot: Parameters<typeof roundOf>[0]): number {
+  return ballot === NO_BALLOT ? 0 : roundOf(ballot);
 }

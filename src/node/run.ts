@@ -3,6 +3,8 @@
  * if asked, replay the chain, and run the driver until SIGINT/SIGTERM.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { bytesEqual, toHex } from '../lib/bytes.js';
 import { ErrorCode, PaxchainError } from '../lib/errors.js';
 import { formatEndpoint } from '../lib/endpoint.js';
@@ -22,6 +24,12 @@ import type { NodeStatus } from '../transport/protocol.js';
 import { NodeDriver, type PeerConfig, TICK_MS } from './driver.js';
 import { type LogFormat, NodeLog } from './log.js';
 import { type RestoreReport, restoreNode } from './restore.js';
+
+/** This package's version (package.json), for paxchain_node_info; run as source or compiled (dist/). */
+const PAXCHAIN_VERSION = ((): string => {
+  const path = [new URL('../../package.json', import.meta.url), new URL('../../../package.json', import.meta.url)].map((url) => fileURLToPath(url)).find((candidate) => existsSync(candidate));
+  return path ? (JSON.parse(readFileSync(path, 'utf8')) as { version?: string }).version ?? 'unknown' : 'unknown';
+})();
 
 
 /**
@@ -68,6 +76,8 @@ export interface NodeOptions {
   /** The state limits --bootstrap writes into genesis (undefined: the defaults, the maxima). */
   readonly stateEntriesMax?: number;
   readonly stateBytesMax?: number;
+  /** Serve /metrics and /healthz here (undefined: off). */
+  readonly metrics?: { readonly host: string; readonly port: number };
 }
 
 export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeDriver> {
@@ -127,9 +137,12 @@ export async function runNode(options: NodeOptions, log: NodeLog): Promise<NodeD
       checkpointsKept: options.checkpointsKept,
       scrubBlocksPerSecond: options.scrubBlocksPerSecond ?? SCRUB_BLOCKS_PER_SECOND_DEFAULT,
       seed: randomBytes(4).readUInt32BE(0),
+      metrics: options.metrics,
+      version: PAXCHAIN_VERSION,
     });
     await driver.start();
     log.log('info', `listening on ${driver.endpoint}`, context, { cluster: options.clusterId, members });
+    if (driver.metricsEndpoint) log.log('info', `metrics on http://${driver.metricsEndpoint}/metrics, health on http://${driver.metricsEndpoint}/healthz`, context);
     return driver;
   } catch (error) {
     await store.close().catch(() => undefined);

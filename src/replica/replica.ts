@@ -153,6 +153,8 @@ export class Replica {
   private leaderId: NodeId = 0;
   private leaderBallot: Ballot = NO_BALLOT;
   private ticksSinceLeader = 0;
+  /** The tick this node last heard from the leader it follows (for `leaderHeard`; inspection only). */
+  private leaderHeardTick = 0;
   private electionTimeout: number;
   /** Election timeout multiplier after being preempted: 1, 2 or 4. */
   private backoff = 1;
@@ -261,6 +263,30 @@ export class Replica {
   /** The highest slot this node knows to be chosen (for status). */
   get commitIndex(): number {
     return Math.max(this.commitThrough, this.commitMax);
+  }
+
+  /**
+   * The leader, if this node leads or heard from it within two maximal election timeouts; else 0.
+   * (`leader` keeps naming the last leader followed until another takes over.)
+   */
+  get leaderHeard(): NodeId {
+    if (this.currentRole === 'leader') return this.id;
+    return this.tickCount - this.leaderHeardTick <= 2 * this.config.timing.electionTicksMax ? this.leaderId : 0;
+  }
+
+  /** Slots this leadership proposed that have no majority yet (0 unless this node leads). */
+  get proposalsInFlight(): number {
+    return this.leadership?.progress.size ?? 0;
+  }
+
+  /** Client writes queued here and not yet proposed (the bounded admission queue). */
+  get writesQueued(): number {
+    return this.admission.pendingCount;
+  }
+
+  /** Stopped applying after a state root mismatch (see heads.ts). */
+  get frozen(): boolean {
+    return this.heads.frozen;
   }
 
   get diverged(): Divergence | undefined {
@@ -589,6 +615,7 @@ export class Replica {
     this.leaderBallot = ballot;
     if (changed) this.event('info', 'following leader', { leader, ballot: formatBallot(ballot) });
     this.ticksSinceLeader = 0;
+    this.leaderHeardTick = this.tickCount;
     this.preVote = undefined;
     // Back-off is for duelling candidates; with a leader established, the next election after
     // its failure should start at the normal timeout.

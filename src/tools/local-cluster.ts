@@ -65,6 +65,8 @@ export interface LocalClusterOptions {
   readonly secret?: string;
   readonly trace?: boolean;
   readonly logFormat?: 'text' | 'json';
+  /** Serve each node's /metrics and /healthz on 127.0.0.1:metricsBasePort + id - 1 (undefined: off). */
+  readonly metricsBasePort?: number;
   /** Extra `node start` flags for every node. */
   readonly nodeArgs?: readonly string[];
   /** Every line a node prints (stdout and stderr). */
@@ -136,6 +138,11 @@ export class LocalCluster {
 
   endpoint(id: number): string {
     return `127.0.0.1:${this.file.basePort + id - 1}`;
+  }
+
+  /** Node `id`'s metrics address (HOST:PORT), if metrics are on. */
+  metricsEndpoint(id: number): string | undefined {
+    return this.options.metricsBasePort === undefined ? undefined : `127.0.0.1:${this.options.metricsBasePort + id - 1}`;
   }
 
   get endpoints(): string[] {
@@ -217,7 +224,12 @@ export class LocalCluster {
       );
     }
     const busy: string[] = [];
-    for (const id of this.ids) if (!this.isRunning(id) && (await canConnect(this.file.basePort + id - 1))) busy.push(`node ${id}'s ${this.endpoint(id)}`);
+    for (const id of this.ids) {
+      if (this.isRunning(id)) continue;
+      if (await canConnect(this.file.basePort + id - 1)) busy.push(`node ${id}'s ${this.endpoint(id)}`);
+      const metrics = this.options.metricsBasePort;
+      if (metrics !== undefined && (await canConnect(metrics + id - 1))) busy.push(`node ${id}'s metrics port ${this.metricsEndpoint(id)}`);
+    }
     if (busy.length > 0) {
       throw new PaxchainError(
         ErrorCode.STORE_LOCKED,
@@ -283,6 +295,7 @@ export class LocalCluster {
       String(this.file.genesisTimeMs),
       // A cluster created before member keys existed runs unsigned (no verified reads).
       ...(existsSync(membersPath(this.options.root)) ? ['--key', memberKeyPath(this.options.root, id), '--members', membersPath(this.options.root)] : []),
+      ...(this.options.metricsBasePort === undefined ? [] : ['--metrics', this.metricsEndpoint(id)!]),
     ];
   }
 

@@ -15,8 +15,11 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-/** @param nodeArgs extra `node start` flags for every node (e.g. genesis settings with --bootstrap) */
-export async function startTestCluster(nodes: number, nodeArgs: readonly string[] = []): Promise<TestCluster> {
+/**
+ * @param nodeArgs extra `node start` flags for every node (e.g. genesis settings with --bootstrap)
+ * @param options.metrics serve each node's /metrics and /healthz on free ports (cluster.metricsEndpoint)
+ */
+export async function startTestCluster(nodes: number, nodeArgs: readonly string[] = [], options: { metrics?: boolean } = {}): Promise<TestCluster> {
   const lines: string[] = [];
   // The free ports found may be taken by another process before the nodes bind them: then the
   // start is tried again on other ports (a few times, never silently for other errors).
@@ -26,6 +29,7 @@ export async function startTestCluster(nodes: number, nodeArgs: readonly string[
       root: dir.path,
       nodes,
       basePort: await freeBasePort(nodes),
+      metricsBasePort: options.metrics ? await freeBasePort(nodes) : undefined,
       secret: 'test-cluster-secret',
       nodeArgs,
       onLine: (node, line) => {
