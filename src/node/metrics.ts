@@ -113,7 +113,12 @@ export class NodeMetrics {
     options: { readonly processMetrics?: boolean } = {},
   ) {
     const registers = this.registers;
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client's gauges named like counters (promtool check metrics flags them); the same
+      // counts by type stay (nodejs_active_handles, nodejs_active_requests, nodejs_active_resources).
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    }
     new Gauge({ name: 'paxchain_node_info', help: 'This node: id, cluster and version (always 1).', labelNames: ['node_id', 'cluster_id', 'version'], registers })
       .labels(String(info.nodeId), info.clusterId, info.version)
       .set(1);
