@@ -66,6 +66,25 @@ function check(ok: boolean, what: string): void {
   if (!ok) failures.push(what);
 }
 
+/** A bounded write load: CLIENTS writers for LOAD_SECONDS; returns the writes acknowledged. */
+async function writeLoad(endpoints: readonly string[]): Promise<number> {
+  let written = 0;
+  const stopAt = Date.now() + LOAD_SECONDS * 1000;
+  const writers = Array.from({ length: CLIENTS }, async (_, writer) => {
+    const own = new PaxchainClient({ endpoints: [...endpoints], timeoutMs: 10_000 });
+    try {
+      for (let i = 0; Date.now() < stopAt; i++) {
+        await own.put(`prom/${writer}/${i % 100}`, `value-${i}`);
+        written++;
+      }
+    } finally {
+      await own.close();
+    }
+  });
+  await Promise.all(writers);
+  return written;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'paxchain-prometheus-'));
   let prometheus: ChildProcess | undefined;
@@ -98,21 +117,7 @@ async function main(): Promise<void> {
     await waitUntil('all three targets up', async () => (await query(api, 'up == 1')).length === 3, PROMETHEUS_READY_MS);
     console.log(`prometheus: pid ${prometheus.pid} on ${api}, scraping every 1 s`);
 
-    // A bounded write load: CLIENTS writers for LOAD_SECONDS.
-    let written = 0;
-    const stopAt = Date.now() + LOAD_SECONDS * 1000;
-    const writers = Array.from({ length: CLIENTS }, async (_, writer) => {
-      const own = new PaxchainClient({ endpoints: cluster.endpoints, timeoutMs: 10_000 });
-      try {
-        for (let i = 0; Date.now() < stopAt; i++) {
-          await own.put(`prom/${writer}/${i % 100}`, `value-${i}`);
-          written++;
-        }
-      } finally {
-        await own.close();
-      }
-    });
-    await Promise.all(writers);
+    const written = await writeLoad(cluster.endpoints);
     const rate = Number((await query(api, 'sum(rate(paxchain_write_duration_seconds_count{result="ok"}[10s]))'))[0]?.value[1] ?? 'NaN');
     const p99 = Number((await query(api, 'histogram_quantile(0.99, sum by (le) (rate(paxchain_write_duration_seconds_bucket{result="ok"}[10s])))'))[0]?.value[1] ?? 'NaN');
     const fsyncP99 = Number((await query(api, 'histogram_quantile(0.99, sum by (le) (rate(paxchain_disk_fsync_duration_seconds_bucket[10s])))'))[0]?.value[1] ?? 'NaN');
